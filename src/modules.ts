@@ -2,7 +2,7 @@
  * The domain modules. Each owns its entities, migrations, service and routes (see src/<domain>/module.ts);
  * this list is the only place that knows them all.
  */
-import type { AnyEntity, EntitySchema } from '@mikro-orm/core';
+import type { EntitySchema } from '@mikro-orm/core';
 import type { Router } from 'express';
 import type { MigrationEntry } from './db/orm';
 import type { AppDeps } from './deps';
@@ -19,5 +19,6 @@ export interface DomainModule {
 // Registered in dependency order (referenced tables first).
 export const modules: DomainModule[] = [];
 
-export const allEntities = (): EntitySchema<AnyEntity>[] => modules.flatMap((m) => m.entities);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const allEntities = (): EntitySchema<any, any>[] => modules.flatMap((m) => m.entities);
 export const allMigrations = (): MigrationEntry[] => modules.flatMap((m) => m.migrations);

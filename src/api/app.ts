@@ -1,10 +1,11 @@
 /** HTTP wiring only: parsers, auth, the domain routers, health, the OpenAPI document, errors. */
-import path from 'node:path';
 import { RequestContext } from '@mikro-orm/core';
 import express, { type Express } from 'express';
 import type { AppDeps } from '../deps';
 import { modules } from '../modules';
+import YAML from 'yaml';
 import { bearerAuth } from './auth';
+import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFoundHandler } from './problem';
 
 export const API_PREFIX = '/v3/openmeter';
@@ -47,9 +48,13 @@ export function createApp(deps: AppDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
 
-  const openapiPath = path.resolve(__dirname, '..', '..', 'api', 'openapi.yaml');
+  const openapi = buildOpenApiDocument();
+  const openapiYaml = YAML.stringify(openapi);
+  app.get(['/openapi.json', `${API_PREFIX}/openapi.json`], (_req, res) => {
+    res.json(openapi);
+  });
   app.get(['/openapi.yaml', `${API_PREFIX}/openapi.yaml`], (_req, res) => {
-    res.type('application/yaml').sendFile(openapiPath);
+    res.type('application/yaml').send(openapiYaml);
   });
 
   const api = express.Router();
