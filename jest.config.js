@@ -13,6 +13,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       transform,
       testEnvironment: 'node',
+      setupFiles: ['<rootDir>/test/support/setup.ts'],
       testTimeout: 120000,
     },
   ],
