@@ -6,6 +6,8 @@ import type { EntitySchema } from '@mikro-orm/core';
 import type { Router } from 'express';
 import type { MigrationEntry } from './db/orm';
 import type { AppDeps } from './deps';
+import { customersModule } from './customers/module';
+import { meteringModule } from './metering/module';
 
 export interface DomainModule {
   name: string;
@@ -17,7 +19,7 @@ export interface DomainModule {
 }
 
 // Registered in dependency order (referenced tables first).
-export const modules: DomainModule[] = [];
+export const modules: DomainModule[] = [customersModule, meteringModule];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const allEntities = (): EntitySchema<any, any>[] => modules.flatMap((m) => m.entities);

@@ -1,0 +1,187 @@
+/** REST: /v3/openmeter/customers (paths accept the customer's ULID id or its key). */
+import { Router } from 'express';
+import { z } from 'zod';
+import { badRequest, type InvalidParam } from '../api/problem';
+import type { AppDeps } from '../deps';
+import { pageQuery } from '../lib/pagination';
+import { createCustomersService, type CustomerListQuery, type StringFilter } from './service';
+
+// ---------------------------------------------------------------------------------------------------
+// body schemas (additionalProperties: false everywhere)
+
+const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
+const RESERVED_LABEL_PREFIXES = ['kong', 'konnect', 'mesh', 'kic', '_'];
+
+const labels = z
+  .record(z.string(), z.string())
+  .superRefine((obj, ctx) => {
+    const keys = Object.keys(obj);
+    if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 labels are allowed' });
+    for (const k of keys) {
+      if (k.length < 1 || k.length > 63 || !LABEL_KEY.test(k))
+        ctx.addIssue({ code: 'custom', path: [k], message: 'invalid label key' });
+      else if (RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p)))
+        ctx.addIssue({ code: 'custom', path: [k], message: 'label keys may not use a reserved prefix' });
+    }
+  })
+  .nullish();
+
+const address = z.strictObject({
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
+    .optional(),
+  postal_code: z.string().max(256).optional(),
+  state: z.string().max(256).optional(),
+  city: z.string().max(256).optional(),
+  line1: z.string().max(256).optional(),
+  line2: z.string().max(256).optional(),
+  phone_number: z.string().max(256).optional(),
+});
+
+const subjectKey = z.string().min(1).max(256);
+
+const replaceFields = {
+  name: z.string().min(1).max(256),
+  description: z.string().max(1024).nullish(),
+  labels,
+  usage_attribution: z.strictObject({ subject_keys: z.array(subjectKey).max(1000) }).nullish(),
+  primary_email: z.email('must be an email address').nullish(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD')
+    .nullish(),
+  billing_address: address.nullish(),
+};
+
+const createBody = z.strictObject({ key: z.string().min(1).max(256), ...replaceFields });
+// `key` is immutable: tolerated only when it repeats the current key (e.g. a GET body sent back)
+const replaceBody = z.strictObject({ key: z.string().optional(), ...replaceFields });
+
+function toParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
+  const path = (segs: PropertyKey[]) =>
+    segs.reduce<string>(
+      (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
+      root,
+    );
+  return issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown_property' }))
+      : [{ field: path(i.path), reason: i.message }],
+  );
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, root: 'body' | 'query'): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw badRequest(
+      root === 'body' ? 'request body is invalid' : 'query parameters are invalid',
+      toParams(r.error.issues, root),
+    );
+  return r.data;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// list query: page[...], filter[field]=v | filter[field][op]=v, sort=field [asc|desc],...
+
+const OPS = ['eq', 'neq', 'contains', 'ocontains', 'oeq', 'gt', 'gte', 'lt', 'lte', 'exists'] as const;
+
+const stringFilter = z
+  .union([
+    z.string(),
+    z.strictObject({
+      eq: z.string().optional(),
+      neq: z.string().optional(),
+      contains: z.string().optional(),
+      ocontains: z.string().optional(),
+      oeq: z.string().optional(),
+      gt: z.string().optional(),
+      gte: z.string().optional(),
+      lt: z.string().optional(),
+      lte: z.string().optional(),
+      exists: z.enum(['true', 'false']).optional(),
+    }),
+  ])
+  .transform((v, ctx): StringFilter => {
+    if (typeof v === 'string') return { op: 'eq', value: v };
+    const given = OPS.filter((op) => v[op] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `exactly one operator of ${OPS.join(', ')} is required` });
+      return z.NEVER;
+    }
+    const op = given[0];
+    if (op === 'exists') return { op, value: v.exists === 'true' };
+    if (op === 'oeq' || op === 'ocontains') return { op, values: v[op]!.split(',') };
+    return { op, value: v[op]! };
+  });
+
+const SORT_FIELDS = ['id', 'name', 'created_at'] as const;
+
+const listQuery = z.object({
+  page: pageQuery,
+  filter: z
+    .strictObject({
+      key: stringFilter.optional(),
+      name: stringFilter.optional(),
+      primary_email: stringFilter.optional(),
+      usage_attribution_subject_key: stringFilter.optional(),
+    })
+    .optional(),
+  sort: z
+    .string()
+    .optional()
+    .transform((s, ctx): CustomerListQuery['sort'] => {
+      if (!s) return undefined;
+      const out: NonNullable<CustomerListQuery['sort']> = [];
+      for (const part of s.split(',')) {
+        const m = /^\s*([a-z_]+)(?:\s+(asc|desc))?\s*$/.exec(part);
+        const field = SORT_FIELDS.find((f) => f === m?.[1]);
+        if (!m || !field) {
+          ctx.addIssue({ code: 'custom', message: `sort by one of ${SORT_FIELDS.join(', ')} [asc|desc]` });
+          return z.NEVER;
+        }
+        out.push({ field, desc: m[2] === 'desc' });
+      }
+      return out;
+    }),
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+export function customerRoutes(deps: AppDeps): Router {
+  const svc = createCustomersService(deps);
+  const r = Router();
+
+  r.post('/customers', async (req, res) => {
+    const body = parse(createBody, req.body, 'body');
+    res.status(201).json(await svc.create(body));
+  });
+
+  r.get('/customers', async (req, res) => {
+    const q = parse(listQuery, req.query, 'query');
+    res.json(await svc.list(q));
+  });
+
+  r.get('/customers/:customerId', async (req, res) => {
+    res.json(await svc.get(req.params.customerId));
+  });
+
+  r.put('/customers/:customerId', async (req, res) => {
+    const { key, ...body } = parse(replaceBody, req.body, 'body');
+    if (key !== undefined) {
+      const current = await svc.get(req.params.customerId);
+      if (key !== current.key)
+        throw badRequest('the customer key is immutable', [
+          { field: 'body.key', reason: `key is immutable (current key [${current.key}])` },
+        ]);
+    }
+    res.json(await svc.replace(req.params.customerId, body));
+  });
+
+  r.delete('/customers/:customerId', async (req, res) => {
+    await svc.delete(req.params.customerId);
+    res.status(204).end();
+  });
+
+  return r;
+}

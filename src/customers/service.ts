@@ -1,0 +1,421 @@
+/**
+ * Customers: CRUD plus usage attribution (which event subjects belong to which customer).
+ *
+ * Invariant: among live customers, the set of attribution names — every customer's `key` and every
+ * `customer_subjects.subject_key` — maps each name to at most one customer. The primary key on
+ * `customer_subjects.subject_key` and the partial unique index on `customers.key` enforce the two halves in
+ * the database; writes additionally take a transaction-scoped advisory lock per claimed name so that the
+ * cross-checks (a subject equal to another customer's key and vice versa) are race-free, and any unique
+ * violation that still slips through is answered as 409, never 500.
+ *
+ * For other domains: `getCustomer`, `findCustomer`, `subjectsOf`, `customerForSubject`,
+ * `customerIdForSubjectSql` and `SUBJECT_CUSTOMER_SQL`.
+ */
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { conflict, notFound, ProblemError } from '../api/problem';
+import type { AppDeps } from '../deps';
+import { newId } from '../lib/ids';
+import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import { Customer, CustomerSubject, type Address } from './entities';
+
+export type { Address } from './entities';
+
+/** The API shape of a customer (`BillingCustomer`). */
+export interface BillingCustomer {
+  id: string;
+  key: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  usage_attribution: { subject_keys: string[] };
+  primary_email?: string;
+  currency?: string;
+  billing_address?: Address;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Body of PUT (full replace); `key` is immutable and not part of it. */
+export interface CustomerReplace {
+  name: string;
+  description?: string | null;
+  labels?: Record<string, string> | null;
+  usage_attribution?: { subject_keys: string[] } | null;
+  primary_email?: string | null;
+  currency?: string | null;
+  billing_address?: Address | null;
+}
+
+/** Body of POST. */
+export interface CustomerCreate extends CustomerReplace {
+  key: string;
+}
+
+/** A StringFieldFilter already reduced to one operator. */
+export type StringFilter =
+  | { op: 'eq' | 'neq' | 'contains' | 'gt' | 'gte' | 'lt' | 'lte'; value: string }
+  | { op: 'oeq' | 'ocontains'; values: string[] }
+  | { op: 'exists'; value: boolean };
+
+export interface CustomerListQuery {
+  page: PageParams;
+  filter?: {
+    key?: StringFilter;
+    name?: StringFilter;
+    primary_email?: StringFilter;
+    usage_attribution_subject_key?: StringFilter;
+  };
+  /** e.g. [{field:'name', desc:false}]; default name asc */
+  sort?: { field: 'id' | 'name' | 'created_at'; desc: boolean }[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SQL for other domains
+
+/**
+ * A SQL expression giving the id of the live customer a subject is attributed to (or NULL), for a SQL
+ * expression `subjectExpr` such as `e.subject`. Example (metering):
+ * `select ${customerIdForSubjectSql('e.subject')} as customer_id, sum(...) from events e group by 1`.
+ */
+export function customerIdForSubjectSql(subjectExpr: string): string {
+  return `coalesce(
+    (select cs.customer_id from customer_subjects cs join customers csc on csc.id = cs.customer_id
+      where cs.subject_key = ${subjectExpr} and csc.deleted_at is null),
+    (select ck.id from customers ck where ck.key = ${subjectExpr} and ck.deleted_at is null))`;
+}
+
+/**
+ * A derived table `(subject_key, customer_id)` listing every attribution name of every live customer
+ * (its key and its usage-attribution subjects), each subject once. Join it as
+ * `join ${SUBJECT_CUSTOMER_SQL} sc on sc.subject_key = e.subject`.
+ */
+export const SUBJECT_CUSTOMER_SQL = `(
+  select c.key as subject_key, c.id as customer_id from customers c where c.deleted_at is null
+  union
+  select s.subject_key, s.customer_id from customer_subjects s
+    join customers sc on sc.id = s.customer_id where sc.deleted_at is null
+)`;
+
+// ---------------------------------------------------------------------------------------------------
+// reads
+
+interface CustomerRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  primary_email: string | null;
+  currency: string | null;
+  billing_address: Address | null;
+  labels: Record<string, string> | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  subject_keys: string[] | null;
+  total?: string | number;
+}
+
+const SELECT_COLUMNS = `c.id, c.key, c.name, c.description, c.primary_email, c.currency, c.billing_address,
+  c.labels, c.created_at, c.updated_at,
+  coalesce((select array_agg(s.subject_key order by s.subject_key) from customer_subjects s
+    where s.customer_id = c.id), '{}') as subject_keys`;
+
+const iso = (d: Date | string): string => (d instanceof Date ? d : new Date(d)).toISOString();
+
+function toDto(r: CustomerRow): BillingCustomer {
+  const out: BillingCustomer = {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    usage_attribution: { subject_keys: r.subject_keys ?? [] },
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+  if (r.description != null) out.description = r.description;
+  if (r.labels != null) out.labels = r.labels;
+  if (r.primary_email != null) out.primary_email = r.primary_email;
+  if (r.currency != null) out.currency = r.currency;
+  if (r.billing_address != null) out.billing_address = r.billing_address;
+  return out;
+}
+
+/** The live customer with this id (preferred) or key, or null. */
+export async function findCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer | null> {
+  const rows = await em.execute<CustomerRow[]>(
+    `select ${SELECT_COLUMNS} from customers c
+      where c.deleted_at is null and (c.id = ? or c.key = ?)
+      order by (c.id = ?) desc limit 1`,
+    [idOrKey, idOrKey, idOrKey],
+  );
+  return rows[0] ? toDto(rows[0]) : null;
+}
+
+/** The live customer with this id or key; 404 problem when missing or deleted. */
+export async function getCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer> {
+  const c = await findCustomer(em, idOrKey);
+  if (!c) throw notFound('customer', idOrKey);
+  return c;
+}
+
+/** All subjects whose events belong to the customer: its key, then its usage-attribution subjects. */
+export function subjectsOf(customer: Pick<BillingCustomer, 'key' | 'usage_attribution'>): string[] {
+  return [...new Set([customer.key, ...(customer.usage_attribution?.subject_keys ?? [])])];
+}
+
+/** The live customer an event subject is attributed to, or null. */
+export async function customerForSubject(
+  em: EntityManager,
+  subject: string,
+): Promise<BillingCustomer | null> {
+  const rows = await em.execute<CustomerRow[]>(
+    `select ${SELECT_COLUMNS} from customers c where c.id = ${customerIdForSubjectSql('?')}`,
+    [subject, subject],
+  );
+  return rows[0] ? toDto(rows[0]) : null;
+}
+
+const likeEscape = (s: string): string => s.replace(/[\\%_]/g, '\\$&');
+
+function filterSql(col: string, f: StringFilter, params: unknown[]): string {
+  switch (f.op) {
+    case 'eq':
+    case 'neq':
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const sqlOp = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[f.op];
+      params.push(f.value);
+      return f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`;
+    }
+    case 'contains':
+      params.push(likeEscape(f.value));
+      return `${col} ilike '%' || ? || '%'`;
+    case 'oeq':
+      params.push(...f.values);
+      return `${col} in (${f.values.map(() => '?').join(', ')})`;
+    case 'ocontains':
+      params.push(...f.values.map(likeEscape));
+      return `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`;
+    case 'exists':
+      return f.value ? `${col} is not null` : `${col} is null`;
+  }
+}
+
+export async function listCustomers(em: EntityManager, q: CustomerListQuery): Promise<Page<BillingCustomer>> {
+  const where: string[] = ['c.deleted_at is null'];
+  const params: unknown[] = [];
+  const f = q.filter ?? {};
+  if (f.key) where.push(filterSql('c.key', f.key, params));
+  if (f.name) where.push(filterSql('c.name', f.name, params));
+  if (f.primary_email) where.push(filterSql('c.primary_email', f.primary_email, params));
+  const sf = f.usage_attribution_subject_key;
+  if (sf) {
+    if (sf.op === 'exists') {
+      where.push(
+        `${sf.value ? '' : 'not '}exists (select 1 from customer_subjects s where s.customer_id = c.id)`,
+      );
+    } else if (sf.op === 'neq') {
+      // customers none of whose subjects equals the value
+      params.push(sf.value);
+      where.push(
+        'not exists (select 1 from customer_subjects s where s.customer_id = c.id and s.subject_key = ?)',
+      );
+    } else {
+      where.push(
+        `exists (select 1 from customer_subjects s where s.customer_id = c.id and ${filterSql('s.subject_key', sf, params)})`,
+      );
+    }
+  }
+  const sort = q.sort?.length ? q.sort : [{ field: 'name' as const, desc: false }];
+  const order = sort.map((s) => `c.${s.field} ${s.desc ? 'desc' : 'asc'}`);
+  if (!sort.some((s) => s.field === 'id')) order.push('c.id asc');
+  const { limit, offset } = pageOffset(q.page);
+  const rows = await em.execute<CustomerRow[]>(
+    `select ${SELECT_COLUMNS}, count(*) over () as total from customers c
+      where ${where.join(' and ')} order by ${order.join(', ')} limit ? offset ?`,
+    [...params, limit, offset],
+  );
+  let total = rows[0] ? Number(rows[0].total) : 0;
+  if (!rows.length && offset > 0) {
+    // past the last page: still report the total
+    const [r] = await em.execute<{ n: string }[]>(
+      `select count(*) as n from customers c where ${where.join(' and ')}`,
+      params,
+    );
+    total = Number(r?.n ?? 0);
+  }
+  return toPage(rows.map(toDto), total, q.page);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// writes
+
+interface Claim {
+  subject_key: string;
+  customer_id: string;
+  customer_key: string;
+  /** whether the other customer holds the name as its key or as a usage-attribution subject */
+  held_as: 'key' | 'subject';
+}
+
+/** Serialise writers that claim any of these names (transaction-scoped, sorted to avoid deadlocks). */
+async function lockNames(em: EntityManager, names: string[]): Promise<void> {
+  for (const n of [...new Set(names)].sort()) {
+    await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 7244211))`, [`customer-subject:${n}`]);
+  }
+}
+
+/** Live customers other than `selfId` that hold any of `names` as key or subject. */
+async function findClaims(em: EntityManager, selfId: string, names: string[]): Promise<Claim[]> {
+  if (!names.length) return [];
+  const ph = names.map(() => '?').join(', ');
+  return em.execute<Claim[]>(
+    `select s.subject_key, c.id as customer_id, c.key as customer_key, 'subject' as held_as
+       from customer_subjects s join customers c on c.id = s.customer_id
+      where c.deleted_at is null and c.id <> ? and s.subject_key in (${ph})
+     union all
+     select c.key, c.id, c.key, 'key' from customers c
+      where c.deleted_at is null and c.id <> ? and c.key in (${ph})`,
+    [selfId, ...names, selfId, ...names],
+  );
+}
+
+function conflictError(key: string, subjects: string[], claims: Claim[]): ProblemError | undefined {
+  if (!claims.length) return undefined;
+  const conflicts = claims.map(({ subject_key, customer_id, customer_key }) => ({
+    subject_key,
+    customer_id,
+    customer_key,
+  }));
+  const keyKey = claims.find((c) => c.subject_key === key && c.held_as === 'key');
+  const keySubject = claims.find((c) => c.subject_key === key && c.held_as === 'subject');
+  const sub = claims.find((c) => subjects.includes(c.subject_key) && c.subject_key !== key) ?? claims[0];
+  let detail: string;
+  if (keyKey) detail = `a customer with key [${key}] already exists: [${keyKey.customer_id}]`;
+  else if (keySubject)
+    detail =
+      `key [${key}] is already a usage attribution subject of customer [${keySubject.customer_id}]` +
+      ` (key [${keySubject.customer_key}])`;
+  else
+    detail =
+      `subject [${sub.subject_key}] is already attributed to customer [${sub.customer_id}]` +
+      ` (key [${sub.customer_key}])`;
+  return new ProblemError(409, detail, { conflicts });
+}
+
+/** Claims check inside the transaction, after the names are locked. */
+async function assertUnclaimed(em: EntityManager, selfId: string, key: string, subjects: string[]) {
+  const err = conflictError(key, subjects, await findClaims(em, selfId, [key, ...subjects]));
+  if (err) throw err;
+}
+
+/**
+ * A unique violation from a concurrent writer (should be rare: writers lock the names first). Re-run the
+ * check outside the failed transaction so the 409 names the owner; fall back to a generic 409.
+ */
+async function mapUniqueViolation(
+  em: EntityManager,
+  e: unknown,
+  selfId: string,
+  key: string,
+  subjects: string[],
+): Promise<never> {
+  if (!(e instanceof UniqueConstraintViolationException)) throw e;
+  const err = conflictError(key, subjects, await findClaims(em.fork(), selfId, [key, ...subjects]));
+  throw err ?? conflict(`customer [${key}] or one of its subjects is already taken`);
+}
+
+const dedupe = (xs: string[] | undefined | null): string[] => [...new Set(xs ?? [])];
+
+function columnsOf(input: CustomerReplace) {
+  return {
+    name: input.name,
+    description: input.description ?? null,
+    labels: input.labels ?? null,
+    primaryEmail: input.primary_email ?? null,
+    currency: input.currency ?? null,
+    billingAddress: input.billing_address ?? null,
+  };
+}
+
+export async function createCustomer(em: EntityManager, input: CustomerCreate): Promise<BillingCustomer> {
+  const id = newId();
+  const subjects = dedupe(input.usage_attribution?.subject_keys);
+  try {
+    await em.transactional(async (tem) => {
+      await lockNames(tem, [input.key, ...subjects]);
+      await assertUnclaimed(tem, id, input.key, subjects);
+      tem.create(Customer, { id, key: input.key, ...columnsOf(input) });
+      await tem.flush();
+      for (const subjectKey of subjects) tem.create(CustomerSubject, { subjectKey, customerId: id });
+    });
+  } catch (e) {
+    await mapUniqueViolation(em, e, id, input.key, subjects);
+  }
+  return getCustomer(em.fork(), id);
+}
+
+/** Lock the live customer row (by id or key) for the rest of the transaction. */
+async function lockCustomer(em: EntityManager, idOrKey: string): Promise<{ id: string; key: string }> {
+  const [row] = await em.execute<{ id: string; key: string }[]>(
+    `select id, key from customers where deleted_at is null and (id = ? or key = ?)
+      order by (id = ?) desc limit 1 for update`,
+    [idOrKey, idOrKey, idOrKey],
+  );
+  if (!row) throw notFound('customer', idOrKey);
+  return row;
+}
+
+export async function replaceCustomer(
+  em: EntityManager,
+  idOrKey: string,
+  input: CustomerReplace,
+): Promise<BillingCustomer> {
+  const subjects = dedupe(input.usage_attribution?.subject_keys);
+  let self: { id: string; key: string } | undefined;
+  try {
+    await em.transactional(async (tem) => {
+      self = await lockCustomer(tem, idOrKey);
+      const { id, key } = self;
+      const old = await tem.find(CustomerSubject, { customerId: id });
+      await lockNames(tem, [key, ...subjects, ...old.map((s) => s.subjectKey)]);
+      await assertUnclaimed(tem, id, key, subjects);
+      const keep = new Set(subjects);
+      const removed = old.filter((s) => !keep.has(s.subjectKey)).map((s) => s.subjectKey);
+      if (removed.length) await tem.nativeDelete(CustomerSubject, { subjectKey: { $in: removed } });
+      const had = new Set(old.map((s) => s.subjectKey));
+      for (const subjectKey of subjects)
+        if (!had.has(subjectKey)) tem.create(CustomerSubject, { subjectKey, customerId: id });
+      const entity = await tem.findOneOrFail(Customer, { id });
+      tem.assign(entity, { ...columnsOf(input), updatedAt: new Date() });
+    });
+  } catch (e) {
+    if (!self) throw e;
+    await mapUniqueViolation(em, e, self.id, self.key, subjects);
+  }
+  return getCustomer(em.fork(), self!.id);
+}
+
+/** Soft delete: the customer disappears, its key and subjects become free for reuse. */
+export async function deleteCustomer(em: EntityManager, idOrKey: string): Promise<void> {
+  await em.transactional(async (tem) => {
+    const { id } = await lockCustomer(tem, idOrKey);
+    await tem.execute('delete from customer_subjects where customer_id = ?', [id]);
+    await tem.execute('update customers set deleted_at = now(), updated_at = now() where id = ?', [id]);
+  });
+}
+
+/** The service bound to the app's entity manager (request-scoped under RequestContext). */
+export function createCustomersService(deps: Pick<AppDeps, 'orm'>) {
+  const em = (): EntityManager => deps.orm.em;
+  return {
+    create: (input: CustomerCreate) => createCustomer(em(), input),
+    list: (q: CustomerListQuery) => listCustomers(em(), q),
+    get: (idOrKey: string) => getCustomer(em(), idOrKey),
+    replace: (idOrKey: string, input: CustomerReplace) => replaceCustomer(em(), idOrKey, input),
+    delete: (idOrKey: string) => deleteCustomer(em(), idOrKey),
+  };
+}
+
+export type CustomersService = ReturnType<typeof createCustomersService>;
