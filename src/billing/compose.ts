@@ -1,0 +1,253 @@
+/**
+ * Pure invoice composition: from a plan phase's rate cards, the billed periods and the measured usage, the
+ * invoice lines and totals. No I/O (the loading lives in `calculator.ts`), so every rule is unit-testable.
+ *
+ * Rules:
+ * - Usage prices (unit, graduated, volume) are billed in arrears only: quantity = the usage measured over
+ *   [max(arrears.from, subscription start), arrears.to), rated with `rateUsage`, rounded to the currency's
+ *   minor units at the line. Usage prices are never prorated. A usage line is emitted even when the quantity
+ *   is 0 (so the customer sees what was measured).
+ * - Recurring flat prices (rate card with a `billing_cadence`) are billed in arrears (payment term
+ *   `in_arrears`, the default) or in advance (`in_advance`) for the corresponding period. When the plan
+ *   enables pro-rating and the period is shorter than its cycle, the amount is multiplied by
+ *   period length / cycle length (milliseconds) and then rounded. Quantity is 1; `unit_price` is the billed
+ *   (prorated, rounded) amount; the full amount and the factor are kept in `detail`.
+ * - One-time flat prices (no `billing_cadence`) are billed once per subscription and (plan version, phase,
+ *   rate card): on the first invoice of the subscription that covers a period of that phase — in the
+ *   advance section when the invoice has one for that phase, else in the arrears section — whatever their
+ *   payment term, never prorated. The caller passes the one-time fees already billed (`oneTimeBilled`).
+ * - Free prices produce no line.
+ * - Totals (v3 BillingTotals): no taxes, discounts, credits or commitments yet, so
+ *   amount = charges… = the sum of the line amounts, every other component "0", total = amount.
+ */
+import Decimal from 'decimal.js';
+import { prorate, rateUsage, roundMoney } from '../catalog/pricing';
+import type { Price, RateCard } from '../catalog/types';
+
+/** v3 `BillingTotals`: decimal strings. */
+export interface BillingTotals {
+  amount: string;
+  taxes_total: string;
+  taxes_inclusive_total: string;
+  taxes_exclusive_total: string;
+  charges_total: string;
+  discounts_total: string;
+  credits_total: string;
+  total: string;
+}
+
+export interface ComposedLine {
+  name: string;
+  featureKey: string | null;
+  rateCardKey: string;
+  kind: 'usage' | 'flat';
+  quantity: string;
+  unitPrice: string | null;
+  price: Price;
+  /** ISO instants, half-open */
+  periodFrom: string;
+  periodTo: string;
+  amount: string;
+  totals: BillingTotals;
+  /** tier breakdown, proration factor, plan/phase provenance */
+  detail: Record<string, unknown>;
+}
+
+/** The plan version and phase a period is billed under. */
+export interface PhaseInfo {
+  planId: string;
+  phaseKey: string;
+  proRatingEnabled: boolean;
+  rateCards: RateCard[];
+}
+
+export interface ComposeSection {
+  phase: PhaseInfo;
+  /** billed period, half-open */
+  from: Date;
+  to: Date;
+  /** the full cycle the period belongs to */
+  cycleFrom: Date;
+  cycleTo: Date;
+}
+
+export interface ComposeArrears extends ComposeSection {
+  /** start of the usage window: max(from, subscription start) */
+  usageFrom: Date;
+  /** measured usage per rate card key (usage-priced rate cards); missing = "0" */
+  usage: Record<string, string>;
+}
+
+export interface ComposeInput {
+  currency: string;
+  arrears?: ComposeArrears;
+  advance?: ComposeSection;
+  /** feature key per rate card key (rate cards bound to a feature) */
+  featureKeys?: Record<string, string>;
+  /** one-time fees already billed to this subscription, as `oneTimeKey(planId, phaseKey, rateCardKey)` */
+  oneTimeBilled?: ReadonlySet<string>;
+}
+
+export interface ComposedInvoice {
+  currency: string;
+  lines: ComposedLine[];
+  totals: BillingTotals;
+  /** the union of the billed periods (ISO) */
+  servicePeriod: { from: string; to: string };
+}
+
+export const oneTimeKey = (planId: string, phaseKey: string, rateCardKey: string): string =>
+  `${planId}/${phaseKey}/${rateCardKey}`;
+
+export const isUsagePrice = (p: Price): boolean =>
+  p.type === 'unit' || p.type === 'graduated' || p.type === 'volume';
+
+export const isOneTime = (rc: RateCard): boolean =>
+  rc.price.type === 'flat' && (rc.billing_cadence === null || rc.billing_cadence === undefined);
+
+const paymentTerm = (rc: RateCard) => rc.payment_term ?? 'in_arrears';
+
+/** Totals of a set of already rounded amounts. */
+export function totalsOf(amounts: string[], currency: string): BillingTotals {
+  const sum = amounts.reduce((acc, a) => acc.plus(a), new Decimal(0));
+  const amount = roundMoney(sum, currency);
+  const zero = roundMoney(0, currency);
+  return {
+    amount,
+    taxes_total: zero,
+    taxes_inclusive_total: zero,
+    taxes_exclusive_total: zero,
+    charges_total: zero,
+    discounts_total: zero,
+    credits_total: zero,
+    total: amount,
+  };
+}
+
+/** The factor a recurring flat fee is multiplied by: period/cycle when pro-rating applies, else 1. */
+export function prorationFactor(
+  s: Pick<ComposeSection, 'from' | 'to' | 'cycleFrom' | 'cycleTo'>,
+  enabled: boolean,
+) {
+  const period = s.to.getTime() - s.from.getTime();
+  const cycle = s.cycleTo.getTime() - s.cycleFrom.getTime();
+  if (!enabled || cycle <= 0 || period >= cycle) return '1';
+  return prorate(1, s.from, s.to, s.cycleFrom, s.cycleTo);
+}
+
+function flatLine(
+  rc: RateCard & { price: { type: 'flat'; amount: string } },
+  s: ComposeSection,
+  currency: string,
+  featureKey: string | null,
+  oneTime: boolean,
+): ComposedLine {
+  const factor = oneTime ? '1' : prorationFactor(s, s.phase.proRatingEnabled);
+  const exact =
+    factor === '1' ? rc.price.amount : prorate(rc.price.amount, s.from, s.to, s.cycleFrom, s.cycleTo);
+  const amount = roundMoney(exact, currency);
+  return {
+    name: rc.name,
+    featureKey,
+    rateCardKey: rc.key,
+    kind: 'flat',
+    quantity: '1',
+    unitPrice: amount,
+    price: rc.price,
+    periodFrom: s.from.toISOString(),
+    periodTo: s.to.toISOString(),
+    amount,
+    totals: totalsOf([amount], currency),
+    detail: {
+      plan_id: s.phase.planId,
+      phase_key: s.phase.phaseKey,
+      payment_term: paymentTerm(rc),
+      one_time: oneTime,
+      full_amount: rc.price.amount,
+      proration_factor: factor,
+      cycle: { from: s.cycleFrom.toISOString(), to: s.cycleTo.toISOString() },
+    },
+  };
+}
+
+function usageLine(
+  rc: RateCard,
+  a: ComposeArrears,
+  currency: string,
+  featureKey: string | null,
+): ComposedLine {
+  const quantity = a.usage[rc.key] ?? '0';
+  const rated = rateUsage(rc.price, quantity, currency);
+  const unitPrice = rc.price.type === 'unit' ? rc.price.amount : (rated.unit_price ?? null);
+  return {
+    name: rc.name,
+    featureKey,
+    rateCardKey: rc.key,
+    kind: 'usage',
+    quantity,
+    unitPrice,
+    price: rc.price,
+    periodFrom: a.usageFrom.toISOString(),
+    periodTo: a.to.toISOString(),
+    amount: rated.amount,
+    totals: totalsOf([rated.amount], currency),
+    detail: {
+      plan_id: a.phase.planId,
+      phase_key: a.phase.phaseKey,
+      ...(rated.lines ? { tiers: rated.lines } : {}),
+    },
+  };
+}
+
+/** Composes the invoice lines and totals. Throws RangeError on an empty input (neither arrears nor advance). */
+export function composeInvoice(input: ComposeInput): ComposedInvoice {
+  const { currency, arrears, advance } = input;
+  if (!arrears && !advance) throw new RangeError('nothing to bill: neither arrears nor advance period');
+  const billed = new Set(input.oneTimeBilled ?? []);
+  const fk = (rc: RateCard) => input.featureKeys?.[rc.key] ?? null;
+  const lines: ComposedLine[] = [];
+
+  const oneTimeFees = (s: ComposeSection) => {
+    for (const rc of s.phase.rateCards) {
+      if (!isOneTime(rc) || rc.price.type !== 'flat') continue;
+      const k = oneTimeKey(s.phase.planId, s.phase.phaseKey, rc.key);
+      if (billed.has(k)) continue;
+      billed.add(k);
+      lines.push(flatLine({ ...rc, price: rc.price }, s, currency, fk(rc), true));
+    }
+  };
+
+  // advance first: it carries the one-time fees of the phase that starts
+  if (advance) {
+    for (const rc of advance.phase.rateCards) {
+      if (rc.price.type === 'flat' && !isOneTime(rc) && paymentTerm(rc) === 'in_advance')
+        lines.push(flatLine({ ...rc, price: rc.price }, advance, currency, fk(rc), false));
+    }
+    oneTimeFees(advance);
+  }
+  if (arrears) {
+    for (const rc of arrears.phase.rateCards) {
+      if (isUsagePrice(rc.price)) lines.push(usageLine(rc, arrears, currency, fk(rc)));
+      else if (rc.price.type === 'flat' && !isOneTime(rc) && paymentTerm(rc) === 'in_arrears')
+        lines.push(flatLine({ ...rc, price: rc.price }, arrears, currency, fk(rc), false));
+    }
+    oneTimeFees(arrears);
+  }
+  // presentation order: arrears (the closed period) before advance (the next one)
+  lines.sort((x, y) => x.periodFrom.localeCompare(y.periodFrom));
+
+  const froms = [arrears?.from, advance?.from].filter((d): d is Date => !!d);
+  const tos = [arrears?.to, advance?.to].filter((d): d is Date => !!d);
+  return {
+    currency,
+    lines,
+    totals: totalsOf(
+      lines.map((l) => l.amount),
+      currency,
+    ),
+    servicePeriod: {
+      from: new Date(Math.min(...froms.map((d) => d.getTime()))).toISOString(),
+      to: new Date(Math.max(...tos.map((d) => d.getTime()))).toISOString(),
+    },
+  };
+}
