@@ -1,0 +1,36 @@
+/** `npm run api`: the HTTP API. Needs PostgreSQL (migrated) and Temporal; refuses to run without API tokens. */
+import { createApp } from '../api/app';
+import { listen } from '../api/server';
+import { loadConfig } from '../config';
+import { createOrm } from '../db/orm';
+import { logger } from '../lib/logger';
+import { connectTemporal } from '../temporal/client';
+import { fatal, notifyReady, onShutdown } from './lifecycle';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.TALLY_API_TOKENS.length === 0) {
+    throw new Error(
+      'TALLY_API_TOKENS is empty: set it to one or more comma-separated bearer tokens ' +
+        '(e.g. TALLY_API_TOKENS=$(openssl rand -hex 24)); the API refuses to run unauthenticated',
+    );
+  }
+  const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const temporal = await connectTemporal(config);
+  const app = createApp({ config, orm, logger, temporal: temporal.client });
+  const http = await listen(app, config.PORT);
+  logger.info(
+    { port: http.port, temporal: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE },
+    'API listening',
+  );
+
+  onShutdown(async () => {
+    await http.close();
+    await orm.close();
+    await temporal.connection.close();
+    logger.info('API stopped');
+  });
+  notifyReady({ port: http.port });
+}
+
+main().catch(fatal('api'));

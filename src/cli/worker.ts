@@ -1,0 +1,45 @@
+/** `npm run worker`: the Temporal worker (subscription workflows + activities). Runs until SIGINT/SIGTERM. */
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { createOrm } from '../db/orm';
+import { logger } from '../lib/logger';
+import { retryConnect } from '../temporal/client';
+import { createWorker, installTemporalLogging, workerTuningFromEnv } from '../temporal/worker';
+import { fatal, notifyReady, onShutdown } from './lifecycle';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const tuning = workerTuningFromEnv();
+  installTemporalLogging(logger);
+  const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const connection = await retryConnect(`Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
+    NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
+  );
+  const worker = await createWorker(
+    { config, orm, logger },
+    { connection, taskQueue: config.TEMPORAL_TASK_QUEUE, tuning },
+  );
+
+  const running = (async () => {
+    try {
+      await worker.run();
+    } finally {
+      await connection.close();
+      await orm.close();
+      logger.info('worker stopped');
+    }
+  })();
+  // The Temporal runtime also shuts workers down on SIGINT/SIGTERM; this adds the parent-exit case.
+  onShutdown(() => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    return running;
+  });
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE, ...tuning },
+    'worker running',
+  );
+  notifyReady({ taskQueue: config.TEMPORAL_TASK_QUEUE });
+  await running;
+}
+
+main().then(() => process.exit(0), fatal('worker'));

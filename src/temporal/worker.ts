@@ -1,0 +1,111 @@
+/**
+ * The Temporal worker: runs the subscription workflows (bundled from workflows/) and the activities
+ * (built from the app's dependencies). Tuning comes from `TALLY_WORKER_*` environment variables.
+ */
+import type { Duration, Logger as TemporalLogger, LogLevel, LogMetadata } from '@temporalio/common';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { AppDeps } from '../deps';
+import type { Logger } from '../lib/logger';
+
+export interface WorkerTuning {
+  /** workflows kept in memory between tasks (sticky cache); each sleeping subscription is one */
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentActivityTaskExecutions: number;
+  /** how long in-flight activities may run on shutdown before they are cancelled, e.g. "10s" */
+  shutdownGraceTime: Duration;
+}
+
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
+  maxCachedWorkflows: 1000,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  maxConcurrentActivityTaskExecutions: 40,
+  shutdownGraceTime: '10s',
+};
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/**
+ * TALLY_WORKER_MAX_CACHED_WORKFLOWS, TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+ * TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES, TALLY_WORKER_SHUTDOWN_GRACE_TIME
+ */
+export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const d = DEFAULT_WORKER_TUNING;
+  const grace = env.TALLY_WORKER_SHUTDOWN_GRACE_TIME || String(d.shutdownGraceTime);
+  if (!/^\d+(ms|s|m)$/.test(grace)) {
+    throw new Error(`TALLY_WORKER_SHUTDOWN_GRACE_TIME must look like 10s, 500ms or 1m, got "${grace}"`);
+  }
+  return {
+    maxCachedWorkflows: positiveInt(env, 'TALLY_WORKER_MAX_CACHED_WORKFLOWS', d.maxCachedWorkflows),
+    maxConcurrentWorkflowTaskExecutions: positiveInt(
+      env,
+      'TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
+      d.maxConcurrentWorkflowTaskExecutions,
+    ),
+    maxConcurrentActivityTaskExecutions: positiveInt(
+      env,
+      'TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES',
+      d.maxConcurrentActivityTaskExecutions,
+    ),
+    shutdownGraceTime: grace as Duration,
+  };
+}
+
+export interface CreateWorkerOptions {
+  connection: NativeConnection;
+  taskQueue: string;
+  /** defaults to deps.config.TEMPORAL_NAMESPACE */
+  namespace?: string;
+  tuning?: Partial<WorkerTuning>;
+}
+
+/**
+ * Creates (does not run) the worker. Run it with `worker.run()`; `worker.shutdown()` (also triggered by
+ * SIGINT/SIGTERM through the Temporal runtime) stops polling, lets in-flight tasks finish within the
+ * grace time, and then `run()` resolves.
+ */
+export async function createWorker(deps: AppDeps, opts: CreateWorkerOptions): Promise<Worker> {
+  const tuning = { ...DEFAULT_WORKER_TUNING, ...opts.tuning };
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? deps.config.TEMPORAL_NAMESPACE,
+    taskQueue: opts.taskQueue,
+    workflowsPath: require.resolve('../../workflows'),
+    activities: createActivities(deps),
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    shutdownGraceTime: tuning.shutdownGraceTime,
+  });
+}
+
+/**
+ * Sends the Temporal SDK's own log lines (worker state, bundling, core) through pino. They are quiet by
+ * default (`warn`); TALLY_TEMPORAL_LOG_LEVEL=info|debug|trace shows more. Call before creating workers.
+ */
+export function installTemporalLogging(
+  logger: Logger,
+  level = process.env.TALLY_TEMPORAL_LOG_LEVEL || 'warn',
+): void {
+  const child = logger.child({ component: 'temporal' }, { level });
+  const log = (lvl: LogLevel, message: string, meta?: LogMetadata) => {
+    const method = lvl.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+    child[method](meta ?? {}, message);
+  };
+  const adapter: TemporalLogger = {
+    log,
+    trace: (m, meta) => log('TRACE', m, meta),
+    debug: (m, meta) => log('DEBUG', m, meta),
+    info: (m, meta) => log('INFO', m, meta),
+    warn: (m, meta) => log('WARN', m, meta),
+    error: (m, meta) => log('ERROR', m, meta),
+  };
+  Runtime.install({ logger: adapter });
+}
