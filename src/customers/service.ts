@@ -109,18 +109,19 @@ interface CustomerRow {
   currency: string | null;
   billing_address: Address | null;
   labels: Record<string, string> | null;
-  created_at: Date | string;
-  updated_at: Date | string;
+  created_at: string;
+  updated_at: string;
   subject_keys: string[] | null;
   total?: string | number;
 }
 
+/** RFC 3339 UTC with milliseconds, formatted by PostgreSQL (raw rows carry timestamps as text) */
+const isoSql = (col: string) => `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 const SELECT_COLUMNS = `c.id, c.key, c.name, c.description, c.primary_email, c.currency, c.billing_address,
-  c.labels, c.created_at, c.updated_at,
+  c.labels, ${isoSql('c.created_at')} as created_at, ${isoSql('c.updated_at')} as updated_at,
   coalesce((select array_agg(s.subject_key order by s.subject_key) from customer_subjects s
     where s.customer_id = c.id), '{}') as subject_keys`;
-
-const iso = (d: Date | string): string => (d instanceof Date ? d : new Date(d)).toISOString();
 
 function toDto(r: CustomerRow): BillingCustomer {
   const out: BillingCustomer = {
@@ -128,8 +129,8 @@ function toDto(r: CustomerRow): BillingCustomer {
     key: r.key,
     name: r.name,
     usage_attribution: { subject_keys: r.subject_keys ?? [] },
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
+    created_at: r.created_at,
+    updated_at: r.updated_at,
   };
   if (r.description != null) out.description = r.description;
   if (r.labels != null) out.labels = r.labels;
@@ -346,7 +347,8 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
     await em.transactional(async (tem) => {
       await lockNames(tem, [input.key, ...subjects]);
       await assertUnclaimed(tem, id, input.key, subjects);
-      tem.create(Customer, { id, key: input.key, ...columnsOf(input) });
+      const now = new Date();
+      tem.create(Customer, { id, key: input.key, ...columnsOf(input), createdAt: now, updatedAt: now });
       await tem.flush();
       for (const subjectKey of subjects) tem.create(CustomerSubject, { subjectKey, customerId: id });
     });
