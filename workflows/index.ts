@@ -1,2 +1,2 @@
-// Workflow entry point for the worker bundle. The subscription workflow is added by the subscriptions module.
-export {};
+// Workflow entry point for the worker bundle.
+export { subscriptionWorkflow } from './subscription';

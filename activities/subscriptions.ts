@@ -1,0 +1,30 @@
+/**
+ * Subscription activities: write what the workflow decided to the `subscriptions` row. Each one sets
+ * absolute values (no increments), so a retry or a replay writes the same row again.
+ */
+import { log } from '@temporalio/activity';
+import type { AppDeps } from '../src/deps';
+import { recordPeriod, recordCanceled, type PeriodRecord } from '../src/subscriptions/service';
+
+export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>) {
+  return {
+    /** The period, plan, phase and pending change now in force. */
+    async recordSubscriptionPeriod(input: PeriodRecord): Promise<void> {
+      await recordPeriod(deps.orm.em.fork(), input);
+      log.info('recordSubscriptionPeriod', {
+        subscriptionId: input.subscriptionId,
+        plan: `${input.plan.key}@${input.plan.version}`,
+        phase: input.phaseKey,
+        period: `${input.periodStart}/${input.periodEnd}`,
+      });
+    },
+
+    /** The subscription ended at `activeTo`. */
+    async markSubscriptionCanceled(input: { subscriptionId: string; activeTo: string }): Promise<void> {
+      await recordCanceled(deps.orm.em.fork(), input.subscriptionId, input.activeTo);
+      log.info('markSubscriptionCanceled', input);
+    },
+  };
+}
+
+export type SubscriptionActivities = ReturnType<typeof createSubscriptionActivities>;

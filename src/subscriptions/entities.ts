@@ -1,0 +1,46 @@
+/**
+ * Table `subscriptions`: the read model of each subscription workflow. The API inserts the row and starts
+ * the workflow; afterwards only the workflow's activities change it (period, phase, plan, status).
+ */
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+export interface PendingChangeRecord {
+  kind: 'cancel' | 'change' | 'migrate';
+  /** `next_billing_cycle` or an ISO instant */
+  at: string;
+  plan?: { id: string; key: string; version: number };
+}
+
+export const Subscription = defineEntity({
+  name: 'Subscription',
+  tableName: 'subscriptions',
+  properties: {
+    id: p.string().primary().columnType('text'),
+    customerId: p.string().columnType('text'),
+    customerKey: p.string().columnType('text'),
+    planId: p.string().columnType('text'),
+    planKey: p.string().columnType('text'),
+    planVersion: p.integer(),
+    status: p.string().columnType('text').$type<'active' | 'canceled'>(),
+    billingAnchor: p.datetime().columnType('timestamptz'),
+    activeFrom: p.datetime().columnType('timestamptz'),
+    activeTo: p.datetime().columnType('timestamptz').nullable(),
+    phaseKey: p.string().columnType('text'),
+    phaseStartedAt: p.datetime().columnType('timestamptz'),
+    currentPeriodStart: p.datetime().columnType('timestamptz').nullable(),
+    currentPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
+    pendingChange: p.json<PendingChangeRecord>().columnType('jsonb').nullable(),
+    workflowId: p.string().columnType('text'),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+  },
+});
+
+export type SubscriptionEntity = InferEntity<typeof Subscription>;

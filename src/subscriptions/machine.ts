@@ -1,0 +1,387 @@
+/**
+ * The subscription state machine: pure and deterministic (no I/O, no clock, no Node built-ins), so the
+ * workflow (workflows/subscription.ts) imports it and unit tests drive it with explicit instants.
+ *
+ * The workflow holds one `SubscriptionState`, feeds it requests (cancel/change/migrate) and the current
+ * workflow time, and performs the I/O each transition asks for (record the row, issue an invoice).
+ *
+ * Time rules:
+ * - Periods follow the anchor grid of the plan's billing cadence: boundaries are anchor + n × cadence.
+ * - A period ends at its grid boundary, or earlier when an immediate/timestamped change or cancel cuts it.
+ *   After a cut, the next period runs from the cut to the next grid boundary (a short period whose cycle
+ *   is the full grid period, so flat fees prorate).
+ * - A phase with a duration ends at phase start + duration; the switch happens at the first period end at
+ *   or after that instant.
+ * - A closed period is invoiced (arrears, plus the next period's in-advance fees when the subscription
+ *   continues) once the collection period has passed after its end.
+ */
+import type { BilledPeriod } from '../billing/contract';
+import { addDuration, periodContaining } from '../catalog/periods';
+import type { Plan } from '../catalog/types';
+
+/** What the workflow needs to know about a plan version: its timing, never its prices. */
+export interface PlanSchedule {
+  id: string;
+  key: string;
+  version: number;
+  billingCadence: string;
+  phases: { key: string; duration?: string; hasAdvanceFees: boolean }[];
+}
+
+export function toPlanSchedule(plan: Plan): PlanSchedule {
+  return {
+    id: plan.id,
+    key: plan.key,
+    version: plan.version,
+    billingCadence: plan.billing_cadence,
+    phases: plan.phases.map((ph) => ({
+      key: ph.key,
+      ...(ph.duration ? { duration: ph.duration } : {}),
+      hasAdvanceFees: ph.rate_cards.some(
+        (rc) => rc.payment_term === 'in_advance' && rc.price.type === 'flat',
+      ),
+    })),
+  };
+}
+
+/** `immediate`, `next_billing_cycle` or an ISO-8601 instant */
+export type Timing = string;
+
+export type RequestKind = 'cancel' | 'change' | 'migrate';
+
+export interface ChangeRequest {
+  kind: RequestKind;
+  timing: Timing;
+  /** target plan version (change/migrate) */
+  plan?: PlanSchedule;
+}
+
+export interface PendingChange {
+  kind: RequestKind;
+  /** `next_billing_cycle` or an ISO instant */
+  at: string;
+  plan?: PlanSchedule;
+}
+
+export interface PendingInvoice {
+  invoiceKey: string;
+  /** ISO instant when it may be issued (period end + collection period) */
+  dueAt: string;
+  arrears?: BilledPeriod;
+  advance?: BilledPeriod;
+}
+
+export interface CurrentPeriod {
+  from: string;
+  to: string;
+  cycleFrom: string;
+  cycleTo: string;
+}
+
+export type SubscriptionStatus = 'active' | 'canceled';
+
+export interface SubscriptionState {
+  subscriptionId: string;
+  customerId: string;
+  activeFrom: string;
+  billingAnchor: string;
+  /** ISO-8601 duration between a period's end and its invoice */
+  collectionPeriod: string;
+  status: SubscriptionStatus;
+  activeTo?: string;
+  plan: PlanSchedule;
+  phaseIndex: number;
+  phaseStartedAt: string;
+  /** absent once canceled */
+  period?: CurrentPeriod;
+  pendingChange?: PendingChange;
+  pendingInvoices: PendingInvoice[];
+  /** invoices issued over the subscription's life (all runs) */
+  invoicesIssued: number;
+}
+
+export interface CreateStateInput {
+  subscriptionId: string;
+  customerId: string;
+  activeFrom: string;
+  billingAnchor: string;
+  collectionPeriod: string;
+  plan: PlanSchedule;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const ms = (s: string) => new Date(s).getTime();
+
+export function phaseOf(state: Pick<SubscriptionState, 'plan' | 'phaseIndex'>) {
+  return state.plan.phases[state.phaseIndex];
+}
+
+/** The grid period of `plan`'s cadence that contains `at`, as [at, end) with its full cycle. */
+function periodFrom(state: SubscriptionState, at: number): CurrentPeriod {
+  const cycle = periodContaining(new Date(state.billingAnchor), state.plan.billingCadence, new Date(at));
+  return {
+    from: iso(at),
+    to: cycle.end.toISOString(),
+    cycleFrom: cycle.start.toISOString(),
+    cycleTo: cycle.end.toISOString(),
+  };
+}
+
+function billed(state: SubscriptionState, p: CurrentPeriod, to?: string): BilledPeriod {
+  return {
+    planId: state.plan.id,
+    phaseKey: phaseOf(state).key,
+    from: p.from,
+    to: to ?? p.to,
+    cycleFrom: p.cycleFrom,
+    cycleTo: p.cycleTo,
+  };
+}
+
+/** The advance part for the period that just started, when its phase has in-advance flat fees. */
+function advanceOf(state: SubscriptionState): BilledPeriod | undefined {
+  if (state.status !== 'active' || !state.period || !phaseOf(state).hasAdvanceFees) return undefined;
+  return billed(state, state.period);
+}
+
+/**
+ * The state at creation. The first period runs from `activeFrom` to the next anchor-grid boundary; when
+ * the first phase has in-advance flat fees, their invoice is due at once. Subscriptions without them get
+ * no start invoice (billing would answer with an empty one).
+ */
+export function initialState(input: CreateStateInput): SubscriptionState {
+  const state: SubscriptionState = {
+    ...input,
+    status: 'active',
+    phaseIndex: 0,
+    phaseStartedAt: input.activeFrom,
+    pendingInvoices: [],
+    invoicesIssued: 0,
+  };
+  state.period = periodFrom(state, ms(input.activeFrom));
+  const advance = advanceOf(state);
+  if (advance) {
+    state.pendingInvoices.push({
+      invoiceKey: `${state.subscriptionId}:${advance.from}:advance`,
+      dueAt: input.activeFrom,
+      advance,
+    });
+  }
+  return state;
+}
+
+/** Instant (ms) of the scheduled change, when it is a timestamp. */
+function scheduledAt(state: SubscriptionState): number | undefined {
+  const at = state.pendingChange?.at;
+  return at && at !== 'next_billing_cycle' ? ms(at) : undefined;
+}
+
+/** When the workflow must wake next (ms), or undefined when nothing is scheduled. */
+export function nextWakeAt(state: SubscriptionState): number | undefined {
+  const times = state.pendingInvoices.map((i) => ms(i.dueAt));
+  if (state.status === 'active' && state.period) {
+    times.push(ms(state.period.to));
+    const at = scheduledAt(state);
+    if (at !== undefined) times.push(at);
+  }
+  return times.length ? Math.min(...times) : undefined;
+}
+
+function switchPlan(state: SubscriptionState, change: PendingChange, at: number): void {
+  const plan = change.plan!;
+  if (change.kind === 'migrate') {
+    // a migration keeps the subscriber in the same phase when the new version has it
+    const same = plan.phases.findIndex((p) => p.key === phaseOf(state).key);
+    state.plan = plan;
+    if (same >= 0) {
+      state.phaseIndex = same;
+      return;
+    }
+  }
+  state.plan = plan;
+  state.phaseIndex = 0;
+  state.phaseStartedAt = iso(at);
+}
+
+/** Moves to the next phase when the current one has run its duration by `at` (a period end). */
+function maybeSwitchPhase(state: SubscriptionState, at: number): void {
+  const phase = phaseOf(state);
+  if (!phase.duration || state.phaseIndex >= state.plan.phases.length - 1) return;
+  const phaseEnd = addDuration(new Date(state.phaseStartedAt), phase.duration).getTime();
+  if (phaseEnd <= at) {
+    state.phaseIndex++;
+    state.phaseStartedAt = iso(at);
+  }
+}
+
+/**
+ * Ends the current period at `at` (its grid end, or earlier for a cut) and applies `change` at that instant.
+ * Queues the closed period's invoice. Mutates `state`.
+ */
+function closePeriod(state: SubscriptionState, at: number, change: PendingChange | undefined): void {
+  const period = state.period!;
+  const closed = ms(period.from) < at ? billed(state, period, iso(at)) : undefined;
+  const atBoundary = at === ms(period.to);
+  if (change?.kind === 'cancel') {
+    state.status = 'canceled';
+    state.activeTo = iso(at);
+    state.period = undefined;
+    state.pendingChange = undefined;
+  } else {
+    if (change) {
+      switchPlan(state, change, at);
+      state.pendingChange = undefined;
+    } else if (atBoundary) {
+      maybeSwitchPhase(state, at);
+    }
+    state.period = periodFrom(state, at);
+  }
+  const advance = advanceOf(state);
+  if (!closed && !advance) return;
+  const key = closed
+    ? `${state.subscriptionId}:${closed.from}`
+    : `${state.subscriptionId}:${iso(at)}:advance`;
+  state.pendingInvoices.push({
+    invoiceKey: key,
+    dueAt: addDuration(new Date(at), state.collectionPeriod).toISOString(),
+    ...(closed ? { arrears: closed } : {}),
+    ...(advance ? { advance } : {}),
+  });
+}
+
+export type Step =
+  /** an invoice is due: issue it, then call `invoiceIssued` */
+  | { type: 'invoice'; invoice: PendingInvoice }
+  /** the period, plan, phase or status changed: record the row */
+  | { type: 'transition'; canceled: boolean };
+
+/**
+ * Performs the earliest transition due at `now` (ms), if any. Period ends and scheduled changes come
+ * before invoices due at the same instant. Returns what the workflow must do next, or undefined when
+ * nothing is due.
+ */
+export function step(state: SubscriptionState, now: number): Step | undefined {
+  const due = state.pendingInvoices.reduce<PendingInvoice | undefined>(
+    (a, i) => (ms(i.dueAt) <= now && (!a || ms(i.dueAt) < ms(a.dueAt)) ? i : a),
+    undefined,
+  );
+  if (state.status === 'active' && state.period) {
+    const end = ms(state.period.to);
+    const at = scheduledAt(state);
+    const nextChange = at !== undefined && at < end ? at : undefined;
+    const t = Math.min(end, nextChange ?? Infinity);
+    if (t <= now && (!due || t <= ms(due.dueAt))) {
+      const pc = state.pendingChange;
+      const applies = pc && (pc.at === 'next_billing_cycle' || ms(pc.at) <= t);
+      closePeriod(state, t, applies ? pc : undefined);
+      return { type: 'transition', canceled: (state.status as SubscriptionStatus) === 'canceled' };
+    }
+  }
+  return due ? { type: 'invoice', invoice: due } : undefined;
+}
+
+export function invoiceIssued(state: SubscriptionState, invoiceKey: string): void {
+  const before = state.pendingInvoices.length;
+  state.pendingInvoices = state.pendingInvoices.filter((i) => i.invoiceKey !== invoiceKey);
+  if (state.pendingInvoices.length < before) state.invoicesIssued++;
+}
+
+/** Why a request cannot be accepted now: `bad_request` (malformed for this state) or `conflict`. */
+export interface Rejection {
+  type: 'bad_request' | 'conflict';
+  message: string;
+}
+
+/** Validates a request against the state at `now` (ms); undefined when acceptable. */
+export function validateRequest(
+  state: SubscriptionState,
+  req: ChangeRequest,
+  now: number,
+): Rejection | undefined {
+  if (state.status !== 'active') return { type: 'conflict', message: 'the subscription is canceled' };
+  if (req.timing !== 'immediate' && req.timing !== 'next_billing_cycle') {
+    const at = ms(req.timing);
+    if (Number.isNaN(at))
+      return { type: 'bad_request', message: `timing ${req.timing} is not a valid timestamp` };
+    if (at <= now) return { type: 'bad_request', message: `timing ${req.timing} is not in the future` };
+  }
+  const pending = state.pendingChange;
+  if (pending?.kind === 'cancel') {
+    return { type: 'conflict', message: `a cancelation is already scheduled (${pending.at})` };
+  }
+  if (req.kind === 'cancel') return undefined;
+  if (!req.plan) return { type: 'bad_request', message: 'a target plan is required' };
+  if (pending) return { type: 'conflict', message: `a ${pending.kind} is already scheduled (${pending.at})` };
+  if (req.plan.id === state.plan.id) {
+    return {
+      type: 'conflict',
+      message: `the subscription is already on plan ${req.plan.key} v${req.plan.version}`,
+    };
+  }
+  if (req.kind === 'migrate') {
+    if (req.plan.key !== state.plan.key) {
+      return { type: 'bad_request', message: `a migration stays on plan ${state.plan.key}` };
+    }
+    if (req.plan.version <= state.plan.version) {
+      return {
+        type: 'conflict',
+        message: `target version ${req.plan.version} is not newer than the current version ${state.plan.version}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Applies an accepted request at `now` (ms): an immediate one cuts the current period now; a scheduled one
+ * becomes the pending change. Returns a rejection when the request no longer fits (e.g. two requests raced
+ * past their validators).
+ */
+export function applyRequest(
+  state: SubscriptionState,
+  req: ChangeRequest,
+  now: number,
+): Rejection | undefined {
+  // a timestamp that was in the future when validated may have passed since: step() applies it late
+  const rejection = validateRequest(state, req, -Infinity);
+  if (rejection) return rejection;
+  const change: PendingChange = { kind: req.kind, at: req.timing, ...(req.plan ? { plan: req.plan } : {}) };
+  if (req.timing === 'immediate') {
+    closePeriod(state, Math.max(now, ms(state.period!.from)), change);
+  } else {
+    state.pendingChange = change;
+  }
+  return undefined;
+}
+
+/** The state as the `getState` query shows it. */
+export function describeState(state: SubscriptionState) {
+  return {
+    subscriptionId: state.subscriptionId,
+    status: state.status,
+    activeFrom: state.activeFrom,
+    activeTo: state.activeTo,
+    billingAnchor: state.billingAnchor,
+    plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
+    billingCadence: state.plan.billingCadence,
+    phase: { key: phaseOf(state).key, startedAt: state.phaseStartedAt },
+    currentPeriod: state.period,
+    pendingChange: state.pendingChange
+      ? {
+          kind: state.pendingChange.kind,
+          at: state.pendingChange.at,
+          plan: state.pendingChange.plan
+            ? {
+                id: state.pendingChange.plan.id,
+                key: state.pendingChange.plan.key,
+                version: state.pendingChange.plan.version,
+              }
+            : undefined,
+        }
+      : undefined,
+    pendingInvoices: state.pendingInvoices,
+    invoicesIssued: state.invoicesIssued,
+  };
+}
+
+export type SubscriptionView = ReturnType<typeof describeState>;

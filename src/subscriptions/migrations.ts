@@ -1,0 +1,44 @@
+import { Migration } from '@mikro-orm/migrations';
+import type { MigrationEntry } from '../db/orm';
+
+/**
+ * subscriptions: one row per subscription, kept in step with its workflow (`workflow_id`). `plan_id` is the
+ * plan version row in force now; billing's preview reads customer_id, plan_id, status, active_from,
+ * current_period_start/end and phase_key.
+ */
+export class SubscriptionsInit extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table subscriptions (
+        id text primary key,
+        customer_id text not null references customers (id),
+        customer_key text not null,
+        plan_id text not null references plans (id),
+        plan_key text not null,
+        plan_version integer not null,
+        status text not null check (status in ('active', 'canceled')),
+        billing_anchor timestamptz not null,
+        active_from timestamptz not null,
+        active_to timestamptz,
+        phase_key text not null,
+        phase_started_at timestamptz not null,
+        current_period_start timestamptz,
+        current_period_end timestamptz,
+        pending_change jsonb,
+        workflow_id text not null unique,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`);
+    this.addSql('create index subscriptions_customer_idx on subscriptions (customer_id, active_from, id)');
+    this.addSql('create index subscriptions_plan_key_idx on subscriptions (plan_key, active_from, id)');
+    this.addSql('create index subscriptions_active_from_idx on subscriptions (active_from, id)');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists subscriptions');
+  }
+}
+
+export const subscriptionsMigrations: MigrationEntry[] = [
+  { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
+];

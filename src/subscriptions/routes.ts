@@ -1,0 +1,91 @@
+/** REST: /v3/openmeter/subscriptions — create/list/get, and cancel/change/migrate sent to the workflow. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { parseBody, parseQuery } from '../api/validate';
+import type { AppDeps } from '../deps';
+import { pageQuery } from '../lib/pagination';
+import { createSubscriptionsService } from './service';
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
+
+const customerRef = z
+  .strictObject({
+    id: z.string().regex(ULID, 'must be a ULID').optional(),
+    key: z.string().min(1).optional(),
+  })
+  .refine((c) => c.id !== undefined || c.key !== undefined, {
+    message: 'customer.id or customer.key is required',
+  });
+
+const planRef = z
+  .strictObject({
+    id: z.string().regex(ULID, 'must be a ULID').optional(),
+    key: z.string().min(1).optional(),
+    version: z.number().int().min(1).optional(),
+  })
+  .refine((p) => p.id !== undefined || p.key !== undefined, { message: 'plan.id or plan.key is required' })
+  .refine((p) => p.id === undefined || p.version === undefined, {
+    message: 'plan.version goes with plan.key',
+  });
+
+const dateTime = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' });
+
+/** `immediate`, `next_billing_cycle` or an RFC 3339 timestamp (checked to be in the future by the workflow) */
+const timing = z.union([z.literal('immediate'), z.literal('next_billing_cycle'), dateTime], {
+  message: 'must be "immediate", "next_billing_cycle" or an RFC 3339 date-time',
+});
+
+const createBody = z.strictObject({
+  customer: customerRef,
+  plan: planRef,
+  billing_anchor: dateTime.optional(),
+});
+const cancelBody = z.strictObject({ timing: timing.default('immediate') });
+const changeBody = z.strictObject({ plan: planRef, timing });
+const migrateBody = z.strictObject({
+  target_version: z.number().int().min(1).optional(),
+  timing: timing.default('immediate'),
+});
+
+const listQuery = z.object({
+  page: pageQuery,
+  filter: z
+    .object({
+      id: z.string().optional(),
+      customer_id: z.string().optional(),
+      plan_id: z.string().optional(),
+      plan_key: z.string().optional(),
+      status: z.enum(['active', 'canceled']).optional(),
+    })
+    .optional(),
+});
+
+export function subscriptionRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const svc = createSubscriptionsService(deps);
+  const base = '/subscriptions';
+
+  r.post(base, async (req, res) => {
+    const body = parseBody(createBody, req.body);
+    res.status(201).json(await svc.create(body));
+  });
+  r.get(base, async (req, res) => {
+    res.json(await svc.list(parseQuery(listQuery, req.query)));
+  });
+  r.get(`${base}/:id`, async (req, res) => {
+    res.json(await svc.get(req.params.id));
+  });
+  r.post(`${base}/:id/cancel`, async (req, res) => {
+    const body = parseBody(cancelBody, req.body ?? {});
+    res.json(await svc.cancel(req.params.id, body.timing));
+  });
+  r.post(`${base}/:id/change`, async (req, res) => {
+    const body = parseBody(changeBody, req.body);
+    res.json(await svc.change(req.params.id, body.plan, body.timing));
+  });
+  r.post(`${base}/:id/migrate`, async (req, res) => {
+    const body = parseBody(migrateBody, req.body ?? {});
+    res.json(await svc.migrate(req.params.id, body.target_version, body.timing));
+  });
+  return r;
+}

@@ -1,0 +1,384 @@
+/**
+ * Subscriptions: the API side (create → row + workflow; requests → workflow Updates) and the row writes the
+ * workflow's activities perform. The workflow is the source of truth for timing; the row is its read model.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ProblemError, badRequest, conflict, notFound } from '../api/problem';
+import { resolvePlan, type PlanRef } from '../catalog/service';
+import type { Plan } from '../catalog/types';
+import { getCustomer } from '../customers/service';
+import type { AppDeps } from '../deps';
+import { newId } from '../lib/ids';
+import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
+import type { subscriptionWorkflow } from '../../workflows/subscription';
+import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
+import type { PendingChangeRecord } from './entities';
+import { initialState, phaseOf, toPlanSchedule, type Timing } from './machine';
+
+/** The API shape of a subscription (a subset of `BillingSubscription` plus Tally's timing fields). */
+export interface SubscriptionView {
+  id: string;
+  name: string;
+  customer_id: string;
+  plan: { id: string; key: string; version: number };
+  status: 'active' | 'canceled';
+  invoice_currency: string;
+  billing_cadence: string;
+  billing_anchor: string;
+  active_from: string;
+  active_to?: string;
+  current_period?: { from: string; to: string };
+  next_billing_at?: string;
+  phase: { key: string; active_from: string };
+  pending_changes: {
+    type: PendingChangeRecord['kind'];
+    timing: string;
+    plan?: PendingChangeRecord['plan'];
+  }[];
+  created_at: string;
+  updated_at: string;
+}
+
+interface Row {
+  id: string;
+  customer_id: string;
+  customer_key: string;
+  plan_id: string;
+  plan_key: string;
+  plan_version: number;
+  status: 'active' | 'canceled';
+  billing_anchor: Date;
+  active_from: Date;
+  active_to: Date | null;
+  phase_key: string;
+  phase_started_at: Date;
+  current_period_start: Date | null;
+  current_period_end: Date | null;
+  pending_change: PendingChangeRecord | null;
+  workflow_id: string;
+  created_at: Date;
+  updated_at: Date;
+  plan_name: string;
+  currency: string;
+  billing_cadence: string;
+}
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+function toView(r: Row): SubscriptionView {
+  return {
+    id: r.id,
+    name: r.plan_name,
+    customer_id: r.customer_id,
+    plan: { id: r.plan_id, key: r.plan_key, version: r.plan_version },
+    status: r.status,
+    invoice_currency: r.currency.trim(),
+    billing_cadence: r.billing_cadence,
+    billing_anchor: iso(r.billing_anchor),
+    active_from: iso(r.active_from),
+    ...(r.active_to ? { active_to: iso(r.active_to) } : {}),
+    ...(r.status === 'active' && r.current_period_start && r.current_period_end
+      ? {
+          current_period: { from: iso(r.current_period_start), to: iso(r.current_period_end) },
+          next_billing_at: iso(r.current_period_end),
+        }
+      : {}),
+    phase: { key: r.phase_key, active_from: iso(r.phase_started_at) },
+    pending_changes: r.pending_change
+      ? [
+          {
+            type: r.pending_change.kind,
+            timing: r.pending_change.at,
+            ...(r.pending_change.plan ? { plan: r.pending_change.plan } : {}),
+          },
+        ]
+      : [],
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
+const SELECT = `select s.*, p.name as plan_name, p.currency, p.billing_cadence
+  from subscriptions s join plans p on p.id = s.plan_id`;
+
+async function findRow(em: EntityManager, id: string): Promise<Row | undefined> {
+  const rows = await em.execute<Row[]>(`${SELECT} where s.id = ?`, [id]);
+  return rows[0];
+}
+
+export async function getSubscription(em: EntityManager, id: string): Promise<SubscriptionView> {
+  const row = await findRow(em, id);
+  if (!row) throw notFound('subscription', id);
+  return toView(row);
+}
+
+export interface SubscriptionListQuery {
+  page: PageParams;
+  filter?: { customer_id?: string; status?: string; plan_key?: string; plan_id?: string; id?: string };
+}
+
+export async function listSubscriptions(
+  em: EntityManager,
+  q: SubscriptionListQuery,
+): Promise<Page<SubscriptionView>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const f = q.filter ?? {};
+  if (f.customer_id) {
+    where.push('(s.customer_id = ? or s.customer_key = ?)');
+    params.push(f.customer_id, f.customer_id);
+  }
+  if (f.status) {
+    where.push('s.status = ?');
+    params.push(f.status);
+  }
+  if (f.plan_key) {
+    where.push('s.plan_key = ?');
+    params.push(f.plan_key);
+  }
+  if (f.plan_id) {
+    where.push('s.plan_id = ?');
+    params.push(f.plan_id);
+  }
+  if (f.id) {
+    where.push('s.id = ?');
+    params.push(f.id);
+  }
+  const w = where.length ? `where ${where.join(' and ')}` : '';
+  const { limit, offset } = pageOffset(q.page);
+  const rows = await em.execute<Row[]>(`${SELECT} ${w} order by s.active_from, s.id limit ? offset ?`, [
+    ...params,
+    limit,
+    offset,
+  ]);
+  const count = await em.execute<{ n: string }[]>(
+    `select count(*)::text as n from subscriptions s ${w}`,
+    params,
+  );
+  return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// row writes by the workflow's activities (absolute values: idempotent)
+
+export interface PeriodRecord {
+  subscriptionId: string;
+  plan: { id: string; key: string; version: number };
+  phaseKey: string;
+  phaseStartedAt: string;
+  periodStart: string;
+  periodEnd: string;
+  pendingChange: PendingChangeRecord | null;
+}
+
+export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
+  await em.execute(
+    `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
+       current_period_start = ?, current_period_end = ?, pending_change = ?::jsonb, updated_at = now()
+     where id = ? and status = 'active'`,
+    [
+      r.plan.id,
+      r.plan.key,
+      r.plan.version,
+      r.phaseKey,
+      r.phaseStartedAt,
+      r.periodStart,
+      r.periodEnd,
+      r.pendingChange ? JSON.stringify(r.pendingChange) : null,
+      r.subscriptionId,
+    ],
+  );
+}
+
+export async function recordCanceled(
+  em: EntityManager,
+  subscriptionId: string,
+  activeTo: string,
+): Promise<void> {
+  await em.execute(
+    `update subscriptions set status = 'canceled', active_to = ?, pending_change = null, updated_at = now()
+     where id = ?`,
+    [activeTo, subscriptionId],
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// API operations
+
+export interface PlanInputRef {
+  id?: string;
+  key?: string;
+  version?: number;
+}
+
+async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): Promise<Plan> {
+  const planRef: PlanRef = ref.id
+    ? { id: ref.id }
+    : { key: ref.key!, ...(ref.version !== undefined ? { version: ref.version } : {}) };
+  let plan: Plan;
+  try {
+    plan = await resolvePlan(em, planRef);
+  } catch (e) {
+    // "no active version" is a bad request from the subscriber's point of view
+    if (e instanceof ProblemError && e.status === 409)
+      throw badRequest(e.detail, [{ field, reason: e.detail }]);
+    throw e;
+  }
+  if (plan.status !== 'active') {
+    const detail = `plan ${plan.key} version ${plan.version} is ${plan.status}, not active`;
+    throw badRequest(detail, [{ field, reason: detail }]);
+  }
+  return plan;
+}
+
+export interface CreateSubscriptionInput {
+  customer: { id?: string; key?: string };
+  plan: PlanInputRef;
+  billing_anchor?: string;
+}
+
+const unavailable = (detail: string) => new ProblemError(503, detail);
+
+/** Maps a rejected Update (validator or handler) to 400/409; anything else to 503. */
+function updateError(e: unknown): ProblemError {
+  if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
+    const status = e.cause.type === REJECTION_TYPES.bad_request ? 400 : 409;
+    return new ProblemError(status, e.cause.message);
+  }
+  if (e instanceof Error && e.name === 'WorkflowNotFoundError') {
+    return conflict('the subscription workflow is no longer running');
+  }
+  return unavailable(`the subscription workflow did not answer: ${(e as Error).message}`);
+}
+
+export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' | 'temporal' | 'logger'>) {
+  const em = () => deps.orm.em.fork();
+  const temporal = (): Client => {
+    if (!deps.temporal) throw unavailable('Temporal is not configured');
+    return deps.temporal;
+  };
+
+  async function create(input: CreateSubscriptionInput): Promise<SubscriptionView> {
+    const e = em();
+    const customer = await getCustomer(e, (input.customer.id ?? input.customer.key)!);
+    const plan = await activePlan(e, input.plan, 'body.plan');
+    const client = temporal();
+    const id = newId();
+    const now = new Date();
+    const activeFrom = now.toISOString();
+    const state = initialState({
+      subscriptionId: id,
+      customerId: customer.id,
+      activeFrom,
+      billingAnchor: input.billing_anchor ? iso(input.billing_anchor) : activeFrom,
+      collectionPeriod: deps.config.TALLY_COLLECTION_PERIOD,
+      plan: toPlanSchedule(plan),
+    });
+    const workflowId = `subscription-${id}`;
+    await e.execute(
+      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+         billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
+         workflow_id, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        id,
+        customer.id,
+        customer.key,
+        plan.id,
+        plan.key,
+        plan.version,
+        state.billingAnchor,
+        activeFrom,
+        phaseOf(state).key,
+        state.phaseStartedAt,
+        state.period!.from,
+        state.period!.to,
+        workflowId,
+        now,
+        now,
+      ],
+    );
+    try {
+      await client.workflow.start<typeof subscriptionWorkflow>('subscriptionWorkflow', {
+        taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+        workflowId,
+        args: [state],
+        typedSearchAttributes: [
+          { key: SA_CUSTOMER_KEY, value: customer.key },
+          { key: SA_PLAN_KEY, value: plan.key },
+          { key: SA_PLAN_VERSION, value: plan.version },
+          { key: SA_STATUS, value: 'active' },
+        ],
+        memo: { customer_name: customer.name },
+      });
+    } catch (err) {
+      // compensation: no row without its workflow
+      await em().execute('delete from subscriptions where id = ?', [id]);
+      deps.logger.error({ err, subscription_id: id }, 'could not start the subscription workflow');
+      throw unavailable(`could not start the subscription workflow: ${(err as Error).message}`);
+    }
+    deps.logger.info({ subscription_id: id, customer: customer.key, plan: plan.key }, 'subscription created');
+    return getSubscription(em(), id);
+  }
+
+  async function activeRow(id: string): Promise<Row> {
+    const row = await findRow(em(), id);
+    if (!row) throw notFound('subscription', id);
+    if (row.status !== 'active') throw conflict(`subscription ${id} is canceled`);
+    return row;
+  }
+
+  async function send(
+    row: Row,
+    run: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<unknown>,
+  ): Promise<SubscriptionView> {
+    const handle = temporal().workflow.getHandle(row.workflow_id);
+    try {
+      await run(handle);
+    } catch (e) {
+      throw updateError(e);
+    }
+    return getSubscription(em(), row.id);
+  }
+
+  return {
+    create,
+    get: (id: string) => getSubscription(em(), id),
+    list: (q: SubscriptionListQuery) => listSubscriptions(em(), q),
+
+    async cancel(id: string, timing: Timing): Promise<SubscriptionView> {
+      const row = await activeRow(id);
+      return send(row, (h) => h.executeUpdate(cancelUpdate, { args: [{ timing }] }));
+    },
+
+    async change(id: string, plan: PlanInputRef, timing: Timing): Promise<SubscriptionView> {
+      const row = await activeRow(id);
+      const target = await activePlan(em(), plan, 'body.plan');
+      return send(row, (h) =>
+        h.executeUpdate(changeUpdate, { args: [{ timing, plan: toPlanSchedule(target) }] }),
+      );
+    },
+
+    async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
+      const row = await activeRow(id);
+      const target = await activePlan(
+        em(),
+        { key: row.plan_key, ...(targetVersion !== undefined ? { version: targetVersion } : {}) },
+        'body.target_version',
+      );
+      if (target.version <= row.plan_version) {
+        throw conflict(
+          `plan ${row.plan_key} version ${target.version} is not newer than the current version ${row.plan_version}`,
+        );
+      }
+      return send(row, (h) =>
+        h.executeUpdate(migrateUpdate, { args: [{ timing, plan: toPlanSchedule(target) }] }),
+      );
+    },
+  };
+}
+
+export type SubscriptionsService = ReturnType<typeof createSubscriptionsService>;

@@ -1,0 +1,164 @@
+/**
+ * One durable workflow per subscription (`subscription-<id>`). It decides WHEN things happen — period ends,
+ * phase switches, scheduled changes, invoice due dates — and leaves the I/O to activities. The state
+ * machine itself is pure (src/subscriptions/machine.ts); this file only sequences it.
+ *
+ * Requests (cancel/change/migrate) arrive as Updates whose validators answer the caller at once; accepted
+ * requests go through an inbox that the main loop drains, so only the loop mutates the state.
+ * After each issued invoice the workflow continues as new, carrying its state, so history stays bounded.
+ */
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SubscriptionActivities } from '../activities/subscriptions';
+import type { BillingActivities } from '../activities/billing';
+import {
+  applyRequest,
+  describeState,
+  invoiceIssued,
+  nextWakeAt,
+  phaseOf,
+  step,
+  validateRequest,
+  type ChangeRequest,
+  type PendingInvoice,
+  type Rejection,
+  type SubscriptionState,
+  type SubscriptionView,
+} from '../src/subscriptions/machine';
+import {
+  cancelUpdate,
+  changeUpdate,
+  getStateQuery,
+  migrateUpdate,
+  REJECTION_TYPES,
+  type CancelArgs,
+  type ChangeArgs,
+} from './definitions';
+import { SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../src/temporal/search-attributes';
+
+const { recordSubscriptionPeriod, markSubscriptionCanceled } = proxyActivities<SubscriptionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+const { issueInvoice } = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m' },
+});
+
+const reject = (r: Rejection) =>
+  ApplicationFailure.create({ type: REJECTION_TYPES[r.type], message: r.message, nonRetryable: true });
+
+export async function subscriptionWorkflow(state: SubscriptionState): Promise<SubscriptionView> {
+  const inbox: { id: number; req: ChangeRequest }[] = [];
+  const outcomes = new Map<number, Rejection | null>();
+  let nextId = 0;
+
+  setHandler(getStateQuery, () => describeState(state));
+  const handle = (kind: ChangeRequest['kind']) => ({
+    validator: (args: CancelArgs | ChangeArgs) => {
+      const r = validateRequest(state, { kind, ...args }, Date.now());
+      if (r) throw reject(r);
+    },
+    handler: async (args: CancelArgs | ChangeArgs) => {
+      const id = ++nextId;
+      inbox.push({ id, req: { kind, ...args } });
+      await condition(() => outcomes.has(id));
+      const r = outcomes.get(id);
+      outcomes.delete(id);
+      if (r) throw reject(r);
+      return describeState(state);
+    },
+  });
+  for (const [def, kind] of [
+    [cancelUpdate, 'cancel'],
+    [changeUpdate, 'change'],
+    [migrateUpdate, 'migrate'],
+  ] as const) {
+    const h = handle(kind);
+    setHandler(def, h.handler, { validator: h.validator });
+  }
+
+  let searchPlan = `${state.plan.key}:${state.plan.version}`;
+  const record = async () => {
+    if (state.status === 'canceled') {
+      await markSubscriptionCanceled({ subscriptionId: state.subscriptionId, activeTo: state.activeTo! });
+      upsertSearchAttributes([{ key: SA_STATUS, value: 'canceled' }]);
+      return;
+    }
+    await recordSubscriptionPeriod({
+      subscriptionId: state.subscriptionId,
+      plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
+      phaseKey: phaseOf(state).key,
+      phaseStartedAt: state.phaseStartedAt,
+      periodStart: state.period!.from,
+      periodEnd: state.period!.to,
+      pendingChange: describeState(state).pendingChange ?? null,
+    });
+    if (searchPlan !== `${state.plan.key}:${state.plan.version}`) {
+      searchPlan = `${state.plan.key}:${state.plan.version}`;
+      upsertSearchAttributes([
+        { key: SA_PLAN_KEY, value: state.plan.key },
+        { key: SA_PLAN_VERSION, value: state.plan.version },
+      ]);
+    }
+  };
+  const issue = async (inv: PendingInvoice) => {
+    const ref = await issueInvoice({
+      invoiceKey: inv.invoiceKey,
+      subscriptionId: state.subscriptionId,
+      customerId: state.customerId,
+      subscriptionStart: state.activeFrom,
+      ...(inv.arrears ? { arrears: inv.arrears } : {}),
+      ...(inv.advance ? { advance: inv.advance } : {}),
+    });
+    log.info('invoice issued', {
+      invoiceKey: inv.invoiceKey,
+      invoiceId: ref.invoiceId,
+      created: ref.created,
+    });
+    invoiceIssued(state, inv.invoiceKey);
+  };
+
+  let issuedThisRun = 0;
+  for (;;) {
+    // 1. everything due by now, earliest first
+    for (let s = step(state, Date.now()); s; s = step(state, Date.now())) {
+      if (s.type === 'invoice') {
+        await issue(s.invoice);
+        issuedThisRun++;
+      } else {
+        await record();
+      }
+    }
+    // 2. accepted requests
+    if (inbox.length) {
+      const batch = inbox.splice(0);
+      const results = batch.map(({ req }) => applyRequest(state, req, Date.now()));
+      if (results.some((r) => !r)) await record();
+      batch.forEach(({ id }, i) => outcomes.set(id, results[i] ?? null));
+      continue;
+    }
+    if (state.status === 'canceled' && state.pendingInvoices.length === 0) break;
+    // 3. bounded history: start afresh once an invoice went out (or when the server suggests it)
+    if ((issuedThisRun > 0 && state.status === 'active') || workflowInfo().continueAsNewSuggested) {
+      await condition(() => allHandlersFinished() || inbox.length > 0);
+      if (inbox.length) continue;
+      return await continueAsNew<typeof subscriptionWorkflow>(state);
+    }
+    // 4. sleep until the next due instant, or until a request arrives
+    const wake = nextWakeAt(state);
+    if (wake === undefined) await condition(() => inbox.length > 0);
+    else await condition(() => inbox.length > 0, Math.max(wake - Date.now(), 1));
+  }
+  await condition(allHandlersFinished);
+  return describeState(state);
+}
