@@ -8,6 +8,7 @@ import type { MigrationEntry } from './db/orm';
 import type { AppDeps } from './deps';
 import { customersModule } from './customers/module';
 import { meteringModule } from './metering/module';
+import { catalogModule } from './catalog/module';
 
 export interface DomainModule {
   name: string;
@@ -19,7 +20,7 @@ export interface DomainModule {
 }
 
 // Registered in dependency order (referenced tables first).
-export const modules: DomainModule[] = [customersModule, meteringModule];
+export const modules: DomainModule[] = [customersModule, meteringModule, catalogModule];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const allEntities = (): EntitySchema<any, any>[] => modules.flatMap((m) => m.entities);

@@ -1,0 +1,61 @@
+/**
+ * Catalog tables: `features` and `plans` (one row per plan version; phases and rate cards live in the
+ * `phases` jsonb column in their API shape). The service reads and writes them with SQL; these entity
+ * definitions describe the tables for MikroORM.
+ */
+import { defineEntity, p } from '@mikro-orm/core';
+import type { FeatureMeterFilter, PlanPhase, PlanStatus } from './types';
+
+export const FeatureEntity = defineEntity({
+  name: 'Feature',
+  tableName: 'features',
+  properties: {
+    id: p.string().primary().columnType('text'),
+    key: p.string().columnType('text'),
+    name: p.string().columnType('text'),
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
+    meterId: p.string().columnType('text').nullable(),
+    meterFilters: p.json<Record<string, FeatureMeterFilter>>().columnType('jsonb').nullable(),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+  },
+});
+
+export const PlanEntity = defineEntity({
+  name: 'Plan',
+  tableName: 'plans',
+  properties: {
+    id: p.string().primary().columnType('text'),
+    key: p.string().columnType('text'),
+    version: p.integer(),
+    status: p.string().columnType('text').$type<PlanStatus>(),
+    name: p.string().columnType('text'),
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
+    currency: p.string().columnType('char(3)'),
+    billingCadence: p.string().columnType('text'),
+    proRatingEnabled: p.boolean(),
+    phases: p.json<PlanPhase[]>().columnType('jsonb'),
+    effectiveFrom: p.datetime().columnType('timestamptz').nullable(),
+    effectiveTo: p.datetime().columnType('timestamptz').nullable(),
+    createdAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .columnType('timestamptz')
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+  },
+});

@@ -1,0 +1,62 @@
+import { Migration } from '@mikro-orm/migrations';
+import type { MigrationEntry } from '../db/orm';
+
+/**
+ * features: a feature's key is unique among live (not archived) features; the meter is referenced by id
+ * without a foreign key (the service checks it exists at create time).
+ *
+ * plans: one row per version. Partial unique indexes enforce at most one draft and at most one active
+ * version per key, so concurrent creates / publishes cannot break the invariants.
+ */
+export class CatalogInit extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table features (
+        id text primary key,
+        key text not null,
+        name text not null,
+        description text,
+        labels jsonb,
+        meter_id text,
+        meter_filters jsonb,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        deleted_at timestamptz
+      )`);
+    this.addSql('create unique index features_key_live_uq on features (key) where deleted_at is null');
+    this.addSql('create index features_meter_id_idx on features (meter_id)');
+    this.addSql('create index features_created_at_idx on features (created_at, id) where deleted_at is null');
+    this.addSql(`
+      create table plans (
+        id text primary key,
+        key text not null,
+        version integer not null check (version >= 1),
+        status text not null check (status in ('draft', 'active', 'archived')),
+        name text not null,
+        description text,
+        labels jsonb,
+        currency char(3) not null,
+        billing_cadence text not null,
+        pro_rating_enabled boolean not null default true,
+        phases jsonb not null,
+        effective_from timestamptz,
+        effective_to timestamptz,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        deleted_at timestamptz,
+        unique (key, version)
+      )`);
+    this.addSql(
+      "create unique index plans_one_draft_per_key_uq on plans (key) where status = 'draft' and deleted_at is null",
+    );
+    this.addSql("create unique index plans_one_active_per_key_uq on plans (key) where status = 'active'");
+    this.addSql('create index plans_created_at_idx on plans (created_at, id) where deleted_at is null');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists plans');
+    this.addSql('drop table if exists features');
+  }
+}
+
+export const catalogMigrations: MigrationEntry[] = [{ name: 'm2026112130_catalog_init', class: CatalogInit }];

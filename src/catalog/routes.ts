@@ -1,0 +1,253 @@
+/** REST: /v3/openmeter/features and /v3/openmeter/plans. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { badRequest, type InvalidParam } from '../api/problem';
+import type { AppDeps } from '../deps';
+import { pageQuery } from '../lib/pagination';
+import { isValidDuration } from './periods';
+import {
+  archiveFeature,
+  archivePlan,
+  createFeature,
+  createPlan,
+  deletePlan,
+  getFeature,
+  getPlan,
+  listFeatures,
+  listPlans,
+  publishPlan,
+  updatePlan,
+} from './service';
+import { ProblemError } from '../api/problem';
+
+// ---------------------------------------------------------------------------------------------------
+// body schemas (unknown properties are rejected everywhere)
+
+/** ResourceKey; hyphens are allowed as well as underscores (e.g. `active-users`). */
+const resourceKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9]+(?:[_-][a-z0-9]+)*$/, 'must be lowercase letters and digits separated by _ or -');
+const name = z.string().min(1).max(256);
+const description = z.string().max(1024).optional();
+const labels = z
+  .record(z.string().min(1).max(63), z.string())
+  .refine((o) => Object.keys(o).length <= 50, 'at most 50 labels are allowed')
+  .optional();
+const duration = z.string().refine(isValidDuration, 'must be an ISO-8601 duration such as P1M or PT1H');
+/** non-negative decimal string */
+const amount = z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "10.50"');
+const ulidOrKey = z.string().min(1).max(64);
+
+const meterFilter = z
+  .strictObject({
+    eq: z.string().optional(),
+    in: z.array(z.string()).min(1).max(100).optional(),
+  })
+  .refine((f) => (f.eq !== undefined) !== (f.in !== undefined), 'exactly one of eq, in is required');
+
+const createFeatureBody = z.strictObject({
+  key: resourceKey,
+  name,
+  description,
+  labels,
+  meter: z
+    .strictObject({
+      id: z.string().min(1),
+      filters: z
+        .record(z.string().min(1), meterFilter)
+        .refine((o) => Object.keys(o).length <= 10, 'at most 10 filters are allowed')
+        .optional(),
+    })
+    .optional(),
+});
+
+const flatPrice = z.strictObject({ type: z.literal('flat'), amount });
+const unitPrice = z.strictObject({ type: z.literal('unit'), amount });
+const tier = z.strictObject({
+  up_to_amount: amount.optional(),
+  flat_price: flatPrice.optional(),
+  unit_price: unitPrice.optional(),
+});
+const price = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('free') }),
+  flatPrice,
+  unitPrice,
+  z.strictObject({ type: z.literal('graduated'), tiers: z.array(tier).min(1) }),
+  z.strictObject({ type: z.literal('volume'), tiers: z.array(tier).min(1) }),
+]);
+
+const entitlement = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('boolean') }),
+  z.strictObject({
+    type: z.literal('metered'),
+    is_soft_limit: z.boolean().optional(),
+    limit: z.number().min(0).optional(),
+    usage_period: duration.optional(),
+  }),
+  z.strictObject({ type: z.literal('static'), config: z.json() }),
+]);
+
+const rateCard = z.strictObject({
+  key: resourceKey,
+  name,
+  description,
+  labels,
+  feature: z.strictObject({ id: ulidOrKey }).optional(),
+  billing_cadence: duration.nullish(),
+  payment_term: z.enum(['in_advance', 'in_arrears']).optional(),
+  price,
+  entitlement: entitlement.optional(),
+});
+
+const phase = z.strictObject({
+  key: resourceKey,
+  name,
+  description,
+  labels,
+  duration: duration.optional(),
+  rate_cards: z.array(rateCard),
+});
+
+const createPlanBody = z.strictObject({
+  key: resourceKey,
+  name,
+  description,
+  labels,
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
+  billing_cadence: duration,
+  pro_rating_enabled: z.boolean().optional(),
+  phases: z.array(phase).min(1),
+});
+
+const updatePlanBody = z.strictObject({
+  name,
+  description,
+  labels,
+  pro_rating_enabled: z.boolean().optional(),
+  phases: z.array(phase).min(1),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// list queries: page[...], filter[field]=v | filter[field][eq]=v | filter[field][oeq]=a,b
+
+const stringFilter = z
+  .union([
+    z.string(),
+    z.array(z.string()),
+    z.strictObject({ eq: z.string() }),
+    z.strictObject({ oeq: z.string() }),
+  ])
+  .transform((v): string[] =>
+    typeof v === 'string' ? [v] : Array.isArray(v) ? v : 'eq' in v ? [v.eq] : v.oeq.split(','),
+  );
+
+const featureListQuery = z.object({
+  page: pageQuery,
+  filter: z
+    .strictObject({
+      key: stringFilter.optional(),
+      meter_id: stringFilter.optional(),
+      name: stringFilter.optional(),
+    })
+    .optional(),
+});
+
+const planStatus = z.enum(['draft', 'active', 'archived']);
+const planListQuery = z.object({
+  page: pageQuery,
+  filter: z
+    .strictObject({
+      key: stringFilter.optional(),
+      name: stringFilter.optional(),
+      status: stringFilter.pipe(z.array(planStatus)).optional(),
+      currency: stringFilter.optional(),
+    })
+    .optional(),
+});
+
+function toParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
+  const path = (segs: PropertyKey[]) =>
+    segs.reduce<string>(
+      (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
+      root,
+    );
+  return issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown property' }))
+      : [{ field: path(i.path), reason: i.message }],
+  );
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, root: 'body' | 'query'): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw badRequest(
+      root === 'body' ? 'request body is invalid' : 'query parameters are invalid',
+      toParams(r.error.issues, root),
+    );
+  return r.data;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export function catalogRoutes(deps: AppDeps): Router {
+  const em = () => deps.orm.em;
+  const r = Router();
+
+  r.post('/features', async (req, res) => {
+    const body = parse(createFeatureBody, req.body, 'body');
+    res.status(201).json(await createFeature(em(), body));
+  });
+
+  r.get('/features', async (req, res) => {
+    const q = parse(featureListQuery, req.query, 'query');
+    res.json(await listFeatures(em(), { page: q.page, ...q.filter }));
+  });
+
+  r.get('/features/:featureId', async (req, res) => {
+    const f = await getFeature(em(), req.params.featureId);
+    if (f.deleted_at) throw new ProblemError(410, `feature ${f.id} has been deleted`);
+    res.json(f);
+  });
+
+  r.delete('/features/:featureId', async (req, res) => {
+    await archiveFeature(em(), req.params.featureId);
+    res.status(204).end();
+  });
+
+  r.post('/plans', async (req, res) => {
+    const body = parse(createPlanBody, req.body, 'body');
+    res.status(201).json(await createPlan(em(), body));
+  });
+
+  r.get('/plans', async (req, res) => {
+    const q = parse(planListQuery, req.query, 'query');
+    res.json(await listPlans(em(), { page: q.page, ...q.filter }));
+  });
+
+  r.get('/plans/:planId', async (req, res) => {
+    res.json(await getPlan(em(), req.params.planId));
+  });
+
+  r.put('/plans/:planId', async (req, res) => {
+    const body = parse(updatePlanBody, req.body, 'body');
+    res.json(await updatePlan(em(), req.params.planId, body));
+  });
+
+  r.delete('/plans/:planId', async (req, res) => {
+    await deletePlan(em(), req.params.planId);
+    res.status(204).end();
+  });
+
+  r.post('/plans/:planId/publish', async (req, res) => {
+    res.json(await publishPlan(em(), req.params.planId));
+  });
+
+  r.post('/plans/:planId/archive', async (req, res) => {
+    res.json(await archivePlan(em(), req.params.planId));
+  });
+
+  return r;
+}
