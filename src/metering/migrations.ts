@@ -1,0 +1,62 @@
+import { Migration } from '@mikro-orm/migrations';
+import type { MigrationEntry } from '../db/orm';
+
+/**
+ * Events are append-mostly and can reach tens of millions of rows, so indexes are few:
+ * - primary key (source, id): deduplication (`insert ... on conflict do nothing`);
+ * - (type, subject, time): every meter query filters on event_type, usually on a set of subjects
+ *   (a customer's) and a half-open time range;
+ * - (subject, time): event listing by subject / customer;
+ * - (time): the default event listing (newest first, keyset pagination).
+ */
+export class MeteringInit extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table events (
+        source text not null,
+        id text not null,
+        type text not null,
+        subject text not null,
+        time timestamptz not null,
+        data jsonb,
+        specversion text not null default '1.0',
+        datacontenttype text,
+        dataschema text,
+        ingested_at timestamptz not null default now(),
+        stored_at timestamptz not null default now(),
+        seq bigint generated always as identity,
+        primary key (source, id)
+      )`);
+    this.addSql('create index events_type_subject_time_idx on events (type, subject, time)');
+    this.addSql('create index events_subject_time_idx on events (subject, time)');
+    this.addSql('create index events_time_idx on events (time)');
+    this.addSql(`
+      create table meters (
+        id text primary key,
+        key text not null,
+        name text not null,
+        description text,
+        labels jsonb,
+        aggregation text not null
+          check (aggregation in ('sum', 'count', 'unique_count', 'avg', 'min', 'max', 'latest')),
+        event_type text not null,
+        value_property text,
+        dimensions jsonb not null default '{}'::jsonb,
+        events_from timestamptz,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        deleted_at timestamptz
+      )`);
+    this.addSql('create unique index meters_key_live_uq on meters (key) where deleted_at is null');
+    this.addSql('create index meters_created_at_idx on meters (created_at, id) where deleted_at is null');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists meters');
+    this.addSql('drop table if exists events');
+  }
+}
+
+export const meteringMigrations: MigrationEntry[] = [
+  { name: 'm2026112120_metering_init', class: MeteringInit },
+];

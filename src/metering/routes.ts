@@ -1,0 +1,222 @@
+/** HTTP: /events (ingest, list), /meters (CRUD), /meters/{meterId}/query. Validation at the edge with zod. */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { badRequest, ProblemError } from '../api/problem';
+import { parseBody, parseQuery } from '../api/validate';
+import type { AppDeps } from '../deps';
+import { pageQuery } from '../lib/pagination';
+import { AGGREGATIONS } from './entities';
+import { validateEvents, type BodyShape } from './events';
+import { jsonPathProblem } from './jsonpath';
+import {
+  createMeter,
+  deleteMeter,
+  getMeter,
+  ingestEvents,
+  listEvents,
+  listMeters,
+  queryMeter,
+  updateMeter,
+} from './service';
+import { isRfc3339, isTimeZone } from './time';
+
+const dateTime = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
+const jsonPath = z.string().superRefine((s, ctx) => {
+  const problem = jsonPathProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: `unsupported JSONPath: ${problem}` });
+});
+const labels = z.record(
+  z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9A-Z]([a-z0-9A-Z-._]*[a-z0-9A-Z]+)?$/),
+  z.string().max(256),
+);
+const dimensionName = z
+  .string()
+  .regex(/^[A-Za-z0-9_]{1,64}$/, { message: 'dimension names are letters, digits and _' })
+  .refine((s) => s !== 'subject' && s !== 'customer_id', { message: 'subject and customer_id are reserved' });
+const dimensions = z.record(dimensionName, jsonPath).refine((d) => Object.keys(d).length <= 50, {
+  message: 'at most 50 dimensions',
+});
+
+const createMeterBody = z
+  .strictObject({
+    name: z.string().min(1).max(256),
+    key: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9]+(?:_[a-z0-9]+)*$/, {
+        message: 'must be lowercase letters and digits separated by _',
+      }),
+    description: z.string().max(1024).optional(),
+    labels: labels.optional(),
+    aggregation: z.enum(AGGREGATIONS),
+    event_type: z.string().min(1).max(1024),
+    value_property: jsonPath.optional(),
+    dimensions: dimensions.optional(),
+    events_from: dateTime.optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.aggregation !== 'count' && !m.value_property)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['value_property'],
+        message: `is required for ${m.aggregation} meters`,
+      });
+  });
+
+const updateMeterBody = z.strictObject({
+  name: z.string().min(1).max(256).optional(),
+  description: z.string().max(1024).nullable().optional(),
+  labels: labels.nullable().optional(),
+  dimensions: dimensions.optional(),
+});
+
+const stringFilter = z
+  .union([z.string(), z.strictObject({ eq: z.string() })])
+  .transform((v) => (typeof v === 'string' ? v : v.eq));
+
+const listMetersQuery = z.object({
+  page: pageQuery,
+  filter: z.object({ key: stringFilter.optional(), name: stringFilter.optional() }).optional(),
+});
+
+const listEventsQuery = z.object({
+  page: z
+    .object({
+      size: z.coerce.number().int().min(1).max(1000).default(100),
+      after: z.string().min(1).optional(),
+    })
+    .default({ size: 100 }),
+  filter: z
+    .object({
+      id: stringFilter.optional(),
+      source: stringFilter.optional(),
+      subject: stringFilter.optional(),
+      type: stringFilter.optional(),
+      customer_id: stringFilter.optional(),
+      time: z
+        .union([
+          dateTime.transform((eq) => ({ eq })),
+          z.strictObject({
+            eq: dateTime.optional(),
+            gte: dateTime.optional(),
+            gt: dateTime.optional(),
+            lt: dateTime.optional(),
+            lte: dateTime.optional(),
+          }),
+        ])
+        .optional(),
+    })
+    .optional(),
+});
+
+const valuesList = z.array(z.string()).min(1).max(100);
+const dimensionFilter = z.union([
+  z.strictObject({ eq: z.string() }),
+  z.strictObject({ neq: z.string() }),
+  z.strictObject({ in: valuesList }),
+  z.strictObject({ nin: valuesList }),
+]);
+
+const meterQueryBody = z
+  .strictObject({
+    from: dateTime.optional(),
+    to: dateTime.optional(),
+    granularity: z.enum(['PT1M', 'PT1H', 'P1D', 'P1M']).optional(),
+    time_zone: z
+      .string()
+      .refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin' })
+      .optional(),
+    group_by_dimensions: z.array(z.string().min(1)).max(100).optional(),
+    filters: z
+      .strictObject({
+        dimensions: z
+          .record(z.string().min(1), dimensionFilter)
+          .refine((d) => Object.keys(d).length <= 10, { message: 'at most 10 dimension filters' })
+          .optional(),
+      })
+      .optional(),
+  })
+  .superRefine((q, ctx) => {
+    if (q.from && q.to && !(Date.parse(q.from) < Date.parse(q.to)))
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+  });
+
+const BATCH = 'application/cloudevents-batch+json';
+const SINGLE = 'application/cloudevents+json';
+
+function bodyShape(req: Request): BodyShape {
+  const type = req.is([SINGLE, BATCH, 'application/json', 'application/*+json']);
+  if (!type) {
+    throw new ProblemError(
+      415,
+      `use Content-Type ${SINGLE}, ${BATCH} or application/json (got ${req.get('content-type') ?? 'none'})`,
+    );
+  }
+  if (type === BATCH) return 'batch';
+  if (type === SINGLE) return 'single';
+  return 'either';
+}
+
+export function meteringRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const em = () => deps.orm.em.fork();
+
+  r.post('/events', async (req, res) => {
+    const shape = bodyShape(req);
+    const receivedAt = new Date();
+    const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString());
+    if (errors.length) {
+      const n = new Set(errors.map((e) => e.index)).size;
+      throw badRequest(
+        Array.isArray(req.body) ? `${n} event(s) are invalid; nothing was stored` : 'the event is invalid',
+        errors,
+      );
+    }
+    const stored = await ingestEvents(em(), events, receivedAt);
+    deps.logger.debug({ received: events.length, stored }, 'events ingested');
+    res.status(202).end();
+  });
+
+  r.get('/events', async (req, res) => {
+    const q = parseQuery(listEventsQuery, req.query);
+    res.json(await listEvents(em(), { ...(q.filter ?? {}), size: q.page.size, after: q.page.after }));
+  });
+
+  r.post('/meters', async (req, res) => {
+    const body = parseBody(createMeterBody, req.body);
+    res.status(201).json(await createMeter(em(), body));
+  });
+
+  r.get('/meters', async (req, res) => {
+    const q = parseQuery(listMetersQuery, req.query);
+    res.json(await listMeters(em(), q.filter ?? {}, q.page));
+  });
+
+  r.get('/meters/:meterId', async (req, res) => {
+    res.json(await getMeter(em(), req.params.meterId));
+  });
+
+  r.put('/meters/:meterId', async (req, res) => {
+    const body = parseBody(updateMeterBody, req.body);
+    res.json(await updateMeter(em(), req.params.meterId, body));
+  });
+
+  r.delete('/meters/:meterId', async (req, res) => {
+    await deleteMeter(em(), req.params.meterId);
+    res.status(204).end();
+  });
+
+  r.post('/meters/:meterId/query', async (req, res) => {
+    const body = parseBody(meterQueryBody, req.body ?? {});
+    const e = em();
+    const meter = await getMeter(e, req.params.meterId);
+    res.json(await queryMeter(e, meter, body));
+  });
+
+  return r;
+}

@@ -1,0 +1,571 @@
+/**
+ * Metering: event ingestion and listing, meters, and the exact usage aggregation that billing uses.
+ * All event work is raw SQL (one statement per ingested batch; one indexed statement per aggregation).
+ */
+import type { EntityManager } from '@mikro-orm/core';
+import { badRequest, conflict, notFound } from '../api/problem';
+import { newId, isUlid } from '../lib/ids';
+import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import type { Aggregation } from './entities';
+import type { IngestEvent } from './events';
+import { jsonPathToPg } from './jsonpath';
+import { exec, Sql } from './sql';
+import { normalizeTs, tsSql } from './time';
+
+// ---------------------------------------------------------------------------------------------------
+// Meters
+
+export interface MeterDto {
+  id: string;
+  key: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  aggregation: Aggregation;
+  event_type: string;
+  value_property?: string;
+  dimensions?: Record<string, string>;
+  events_from?: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at?: string;
+}
+
+export interface CreateMeterInput {
+  key: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  aggregation: Aggregation;
+  event_type: string;
+  value_property?: string;
+  dimensions?: Record<string, string>;
+  events_from?: string;
+}
+
+export interface UpdateMeterInput {
+  name?: string;
+  description?: string | null;
+  labels?: Record<string, string> | null;
+  dimensions?: Record<string, string>;
+}
+
+interface MeterRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string | null;
+  labels: Record<string, string> | null;
+  aggregation: Aggregation;
+  event_type: string;
+  value_property: string | null;
+  dimensions: Record<string, string> | null;
+  events_from: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+const METER_COLS = `id, key, name, description, labels, aggregation, event_type, value_property, dimensions,
+  ${tsSql('events_from')} as events_from, ${tsSql('created_at')} as created_at,
+  ${tsSql('updated_at')} as updated_at, ${tsSql('deleted_at')} as deleted_at`;
+
+function toDto(r: MeterRow): MeterDto {
+  return {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    ...(r.description !== null ? { description: r.description } : {}),
+    ...(r.labels !== null ? { labels: r.labels } : {}),
+    aggregation: r.aggregation,
+    event_type: r.event_type,
+    ...(r.value_property !== null ? { value_property: r.value_property } : {}),
+    dimensions: r.dimensions ?? {},
+    ...(r.events_from !== null ? { events_from: normalizeTs(r.events_from) } : {}),
+    created_at: normalizeTs(r.created_at),
+    updated_at: normalizeTs(r.updated_at),
+    ...(r.deleted_at !== null ? { deleted_at: normalizeTs(r.deleted_at) } : {}),
+  };
+}
+
+const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
+
+export async function createMeter(em: EntityManager, input: CreateMeterInput): Promise<MeterDto> {
+  const q = new Sql().add(
+    `insert into meters (id, key, name, description, labels, aggregation, event_type, value_property,
+       dimensions, events_from)
+     values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?::timestamptz)
+     returning ${METER_COLS}`,
+    newId(),
+    input.key,
+    input.name,
+    input.description ?? null,
+    input.labels ? JSON.stringify(input.labels) : null,
+    input.aggregation,
+    input.event_type,
+    input.value_property ?? null,
+    JSON.stringify(input.dimensions ?? {}),
+    input.events_from ?? null,
+  );
+  try {
+    const [row] = await exec<MeterRow>(em, q);
+    return toDto(row);
+  } catch (e) {
+    if (isUniqueViolation(e)) throw conflict(`a meter with key ${input.key} already exists`);
+    throw e;
+  }
+}
+
+/** A live meter by id (ULID) or key; 404 when missing or deleted. */
+export async function getMeter(em: EntityManager, idOrKey: string): Promise<MeterDto> {
+  const q = new Sql().add(`select ${METER_COLS} from meters where deleted_at is null and `);
+  if (isUlid(idOrKey)) q.add('id = ?', idOrKey);
+  else q.add('key = ?', idOrKey);
+  const [row] = await exec<MeterRow>(em, q);
+  if (!row) throw notFound('meter', idOrKey);
+  return toDto(row);
+}
+
+export interface MeterListFilter {
+  key?: string;
+  name?: string;
+}
+
+export async function listMeters(
+  em: EntityManager,
+  filter: MeterListFilter,
+  page: PageParams,
+): Promise<Page<MeterDto>> {
+  const where = new Sql().add(' from meters where deleted_at is null');
+  if (filter.key !== undefined) where.add(' and key = ?', filter.key);
+  if (filter.name !== undefined) where.add(' and name = ?', filter.name);
+  const { limit, offset } = pageOffset(page);
+  const rows = await exec<MeterRow>(
+    em,
+    new Sql()
+      .add(`select ${METER_COLS}`)
+      .add(where.text, ...where.params)
+      .add(' order by created_at, id limit ? offset ?', limit, offset),
+  );
+  const [{ n }] = await exec<{ n: string }>(
+    em,
+    new Sql().add('select count(*) as n').add(where.text, ...where.params),
+  );
+  return toPage(rows.map(toDto), Number(n), page);
+}
+
+export async function updateMeter(
+  em: EntityManager,
+  idOrKey: string,
+  input: UpdateMeterInput,
+): Promise<MeterDto> {
+  const meter = await getMeter(em, idOrKey);
+  const q = new Sql().add('update meters set updated_at = now()');
+  if (input.name !== undefined) q.add(', name = ?', input.name);
+  if (input.description !== undefined) q.add(', description = ?', input.description);
+  if (input.labels !== undefined)
+    q.add(', labels = ?::jsonb', input.labels === null ? null : JSON.stringify(input.labels));
+  if (input.dimensions !== undefined) q.add(', dimensions = ?::jsonb', JSON.stringify(input.dimensions));
+  q.add(` where id = ? and deleted_at is null returning ${METER_COLS}`, meter.id);
+  const [row] = await exec<MeterRow>(em, q);
+  if (!row) throw notFound('meter', idOrKey);
+  return toDto(row);
+}
+
+export async function deleteMeter(em: EntityManager, idOrKey: string): Promise<void> {
+  const meter = await getMeter(em, idOrKey);
+  await exec(
+    em,
+    new Sql().add('update meters set deleted_at = now(), updated_at = now() where id = ?', meter.id),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events
+
+/**
+ * Stores a validated batch in ONE statement: duplicates (same source and id) within the batch collapse to
+ * the first occurrence and those already stored are skipped (`on conflict do nothing`), so concurrent
+ * resends are safe. Resolves once the statement has committed. Returns how many rows were new.
+ */
+export async function ingestEvents(
+  em: EntityManager,
+  events: IngestEvent[],
+  receivedAt: Date,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  const q = new Sql().add(
+    `insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
+       ingested_at)
+     select d.source, d.id, d.type, d.subject, d.time, d.data, d.specversion, d.datacontenttype, d.dataschema,
+       ?::timestamptz
+     from (
+       select distinct on (x.e->>'source', x.e->>'id')
+         x.e->>'source' as source, x.e->>'id' as id, x.e->>'type' as type, x.e->>'subject' as subject,
+         (x.e->>'time')::timestamptz as time, x.e->'data' as data, x.e->>'specversion' as specversion,
+         x.e->>'datacontenttype' as datacontenttype, x.e->>'dataschema' as dataschema, x.ord
+       from jsonb_array_elements(?::jsonb) with ordinality as x(e, ord)
+       order by x.e->>'source', x.e->>'id', x.ord
+     ) d
+     order by d.ord
+     on conflict (source, id) do nothing`,
+    receivedAt.toISOString(),
+    JSON.stringify(events),
+  );
+  const res = (await em
+    .getConnection()
+    .execute(q.text, q.params, 'run', em.getTransactionContext())) as unknown as { affectedRows?: number };
+  return res.affectedRows ?? 0;
+}
+
+export interface EventListQuery {
+  id?: string;
+  source?: string;
+  subject?: string;
+  type?: string;
+  customer_id?: string;
+  time?: { gte?: string; gt?: string; lt?: string; lte?: string; eq?: string };
+  size: number;
+  after?: string;
+}
+
+export interface IngestedEventDto {
+  event: {
+    id: string;
+    source: string;
+    specversion: string;
+    type: string;
+    subject: string;
+    time: string;
+    datacontenttype?: string;
+    dataschema?: string;
+    data: Record<string, unknown> | null;
+  };
+  customer?: { id: string };
+  ingested_at: string;
+  stored_at: string;
+}
+
+interface Cursor {
+  time: string;
+  source: string;
+  id: string;
+}
+
+export const encodeCursor = (c: Cursor): string =>
+  Buffer.from(JSON.stringify([c.time, c.source, c.id]), 'utf8').toString('base64url');
+
+export function decodeCursor(s: string): Cursor {
+  try {
+    const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string')) {
+      const [time, source, id] = v;
+      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(time)) return { time, source, id };
+    }
+  } catch {
+    // fall through
+  }
+  throw badRequest('query parameters are invalid', [
+    { field: 'query.page[after]', reason: 'is not a valid cursor' },
+  ]);
+}
+
+/**
+ * The customer an event's subject belongs to (live customers only): a `customer_subjects` mapping first,
+ * then a customer whose key equals the subject. Used as `left join lateral (...) attr on true`.
+ */
+const ATTRIBUTION = `left join lateral (
+    select coalesce(
+      (select cs.customer_id from customer_subjects cs join customers c on c.id = cs.customer_id
+        where cs.subject_key = e.subject and c.deleted_at is null limit 1),
+      (select c.id from customers c where c.key = e.subject and c.deleted_at is null limit 1)
+    ) as customer_id
+  ) attr on true`;
+
+/** `e.subject in (<subjects of these customers>)`: lets a customer filter use the subject indexes */
+function subjectsOfCustomers(q: Sql, ids: string[]): void {
+  q.add(' and e.subject in (select c.key from customers c where c.deleted_at is null and c.id in ')
+    .list(ids)
+    .add(
+      ' union all select cs.subject_key from customer_subjects cs join customers c on c.id = cs.customer_id',
+    )
+    .add(' where c.deleted_at is null and c.id in ')
+    .list(ids)
+    .add(')');
+}
+
+export async function listEvents(
+  em: EntityManager,
+  f: EventListQuery,
+): Promise<{
+  data: IngestedEventDto[];
+  meta: { page: { size: number; next: string | null; previous: null } };
+}> {
+  const q = new Sql().add(
+    `select e.source, e.id, e.type, e.subject, ${tsSql('e.time')} as time, e.data, e.specversion,
+       e.datacontenttype, e.dataschema, ${tsSql('e.ingested_at')} as ingested_at,
+       ${tsSql('e.stored_at')} as stored_at, attr.customer_id
+     from events e ${ATTRIBUTION}
+     where true`,
+  );
+  if (f.id !== undefined) q.add(' and e.id = ?', f.id);
+  if (f.source !== undefined) q.add(' and e.source = ?', f.source);
+  if (f.subject !== undefined) q.add(' and e.subject = ?', f.subject);
+  if (f.type !== undefined) q.add(' and e.type = ?', f.type);
+  if (f.customer_id !== undefined) {
+    subjectsOfCustomers(q, [f.customer_id]);
+    q.add(' and attr.customer_id = ?', f.customer_id);
+  }
+  const ops = { gte: '>=', gt: '>', lt: '<', lte: '<=', eq: '=' } as const;
+  for (const [op, sym] of Object.entries(ops)) {
+    const v = f.time?.[op as keyof typeof ops];
+    if (v !== undefined) q.add(` and e.time ${sym} ?::timestamptz`, v);
+  }
+  if (f.after !== undefined) {
+    const c = decodeCursor(f.after);
+    q.add(' and (e.time, e.source, e.id) < (?::timestamptz, ?, ?)', c.time, c.source, c.id);
+  }
+  q.add(' order by e.time desc, e.source desc, e.id desc limit ?', f.size + 1);
+  const rows = await exec<{
+    source: string;
+    id: string;
+    type: string;
+    subject: string;
+    time: string;
+    data: Record<string, unknown> | null;
+    specversion: string;
+    datacontenttype: string | null;
+    dataschema: string | null;
+    ingested_at: string;
+    stored_at: string;
+    customer_id: string | null;
+  }>(em, q);
+  const more = rows.length > f.size;
+  const page = more ? rows.slice(0, f.size) : rows;
+  const last = page[page.length - 1];
+  return {
+    data: page.map((r) => ({
+      event: {
+        id: r.id,
+        source: r.source,
+        specversion: r.specversion,
+        type: r.type,
+        subject: r.subject,
+        time: normalizeTs(r.time),
+        ...(r.datacontenttype !== null ? { datacontenttype: r.datacontenttype } : {}),
+        ...(r.dataschema !== null ? { dataschema: r.dataschema } : {}),
+        data: r.data,
+      },
+      ...(r.customer_id !== null ? { customer: { id: r.customer_id } } : {}),
+      ingested_at: normalizeTs(r.ingested_at),
+      stored_at: normalizeTs(r.stored_at),
+    })),
+    meta: {
+      page: {
+        size: f.size,
+        next: more && last ? encodeCursor({ time: last.time, source: last.source, id: last.id }) : null,
+        previous: null,
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Meter queries
+
+export type Granularity = 'PT1M' | 'PT1H' | 'P1D' | 'P1M';
+const UNITS: Record<Granularity, string> = { PT1M: 'minute', PT1H: 'hour', P1D: 'day', P1M: 'month' };
+
+/** One operator per dimension, as in the v3 `QueryFilterStringMapItem` subset Tally supports. */
+export type DimensionFilter = { eq: string } | { neq: string } | { in: string[] } | { nin: string[] };
+
+export const RESERVED_DIMENSIONS = ['subject', 'customer_id'] as const;
+
+export interface MeterQuery {
+  /** inclusive; RFC 3339 */
+  from?: string;
+  /** exclusive; RFC 3339; defaults to now */
+  to?: string;
+  granularity?: Granularity;
+  time_zone?: string;
+  group_by_dimensions?: string[];
+  filters?: { dimensions?: Record<string, DimensionFilter> };
+  /** restricts to these subjects (used by aggregateUsage) */
+  subjects?: string[];
+}
+
+export interface MeterQueryRow {
+  value: string;
+  from: string;
+  to: string;
+  dimensions: Record<string, string | null>;
+}
+
+/** Only decimal numbers count as numeric values: JSON numbers, or strings like "12", "-0.5", "1e3". */
+const NUMERIC_RE = `'^[-+]{0,1}([0-9]+(\\.[0-9]*){0,1}|\\.[0-9]+)([eE][-+]{0,1}[0-9]+){0,1}$'`;
+
+function aggregateSql(agg: Aggregation): { expr: string; where: string } {
+  switch (agg) {
+    case 'count':
+      return { expr: 'count(*)', where: 'true' };
+    case 'unique_count':
+      return { expr: 'count(distinct v)', where: 'v is not null' };
+    case 'sum':
+      return { expr: 'sum(vn)', where: 'vn is not null' };
+    case 'avg':
+      return { expr: 'avg(vn)', where: 'vn is not null' };
+    case 'min':
+      return { expr: 'min(vn)', where: 'vn is not null' };
+    case 'max':
+      return { expr: 'max(vn)', where: 'vn is not null' };
+    case 'latest':
+      return { expr: '(array_agg(vn order by time desc, seq desc))[1]', where: 'vn is not null' };
+  }
+}
+
+/** Column expression (in the `ev` CTE) for a dimension name. */
+function dimColumn(name: string, idx: Map<string, number>): string {
+  if (name === 'subject') return 'subject';
+  if (name === 'customer_id') return 'customer_id';
+  return `d${idx.get(name)}`;
+}
+
+function addFilter(q: Sql, col: string, f: DimensionFilter): void {
+  if ('eq' in f) q.add(` and ${col} = ?`, f.eq);
+  else if ('neq' in f) q.add(` and ${col} is distinct from ?`, f.neq);
+  else if ('in' in f) q.add(` and ${col} in `).list(f.in);
+  else q.add(` and (${col} is null or ${col} not in `).list(f.nin).add(')');
+}
+
+/**
+ * Builds the single SQL statement for a meter query: filter events by type / time / subjects on the
+ * (type, subject, time) index, read the value and dimensions from `data` (text-array paths), attribute
+ * customers only when asked for, then aggregate exactly in `numeric` per (bucket, group).
+ */
+export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
+  const dims = meter.dimensions ?? {};
+  const groupBy = mq.group_by_dimensions ?? [];
+  const filters = mq.filters?.dimensions ?? {};
+  const used = [...new Set([...groupBy, ...Object.keys(filters)])];
+  for (const d of used) {
+    if (!(d in dims) && !(RESERVED_DIMENSIONS as readonly string[]).includes(d))
+      throw badRequest(`meter ${meter.key} has no dimension ${d}`, [
+        { field: 'body.group_by_dimensions', reason: `unknown dimension ${d}` },
+      ]);
+  }
+  const dimNames = used.filter((d) => d in dims && !(RESERVED_DIMENSIONS as readonly string[]).includes(d));
+  const idx = new Map(dimNames.map((d, i) => [d, i]));
+  const needCustomer = used.includes('customer_id');
+  const unit = mq.granularity ? UNITS[mq.granularity] : undefined;
+  const tz = mq.time_zone ?? 'UTC';
+  const agg = aggregateSql(meter.aggregation);
+
+  const q = new Sql().add('with ev0 as (select e.time, e.seq, e.subject');
+  if (meter.aggregation !== 'count' && meter.value_property)
+    q.add(', e.data #>> ?::text[] as v', jsonPathToPg(meter.value_property));
+  else q.add(', null::text as v');
+  for (const d of dimNames) q.add(`, e.data #>> ?::text[] as d${idx.get(d)}`, jsonPathToPg(dims[d]));
+  if (needCustomer) q.add(', attr.customer_id');
+  if (unit) q.add(`, date_trunc('${unit}', e.time at time zone ?) as b`, tz);
+  q.add(' from events e');
+  if (needCustomer) q.add(` ${ATTRIBUTION}`);
+  q.add(' where e.type = ?', meter.event_type);
+  const lower = [mq.from, meter.events_from].filter((x): x is string => x !== undefined);
+  for (const l of lower) q.add(' and e.time >= ?::timestamptz', l);
+  if (mq.to !== undefined) q.add(' and e.time < ?::timestamptz', mq.to);
+  else q.add(' and e.time < now()');
+  if (mq.subjects) q.add(' and e.subject in ').list(mq.subjects);
+  const cf = filters.customer_id;
+  if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(q, 'eq' in cf ? [cf.eq] : cf.in);
+  q.add(`), ev as (select *, case when v ~ ${NUMERIC_RE} then v::numeric end as vn from ev0)`);
+
+  const groupCols = groupBy.map((g) => dimColumn(g, idx));
+  q.add(` select trim_scale((${agg.expr})::numeric)::text as value`);
+  if (unit) {
+    const start = `b at time zone ?`;
+    const end = `(b + interval '1 ${unit}') at time zone ?`;
+    if (mq.from !== undefined)
+      q.add(`, ${tsSql(`greatest(${start}, ?::timestamptz)`)} as "from"`, tz, mq.from);
+    else q.add(`, ${tsSql(start)} as "from"`, tz);
+    if (mq.to !== undefined) q.add(`, ${tsSql(`least(${end}, ?::timestamptz)`)} as "to"`, tz, mq.to);
+    else q.add(`, ${tsSql(end)} as "to"`, tz);
+  } else {
+    if (mq.from !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "from"`, mq.from);
+    else q.add(`, ${tsSql('min(time)')} as "from"`);
+    if (mq.to !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "to"`, mq.to);
+    else q.add(`, ${tsSql('now()')} as "to"`);
+  }
+  groupCols.forEach((c, i) => q.add(`, ${c} as g${i}`));
+  q.add(` from ev where ${agg.where}`);
+  for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+  const keys = [...(unit ? ['b'] : []), ...groupCols];
+  if (keys.length) q.add(` group by ${keys.join(', ')}`);
+  q.add(' having count(*) > 0');
+  if (keys.length) q.add(` order by ${keys.join(', ')}`);
+  return q;
+}
+
+/** Runs a meter query (the API's POST /meters/{meterId}/query). */
+export async function queryMeter(
+  em: EntityManager,
+  meter: MeterDto,
+  mq: MeterQuery,
+): Promise<{ from?: string; to?: string; data: MeterQueryRow[] }> {
+  const groupBy = mq.group_by_dimensions ?? [];
+  const q = buildMeterQuery(meter, mq);
+  let rows: Record<string, string | null>[];
+  try {
+    rows = await exec<Record<string, string | null>>(em, q);
+  } catch (e) {
+    // an IANA name the JS runtime knows but PostgreSQL does not
+    if (/time zone .* not recognized/i.test((e as Error).message))
+      throw badRequest('time_zone is not known', [{ field: 'body.time_zone', reason: 'unknown time zone' }]);
+    throw e;
+  }
+  return {
+    ...(mq.from !== undefined ? { from: mq.from } : {}),
+    ...(mq.to !== undefined ? { to: mq.to } : {}),
+    data: rows.map((r) => ({
+      value: r.value ?? '0',
+      from: normalizeTs(r.from ?? ''),
+      to: normalizeTs(r.to ?? ''),
+      dimensions: Object.fromEntries(groupBy.map((g, i) => [g, r[`g${i}`] ?? null])),
+    })),
+  };
+}
+
+export interface AggregateUsageInput {
+  /** meter id (or key) */
+  meterId: string;
+  /** the subjects to count (a customer's: its key and usage-attribution subject keys) */
+  subjects: string[];
+  /** inclusive */
+  from: Date;
+  /** exclusive */
+  to: Date;
+  /** dimension name → allowed values (a feature narrowing its meter) */
+  filters?: Record<string, string[]>;
+}
+
+/**
+ * The exact aggregate of a meter over [from, to) for the given subjects, as a decimal string ("0" when
+ * there are no events). One indexed SQL statement (after looking the meter up). Deleted meters → 404.
+ */
+export async function aggregateUsage(em: EntityManager, input: AggregateUsageInput): Promise<string> {
+  const subjects = [...new Set(input.subjects)];
+  if (subjects.length === 0 || !(input.from < input.to)) return '0';
+  const meter = await getMeter(em, input.meterId);
+  const dims: Record<string, DimensionFilter> = {};
+  for (const [k, values] of Object.entries(input.filters ?? {})) {
+    if (values.length === 0) return '0';
+    dims[k] = { in: values };
+  }
+  const q = buildMeterQuery(meter, {
+    from: input.from.toISOString(),
+    to: input.to.toISOString(),
+    subjects,
+    filters: { dimensions: dims },
+  });
+  const [row] = await exec<{ value: string | null }>(em, q);
+  return row?.value ?? '0';
+}

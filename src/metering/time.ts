@@ -1,0 +1,34 @@
+/** RFC 3339 timestamps as the API accepts them, and the SQL that prints them back. */
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** True for a full RFC 3339 date-time with a real calendar date (2026-02-30 is rejected) and an offset. */
+export function isRfc3339(s: unknown): s is string {
+  if (typeof s !== 'string') return false;
+  const m = RFC3339.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return false;
+  const dim = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (d > dim) return false;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return true;
+}
+
+/** SQL printing a timestamptz column as RFC 3339 UTC with microseconds (see `normalizeTs`). */
+export const tsSql = (col: string): string =>
+  `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** `2026-01-01T00:00:00.123000Z` → `2026-01-01T00:00:00.123Z` (as Date#toISOString); keeps real microseconds. */
+export const normalizeTs = (s: string): string => s.replace(/\.(\d{3})000Z$/, '.$1Z');
+
+/** Whether PostgreSQL and the JS runtime both know this IANA zone name. */
+export function isTimeZone(tz: string): boolean {
+  if (!/^[A-Za-z0-9_+\-/]{1,64}$/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,248 @@
+import { createTestApp, type TestApp } from '../support/app';
+
+const ev = (i: number, over: Record<string, unknown> = {}) => ({
+  specversion: '1.0',
+  id: `ev-${i}`,
+  source: 'test-src',
+  type: 'api_call',
+  subject: 'sub-a',
+  time: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60, 0)).toISOString(),
+  data: { n: i },
+  ...over,
+});
+
+async function count(app: TestApp, where = 'true', params: unknown[] = []): Promise<number> {
+  const rows = await app.db.orm.em
+    .getConnection()
+    .execute<{ n: string }[]>(`select count(*) as n from events where ${where}`, params);
+  return Number(rows[0].n);
+}
+
+describe('metering events: ingestion', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('accepts one CloudEvent (application/cloudevents+json), answers 202 with an empty body and stores it', async () => {
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents+json')
+      .set('Accept', 'application/json')
+      .send(JSON.stringify(ev(1, { id: 'single-1', datacontenttype: 'application/json' })));
+    expect(res.status).toBe(202);
+    expect(res.text).toBe('');
+    const rows = await app.db.orm.em
+      .getConnection()
+      .execute<
+        { type: string; subject: string; data: unknown; specversion: string; datacontenttype: string }[]
+      >(`select * from events where id = 'single-1'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      type: 'api_call',
+      subject: 'sub-a',
+      data: { n: 1 },
+      specversion: '1.0',
+      datacontenttype: 'application/json',
+    });
+  });
+
+  it('accepts a batch (application/cloudevents-batch+json) and plain application/json (one or array)', async () => {
+    const batch = [ev(1, { id: 'b-1' }), ev(2, { id: 'b-2' })];
+    const r1 = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents-batch+json')
+      .send(JSON.stringify(batch));
+    expect(r1.status).toBe(202);
+    const r2 = await app.api.post('/v3/openmeter/events').send(ev(3, { id: 'j-1' }));
+    expect(r2.status).toBe(202);
+    const r3 = await app.api.post('/v3/openmeter/events').send([ev(4, { id: 'j-2' }), ev(5, { id: 'j-3' })]);
+    expect(r3.status).toBe(202);
+    expect(await count(app, `id in ('b-1','b-2','j-1','j-2','j-3')`)).toBe(5);
+  });
+
+  it('defaults specversion to 1.0, time to now and data to null', async () => {
+    const before = Date.now();
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .send({ id: 'defaults-1', source: 's', type: 't', subject: 'x' });
+    expect(res.status).toBe(202);
+    const [row] = await app.db.orm.em
+      .getConnection()
+      .execute<{ specversion: string; time: string; data: unknown }[]>(
+        `select specversion, time, data from events where id = 'defaults-1'`,
+      );
+    expect(row.specversion).toBe('1.0');
+    expect(row.data).toBeNull();
+    expect(new Date(row.time).getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(new Date(row.time).getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('keeps microsecond precision of event times', async () => {
+    await app.api
+      .post('/v3/openmeter/events')
+      .send(ev(0, { id: 'micro-1', subject: 'micro', time: '2026-03-01T10:00:00.123456+02:00' }))
+      .expect(202);
+    const res = await app.api.get('/v3/openmeter/events?filter[subject]=micro').expect(200);
+    expect(res.body.data[0].event.time).toBe('2026-03-01T08:00:00.123456Z');
+  });
+
+  it('stores an event sent twice once', async () => {
+    const e = ev(7, { id: 'dup-seq' });
+    await app.api.post('/v3/openmeter/events').send(e).expect(202);
+    await app.api
+      .post('/v3/openmeter/events')
+      .send({ ...e, data: { n: 999 } })
+      .expect(202);
+    const rows = await app.db.orm.em
+      .getConnection()
+      .execute<{ data: { n: number } }[]>(`select data from events where id = 'dup-seq'`);
+    expect(rows).toEqual([{ data: { n: 7 } }]);
+  });
+
+  it('stores 10 concurrent resends of the same event once', async () => {
+    const e = ev(8, { id: 'dup-conc' });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => app.api.post('/v3/openmeter/events').send(e)),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(202));
+    expect(await count(app, `id = 'dup-conc'`)).toBe(1);
+  });
+
+  it('collapses duplicates inside one batch, keeping the first', async () => {
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .send([
+        ev(1, { id: 'in-batch' }),
+        ev(2, { id: 'in-batch' }),
+        ev(3, { id: 'in-batch', source: 'other' }),
+      ]);
+    expect(res.status).toBe(202);
+    const rows = await app.db.orm.em
+      .getConnection()
+      .execute<{ source: string; data: { n: number } }[]>(
+        `select source, data from events where id = 'in-batch' order by source`,
+      );
+    expect(rows).toEqual([
+      { source: 'other', data: { n: 3 } },
+      { source: 'test-src', data: { n: 1 } },
+    ]);
+  });
+
+  it('rejects a batch with invalid events at indexes 1 and 3 whole, naming each index and field', async () => {
+    const batch = [
+      ev(0, { id: 'bad-batch-0' }),
+      ev(1, { id: 'bad-batch-1', subject: '' }),
+      ev(2, { id: 'bad-batch-2' }),
+      ev(3, { id: 'bad-batch-3', time: 'yesterday', type: 42 }),
+      ev(4, { id: 'bad-batch-4' }),
+    ];
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents-batch+json')
+      .send(JSON.stringify(batch));
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const params = res.body.invalid_parameters as { field: string; index: number }[];
+    expect(params).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ field: 'body[1].subject', index: 1 }),
+        expect.objectContaining({ field: 'body[3].time', index: 3 }),
+        expect.objectContaining({ field: 'body[3].type', index: 3 }),
+      ]),
+    );
+    expect(new Set(params.map((p) => p.index))).toEqual(new Set([1, 3]));
+    expect(await count(app, `id like 'bad-batch-%'`)).toBe(0);
+  });
+
+  it.each([
+    ['missing id', { id: undefined }, 'body.id'],
+    ['empty source', { source: '' }, 'body.source'],
+    ['non-string subject', { subject: 5 }, 'body.subject'],
+    ['impossible date', { time: '2026-02-30T00:00:00Z' }, 'body.time'],
+    ['time without offset', { time: '2026-02-01T00:00:00' }, 'body.time'],
+    ['array data', { data: [1, 2] }, 'body.data'],
+    ['string data', { data: 'x' }, 'body.data'],
+    ['NUL in data', { data: { a: 'x\u0000y' } }, 'body.data'],
+    ['wrong specversion', { specversion: '0.3' }, 'body.specversion'],
+  ])('rejects a single event with %s', async (_name, over, field) => {
+    const res = await app.api.post('/v3/openmeter/events').send(ev(1, { id: 'single-bad', ...over }));
+    expect(res.status).toBe(400);
+    expect(res.body.invalid_parameters).toEqual([expect.objectContaining({ field })]);
+    expect(await count(app, `id = 'single-bad'`)).toBe(0);
+  });
+
+  it('rejects an array sent as application/cloudevents+json and an empty batch', async () => {
+    const r1 = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents+json')
+      .send(JSON.stringify([ev(1)]));
+    expect(r1.status).toBe(400);
+    const r2 = await app.api.post('/v3/openmeter/events').send([]);
+    expect(r2.status).toBe(400);
+  });
+
+  it('answers 415 for a non-JSON content type and 400 for malformed JSON', async () => {
+    const r1 = await app.api.post('/v3/openmeter/events').set('Content-Type', 'text/plain').send('hello');
+    expect(r1.status).toBe(415);
+    expect(r1.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const r2 = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents+json')
+      .send('{"id": ');
+    expect(r2.status).toBe(400);
+    expect(r2.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('answers 401 without a token', async () => {
+    const res = await app.raw.post('/v3/openmeter/events').send(ev(1, { id: 'noauth' }));
+    expect(res.status).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(await count(app, `id = 'noauth'`)).toBe(0);
+  });
+
+  it('accepts a 10,000-event batch in one request', async () => {
+    const batch = Array.from({ length: 10_000 }, (_, i) =>
+      ev(i, { id: `big-${i}`, subject: `big-sub-${i % 50}`, data: { tokens: i, model: i % 2 ? 'a' : 'b' } }),
+    );
+    const t0 = Date.now();
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents-batch+json')
+      .send(JSON.stringify(batch));
+    const ms = Date.now() - t0;
+    expect(res.status).toBe(202);
+    expect(await count(app, `id like 'big-%'`)).toBe(10_000);
+    console.log(`10,000-event batch ingested in ${ms} ms`);
+  });
+});
+
+describe('metering events: body limit', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp({ config: { TALLY_BODY_LIMIT: '1kb' } });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('answers 413 problem+json for a body over TALLY_BODY_LIMIT and stores nothing', async () => {
+    const batch = Array.from({ length: 30 }, (_, i) => ev(i, { id: `limit-${i}` }));
+    const res = await app.api
+      .post('/v3/openmeter/events')
+      .set('Content-Type', 'application/cloudevents-batch+json')
+      .send(JSON.stringify(batch));
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(await count(app)).toBe(0);
+    // a small one still fits
+    await app.api
+      .post('/v3/openmeter/events')
+      .send(ev(1, { id: 'limit-small' }))
+      .expect(202);
+    expect(await count(app)).toBe(1);
+  });
+});
