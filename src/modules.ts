@@ -9,6 +9,7 @@ import type { AppDeps } from './deps';
 import { customersModule } from './customers/module';
 import { meteringModule } from './metering/module';
 import { catalogModule } from './catalog/module';
+import { subscriptionsModule } from './subscriptions/module';
 
 export interface DomainModule {
   name: string;
@@ -20,7 +21,7 @@ export interface DomainModule {
 }
 
 // Registered in dependency order (referenced tables first).
-export const modules: DomainModule[] = [customersModule, meteringModule, catalogModule];
+export const modules: DomainModule[] = [customersModule, meteringModule, catalogModule, subscriptionsModule];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const allEntities = (): EntitySchema<any, any>[] => modules.flatMap((m) => m.entities);

@@ -1,0 +1,250 @@
+/**
+ * Test harness for the subscription workflow: a time-skipping Temporal server, the real app (API + fresh
+ * database) wired to its client, and a real Worker running the real workflow bundle and activities.
+ * Each test gets its own harness, so workflow time starts at real "now" (the API stamps `active_from` with
+ * the wall clock) and then jumps as the test sleeps.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type Activities } from '../../activities';
+import { newId } from '../../src/lib/ids';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { createTestApp, type TestApp } from '../support/app';
+import { createTimeSkippingEnv } from '../support/temporal';
+
+export const P = '/v3/openmeter';
+export const TASK_QUEUE = 'tally-subscriptions-test';
+export const DAY = 24 * 3600 * 1000;
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+export const workflowBundle = () =>
+  (bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }));
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (m: string) => console.error(m),
+};
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  app: TestApp;
+  /** the running worker; replace it with `restartWorker()` */
+  worker: Worker;
+  restartWorker(activities?: Activities): Promise<void>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  collectionPeriod?: string;
+  /** wrap the real activities (e.g. to inject failures) */
+  activities?: (real: Activities) => Activities;
+}
+
+export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const env = await createTimeSkippingEnv();
+  // the time-skipping server knows no custom search attributes until told
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
+    ),
+  });
+  const app = await createTestApp({
+    temporal: env.client,
+    config: { TALLY_COLLECTION_PERIOD: opts.collectionPeriod ?? 'PT1M', TEMPORAL_TASK_QUEUE: TASK_QUEUE },
+  });
+  const real = createActivities(app.deps);
+  const activities = opts.activities ? opts.activities(real) : real;
+  let running: Promise<void> | undefined;
+  const h: Harness = {
+    env,
+    app,
+    worker: undefined as unknown as Worker,
+    async restartWorker(acts = activities) {
+      await h.stopWorker();
+      h.worker = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: TASK_QUEUE,
+        workflowBundle: await workflowBundle(),
+        activities: acts,
+      });
+      running = h.worker.run();
+    },
+    async stopWorker() {
+      if (running) {
+        h.worker.shutdown();
+        await running;
+        running = undefined;
+      }
+    },
+    async close() {
+      await h.stopWorker();
+      await env.teardown();
+      await app.close();
+    },
+  };
+  await h.restartWorker();
+  return h;
+}
+
+export async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
+  const res = await req;
+  if (res.status !== status)
+    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Catalog and customer set-up through the API. */
+export function fixtures(app: TestApp) {
+  return {
+    customer: (key: string) =>
+      ok(app.api.post(`${P}/customers`).send({ key, name: `Customer ${key}`, currency: 'USD' }), 201),
+    meter: (body: Record<string, unknown>) => ok(app.api.post(`${P}/meters`).send(body), 201),
+    feature: (body: Record<string, unknown>) => ok(app.api.post(`${P}/features`).send(body), 201),
+    /** creates (and publishes) a plan version; a second call with the same key creates the next version */
+    async plan(key: string, phases: Record<string, unknown>[], extra: Record<string, unknown> = {}) {
+      const plan = await ok(
+        app.api.post(`${P}/plans`).send({
+          key,
+          name: `Plan ${key}`,
+          currency: 'USD',
+          billing_cadence: 'P1M',
+          phases,
+          ...extra,
+        }),
+        201,
+      );
+      return ok(app.api.post(`${P}/plans/${plan.id}/publish`), 200);
+    },
+    async ingest(events: { type: string; subject: string; time: Date | string; data: unknown }[]) {
+      await ok(
+        app.api
+          .post(`${P}/events`)
+          .set('Content-Type', 'application/cloudevents-batch+json')
+          .send(
+            events.map((e) => ({
+              specversion: '1.0',
+              id: newId(),
+              source: 'subscription-test',
+              ...e,
+              time: new Date(e.time).toISOString(),
+            })),
+          ),
+        202,
+      );
+    },
+    subscribe: (body: Record<string, unknown>) => ok(app.api.post(`${P}/subscriptions`).send(body), 201),
+    get: (id: string) => ok(app.api.get(`${P}/subscriptions/${id}`), 200),
+  };
+}
+
+export interface IssuedInvoice {
+  id: string;
+  invoice_key: string;
+  total: string;
+  from: string;
+  to: string;
+  lines: {
+    rate_card_key: string;
+    kind: string;
+    quantity: string;
+    amount: string;
+    from: string;
+    to: string;
+  }[];
+}
+
+/** The subscription's invoices with their lines, oldest service period first. */
+export async function invoicesOf(app: TestApp, subscriptionId: string): Promise<IssuedInvoice[]> {
+  const em = app.deps.orm.em.fork();
+  const invs = await em.execute<any[]>(
+    `select id, invoice_key, total::text as total, service_period_from, service_period_to
+     from invoices where subscription_id = ? order by service_period_from, created_at`,
+    [subscriptionId],
+  );
+  const out: IssuedInvoice[] = [];
+  for (const i of invs) {
+    const lines = await em.execute<any[]>(
+      `select rate_card_key, kind, quantity::text as quantity, amount::text as amount,
+         service_period_from, service_period_to from invoice_lines where invoice_id = ? order by position`,
+      [i.id],
+    );
+    out.push({
+      id: i.id,
+      invoice_key: i.invoice_key,
+      total: i.total,
+      from: new Date(i.service_period_from).toISOString(),
+      to: new Date(i.service_period_to).toISOString(),
+      lines: lines.map((l) => ({
+        rate_card_key: l.rate_card_key,
+        kind: l.kind,
+        quantity: l.quantity,
+        amount: l.amount,
+        from: new Date(l.service_period_from).toISOString(),
+        to: new Date(l.service_period_to).toISOString(),
+      })),
+    });
+  }
+  return out;
+}
+
+export const workflowHandle = (h: Harness, subscriptionId: string): WorkflowHandle =>
+  h.env.client.workflow.getHandle(`subscription-${subscriptionId}`);
+
+/**
+ * Advances workflow time until `until` (ms since epoch) has passed, in steps, letting the workflow finish
+ * its activities between steps.
+ */
+export async function advanceTo(h: Harness, until: number, subscriptionIds: string[], stepMs = 7 * DAY) {
+  for (;;) {
+    const now = await h.env.currentTimeMs();
+    if (now >= until) return;
+    await h.env.sleep(Math.min(stepMs, until - now));
+    await settle(h, subscriptionIds);
+  }
+}
+
+/** Waits (in real time) until the workflows have no pending activity or workflow task. */
+export async function settle(h: Harness, subscriptionIds: string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await new Promise((r) => setTimeout(r, 20));
+  while (Date.now() < deadline) {
+    let busy = false;
+    for (const id of subscriptionIds) {
+      const d = await workflowHandle(h, id).describe();
+      if ((d.raw.pendingActivities?.length ?? 0) > 0 || d.raw.pendingWorkflowTask) busy = true;
+    }
+    if (!busy) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`workflows still busy after ${timeoutMs} ms`);
+}
+
+/** Polls `fn` (real time) until it returns a truthy value. */
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Writes a workflow's history as a replay fixture when RECORD_HISTORIES=1. */
+export async function maybeRecordHistory(h: Harness, subscriptionId: string, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const handle = workflowHandle(h, subscriptionId);
+  const history = await handle.fetchHistory();
+  const dir = path.join(__dirname, '..', 'fixtures', 'histories');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(history, null, 1));
+}

@@ -1,0 +1,139 @@
+/**
+ * Subscription workflows end to end: real API, real PostgreSQL, real worker and activities, on the
+ * time-skipping Temporal server. Events carry explicit times inside the simulated periods.
+ */
+import { addDuration } from '../../src/catalog/periods';
+import {
+  advanceTo,
+  createHarness,
+  DAY,
+  fixtures,
+  invoicesOf,
+  maybeRecordHistory,
+  P,
+  waitFor,
+  type Harness,
+} from './subscription-harness';
+
+jest.setTimeout(120_000);
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
+
+async function activeUsersSetup(hh: Harness, customerKey = 'acme-inc') {
+  const f = fixtures(hh.app);
+  const meter = await f.meter({
+    key: 'active_users',
+    name: 'Active users',
+    aggregation: 'unique_count',
+    event_type: 'request',
+    value_property: '$.user_id',
+  });
+  const feature = await f.feature({ key: 'active-users', name: 'Active users', meter: { id: meter.id } });
+  const plan = await f.plan('starter', [
+    {
+      key: 'default',
+      name: 'Default',
+      rate_cards: [
+        {
+          key: 'active-users',
+          name: 'Active users',
+          feature: { id: feature.id },
+          billing_cadence: 'P1M',
+          price: { type: 'unit', amount: '1' },
+        },
+      ],
+    },
+  ]);
+  const customer = await f.customer(customerKey);
+  return { f, meter, feature, plan, customer };
+}
+
+const req = (subject: string, time: number, user: string) => ({
+  type: 'request',
+  subject,
+  time: new Date(time),
+  data: { user_id: user },
+});
+
+describe('subscription billing cycles', () => {
+  it('tutorial: four events by three users → the first invoice bills active-users quantity 3', async () => {
+    h = await createHarness();
+    const { f, plan, customer } = await activeUsersSetup(h);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
+    expect(sub).toMatchObject({
+      customer_id: customer.id,
+      plan: { id: plan.id, key: 'starter', version: 1 },
+      status: 'active',
+      billing_cadence: 'P1M',
+      phase: { key: 'default' },
+      pending_changes: [],
+    });
+    const a = Date.parse(sub.active_from);
+    expect(sub.current_period).toEqual({ from: sub.active_from, to: new Date(month(a, 1)).toISOString() });
+    await f.ingest([
+      req('acme-inc', a + 1 * DAY, 'alice'),
+      req('acme-inc', a + 2 * DAY, 'bob'),
+      req('acme-inc', a + 3 * DAY, 'alice'),
+      req('acme-inc', a + 4 * DAY, 'carol'),
+    ]);
+    await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
+    const invs = await waitFor(async () => {
+      const list = await invoicesOf(h!.app, sub.id);
+      return list.length === 1 && list;
+    });
+    expect(invs[0]).toMatchObject({
+      from: sub.active_from,
+      to: new Date(month(a, 1)).toISOString(),
+      total: '3.00',
+    });
+    expect(invs[0].lines).toEqual([
+      expect.objectContaining({ rate_card_key: 'active-users', quantity: '3' }),
+    ]);
+    // the row moved on to the second period
+    const after = await f.get(sub.id);
+    expect(after.current_period).toEqual({
+      from: new Date(month(a, 1)).toISOString(),
+      to: new Date(month(a, 2)).toISOString(),
+    });
+    await maybeRecordHistory(h, sub.id, 'subscription-first-cycle');
+  });
+
+  it('three monthly cycles bill three invoices; unique_count restarts each period; earlier events never billed', async () => {
+    h = await createHarness();
+    const { f, customer, plan } = await activeUsersSetup(h);
+    const sub = await f.subscribe({ customer: { id: customer.id }, plan: { id: plan.id } });
+    const a = Date.parse(sub.active_from);
+    await f.ingest([
+      req('acme-inc', a - 2 * DAY, 'early-1'), // before the start: never billed
+      req('acme-inc', a - 1, 'early-2'),
+      req('acme-inc', a + DAY, 'alice'),
+      req('acme-inc', a + 2 * DAY, 'bob'),
+      req('acme-inc', month(a, 1) + DAY, 'alice'),
+      req('acme-inc', month(a, 1) + 2 * DAY, 'carol'),
+      req('acme-inc', month(a, 1) + 3 * DAY, 'dave'),
+      req('acme-inc', month(a, 2) + DAY, 'alice'),
+      req('acme-inc', month(a, 2) + 5 * DAY, 'alice'),
+    ]);
+    await advanceTo(h, month(a, 3) + 3600_000, [sub.id]);
+    const invs = await waitFor(async () => {
+      const list = await invoicesOf(h!.app, sub.id);
+      return list.length === 3 && list;
+    });
+    expect(invs.map((i) => [i.from, i.to, i.lines.map((l) => l.quantity), i.total])).toEqual([
+      [new Date(a).toISOString(), new Date(month(a, 1)).toISOString(), ['2'], '2.00'],
+      [new Date(month(a, 1)).toISOString(), new Date(month(a, 2)).toISOString(), ['3'], '3.00'],
+      [new Date(month(a, 2)).toISOString(), new Date(month(a, 3)).toISOString(), ['1'], '1.00'],
+    ]);
+    expect(new Set(invs.map((i) => i.invoice_key)).size).toBe(3);
+    const list = await h.app.api.get(`${P}/subscriptions?filter[customer_id]=acme-inc&filter[status]=active`);
+    expect(list.status).toBe(200);
+    expect(list.body.data.map((s: any) => s.id)).toEqual([sub.id]);
+    await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
+  });
+});
