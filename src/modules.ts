@@ -10,6 +10,7 @@ import { customersModule } from './customers/module';
 import { meteringModule } from './metering/module';
 import { catalogModule } from './catalog/module';
 import { subscriptionsModule } from './subscriptions/module';
+import { billingModule } from './billing/module';
 
 export interface DomainModule {
   name: string;
@@ -21,7 +22,13 @@ export interface DomainModule {
 }
 
 // Registered in dependency order (referenced tables first).
-export const modules: DomainModule[] = [customersModule, meteringModule, catalogModule, subscriptionsModule];
+export const modules: DomainModule[] = [
+  customersModule,
+  meteringModule,
+  catalogModule,
+  subscriptionsModule,
+  billingModule,
+];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const allEntities = (): EntitySchema<any, any>[] => modules.flatMap((m) => m.entities);

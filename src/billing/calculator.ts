@@ -1,0 +1,169 @@
+/**
+ * The invoice calculator: loads what an invoice needs (plan versions, features, the customer's subjects, the
+ * usage) and hands it to the pure composition in `compose.ts`.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { getFeature, getPlan } from '../catalog/service';
+import type { Feature, Plan, RateCard } from '../catalog/types';
+import { getCustomer, subjectsOf, type BillingCustomer } from '../customers/service';
+import { aggregateUsage } from '../metering/service';
+import type { BilledPeriod, IssueInvoiceInput } from './contract';
+import {
+  composeInvoice,
+  isUsagePrice,
+  oneTimeKey,
+  type ComposedInvoice,
+  type ComposeSection,
+  type PhaseInfo,
+} from './compose';
+
+export interface ComputeOptions {
+  /**
+   * One-time fees already billed to the subscription (`oneTimeKey(...)`); default: read from the stored
+   * invoices of the subscription (other than the one with `input.invoiceKey`).
+   */
+  oneTimeBilled?: ReadonlySet<string>;
+  /** the customer, when the caller already loaded it */
+  customer?: BillingCustomer;
+}
+
+export interface ComputedInvoice extends ComposedInvoice {
+  customer: BillingCustomer;
+}
+
+/** Feature meter filters (`{dim: {eq} | {in}}`) as `aggregateUsage` filters (`{dim: values}`). */
+export function meterFilters(feature: Feature): Record<string, string[]> | undefined {
+  const f = feature.meter?.filters;
+  if (!f || Object.keys(f).length === 0) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const [dim, cond] of Object.entries(f)) {
+    const values = cond.in ?? (cond.eq !== undefined ? [cond.eq] : []);
+    if (values.length > 0) out[dim] = values;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** One-time fees already on invoices of the subscription. */
+export async function oneTimeFeesBilled(
+  em: EntityManager,
+  subscriptionId: string,
+  exceptInvoiceKey?: string,
+): Promise<Set<string>> {
+  const rows = await em
+    .getConnection()
+    .execute<{ plan_id: string; phase_key: string; rate_card_key: string }[]>(
+      `select l.detail->>'plan_id' as plan_id, l.detail->>'phase_key' as phase_key, l.rate_card_key
+       from invoice_lines l join invoices i on i.id = l.invoice_id
+      where i.subscription_id = ? and i.invoice_key <> ? and l.kind = 'flat'
+        and l.detail->>'one_time' = 'true'`,
+      [subscriptionId, exceptInvoiceKey ?? ''],
+    );
+  return new Set(rows.map((r) => oneTimeKey(r.plan_id, r.phase_key, r.rate_card_key)));
+}
+
+function phaseOf(plan: Plan, phaseKey: string): PhaseInfo {
+  const phase = plan.phases.find((p) => p.key === phaseKey);
+  if (!phase) throw new Error(`plan ${plan.id} (${plan.key} v${plan.version}) has no phase ${phaseKey}`);
+  return {
+    planId: plan.id,
+    phaseKey,
+    proRatingEnabled: plan.pro_rating_enabled !== false,
+    rateCards: phase.rate_cards,
+  };
+}
+
+function section(p: BilledPeriod, phase: PhaseInfo): ComposeSection {
+  return {
+    phase,
+    from: new Date(p.from),
+    to: new Date(p.to),
+    cycleFrom: new Date(p.cycleFrom),
+    cycleTo: new Date(p.cycleTo),
+  };
+}
+
+/**
+ * Computes the lines and totals of an invoice (nothing is stored). Usage is measured over
+ * [max(arrears.from, subscriptionStart), arrears.to) for all the customer's subjects.
+ */
+export async function computeLines(
+  em: EntityManager,
+  input: IssueInvoiceInput,
+  opts: ComputeOptions = {},
+): Promise<ComputedInvoice> {
+  const customer = opts.customer ?? (await getCustomer(em, input.customerId));
+  const subjects = subjectsOf(customer);
+  const plans = new Map<string, Plan>();
+  const plan = async (id: string) => {
+    let p = plans.get(id);
+    if (!p) {
+      p = await getPlan(em, id);
+      plans.set(id, p);
+    }
+    return p;
+  };
+  const featureCache = new Map<string, Feature>();
+  const featureKeys: Record<string, string> = {};
+  const feature = async (rc: RateCard) => {
+    if (!rc.feature) return undefined;
+    let f = featureCache.get(rc.feature.id);
+    if (!f) {
+      f = await getFeature(em, rc.feature.id);
+      featureCache.set(rc.feature.id, f);
+    }
+    featureKeys[rc.key] = f.key;
+    return f;
+  };
+
+  let currency: string | undefined;
+  const useCurrency = (p: Plan) => {
+    if (currency && currency !== p.currency)
+      throw new Error(`arrears and advance plans bill in different currencies (${currency}, ${p.currency})`);
+    currency = p.currency;
+  };
+
+  let arrears: Parameters<typeof composeInvoice>[0]['arrears'];
+  if (input.arrears) {
+    const p = await plan(input.arrears.planId);
+    useCurrency(p);
+    const s = section(input.arrears, phaseOf(p, input.arrears.phaseKey));
+    const start = new Date(input.subscriptionStart);
+    const usageFrom = start > s.from ? start : s.from;
+    const usage: Record<string, string> = {};
+    for (const rc of s.phase.rateCards) {
+      const f = await feature(rc);
+      if (!isUsagePrice(rc.price)) continue;
+      if (!f?.meter || usageFrom >= s.to) {
+        usage[rc.key] = '0';
+        continue;
+      }
+      usage[rc.key] = await aggregateUsage(em, {
+        meterId: f.meter.id,
+        subjects,
+        from: usageFrom,
+        to: s.to,
+        filters: meterFilters(f),
+      });
+    }
+    arrears = { ...s, usageFrom: usageFrom < s.to ? usageFrom : s.to, usage };
+  }
+
+  let advance: ComposeSection | undefined;
+  if (input.advance) {
+    const p = await plan(input.advance.planId);
+    useCurrency(p);
+    advance = section(input.advance, phaseOf(p, input.advance.phaseKey));
+    for (const rc of advance.phase.rateCards) await feature(rc);
+  }
+
+  const oneTimeBilled =
+    opts.oneTimeBilled ?? (await oneTimeFeesBilled(em, input.subscriptionId, input.invoiceKey));
+  const composed = composeInvoice({
+    currency: currency ?? customer.currency ?? 'USD',
+    arrears,
+    advance,
+    featureKeys,
+    oneTimeBilled,
+  });
+  return { ...composed, customer };
+}
