@@ -408,6 +408,24 @@ describe('plans', () => {
     expect(list.body.data).toEqual([]);
   });
 
+  it('allows exactly one draft when creates race', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => app.api.post('/v3/openmeter/plans').send(planBody('race'))),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    const list = await app.api.get('/v3/openmeter/plans?filter[key]=race').expect(200);
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0]).toMatchObject({ version: 1, status: 'draft' });
+  });
+
+  it('serves the catalog paths in the OpenAPI document', async () => {
+    const doc = await app.raw.get('/openapi.json').expect(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v3/openmeter/features', '/v3/openmeter/plans/{planId}/publish']),
+    );
+    expect(doc.body.components.schemas.BillingPlan.required).toContain('phases');
+  });
+
   it('rejects key/currency changes in PUT (not part of the update body)', async () => {
     const d = await app.api.post('/v3/openmeter/plans').send(planBody('editable')).expect(201);
     const res = await app.api
