@@ -246,3 +246,98 @@ describe('metering events: body limit', () => {
     expect(await count(app)).toBe(1);
   });
 });
+
+describe('metering events: listing', () => {
+  let app: TestApp;
+  let acme: string;
+  const t = (min: number) => new Date(Date.UTC(2026, 4, 1, 0, min)).toISOString();
+  beforeAll(async () => {
+    app = await createTestApp();
+    const c = await app.api
+      .post('/v3/openmeter/customers')
+      .send({ name: 'Acme', key: 'acme', usage_attribution: { subject_keys: ['acme-2'] } });
+    expect(c.status).toBe(201);
+    acme = c.body.id;
+    // 30 events, several sharing a timestamp, across three subjects and two types
+    const events = Array.from({ length: 30 }, (_, i) => ({
+      id: `l-${String(i).padStart(2, '0')}`,
+      source: i % 4 === 0 ? 'src-b' : 'src-a',
+      type: i % 3 === 0 ? 'read' : 'write',
+      subject: ['acme', 'acme-2', 'other'][i % 3],
+      time: t(Math.floor(i / 3)),
+      data: { i },
+    }));
+    await app.api.post('/v3/openmeter/events').send(events).expect(202);
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('lists newest first with the v3 shape, attributing customers', async () => {
+    const res = await app.api.get('/v3/openmeter/events?page[size]=3').expect(200);
+    expect(res.body.data).toHaveLength(3);
+    const first = res.body.data[0];
+    expect(first.event.time).toBe(t(9));
+    expect(Object.keys(first).sort()).toEqual(expect.arrayContaining(['event', 'ingested_at', 'stored_at']));
+    expect(first.event).toMatchObject({ specversion: '1.0', data: { i: expect.any(Number) } });
+    for (const row of res.body.data) {
+      if (row.event.subject === 'other') expect(row.customer).toBeUndefined();
+      else expect(row.customer).toEqual({ id: acme });
+    }
+    expect(res.body.meta.page).toMatchObject({ size: 3, previous: null });
+    expect(typeof res.body.meta.page.next).toBe('string');
+  });
+
+  it('walks every page with the cursor, in time-descending order, without gaps or repeats', async () => {
+    const seen: { id: string; time: string }[] = [];
+    let url = '/v3/openmeter/events?page[size]=7';
+    for (let guard = 0; guard < 10; guard++) {
+      const res = await app.api.get(url).expect(200);
+      seen.push(...res.body.data.map((r: { event: { id: string; time: string } }) => r.event));
+      const next = res.body.meta.page.next as string | null;
+      if (!next) break;
+      url = `/v3/openmeter/events?page[size]=7&page[after]=${encodeURIComponent(next)}`;
+    }
+    expect(seen).toHaveLength(30);
+    expect(new Set(seen.map((e) => e.id)).size).toBe(30);
+    const times = seen.map((e) => Date.parse(e.time));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+
+  it('filters by subject, type, customer_id and time range', async () => {
+    const ids = async (qs: string) =>
+      (
+        (await app.api.get(`/v3/openmeter/events?page[size]=1000&${qs}`).expect(200)).body.data as {
+          event: { id: string; subject: string; type: string; time: string };
+        }[]
+      ).map((r) => r.event);
+    const other = await ids('filter[subject]=other');
+    expect(other).toHaveLength(10);
+    expect(other.every((e) => e.subject === 'other')).toBe(true);
+    const reads = await ids('filter[type][eq]=read');
+    expect(reads).toHaveLength(10);
+    expect(reads.every((e) => e.type === 'read')).toBe(true);
+    const acmes = await ids(`filter[customer_id]=${acme}`);
+    expect(acmes).toHaveLength(20);
+    expect(acmes.every((e) => e.subject === 'acme' || e.subject === 'acme-2')).toBe(true);
+    const range = await ids(`filter[time][gte]=${t(2)}&filter[time][lt]=${t(4)}`);
+    expect(range.map((e) => e.id).sort()).toEqual(['l-06', 'l-07', 'l-08', 'l-09', 'l-10', 'l-11']);
+    const gtLte = await ids(`filter[time][gt]=${t(2)}&filter[time][lte]=${t(4)}`);
+    expect(gtLte.map((e) => e.id).sort()).toEqual(['l-09', 'l-10', 'l-11', 'l-12', 'l-13', 'l-14']);
+    const combined = await ids(`filter[subject]=acme&filter[type]=read&filter[time][lt]=${t(3)}`);
+    expect(combined.map((e) => e.id).sort()).toEqual(['l-00', 'l-03', 'l-06']);
+  });
+
+  it('rejects a bad cursor, page size or time filter with 400', async () => {
+    for (const qs of [
+      'page[after]=garbage',
+      'page[size]=0',
+      'page[size]=1001',
+      'filter[time][gte]=yesterday',
+    ]) {
+      const res = await app.api.get(`/v3/openmeter/events?${qs}`);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+  });
+});
