@@ -108,12 +108,11 @@ function registerSearchAttributes(address: string, namespace: string): void {
         key.name,
         '--type',
         type,
-        '--yes',
       ],
       { encoding: 'utf8', timeout: 30_000 },
     );
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-    if (r.status === 0) log(`registered search attribute ${key.name} (${type})`);
+    if (r.status === 0) log(`search attribute ${key.name} (${type}) is registered`);
     else if (!/already exists/i.test(out)) {
       log(`warning: could not register search attribute ${key.name}: ${out.split('\n').pop() ?? ''}`);
     }
