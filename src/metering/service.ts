@@ -447,12 +447,21 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   const groupBy = mq.group_by_dimensions ?? [];
   const filters = mq.filters?.dimensions ?? {};
   const used = [...new Set([...groupBy, ...Object.keys(filters)])];
-  for (const d of used) {
-    if (!(d in dims) && !(RESERVED_DIMENSIONS as readonly string[]).includes(d))
-      throw badRequest(`meter ${meter.key} has no dimension ${d}`, [
-        { field: 'body.group_by_dimensions', reason: `unknown dimension ${d}` },
-      ]);
-  }
+  const unknown = (d: string) => !(d in dims) && !(RESERVED_DIMENSIONS as readonly string[]).includes(d);
+  const bad = [
+    ...groupBy.flatMap((d, i) =>
+      unknown(d)
+        ? [{ field: `body.group_by_dimensions[${i}]`, reason: `meter ${meter.key} has no dimension ${d}` }]
+        : [],
+    ),
+    ...Object.keys(filters)
+      .filter(unknown)
+      .map((d) => ({
+        field: `body.filters.dimensions.${d}`,
+        reason: `meter ${meter.key} has no dimension ${d}`,
+      })),
+  ];
+  if (bad.length) throw badRequest('unknown dimension', bad);
   const dimNames = used.filter((d) => d in dims && !(RESERVED_DIMENSIONS as readonly string[]).includes(d));
   const idx = new Map(dimNames.map((d, i) => [d, i]));
   const needCustomer = used.includes('customer_id');

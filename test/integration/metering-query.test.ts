@@ -485,10 +485,16 @@ describe('dimensions, subjects and customers', () => {
       .post(`/v3/openmeter/meters/${m.id}/query`)
       .send({ ...JAN, group_by_dimensions: ['color'] });
     expect(r1.status).toBe(400);
+    expect(r1.body.invalid_parameters).toEqual([
+      expect.objectContaining({ field: 'body.group_by_dimensions[0]' }),
+    ]);
     const r2 = await app.api
       .post(`/v3/openmeter/meters/${m.id}/query`)
       .send({ ...JAN, filters: { dimensions: { color: { eq: 'red' } } } });
     expect(r2.status).toBe(400);
+    expect(r2.body.invalid_parameters).toEqual([
+      expect.objectContaining({ field: 'body.filters.dimensions.color' }),
+    ]);
     const r3 = await app.api
       .post(`/v3/openmeter/meters/${m.id}/query`)
       .send({ ...JAN, filters: { dimensions: { model: { contains: 'g' } } } });
