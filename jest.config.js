@@ -1,6 +1,7 @@
 /** Two projects: fast unit tests (no I/O) and integration tests against real PostgreSQL / Temporal. */
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 module.exports = {
+  testTimeout: 120000,
   projects: [
     {
       displayName: 'unit',
@@ -14,7 +15,6 @@ module.exports = {
       transform,
       testEnvironment: 'node',
       setupFiles: ['<rootDir>/test/support/setup.ts'],
-      testTimeout: 120000,
     },
   ],
 };
