@@ -5,7 +5,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { getFeature, getPlan } from '../catalog/service';
 import type { Feature, Plan, RateCard } from '../catalog/types';
-import { getCustomer, subjectsOf, type BillingCustomer } from '../customers/service';
+import { notFound } from '../api/problem';
+import { findCustomer, subjectsOf, type BillingCustomer } from '../customers/service';
 import { aggregateUsage } from '../metering/service';
 import type { BilledPeriod, IssueInvoiceInput } from './contract';
 import {
@@ -61,6 +62,30 @@ export async function oneTimeFeesBilled(
   return new Set(rows.map((r) => oneTimeKey(r.plan_id, r.phase_key, r.rate_card_key)));
 }
 
+/**
+ * The customer to bill: a live customer by id or key, else a deleted customer by id (its final invoice is
+ * still issued; its usage-attribution subjects were released at deletion, so only its key attributes usage).
+ */
+export async function billedCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer> {
+  const live = await findCustomer(em, idOrKey);
+  if (live) return live;
+  const rows = await em.execute<{ id: string; key: string; name: string; currency: string | null }[]>(
+    'select id, key, name, currency from customers where id = ?',
+    [idOrKey],
+  );
+  const r = rows[0];
+  if (!r) throw notFound('customer', idOrKey);
+  return {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    usage_attribution: { subject_keys: [] },
+    ...(r.currency ? { currency: r.currency.trim() } : {}),
+    created_at: '',
+    updated_at: '',
+  };
+}
+
 function phaseOf(plan: Plan, phaseKey: string): PhaseInfo {
   const phase = plan.phases.find((p) => p.key === phaseKey);
   if (!phase) throw new Error(`plan ${plan.id} (${plan.key} v${plan.version}) has no phase ${phaseKey}`);
@@ -91,7 +116,7 @@ export async function computeLines(
   input: IssueInvoiceInput,
   opts: ComputeOptions = {},
 ): Promise<ComputedInvoice> {
-  const customer = opts.customer ?? (await getCustomer(em, input.customerId));
+  const customer = opts.customer ?? (await billedCustomer(em, input.customerId));
   const subjects = subjectsOf(customer);
   const plans = new Map<string, Plan>();
   const plan = async (id: string) => {

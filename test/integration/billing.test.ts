@@ -251,6 +251,18 @@ describe('issueInvoice', () => {
     expect(Number(next.number.slice(4))).toBe(Number(refs[0].number.slice(4)) + 1);
   });
 
+  it('still issues the final invoice of a deleted customer (its key keeps attributing usage)', async () => {
+    const gone = await createCustomer('gone-co', ['gone-svc']);
+    await ingest([
+      { type: 'llm', subject: 'gone-co', time: '2026-01-12T00:00:00Z', data: { tokens: 2, model: 'gpt' } },
+    ]);
+    await ok(app.api.delete(`${P}/customers/${gone.id}`), 204);
+    const ref = await issueInvoice(em(), arrearsInput(plan.id, gone.id));
+    expect(ref.total).toBe('11.00'); // 2 × 0.5 + 10
+    const inv = await ok(app.api.get(`${P}/billing/invoices/${ref.invoiceId}`), 200);
+    expect(inv.customer).toEqual({ id: gone.id, key: 'gone-co', name: 'Customer gone-co' });
+  });
+
   it('rejects an input with no period', async () => {
     await expect(
       issueInvoice(em(), {
