@@ -217,13 +217,17 @@ async function main(): Promise<number> {
   let exitCode = 0;
   const interrupted = new Promise<void>((resolve) => {
     let count = 0;
+    let last = 0;
     const onSignal = (sig: NodeJS.Signals) => {
+      // one Ctrl-C reaches this process twice (from the terminal, and relayed by the tsx launcher)
+      if (Date.now() - last < 1000) return;
+      last = Date.now();
       count++;
-      if (count === 1) log(`${sig}: stopping what was started here ...`);
-      else if (count >= 3) {
-        log('forced exit: processes may be left running');
+      if (count === 1) log(`${sig}: stopping what was started here ... (Ctrl-C again to force)`);
+      else {
+        log('forced exit: processes started here may be left running');
         process.exit(130);
-      } else log('still stopping (press Ctrl-C again to force)');
+      }
       resolve();
     };
     process.on('SIGINT', onSignal);
