@@ -11,6 +11,7 @@ import { meteringModule } from './metering/module';
 import { catalogModule } from './catalog/module';
 import { subscriptionsModule } from './subscriptions/module';
 import { billingModule } from './billing/module';
+import { entitlementsModule } from './entitlements/module';
 
 export interface DomainModule {
   name: string;
@@ -28,6 +29,7 @@ export const modules: DomainModule[] = [
   catalogModule,
   subscriptionsModule,
   billingModule,
+  entitlementsModule,
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,28 @@
+/** REST: a customer's entitlement access, and the batch access query for API gateways. */
+import { Router } from 'express';
+import { z } from 'zod';
+import { parseBody } from '../api/validate';
+import type { AppDeps } from '../deps';
+import { createEntitlementsService } from './service';
+
+const keys = z.array(z.string().min(1).max(256)).min(1).max(100);
+
+const queryBody = z.strictObject({
+  customer: z.strictObject({ keys }),
+  feature: z.strictObject({ keys }).optional(),
+});
+
+export function entitlementRoutes(deps: AppDeps): Router {
+  const r = Router();
+  const svc = createEntitlementsService(deps);
+
+  r.get('/customers/:customerId/entitlement-access', async (req, res) => {
+    res.json(await svc.customerAccess(req.params.customerId));
+  });
+
+  r.post('/entitlement-access/query', async (req, res) => {
+    res.json(await svc.queryAccess(parseBody(queryBody, req.body)));
+  });
+
+  return r;
+}
