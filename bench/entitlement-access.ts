@@ -1,0 +1,187 @@
+/**
+ * entitlement-access: the API-gateway hot path. 1,000 customers (each with one extra usage-attribution
+ * subject) on a plan with a metered (hard limit), a boolean and a static rate card, one active
+ * subscription row each, ~1M events over the last 40 days (about a quarter of them in the current usage
+ * period). Measures the access query for 1 and for 50 customers beside two baselines from the same run: a
+ * `select 1` round trip and ONE customer's raw usage SQL (the statement `aggregateUsage` runs).
+ */
+import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { queryAccess } from '../src/entitlements/service';
+import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
+import { exec } from '../src/metering/sql';
+import { fmtInt, progress } from './lib/progress';
+import { fmtLatency, measure, rng } from './lib/stats';
+import type { Benchmark } from './lib/types';
+
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 500);
+const DAY = 24 * 3600 * 1000;
+
+export const entitlementAccess: Benchmark = {
+  name: 'entitlement-access',
+  description: 'POST /entitlement-access/query service path: 1 and 50 customers, 1M events',
+  async run(db) {
+    const { orm } = await db.fresh('entitlement_access', 4);
+    const em = () => orm.em.fork();
+    const now = new Date();
+    const anchor = new Date(now.getTime() - 10 * DAY);
+
+    progress('seeding catalog: meter, features, plan');
+    const meter = await createMeter(em(), {
+      key: 'api_calls',
+      name: 'API calls',
+      aggregation: 'count',
+      event_type: 'api_call',
+      dimensions: { model: '$.model' },
+    });
+    const calls = await createFeature(em(), { key: 'api-calls', name: 'API calls', meter: { id: meter.id } });
+    const sso = await createFeature(em(), { key: 'sso', name: 'SSO' });
+    const seats = await createFeature(em(), { key: 'seats', name: 'Seats' });
+    const draft = await createPlan(em(), {
+      key: 'pro',
+      name: 'Pro',
+      currency: 'USD',
+      billing_cadence: 'P1M',
+      phases: [
+        {
+          key: 'default',
+          name: 'Default',
+          rate_cards: [
+            {
+              key: 'api-calls',
+              name: 'API calls',
+              feature: { id: calls.id },
+              billing_cadence: 'P1M',
+              price: { type: 'unit', amount: '0.001' },
+              entitlement: { type: 'metered', limit: 300 },
+            },
+            {
+              key: 'sso',
+              name: 'SSO',
+              feature: { id: sso.id },
+              billing_cadence: 'P1M',
+              price: { type: 'flat', amount: '0' },
+              entitlement: { type: 'boolean' },
+            },
+            {
+              key: 'seats',
+              name: 'Seats',
+              feature: { id: seats.id },
+              billing_cadence: 'P1M',
+              price: { type: 'flat', amount: '10' },
+              entitlement: { type: 'static', config: { seats: 25 } },
+            },
+          ],
+        },
+      ],
+    });
+    const plan = await publishPlan(em(), draft.id);
+
+    progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
+    const conn = orm.em.getConnection();
+    await conn.execute(
+      `insert into customers (id, key, name, created_at, updated_at)
+       select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, now(), now()
+       from generate_series(1, ?) i`,
+      [CUSTOMERS],
+    );
+    await conn.execute(
+      `insert into customer_subjects (subject_key, customer_id)
+       select 'subject-' || i, 'BENCHC' || lpad(i::text, 20, '0') from generate_series(1, ?) i`,
+      [CUSTOMERS],
+    );
+    await conn.execute(
+      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+         billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
+         workflow_id)
+       select 'BENCHS' || lpad(i::text, 20, '0'), 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i,
+         ?, ?, ?, 'active', ?::timestamptz, ?::timestamptz, 'default', ?::timestamptz, null, null,
+         'subscription-bench-' || i
+       from generate_series(1, ?) i`,
+      [
+        plan.id,
+        plan.key,
+        plan.version,
+        anchor.toISOString(),
+        anchor.toISOString(),
+        anchor.toISOString(),
+        CUSTOMERS,
+      ],
+    );
+
+    progress(`seeding ${fmtInt(EVENTS)} events over 40 days (generate_series)`);
+    const chunk = 250_000;
+    for (let start = 1; start <= EVENTS; start += chunk) {
+      const end = Math.min(EVENTS, start + chunk - 1);
+      // alternate the customer key and its subject; spread times uniformly over the last 40 days
+      await conn.execute(
+        `insert into events (source, id, type, subject, time, data, specversion)
+         select 'bench', i::text, 'api_call',
+           case when i % 2 = 0 then 'customer-' else 'subject-' end || (1 + (i / 2) % ?),
+           ?::timestamptz - (interval '40 days') * ((i * 7919) % ? )::float8 / ?,
+           jsonb_build_object('model', case when i % 3 = 0 then 'gpt' else 'claude' end), '1.0'
+         from generate_series(?::bigint, ?::bigint) i`,
+        [CUSTOMERS, now.toISOString(), EVENTS, EVENTS, start, end],
+      );
+      progress(`  events ${fmtInt(end)} / ${fmtInt(EVENTS)}`);
+    }
+    progress('vacuum analyze');
+    await conn.execute('vacuum analyze');
+
+    const keys = Array.from({ length: CUSTOMERS }, (_, i) => `customer-${i + 1}`);
+    const rand = rng(42);
+    const pick = (n: number) => Array.from({ length: n }, () => keys[Math.floor(rand() * keys.length)]);
+
+    // sanity: the answer is what the seed implies (the metered feature sees this period's events)
+    const sample = await queryAccess(em(), { customer: { keys: ['customer-1'] } });
+    const f = sample.data[0]?.features;
+    if (!f || !f['api-calls'] || !f.sso?.has_access || !f.seats?.has_access)
+      throw new Error(`unexpected answer: ${JSON.stringify(sample)}`);
+    progress(
+      `sample: customer-1 api-calls usage=${f['api-calls'].usage} has_access=${f['api-calls'].has_access}`,
+    );
+
+    progress(`measuring select 1 (${ITERATIONS} runs)`);
+    const select1 = await measure(() => conn.execute('select 1'), { iterations: ITERATIONS });
+
+    progress(`measuring one customer's raw usage SQL (${ITERATIONS} runs)`);
+    const meterDto = await getMeter(em(), meter.id);
+    const periodFrom = anchor.toISOString();
+    const periodTo = new Date(anchor.getTime() + 31 * DAY).toISOString();
+    const usageSql = await measure(
+      (i) => {
+        const k = keys[i % keys.length];
+        const q = buildMeterQuery(meterDto, {
+          from: periodFrom,
+          to: periodTo,
+          subjects: [k, k.replace('customer-', 'subject-')],
+        });
+        return exec(orm.em.fork(), q);
+      },
+      { iterations: ITERATIONS },
+    );
+
+    progress(`measuring the access query for 1 customer (${ITERATIONS} runs)`);
+    const one = await measure(() => queryAccess(em(), { customer: { keys: pick(1) } }), {
+      iterations: ITERATIONS,
+    });
+
+    const it50 = Math.max(50, Math.floor(ITERATIONS / 2));
+    progress(`measuring the access query for 50 customers (${it50} runs)`);
+    const fifty = await measure(() => queryAccess(em(), { customer: { keys: pick(50) } }), {
+      iterations: it50,
+    });
+
+    return [
+      `entitlement-access (${fmtInt(CUSTOMERS)} customers, ${fmtInt(EVENTS)} events):`,
+      fmtLatency('select1', select1),
+      '|',
+      fmtLatency('usage-sql×1', usageSql),
+      '|',
+      fmtLatency('access×1', one),
+      '|',
+      fmtLatency('access×50', fifty),
+    ].join(' ');
+  },
+};
