@@ -115,7 +115,7 @@ export async function loadCustomers(
   if (input.length === 0) return [];
   const q = new Sql().add('with input (k, ord) as (values ');
   input.forEach((k, i) => q.add(i === 0 ? '(?::text, ?::int)' : ', (?, ?)', k, i));
-  q.add(`), m as (
+  q.add(`), m as materialized (
       select i.k, i.ord, c.id as customer_id from input i
         join customers c on c.key = i.k and c.deleted_at is null`);
   if (mode === 'key_or_subject')
@@ -135,7 +135,7 @@ export async function loadCustomers(
           where s.customer_id = c.id), '{}') as subject_keys
       from m join customers c on c.id = m.customer_id
       group by c.id
-    ), ent as (
+    ), ent as materialized (
       select s.customer_id, s.id as subscription_id, s.active_from as active_from_ts,
         ${tsSql('s.billing_anchor')} as billing_anchor, ${tsSql('s.active_from')} as active_from,
         p.billing_cadence as plan_cadence, rc.value->>'billing_cadence' as rc_cadence,
