@@ -19,14 +19,12 @@ const base = {
 
 describe('meters API', () => {
   it('creates a meter (201) and reads it back by id and by key', async () => {
-    const res = await app.api
-      .post('/v3/openmeter/meters')
-      .send({
-        ...base,
-        description: 'LLM tokens',
-        labels: { team: 'ai' },
-        events_from: '2026-01-01T00:00:00Z',
-      });
+    const res = await app.api.post('/v3/openmeter/meters').send({
+      ...base,
+      description: 'LLM tokens',
+      labels: { team: 'ai' },
+      events_from: '2026-01-01T00:00:00Z',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       key: 'tokens',
