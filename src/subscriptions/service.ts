@@ -364,16 +364,17 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
 
     async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      const notNewer = (v: number) =>
+        conflict(
+          `plan ${row.plan_key} version ${v} is not newer than the current version ${row.plan_version}`,
+        );
+      if (targetVersion !== undefined && targetVersion <= row.plan_version) throw notNewer(targetVersion);
       const target = await activePlan(
         em(),
         { key: row.plan_key, ...(targetVersion !== undefined ? { version: targetVersion } : {}) },
         'body.target_version',
       );
-      if (target.version <= row.plan_version) {
-        throw conflict(
-          `plan ${row.plan_key} version ${target.version} is not newer than the current version ${row.plan_version}`,
-        );
-      }
+      if (target.version <= row.plan_version) throw notNewer(target.version);
       return send(row, (h) =>
         h.executeUpdate(migrateUpdate, { args: [{ timing, plan: toPlanSchedule(target) }] }),
       );

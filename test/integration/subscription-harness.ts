@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Test harness for the subscription workflow: a time-skipping Temporal server, the real app (API + fresh
  * database) wired to its client, and a real Worker running the real workflow bundle and activities.
@@ -7,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
@@ -44,6 +46,11 @@ export interface Harness {
 
 export interface HarnessOptions {
   collectionPeriod?: string;
+  /**
+   * 0 = no sticky cache: every workflow task replays from history, and the server never routes tasks to a
+   * stopped worker's sticky queue (the time-skipping server does not time those out)
+   */
+  maxCachedWorkflows?: number;
   /** wrap the real activities (e.g. to inject failures) */
   activities?: (real: Activities) => Activities;
 }
@@ -75,14 +82,19 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
         taskQueue: TASK_QUEUE,
         workflowBundle: await workflowBundle(),
         activities: acts,
+        shutdownGraceTime: '1s',
+        ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+        shutdownForceTime: '3s',
       });
       running = h.worker.run();
     },
     async stopWorker() {
       if (running) {
+        const t0 = Date.now();
         h.worker.shutdown();
-        await running;
+        await running.catch((e: unknown) => console.warn('worker stopped:', (e as Error).message));
         running = undefined;
+        if (process.env.TALLY_TEST_LOG) console.log(`worker stopped in ${Date.now() - t0} ms`);
       }
     },
     async close() {
@@ -239,12 +251,38 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
   }
 }
 
-/** Writes a workflow's history as a replay fixture when RECORD_HISTORIES=1. */
+/**
+ * Writes the workflow's histories as replay fixtures when RECORD_HISTORIES=1: one file per run that did
+ * something (the chain of continued-as-new runs is followed backwards from the latest).
+ */
 export async function maybeRecordHistory(h: Harness, subscriptionId: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const handle = workflowHandle(h, subscriptionId);
-  const history = await handle.fetchHistory();
   const dir = path.join(__dirname, '..', 'fixtures', 'histories');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(history, null, 1));
+  const runs = [];
+  let runId: string | undefined;
+  for (;;) {
+    const handle = h.env.client.workflow.getHandle(`subscription-${subscriptionId}`, runId);
+    const history = await handle.fetchHistory();
+    runs.unshift(history);
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    runId = started?.continuedExecutionRunId || undefined;
+    if (!runId) break;
+  }
+  runs
+    .filter((r) => (r.events?.length ?? 0) > 5)
+    .forEach((r, i) => writeFileSync(path.join(dir, `${name}-run${i + 1}.json`), historyJson(r)));
 }
+
+const { History } = temporal.api.history.v1;
+
+/** protobufjs object form (longs and enums as strings, bytes base64): `History.fromObject` reads it back. */
+export const historyJson = (h: temporal.api.history.v1.IHistory): string =>
+  JSON.stringify(
+    History.toObject(History.fromObject(h), { longs: String, enums: String, bytes: String }),
+    null,
+    1,
+  );
+
+export const historyFromFixture = (json: string): temporal.api.history.v1.History =>
+  History.fromObject(JSON.parse(json));

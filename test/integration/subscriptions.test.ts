@@ -133,7 +133,7 @@ describe('subscription billing cycles', () => {
     expect(new Set(invs.map((i) => i.invoice_key)).size).toBe(3);
     const list = await h.app.api.get(`${P}/subscriptions?filter[customer_id]=acme-inc&filter[status]=active`);
     expect(list.status).toBe(200);
-    expect(list.body.data.map((s: any) => s.id)).toEqual([sub.id]);
+    expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([sub.id]);
     await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * Durability: a worker that dies mid-period, and an invoice activity that fails after it wrote, must still
+ * bill each period exactly once.
+ */
+import { addDuration } from '../../src/catalog/periods';
+import {
+  advanceTo,
+  createHarness,
+  DAY,
+  fixtures,
+  invoicesOf,
+  settle,
+  waitFor,
+  type Harness,
+} from './subscription-harness';
+
+jest.setTimeout(120_000);
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
+const isoOf = (ms: number) => new Date(ms).toISOString();
+
+async function subscribe(hh: Harness) {
+  const f = fixtures(hh.app);
+  const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' });
+  const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
+  await f.plan('metered', [
+    {
+      key: 'default',
+      name: 'Default',
+      rate_cards: [
+        {
+          key: 'calls',
+          name: 'Calls',
+          feature: { id: feature.id },
+          billing_cadence: 'P1M',
+          price: { type: 'unit', amount: '0.1' },
+        },
+      ],
+    },
+  ]);
+  await f.customer('acme-inc');
+  const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
+  const a = Date.parse(sub.active_from);
+  await f.ingest(
+    [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
+  );
+  return { f, sub, a };
+}
+
+it('a worker killed mid-period is replaced; the new one resumes the sleeping workflow and bills once', async () => {
+  // no sticky cache: a real server moves a dead worker's sticky tasks back to the shared queue after a
+  // timeout, which the time-skipping server never does
+  h = await createHarness({ maxCachedWorkflows: 0 });
+  const { f, sub, a } = await subscribe(h);
+  await advanceTo(h, a + 12 * DAY, [sub.id]);
+  await h.stopWorker();
+  await h.restartWorker(); // a fresh Worker: no cached workflow state, it replays the history
+  await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
+  const invs = await waitFor(async () => {
+    const l = await invoicesOf(h!.app, sub.id);
+    return l.length >= 1 && l;
+  });
+  await settle(h, [sub.id]);
+  expect((await invoicesOf(h.app, sub.id)).length).toBe(1);
+  expect(invs[0]).toMatchObject({ from: isoOf(a), to: isoOf(month(a, 1)), total: '0.30' });
+  expect((await f.get(sub.id)).current_period.from).toBe(isoOf(month(a, 1)));
+});
+
+it('an invoice activity that fails after writing is retried without issuing a duplicate', async () => {
+  let attempts = 0;
+  h = await createHarness({
+    activities: (real) => ({
+      ...real,
+      async issueInvoice(input) {
+        attempts++;
+        const ref = await real.issueInvoice(input);
+        if (attempts === 1) throw new Error('connection lost after the invoice was written');
+        return ref;
+      },
+    }),
+  });
+  const { sub, a } = await subscribe(h);
+  await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
+  await waitFor(() => Promise.resolve(attempts >= 2), 30_000);
+  await settle(h, [sub.id]);
+  const invs = await invoicesOf(h.app, sub.id);
+  expect(attempts).toBe(2);
+  expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '0.30']]);
+});
