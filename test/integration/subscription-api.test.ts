@@ -1,0 +1,177 @@
+/** The subscriptions API: validation, errors, listing, plan changes, and the workflow's query. */
+import type { Client } from '@temporalio/client';
+import { getStateQuery } from '../../workflows/definitions';
+import { createTestApp, type TestApp } from '../support/app';
+import {
+  createHarness,
+  DAY,
+  fixtures,
+  P,
+  advanceTo,
+  workflowHandle,
+  type Harness,
+} from './subscription-harness';
+
+jest.setTimeout(120_000);
+
+const rateCard = (amount: string) => ({
+  key: 'platform',
+  name: 'Platform fee',
+  billing_cadence: 'P1M',
+  price: { type: 'flat', amount },
+});
+
+describe('with a running worker', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+    const f = fixtures(h.app);
+    await f.customer('acme-inc');
+    await f.customer('globex');
+    await f.plan('basic', [{ key: 'default', name: 'Default', rate_cards: [rateCard('10')] }]);
+    await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [rateCard('50')] }]);
+    // a draft (unpublished) version 2 of pro
+    await h.app.api.post(`${P}/plans`).send({
+      key: 'pro',
+      name: 'Pro v2',
+      currency: 'USD',
+      billing_cadence: 'P1M',
+      phases: [{ key: 'default', name: 'Default', rate_cards: [rateCard('60')] }],
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('rejects unknown customers and plans, bad bodies and non-active versions', async () => {
+    const post = (body: unknown) => h.app.api.post(`${P}/subscriptions`).send(body as object);
+    const noCustomer = await post({ customer: { key: 'nobody' }, plan: { key: 'basic' } });
+    expect(noCustomer.status).toBe(404);
+    expect(noCustomer.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect((await post({ customer: { key: 'acme-inc' }, plan: { key: 'nope' } })).status).toBe(404);
+    const draft = await post({ customer: { key: 'acme-inc' }, plan: { key: 'pro', version: 2 } });
+    expect(draft.status).toBe(400);
+    expect(draft.body.detail).toMatch(/draft, not active/);
+    const bad = await post({ customer: {}, plan: { key: 'basic' }, billing_anchor: 'soon' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.invalid_parameters.map((p: { field: string }) => p.field).sort()).toEqual([
+      'body.billing_anchor',
+      'body.customer',
+    ]);
+    expect((await h.app.api.get(`${P}/subscriptions/01ARZ3NDEKTSV4RRFFQ69G5FAV`)).status).toBe(404);
+  });
+
+  it('creates with search attributes and memo, lists with filters, and answers the getState query', async () => {
+    const f = fixtures(h.app);
+    const anchor = '2026-01-01T00:00:00.000Z';
+    const s1 = await f.subscribe({
+      customer: { key: 'acme-inc' },
+      plan: { key: 'basic' },
+      billing_anchor: anchor,
+    });
+    const s2 = await f.subscribe({ customer: { key: 'globex' }, plan: { key: 'pro' } });
+    expect(s1.billing_anchor).toBe(anchor);
+    // the first period ends on the anchor grid (the 1st of a month)
+    expect(new Date(s1.current_period.to).getUTCDate()).toBe(1);
+    expect(s1.next_billing_at).toBe(s1.current_period.to);
+
+    const desc = await workflowHandle(h, s1.id).describe();
+    const sa = Object.fromEntries(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    expect(sa).toEqual({
+      TallyCustomerKey: 'acme-inc',
+      TallyPlanKey: 'basic',
+      TallyPlanVersion: 1,
+      TallySubscriptionStatus: 'active',
+    });
+    expect(await desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
+
+    const state = await workflowHandle(h, s1.id).query(getStateQuery);
+    expect(state).toMatchObject({
+      status: 'active',
+      plan: { key: 'basic', version: 1 },
+      currentPeriod: { from: s1.current_period.from, to: s1.current_period.to },
+      pendingInvoices: [],
+    });
+
+    const byKey = await h.app.api.get(`${P}/subscriptions?filter[customer_id]=globex`);
+    expect(byKey.body.data.map((s: { id: string }) => s.id)).toEqual([s2.id]);
+    const byPlan = await h.app.api.get(`${P}/subscriptions?filter[plan_key]=basic`);
+    expect(byPlan.body.data.map((s: { id: string }) => s.id)).toEqual([s1.id]);
+    const page = await h.app.api.get(`${P}/subscriptions?page[size]=1&page[number]=2`);
+    expect(page.body.meta.page).toEqual({ number: 2, size: 1, total: 2 });
+    expect(page.body.data).toHaveLength(1);
+    const bad = await h.app.api.get(`${P}/subscriptions?filter[status]=sleeping`);
+    expect(bad.status).toBe(400);
+  });
+
+  it('changes plan immediately (new plan key in the row and the search attributes)', async () => {
+    const f = fixtures(h.app);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'basic' } });
+    await advanceTo(h, Date.parse(sub.active_from) + 3 * DAY, [sub.id]);
+    const same = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'basic' }, timing: 'immediate' });
+    expect(same.status).toBe(409);
+    expect(same.body.detail).toMatch(/already on plan basic/);
+    const res = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'pro' }, timing: 'immediate' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ plan: { key: 'pro', version: 1 }, name: 'Plan pro' });
+    expect(Date.parse(res.body.current_period.from)).toBeGreaterThan(Date.parse(sub.active_from));
+    const desc = await workflowHandle(h, sub.id).describe();
+    const sa = Object.fromEntries(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    expect(sa).toMatchObject({ TallyPlanKey: 'pro', TallyPlanVersion: 1 });
+    const missing = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'nope' }, timing: 'immediate' });
+    expect(missing.status).toBe(404);
+    const noTiming = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'basic' } });
+    expect(noTiming.status).toBe(400);
+  });
+});
+
+describe('when the workflow cannot be started', () => {
+  let app: TestApp;
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  async function seed(a: TestApp) {
+    const f = fixtures(a);
+    await f.customer('acme-inc');
+    await f.plan('basic', [{ key: 'default', name: 'Default', rate_cards: [rateCard('10')] }]);
+  }
+  const count = async (a: TestApp) =>
+    Number(
+      (
+        await a.deps.orm.em.fork().execute<{ n: string }[]>('select count(*)::text as n from subscriptions')
+      )[0].n,
+    );
+
+  it('answers 503 and leaves no orphan row', async () => {
+    const failing = {
+      workflow: { start: () => Promise.reject(new Error('Temporal is down')) },
+    } as unknown as Client;
+    app = await createTestApp({ temporal: failing });
+    await seed(app);
+    const res = await app.api
+      .post(`${P}/subscriptions`)
+      .send({ customer: { key: 'acme-inc' }, plan: { key: 'basic' } });
+    expect(res.status).toBe(503);
+    expect(res.body.detail).toMatch(/Temporal is down/);
+    expect(await count(app)).toBe(0);
+  });
+
+  it('answers 503 without a Temporal client', async () => {
+    app = await createTestApp();
+    await seed(app);
+    const res = await app.api
+      .post(`${P}/subscriptions`)
+      .send({ customer: { key: 'acme-inc' }, plan: { key: 'basic' } });
+    expect(res.status).toBe(503);
+    expect(await count(app)).toBe(0);
+  });
+});

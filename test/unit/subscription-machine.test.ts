@@ -1,0 +1,198 @@
+/** The pure subscription state machine, driven with explicit instants. */
+import {
+  applyRequest,
+  initialState,
+  invoiceIssued,
+  nextWakeAt,
+  step,
+  validateRequest,
+  type PlanSchedule,
+  type SubscriptionState,
+} from '../../src/subscriptions/machine';
+
+const t = (s: string) => Date.parse(s);
+
+const plan = (over: Partial<PlanSchedule> = {}): PlanSchedule => ({
+  id: 'plan-v1',
+  key: 'pro',
+  version: 1,
+  billingCadence: 'P1M',
+  phases: [{ key: 'default', hasAdvanceFees: false }],
+  ...over,
+});
+
+const start = (over: Partial<Parameters<typeof initialState>[0]> = {}) =>
+  initialState({
+    subscriptionId: 'sub',
+    customerId: 'cus',
+    activeFrom: '2026-01-31T10:00:00.000Z',
+    billingAnchor: '2026-01-31T10:00:00.000Z',
+    collectionPeriod: 'PT1H',
+    plan: plan(),
+    ...over,
+  });
+
+/** Runs every step due by `now`, issuing invoices at once; returns the invoices issued. */
+function runUntil(state: SubscriptionState, now: number) {
+  const issued = [];
+  for (let s = step(state, now); s; s = step(state, now)) {
+    if (s.type === 'invoice') {
+      issued.push(s.invoice);
+      invoiceIssued(state, s.invoice.invoiceKey);
+    }
+  }
+  return issued;
+}
+
+describe('subscription machine', () => {
+  it('periods follow the calendar from the anchor (Jan 31 → Feb 28 → Mar 31)', () => {
+    const s = start();
+    expect(s.period).toEqual({
+      from: '2026-01-31T10:00:00.000Z',
+      to: '2026-02-28T10:00:00.000Z',
+      cycleFrom: '2026-01-31T10:00:00.000Z',
+      cycleTo: '2026-02-28T10:00:00.000Z',
+    });
+    expect(nextWakeAt(s)).toBe(t('2026-02-28T10:00:00.000Z'));
+    expect(runUntil(s, t('2026-02-28T10:00:00.000Z'))).toEqual([]); // invoice not yet due
+    expect(s.period?.to).toBe('2026-03-31T10:00:00.000Z');
+    expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z')); // collection period
+    const issued = runUntil(s, t('2026-02-28T11:00:00.000Z'));
+    expect(issued).toEqual([
+      {
+        invoiceKey: 'sub:2026-01-31T10:00:00.000Z',
+        dueAt: '2026-02-28T11:00:00.000Z',
+        arrears: {
+          planId: 'plan-v1',
+          phaseKey: 'default',
+          from: '2026-01-31T10:00:00.000Z',
+          to: '2026-02-28T10:00:00.000Z',
+          cycleFrom: '2026-01-31T10:00:00.000Z',
+          cycleTo: '2026-02-28T10:00:00.000Z',
+        },
+      },
+    ]);
+    expect(s.invoicesIssued).toBe(1);
+  });
+
+  it('a start before the anchor gets a short first period on the anchor grid', () => {
+    const s = start({ activeFrom: '2026-01-20T00:00:00.000Z', billingAnchor: '2026-02-01T00:00:00.000Z' });
+    expect(s.period).toMatchObject({
+      from: '2026-01-20T00:00:00.000Z',
+      to: '2026-02-01T00:00:00.000Z',
+      cycleFrom: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('in-advance fees: invoiced at the start, and with each closed period for the next one', () => {
+    const s = start({ plan: plan({ phases: [{ key: 'default', hasAdvanceFees: true }] }) });
+    const first = runUntil(s, t('2026-01-31T10:00:00.000Z'));
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ invoiceKey: 'sub:2026-01-31T10:00:00.000Z:advance' });
+    expect(first[0].arrears).toBeUndefined();
+    const next = runUntil(s, t('2026-02-28T11:00:00.000Z'));
+    expect(next[0].advance).toMatchObject({
+      from: '2026-02-28T10:00:00.000Z',
+      to: '2026-03-31T10:00:00.000Z',
+    });
+  });
+
+  it('phases switch at the first period end at or after the phase end', () => {
+    const s = start({
+      activeFrom: '2026-01-01T00:00:00.000Z',
+      billingAnchor: '2026-01-01T00:00:00.000Z',
+      plan: plan({
+        billingCadence: 'P1W',
+        phases: [
+          { key: 'trial', duration: 'P10D', hasAdvanceFees: false },
+          { key: 'paid', hasAdvanceFees: false },
+        ],
+      }),
+    });
+    runUntil(s, t('2026-01-08T00:00:00.000Z'));
+    expect(s.plan.phases[s.phaseIndex].key).toBe('trial'); // day 7 < day 10
+    const issued = runUntil(s, t('2026-01-15T02:00:00.000Z'));
+    expect(s.plan.phases[s.phaseIndex].key).toBe('paid');
+    expect(s.phaseStartedAt).toBe('2026-01-15T00:00:00.000Z');
+    expect(issued.map((i) => i.arrears?.phaseKey)).toEqual(['trial', 'trial']);
+  });
+
+  it('an immediate migration cuts the period; both parts keep the full cycle for proration', () => {
+    const s = start({ activeFrom: '2026-01-01T00:00:00.000Z', billingAnchor: '2026-01-01T00:00:00.000Z' });
+    const v2 = plan({ id: 'plan-v2', version: 2 });
+    const now = t('2026-01-11T00:00:00.000Z');
+    expect(applyRequest(s, { kind: 'migrate', timing: 'immediate', plan: v2 }, now)).toBeUndefined();
+    expect(s.plan.id).toBe('plan-v2');
+    expect(s.period).toEqual({
+      from: '2026-01-11T00:00:00.000Z',
+      to: '2026-02-01T00:00:00.000Z',
+      cycleFrom: '2026-01-01T00:00:00.000Z',
+      cycleTo: '2026-02-01T00:00:00.000Z',
+    });
+    expect(s.pendingInvoices).toEqual([
+      expect.objectContaining({
+        invoiceKey: 'sub:2026-01-01T00:00:00.000Z',
+        arrears: expect.objectContaining({
+          planId: 'plan-v1',
+          to: '2026-01-11T00:00:00.000Z',
+          cycleTo: '2026-02-01T00:00:00.000Z',
+        }),
+      }),
+    ]);
+  });
+
+  it('next_billing_cycle changes apply at the boundary; a timestamp cancel cuts at that instant', () => {
+    const s = start({ activeFrom: '2026-01-01T00:00:00.000Z', billingAnchor: '2026-01-01T00:00:00.000Z' });
+    const other = plan({ id: 'basic-v1', key: 'basic' });
+    applyRequest(s, { kind: 'change', timing: 'next_billing_cycle', plan: other }, t('2026-01-05T00:00:00Z'));
+    expect(s.plan.id).toBe('plan-v1');
+    runUntil(s, t('2026-02-01T00:00:00.000Z'));
+    expect(s.plan.id).toBe('basic-v1');
+    expect(s.pendingChange).toBeUndefined();
+
+    applyRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, t('2026-02-02T00:00:00Z'));
+    expect(nextWakeAt(s)).toBe(t('2026-02-01T01:00:00.000Z'));
+    runUntil(s, t('2026-02-10T00:00:00.000Z'));
+    expect(s).toMatchObject({ status: 'canceled', activeTo: '2026-02-10T00:00:00.000Z', period: undefined });
+    expect(s.pendingInvoices).toEqual([
+      expect.objectContaining({
+        arrears: expect.objectContaining({ planId: 'basic-v1', to: '2026-02-10T00:00:00.000Z' }),
+      }),
+    ]);
+    runUntil(s, t('2026-02-10T01:00:00.000Z'));
+    expect(s.pendingInvoices).toEqual([]);
+    expect(nextWakeAt(s)).toBeUndefined();
+  });
+
+  it('validates requests against the state and the workflow clock', () => {
+    const s = start();
+    const now = t('2026-02-01T00:00:00.000Z');
+    expect(validateRequest(s, { kind: 'cancel', timing: '2026-01-01T00:00:00Z' }, now)).toMatchObject({
+      type: 'bad_request',
+    });
+    expect(validateRequest(s, { kind: 'migrate', timing: 'immediate', plan: plan() }, now)).toMatchObject({
+      type: 'conflict',
+    });
+    expect(
+      validateRequest(
+        s,
+        { kind: 'migrate', timing: 'immediate', plan: plan({ id: 'x', key: 'other' }) },
+        now,
+      ),
+    ).toMatchObject({ type: 'bad_request' });
+    expect(
+      validateRequest(
+        s,
+        { kind: 'migrate', timing: 'immediate', plan: plan({ id: 'old', version: 0 }) },
+        now,
+      ),
+    ).toMatchObject({ type: 'conflict' });
+    applyRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now);
+    expect(validateRequest(s, { kind: 'cancel', timing: 'immediate' }, now)?.message).toMatch(
+      /already scheduled/,
+    );
+    expect(
+      validateRequest(s, { kind: 'change', timing: 'immediate', plan: plan({ id: 'b', key: 'b' }) }, now),
+    ).toMatchObject({ type: 'conflict' });
+  });
+});
