@@ -83,7 +83,7 @@ describe('with a running worker', () => {
       TallyPlanVersion: 1,
       TallySubscriptionStatus: 'active',
     });
-    expect(await desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
+    expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
 
     const state = await workflowHandle(h, s1.id).query(getStateQuery);
     expect(state).toMatchObject({
