@@ -11,7 +11,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
-  continueAsNew,
+  makeContinueAsNewFunc,
   log,
   proxyActivities,
   setHandler,
@@ -152,7 +152,12 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     if ((issuedThisRun > 0 && state.status === 'active') || workflowInfo().continueAsNewSuggested) {
       await condition(() => allHandlersFinished() || inbox.length > 0);
       if (inbox.length) continue;
-      return await continueAsNew<typeof subscriptionWorkflow>(state);
+      const info = workflowInfo();
+      const next = makeContinueAsNewFunc<typeof subscriptionWorkflow>({
+        memo: info.memo,
+        typedSearchAttributes: info.typedSearchAttributes,
+      });
+      return await next(state);
     }
     // 4. sleep until the next due instant, or until a request arrives
     const wake = nextWakeAt(state);

@@ -12,6 +12,7 @@ import {
   maybeRecordHistory,
   P,
   waitFor,
+  workflowHandle,
   type Harness,
 } from './subscription-harness';
 
@@ -134,6 +135,15 @@ describe('subscription billing cycles', () => {
     const list = await h.app.api.get(`${P}/subscriptions?filter[customer_id]=acme-inc&filter[status]=active`);
     expect(list.status).toBe(200);
     expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([sub.id]);
+    // search attributes and memo survive continue-as-new
+    const desc = await workflowHandle(h, sub.id).describe();
+    const history = await workflowHandle(h, sub.id).fetchHistory();
+    expect(
+      history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId,
+    ).toBeTruthy();
+    const sa = Object.fromEntries(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    expect(sa).toMatchObject({ TallyCustomerKey: 'acme-inc', TallySubscriptionStatus: 'active' });
+    expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
     await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
   });
 });
