@@ -4,11 +4,13 @@
  * progress on stderr and ONE line of figures per benchmark on stdout. Never part of `npm test`.
  */
 import { entitlementAccess } from './entitlement-access';
+import { ingest } from './ingest';
+import { query } from './query';
 import { startBenchDatabase } from './lib/db';
 import { progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const BENCHMARKS: Benchmark[] = [entitlementAccess];
+const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

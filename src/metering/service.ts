@@ -187,6 +187,10 @@ export async function deleteMeter(em: EntityManager, idOrKey: string): Promise<v
  * Stores a validated batch in ONE statement: duplicates (same source and id) within the batch collapse to
  * the first occurrence and those already stored are skipped (`on conflict do nothing`), so concurrent
  * resends are safe. Resolves once the statement has committed. Returns how many rows were new.
+ *
+ * Rows are inserted in (source, id) order, so concurrent batches that share ids (a client resending a
+ * batch that is still in flight) take their unique-index waits in one global order and cannot deadlock;
+ * `seq` (the ingestion order that breaks `latest` ties) is still drawn in the batch's order.
  */
 export async function ingestEvents(
   em: EntityManager,
@@ -196,18 +200,26 @@ export async function ingestEvents(
   if (events.length === 0) return 0;
   const q = new Sql().add(
     `insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
-       ingested_at)
-     select d.source, d.id, d.type, d.subject, d.time, d.data, d.specversion, d.datacontenttype, d.dataschema,
-       ?::timestamptz
+       ingested_at, seq)
+     overriding system value
+     select s.source, s.id, s.type, s.subject, s.time, s.data, s.specversion, s.datacontenttype, s.dataschema,
+       ?::timestamptz, s.seq
      from (
-       select distinct on (x.e->>'source', x.e->>'id')
-         x.e->>'source' as source, x.e->>'id' as id, x.e->>'type' as type, x.e->>'subject' as subject,
-         (x.e->>'time')::timestamptz as time, x.e->'data' as data, x.e->>'specversion' as specversion,
-         x.e->>'datacontenttype' as datacontenttype, x.e->>'dataschema' as dataschema, x.ord
-       from jsonb_array_elements(?::jsonb) with ordinality as x(e, ord)
-       order by x.e->>'source', x.e->>'id', x.ord
-     ) d
-     order by d.ord
+       select o.*, nextval((select pg_get_serial_sequence('events', 'seq'))::regclass) as seq
+       from (
+         select d.* from (
+           select distinct on (x.e->>'source', x.e->>'id')
+             x.e->>'source' as source, x.e->>'id' as id, x.e->>'type' as type, x.e->>'subject' as subject,
+             (x.e->>'time')::timestamptz as time, x.e->'data' as data, x.e->>'specversion' as specversion,
+             x.e->>'datacontenttype' as datacontenttype, x.e->>'dataschema' as dataschema, x.ord
+           from jsonb_array_elements(?::jsonb) with ordinality as x(e, ord)
+           order by x.e->>'source', x.e->>'id', x.ord
+         ) d
+         order by d.ord
+         offset 0
+       ) o
+     ) s
+     order by s.source, s.id
      on conflict (source, id) do nothing`,
     receivedAt.toISOString(),
     JSON.stringify(events),

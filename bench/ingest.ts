@@ -1,0 +1,214 @@
+/**
+ * ingest: the real HTTP API (createApp on a listening port, in-process) against the bench database.
+ * CLIENTS concurrent keep-alive HTTP clients (Node fetch) POST `application/cloudevents-batch+json`
+ * batches of 1,000 events, 10% of each batch being resends of ids sent earlier (in an earlier batch, or
+ * in the same batch for the first one), until EVENTS distinct events are stored. Baseline from the same
+ * run: `COPY` of the same rows (same columns) from a server-side file into an unindexed table of the same
+ * PostgreSQL. Afterwards checks that the stored events are exactly the distinct ones sent (count, id
+ * range, checksum of `tokens`); a mismatch fails the benchmark.
+ */
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { createApp } from '../src/api/app';
+import { loadConfig } from '../src/config';
+import { logger } from '../src/lib/logger';
+import { fmtInt, progress } from './lib/progress';
+import { rng } from './lib/stats';
+import type { Benchmark } from './lib/types';
+
+const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 2_000_000);
+const CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 6);
+const NEW_PER_BATCH = 900; // + 100 resends = 10% of each batch
+const SOURCE = 'bench-ingest';
+const BASE_MS = Date.parse('2026-10-01T00:00:00Z');
+
+const tokensOf = (n: number) => 1 + (n % 2000);
+
+/** Event n (deterministic: a resend is byte-for-byte the same event). */
+function event(n: number) {
+  return {
+    specversion: '1.0',
+    id: `ev-${n}`,
+    source: SOURCE,
+    type: 'llm_call',
+    subject: `customer-${1 + ((n * 7919) % 1000)}`,
+    time: new Date(BASE_MS + n * 1000).toISOString(),
+    data: {
+      user_id: `user-${(n * 31) % 50_000}`,
+      tokens: tokensOf(n),
+      model: n % 3 === 0 ? 'large' : 'small',
+    },
+  };
+}
+
+/** The request bodies, built before timing (the clients share the CPU with the server). */
+function buildBatches(): { bodies: Buffer[]; posted: number } {
+  const rand = rng(5);
+  const out: Buffer[] = [];
+  let posted = 0;
+  for (let first = 0, b = 0; first < EVENTS; first += NEW_PER_BATCH, b++) {
+    const last = Math.min(EVENTS, first + NEW_PER_BATCH);
+    const ids: number[] = [];
+    for (let n = first; n < last; n++) ids.push(n);
+    const resends = Math.round(ids.length / 9);
+    for (let i = 0; i < resends; i++) {
+      // an id of an earlier batch (so no two in-flight batches wait on each other), or of this one
+      const n = first > 0 ? Math.floor(rand() * first) : first + Math.floor(rand() * (last - first));
+      ids.splice(Math.floor(rand() * (ids.length + 1)), 0, n);
+    }
+    out.push(Buffer.from(JSON.stringify(ids.map(event))));
+    posted += ids.length;
+  }
+  return { bodies: out, posted };
+}
+
+async function writeCopyFile(file: string, ingestedAt: string): Promise<void> {
+  const out = createWriteStream(file);
+  const nul = '\\N';
+  let buf = '';
+  for (let n = 0; n < EVENTS; n++) {
+    const e = event(n);
+    buf +=
+      [
+        e.source,
+        e.id,
+        e.type,
+        e.subject,
+        e.time,
+        JSON.stringify(e.data),
+        e.specversion,
+        nul,
+        nul,
+        ingestedAt,
+      ].join('\t') + '\n';
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'finish');
+}
+
+export const ingest: Benchmark = {
+  name: 'ingest',
+  description: `HTTP batch ingestion (${CLIENTS} clients, 1,000-event batches, 10% resends) vs COPY`,
+  async run(db) {
+    const { orm, url } = await db.fresh('ingest', CLIENTS + 2);
+    const conn = orm.em.getConnection();
+    const cols =
+      'source, id, type, subject, time, data, specversion, datacontenttype, dataschema, ingested_at';
+
+    // --- baseline: COPY the same rows into an unindexed table with the same columns
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-copy-'));
+    chmodSync(tmp, 0o755);
+    const file = path.join(tmp, 'events.tsv');
+    let copyRate: number;
+    try {
+      progress(`writing ${fmtInt(EVENTS)} rows for the COPY baseline`);
+      await writeCopyFile(file, new Date().toISOString());
+      chmodSync(file, 0o644);
+      await conn.execute(`
+        create table events_copy_baseline (
+          source text not null, id text not null, type text not null, subject text not null,
+          time timestamptz not null, data jsonb, specversion text not null default '1.0',
+          datacontenttype text, dataschema text, ingested_at timestamptz not null default now(),
+          stored_at timestamptz not null default now(), seq bigint generated always as identity)`);
+      await conn.execute('checkpoint');
+      progress('COPY into the unindexed table');
+      const t = process.hrtime.bigint();
+      await conn.execute(`copy events_copy_baseline (${cols}) from '${file}'`);
+      const s = Number(process.hrtime.bigint() - t) / 1e9;
+      copyRate = EVENTS / s;
+      progress(
+        `  COPY: ${fmtInt(EVENTS)} rows in ${s.toFixed(1)} s = ${fmtInt(Math.round(copyRate))} rows/s`,
+      );
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    await conn.execute('drop table events_copy_baseline');
+
+    // --- the API
+    progress('building request bodies');
+    const { bodies: batches, posted } = buildBatches();
+    const token = 'bench-token';
+    const config = loadConfig({
+      DATABASE_URL: url,
+      DATABASE_POOL_MAX: String(CLIENTS + 2),
+      TALLY_API_TOKENS: token,
+      LOG_LEVEL: 'silent',
+    });
+    const app = createApp({ config, orm, logger });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v3/openmeter/events`;
+    await conn.execute('checkpoint');
+
+    progress(`POSTing ${fmtInt(batches.length)} batches with ${CLIENTS} clients`);
+    let next = 0;
+    let done = 0;
+    const t0 = process.hrtime.bigint();
+    let lastReport = Date.now();
+    const client = async () => {
+      for (let b = next++; b < batches.length; b = next++) {
+        const res = await fetch(endpoint, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/cloudevents-batch+json',
+          },
+          body: batches[b],
+        });
+        if (res.status !== 202) throw new Error(`batch ${b}: HTTP ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+        done++;
+        if (Date.now() - lastReport > 5000) {
+          lastReport = Date.now();
+          const s = Number(process.hrtime.bigint() - t0) / 1e9;
+          const stored = Math.min(EVENTS, done * NEW_PER_BATCH);
+          progress(
+            `  ${fmtInt(done)} / ${fmtInt(batches.length)} batches, ~${fmtInt(stored)} events, ` +
+              `${fmtInt(Math.round(stored / s))} events/s`,
+          );
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: CLIENTS }, client));
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const rate = EVENTS / s;
+    progress(
+      `  API: ${fmtInt(EVENTS)} distinct events in ${s.toFixed(1)} s = ${fmtInt(Math.round(rate))} events/s`,
+    );
+
+    // --- exactness: every distinct event stored once, nothing else
+    progress('verifying the stored events');
+    const [v] = await conn.execute<{ n: string; in_range: string; tokens: string }[]>(
+      `select count(*)::text as n,
+         count(*) filter (where id ~ '^ev-[0-9]+$' and substr(id, 4)::bigint < ?)::text as in_range,
+         coalesce(sum((data->>'tokens')::numeric), 0)::text as tokens
+       from events where source = ?`,
+      [EVENTS, SOURCE],
+    );
+    let expectedTokens = 0;
+    for (let n = 0; n < EVENTS; n++) expectedTokens += tokensOf(n);
+    if (Number(v.n) !== EVENTS || Number(v.in_range) !== EVENTS || v.tokens !== String(expectedTokens))
+      throw new Error(
+        `ingest is not exact: stored ${v.n} events (${v.in_range} with expected ids), tokens ${v.tokens}; ` +
+          `expected ${EVENTS} events, tokens ${expectedTokens}`,
+      );
+    progress(`  exact: ${fmtInt(EVENTS)} events, tokens checksum ${expectedTokens}`);
+
+    return (
+      `ingest: ${fmtInt(Math.round(rate))} events/s, copy baseline ${fmtInt(Math.round(copyRate))} rows/s, ` +
+      `ratio ${(rate / copyRate).toFixed(2)} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
+      `posted in ${fmtInt(batches.length)} batches by ${CLIENTS} clients)`
+    );
+  },
+};
