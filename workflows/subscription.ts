@@ -6,6 +6,15 @@
  * Requests (cancel/change/migrate) arrive as Updates whose validators answer the caller at once; accepted
  * requests go through an inbox that the main loop drains, so only the loop mutates the state.
  * After each issued invoice the workflow continues as new, carrying its state, so history stays bounded.
+ *
+ * Versioning: running subscriptions replay their histories against this code (see
+ * test/integration/subscription-replay.test.ts). Any change to the commands this workflow issues, or to
+ * the machine's decisions for states already reached, goes behind `patched('<change-id>')` (old branch
+ * kept until no history needs it, then `deprecatePatch`). Recorded histories live in
+ * test/fixtures/histories/.
+ *
+ * Activities never call back into the workflow; invoice keys are deterministic (`<subscription>:<period
+ * start>`), so a retried or replayed `issueInvoice` finds the invoice it already wrote.
  */
 import {
   allHandlersFinished,

@@ -13,7 +13,10 @@
  * - A phase with a duration ends at phase start + duration; the switch happens at the first period end at
  *   or after that instant.
  * - A closed period is invoiced (arrears, plus the next period's in-advance fees when the subscription
- *   continues) once the collection period has passed after its end.
+ *   continues) once the collection period has passed after its end. Every closed period gets its invoice,
+ *   even a zero one (a free trial month): the invoice is the record that the period was billed. Only the
+ *   start-of-subscription invoice, which could hold nothing but in-advance fees, is skipped when the first
+ *   phase has none.
  */
 import type { BilledPeriod } from '../billing/contract';
 import { addDuration, periodContaining } from '../catalog/periods';
