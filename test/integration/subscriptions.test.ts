@@ -25,6 +25,7 @@ afterEach(async () => {
 });
 
 const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
+const isoOf = (ms: number) => new Date(ms).toISOString();
 
 async function activeUsersSetup(hh: Harness, customerKey = 'acme-inc') {
   const f = fixtures(hh.app);
@@ -145,5 +146,42 @@ describe('subscription billing cycles', () => {
     expect(sa).toMatchObject({ TallyCustomerKey: 'acme-inc', TallySubscriptionStatus: 'active' });
     expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
     await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
+  });
+
+  it('in-advance flat fees: invoiced at the start, then with each closed period for the next one', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const f = fixtures(h.app);
+    await f.customer('acme-inc');
+    await f.plan('seat', [
+      {
+        key: 'default',
+        name: 'Default',
+        rate_cards: [
+          {
+            key: 'seat',
+            name: 'Seat',
+            billing_cadence: 'P1M',
+            payment_term: 'in_advance',
+            price: { type: 'flat', amount: '20' },
+          },
+        ],
+      },
+    ]);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'seat' } });
+    const a = Date.parse(sub.active_from);
+    const first = await waitFor(async () => {
+      const l = await invoicesOf(h!.app, sub.id);
+      return l.length === 1 && l;
+    });
+    expect(first[0]).toMatchObject({ from: isoOf(a), to: isoOf(month(a, 1)), total: '20.00' });
+    await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
+    const invs = await waitFor(async () => {
+      const l = await invoicesOf(h!.app, sub.id);
+      return l.length === 2 && l;
+    });
+    expect(invs[1].total).toBe('20.00');
+    expect(invs[1].lines).toEqual([
+      expect.objectContaining({ rate_card_key: 'seat', from: isoOf(month(a, 1)), to: isoOf(month(a, 2)) }),
+    ]);
   });
 });
