@@ -1,0 +1,394 @@
+/**
+ * billing-run: one billing cycle of N subscriptions that all end their period in the same minute, end to
+ * end — the real Temporal dev server (temporal CLI `server start-dev`, temp data dir, free ports, Tally's
+ * search attributes), the real worker (`src/cli/worker.ts` as a child process, so its RSS is its own),
+ * and PostgreSQL.
+ *
+ * Seed: a `sum(tokens)` meter, a feature, a `PT1M` plan with one usage rate card (0.01 USD per token), N
+ * customers (SQL). N subscriptions are created through the subscriptions service (the path
+ * `POST /subscriptions` takes: row + workflow start), CONCURRENCY at a time, all with the same billing
+ * anchor (minute start + 5 s), so every subscription's period ends at the same instants. Once all exist,
+ * the measured boundary B is the first grid instant at least LEAD seconds later; each customer gets 1–5
+ * events inside [B − 2 s, B) (bulk SQL) plus one event at B exactly (next period: must not be billed).
+ *
+ * Measures: the time from B + collection period (when the invoices become due) until all N invoices of
+ * the period ending at B are stored; worker RSS (VmRSS of the worker process) while the subscriptions
+ * sleep (just before a boundary, after CHECKPOINT and after N subscriptions) and its peak during the run;
+ * Temporal history events of one completed run (= one billing cycle: the workflow continues as new after
+ * each invoice) for a sample of subscriptions. Verifies exactly N invoices for the period, one per
+ * subscription, each total = the customer's seeded tokens × 0.01.
+ *
+ * Env: BENCH_SUBSCRIPTIONS (10000), BENCH_RSS_CHECKPOINT (1000; 0 = none), BENCH_CREATE_CONCURRENCY (32),
+ * BENCH_COLLECTION_PERIOD (PT10S), BENCH_LEAD_SECONDS (25), BENCH_WORKER_LOG_LEVEL (warn); the worker
+ * also inherits TALLY_WORKER_* and DATABASE_POOL_MAX from the environment.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Decimal from 'decimal.js';
+import { Client, Connection } from '@temporalio/client';
+import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { loadConfig } from '../src/config';
+import { logger } from '../src/lib/logger';
+import { createMeter } from '../src/metering/service';
+import { createSubscriptionsService } from '../src/subscriptions/service';
+import { ensureTemporalDevServer } from '../scripts/lib/temporal';
+import { fmtInt, progress } from './lib/progress';
+import type { Benchmark } from './lib/types';
+
+const N = Number(process.env.BENCH_SUBSCRIPTIONS ?? 10_000);
+const CHECKPOINT = Number(process.env.BENCH_RSS_CHECKPOINT ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_CREATE_CONCURRENCY ?? 32);
+const COLLECTION = process.env.BENCH_COLLECTION_PERIOD ?? 'PT10S';
+const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 25);
+const HISTORY_SAMPLE = 20;
+const MINUTE = 60_000;
+const ROOT = path.resolve(__dirname, '..');
+const TASK_QUEUE = 'tally-bench';
+
+const collectionMs = (() => {
+  const m = /^PT(\d+)S$/.exec(COLLECTION);
+  if (!m) throw new Error(`BENCH_COLLECTION_PERIOD must look like PT10S, got ${COLLECTION}`);
+  return Number(m[1]) * 1000;
+})();
+
+/** Events of customer i (1-based): count and tokens, deterministic. */
+const eventsOf = (i: number) => 1 + (i % 5);
+const tokensOf = (i: number, j: number) => 1 + ((i * 37 + j * 11) % 1000);
+function expectedTotal(i: number): string {
+  let tokens = 0;
+  for (let j = 0; j < eventsOf(i); j++) tokens += tokensOf(i, j);
+  return new Decimal(tokens).mul('0.01').toFixed(2);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const mb = (kb: number) => (kb / 1024).toFixed(0);
+
+/** VmRSS of a process in kB (0 when it is gone). */
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples a process's RSS every 250 ms; `peakSince(t)` is the highest sample taken at or after t. */
+function rssSampler(pid: number) {
+  const samples: { t: number; kb: number }[] = [];
+  const timer = setInterval(() => samples.push({ t: Date.now(), kb: rssKb(pid) }), 250);
+  return {
+    stop: () => clearInterval(timer),
+    peakSince: (t: number) => Math.max(0, ...samples.filter((s) => s.t >= t).map((s) => s.kb)),
+    /** mean over [from, to) */
+    mean(from: number, to: number) {
+      const w = samples.filter((s) => s.t >= from && s.t < to);
+      return w.length ? w.reduce((a, s) => a + s.kb, 0) / w.length : rssKb(pid);
+    },
+  };
+}
+
+function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/worker.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', out, out, 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`worker exited (${code}); see ${logFile}`));
+    child.once('exit', onExit);
+    child.on('message', (m: { type?: string }) => {
+      if (m?.type === 'ready') {
+        child.off('exit', onExit);
+        resolve(child);
+      }
+    });
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+  });
+}
+
+export const billingRun: Benchmark = {
+  name: 'billing-run',
+  description: `${fmtInt(N)} PT1M subscriptions ending their period together: real Temporal dev server + worker`,
+  async run(db) {
+    const { orm, url } = await db.fresh('billing_run', 16);
+    const conn = orm.em.getConnection();
+    const em = () => orm.em.fork();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
+    const cleanup: (() => Promise<void>)[] = [];
+    try {
+      const temporal = await ensureTemporalDevServer({
+        dataDir: tmp,
+        port: await freePort(),
+        uiPort: await freePort(),
+        namespace: 'default',
+      });
+      cleanup.push(() => temporal.stop());
+      progress(`Temporal dev server at ${temporal.address}`);
+
+      progress('seeding catalog: meter, feature, PT1M plan');
+      const meter = await createMeter(em(), {
+        key: 'tokens',
+        name: 'Tokens',
+        aggregation: 'sum',
+        event_type: 'llm_call',
+        value_property: '$.tokens',
+      });
+      const feature = await createFeature(em(), {
+        key: 'tokens',
+        name: 'Tokens',
+        meter: { id: meter.id },
+      });
+      const draft = await createPlan(em(), {
+        key: 'per-minute',
+        name: 'Per minute',
+        currency: 'USD',
+        billing_cadence: 'PT1M',
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              {
+                key: 'tokens',
+                name: 'Tokens',
+                feature: { id: feature.id },
+                billing_cadence: 'PT1M',
+                price: { type: 'unit', amount: '0.01' },
+              },
+            ],
+          },
+        ],
+      });
+      const plan = await publishPlan(em(), draft.id);
+
+      progress(`seeding ${fmtInt(N)} customers`);
+      await conn.execute(
+        `insert into customers (id, key, name, currency, created_at, updated_at)
+         select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, 'USD', now(), now()
+         from generate_series(1, ?) i`,
+        [N],
+      );
+
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        DATABASE_URL: url,
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: 'default',
+        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+        TALLY_COLLECTION_PERIOD: COLLECTION,
+        LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
+      };
+      const workerLog = path.join(tmp, 'worker.log');
+      progress(`starting the worker (src/cli/worker.ts; log ${workerLog})`);
+      const worker = await startWorker(env, workerLog);
+      cleanup.unshift(() => stopProcess(worker));
+      const rss = rssSampler(worker.pid!);
+      cleanup.unshift(() => Promise.resolve(rss.stop()));
+      progress(`worker pid ${worker.pid} ready, RSS ${mb(rssKb(worker.pid!))} MB`);
+
+      const connection = await Connection.connect({ address: temporal.address });
+      cleanup.unshift(() => connection.close());
+      const client = new Client({ connection, namespace: 'default' });
+      const config = loadConfig(env);
+      const subs = createSubscriptionsService({
+        orm,
+        config,
+        temporal: client,
+        logger: logger.child({}, { level: 'warn' }),
+      });
+
+      const now0 = Date.now();
+      const anchorMs = Math.floor(now0 / MINUTE) * MINUTE + 5_000;
+      const anchor = new Date(anchorMs).toISOString();
+      /** the first grid instant (anchor + n minutes) at or after t */
+      const boundaryAfter = (t: number) => anchorMs + Math.ceil((t - anchorMs) / MINUTE) * MINUTE;
+
+      /** mean worker RSS over the 2 s before the next boundary (when every subscription sleeps) */
+      const sleepingRss = async (label: string) => {
+        const b = boundaryAfter(Date.now() + 3_000);
+        progress(`${label}: waiting for the quiet seconds before ${new Date(b).toISOString()}`);
+        await sleep(b - 100 - Date.now());
+        const kb = rss.mean(b - 2_100, b - 100);
+        progress(`${label}: worker RSS ${mb(kb)} MB`);
+        return kb;
+      };
+
+      const ids: string[] = [];
+      let next = 1;
+      const create = async (upTo: number) => {
+        const t0 = Date.now();
+        const from = next;
+        let lastReport = 0;
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (next <= upTo) {
+              const i = next++;
+              const s = await subs.create({
+                customer: { key: `customer-${i}` },
+                plan: { key: plan.key },
+                billing_anchor: anchor,
+              });
+              ids.push(s.id);
+              const done = ids.length;
+              if (done === upTo || Date.now() - lastReport > 2_000) {
+                lastReport = Date.now();
+                const rate = (done - from + 1) / ((Date.now() - t0) / 1000);
+                const width = 30;
+                const fill = Math.round((done / N) * width);
+                progress(
+                  `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${fmtInt(done)} / ${fmtInt(N)} subscriptions ` +
+                    `(${rate.toFixed(0)}/s, worker RSS ${mb(rssKb(worker.pid!))} MB)`,
+                );
+              }
+            }
+          }),
+        );
+        return (upTo - from + 1) / ((Date.now() - t0) / 1000);
+      };
+
+      progress(`creating ${fmtInt(N)} subscriptions (billing anchor ${anchor}, ${CONCURRENCY} at a time)`);
+      let rssAtCheckpoint: number | undefined;
+      if (CHECKPOINT > 0 && CHECKPOINT < N) {
+        await create(CHECKPOINT);
+        rssAtCheckpoint = await sleepingRss(`${fmtInt(CHECKPOINT)} sleeping`);
+      }
+      const createRate = await create(N);
+      progress(`created ${fmtInt(N)} subscriptions (last stretch ${createRate.toFixed(0)}/s)`);
+
+      const B = boundaryAfter(Date.now() + LEAD_S * 1000);
+      const due = B + collectionMs;
+      const bIso = new Date(B).toISOString();
+      progress(`measured boundary ${bIso}; seeding usage in [B - 2 s, B) and one event at B per customer`);
+      await conn.execute(
+        `insert into events (source, id, type, subject, time, data, specversion)
+         select 'bench', i || '-' || j, 'llm_call', 'customer-' || i,
+           ?::timestamptz - interval '2 seconds' + j * interval '100 milliseconds',
+           jsonb_build_object('tokens', 1 + ((i * 37 + j * 11) % 1000)), '1.0'
+         from generate_series(1, ?) i, generate_series(0, 4) j
+         where j < 1 + (i % 5)`,
+        [bIso, N],
+      );
+      await conn.execute(
+        `insert into events (source, id, type, subject, time, data, specversion)
+         select 'bench', i || '-at-boundary', 'llm_call', 'customer-' || i, ?::timestamptz,
+           jsonb_build_object('tokens', 100000), '1.0'
+         from generate_series(1, ?) i`,
+        [bIso, N],
+      );
+      await conn.execute('analyze events');
+
+      const rssSleeping = await sleepingRss(`${fmtInt(N)} sleeping`);
+      const count = async () => {
+        const rows = await conn.execute<{ n: string }[]>(
+          'select count(*)::text as n from invoices where service_period_to = ?',
+          [bIso],
+        );
+        return Number(rows[0].n);
+      };
+      await sleep(due - Date.now());
+      progress(`collection period over (${new Date(due).toISOString()}); waiting for ${fmtInt(N)} invoices`);
+      let issued = 0;
+      let lastLog = Date.now();
+      for (;;) {
+        issued = await count();
+        if (issued >= N) break;
+        if (Date.now() - due > 15 * MINUTE) throw new Error(`only ${issued} of ${N} invoices after 15 min`);
+        if (Date.now() - lastLog > 5_000) {
+          lastLog = Date.now();
+          progress(
+            `  ${fmtInt(issued)} / ${fmtInt(N)} invoices at +${((Date.now() - due) / 1000).toFixed(1)} s ` +
+              `(worker RSS ${mb(rssKb(worker.pid!))} MB)`,
+          );
+        }
+        await sleep(200);
+      }
+      const elapsed = (Date.now() - due) / 1000;
+      const peak = rss.peakSince(B);
+      progress(`all ${fmtInt(N)} invoices after ${elapsed.toFixed(1)} s; peak worker RSS ${mb(peak)} MB`);
+
+      progress('verifying invoices (count, one per subscription, totals)');
+      const rows = await conn.execute<{ key: string; subscription_id: string; total: string }[]>(
+        `select c.key, i.subscription_id, i.total::text as total
+           from invoices i join customers c on c.id = i.customer_id
+          where i.service_period_to = ?`,
+        [bIso],
+      );
+      const perSub = new Set(rows.map((r) => r.subscription_id));
+      const wrong = rows.filter(
+        (r) => !new Decimal(r.total).eq(expectedTotal(Number(r.key.replace('customer-', '')))),
+      );
+      const missing = ids.filter((id) => !perSub.has(id));
+      if (rows.length !== N || perSub.size !== N || missing.length || wrong.length) {
+        throw new Error(
+          `verification failed: ${rows.length} invoices, ${perSub.size} subscriptions, ${missing.length} missing, ` +
+            `${wrong.length} wrong totals (e.g. ${JSON.stringify(wrong.slice(0, 3))})`,
+        );
+      }
+      progress(`verified: ${fmtInt(N)} invoices, one per subscription, every total = seeded tokens × 0.01`);
+
+      progress(`history of one cycle for ${HISTORY_SAMPLE} subscriptions`);
+      const step = Math.max(1, Math.floor(ids.length / HISTORY_SAMPLE));
+      const counts: number[] = [];
+      let canCount = 0;
+      for (let k = 0; k < HISTORY_SAMPLE && k * step < ids.length; k++) {
+        const wid = `subscription-${ids[k * step]}`;
+        const current = await client.workflow.getHandle(wid).fetchHistory();
+        const prevRun =
+          current.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+        if (!prevRun) throw new Error(`${wid} has not continued as new`);
+        const h = await client.workflow.getHandle(wid, prevRun).fetchHistory();
+        const events = h.events ?? [];
+        counts.push(events.length);
+        if (events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes) canCount++;
+      }
+      const perCycle = counts.reduce((a, b) => a + b, 0) / counts.length;
+      progress(
+        `history events per completed run (one cycle): min ${Math.min(...counts)} max ${Math.max(...counts)}; ` +
+          `${canCount}/${counts.length} ended in continue-as-new`,
+      );
+
+      const sleepingPart =
+        rssAtCheckpoint !== undefined
+          ? `worker RSS sleeping ${mb(rssAtCheckpoint)} MB @ ${fmtInt(CHECKPOINT)} / ${mb(rssSleeping)} MB @ ${fmtInt(N)}`
+          : `worker RSS sleeping ${mb(rssSleeping)} MB`;
+      return (
+        `billing-run: ${fmtInt(N)} invoices in ${elapsed.toFixed(1)} s after the collection period ` +
+        `(${(N / elapsed).toFixed(0)} invoices/s), ${sleepingPart} / peak ${mb(peak)} MB, ` +
+        `${perCycle.toFixed(1)} history events per subscription-cycle`
+      );
+    } finally {
+      for (const c of cleanup) {
+        try {
+          await c();
+        } catch (err) {
+          progress(`cleanup: ${(err as Error).message}`);
+        }
+      }
+      if (!process.env.BENCH_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+      else progress(`kept ${tmp}`);
+    }
+  },
+};
