@@ -421,7 +421,8 @@ function aggregateSql(agg: Aggregation): { expr: string; where: string } {
     case 'count':
       return { expr: 'count(*)', where: 'true' };
     case 'unique_count':
-      return { expr: 'count(distinct v)', where: 'v is not null' };
+      // over the distinct (group keys, v) rows built in buildMeterQuery
+      return { expr: 'count(*)', where: 'v is not null' };
     case 'sum':
       return { expr: 'sum(vn)', where: 'vn is not null' };
     case 'avg':
@@ -482,9 +483,10 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   const agg = aggregateSql(meter.aggregation);
 
   const q = new Sql().add('with ev0 as (select e.time, e.seq, e.subject');
-  if (meter.aggregation !== 'count' && meter.value_property)
-    q.add(', e.data #>> ?::text[] as v', jsonPathToPg(meter.value_property));
-  else q.add(', null::text as v');
+  if (meter.aggregation !== 'count' && meter.value_property) {
+    const path = jsonPathToPg(meter.value_property);
+    q.add(', e.data #>> ?::text[] as v, e.data #> ?::text[] as vj', path, path);
+  } else q.add(', null::text as v, null::jsonb as vj');
   for (const d of dimNames) q.add(`, e.data #>> ?::text[] as d${idx.get(d)}`, jsonPathToPg(dims[d]));
   if (needCustomer) q.add(', attr.customer_id');
   if (unit) q.add(`, date_trunc('${unit}', e.time at time zone ?) as b`, tz);
@@ -498,7 +500,11 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   if (mq.subjects) q.add(' and e.subject in ').list(mq.subjects);
   const cf = filters.customer_id;
   if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(q, 'eq' in cf ? [cf.eq] : cf.in);
-  q.add(`), ev as (select *, case when v ~ ${NUMERIC_RE} then v::numeric end as vn from ev0)`);
+  // a JSON number casts straight to numeric (exact, no text round trip); only strings go through the regex
+  q.add(
+    `), ev as (select *, case jsonb_typeof(vj) when 'number' then vj::numeric` +
+      ` when 'string' then case when v ~ ${NUMERIC_RE} then v::numeric end end as vn from ev0)`,
+  );
 
   const groupCols = groupBy.map((g) => dimColumn(g, idx));
   q.add(` select trim_scale((${agg.expr})::numeric)::text as value`);
@@ -517,9 +523,18 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
     else q.add(`, ${tsSql('now()')} as "to"`);
   }
   groupCols.forEach((c, i) => q.add(`, ${c} as g${i}`));
-  q.add(` from ev where ${agg.where}`);
-  for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
   const keys = [...(unit ? ['b'] : []), ...groupCols];
+  if (meter.aggregation === 'unique_count') {
+    // count(distinct v) sorts every value; hashing the distinct (keys, v) first and counting them is
+    // the same number, several times faster on large sets (min(time) kept for the default "from")
+    const inner = [...new Set([...keys, 'v'])].join(', ');
+    q.add(` from (select ${inner}, min(time) as time from ev where ${agg.where}`);
+    for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+    q.add(` group by ${inner}) ev`);
+  } else {
+    q.add(` from ev where ${agg.where}`);
+    for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+  }
   if (keys.length) q.add(` group by ${keys.join(', ')}`);
   q.add(' having count(*) > 0');
   if (keys.length) q.add(` order by ${keys.join(', ')}`);
