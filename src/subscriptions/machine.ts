@@ -179,6 +179,13 @@ function scheduledAt(state: SubscriptionState): number | undefined {
   return at && at !== 'next_billing_cycle' ? ms(at) : undefined;
 }
 
+/** The instant (ms) a timing takes effect, judged at `now`. */
+function effectiveAt(state: SubscriptionState, timing: string, now: number): number {
+  if (timing === 'immediate') return now;
+  if (timing === 'next_billing_cycle') return state.period ? ms(state.period.to) : now;
+  return ms(timing);
+}
+
 /** When the workflow must wake next (ms), or undefined when nothing is scheduled. */
 export function nextWakeAt(state: SubscriptionState): number | undefined {
   const times = state.pendingInvoices.map((i) => ms(i.dueAt));
@@ -310,6 +317,10 @@ export function validateRequest(
   }
   const pending = state.pendingChange;
   if (pending?.kind === 'cancel') {
+    // a cancelation may be brought forward (e.g. immediate after next_billing_cycle), never pushed back
+    if (req.kind === 'cancel' && effectiveAt(state, req.timing, now) < effectiveAt(state, pending.at, now)) {
+      return undefined;
+    }
     return { type: 'conflict', message: `a cancelation is already scheduled (${pending.at})` };
   }
   if (req.kind === 'cancel') return undefined;

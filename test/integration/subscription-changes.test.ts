@@ -202,14 +202,44 @@ describe('cancelation', () => {
       status: 'active',
       pending_changes: [{ type: 'cancel', timing: 'next_billing_cycle' }],
     });
-    const dup = await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' });
+    const dup = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/cancel`)
+      .send({ timing: 'next_billing_cycle' });
     expect(dup.status).toBe(409);
+    const later = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/cancel`)
+      .send({ timing: isoOf(month(a, 1) + DAY) });
+    expect(later.status).toBe(409);
+    expect(later.body.detail).toMatch(/already scheduled/);
 
     await workflowHandle(h, sub.id).result();
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '2.00']]);
     const final = await f.get(sub.id);
     expect(final).toMatchObject({ status: 'canceled', active_to: isoOf(month(a, 1)), pending_changes: [] });
+  });
+
+  it('a scheduled cancelation brought forward: immediate after next_billing_cycle cuts now', async () => {
+    h = await createHarness();
+    const { f, usage } = await setup(h);
+    await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('1')] }]);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
+    const a = Date.parse(sub.active_from);
+    await f.ingest([req('acme-inc', a + DAY, 'u1'), req('acme-inc', a + 20 * DAY, 'late')]);
+    const scheduled = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/cancel`)
+      .send({ timing: 'next_billing_cycle' });
+    expect(scheduled.status).toBe(200);
+    await advanceTo(h, a + 10 * DAY, [sub.id]);
+    const now = await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' });
+    expect(now.status).toBe(200);
+    expect(now.body).toMatchObject({ status: 'canceled', pending_changes: [] });
+    const end = Date.parse(now.body.active_to);
+    expect(end).toBeGreaterThanOrEqual(a + 10 * DAY);
+    expect(end).toBeLessThan(month(a, 1));
+    await workflowHandle(h, sub.id).result();
+    const invs = await invoicesOf(h.app, sub.id);
+    expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(end), '1.00']]);
   });
 
   it('at a timestamp: cuts exactly there', async () => {

@@ -188,7 +188,13 @@ describe('subscription machine', () => {
       ),
     ).toMatchObject({ type: 'conflict' });
     applyRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now);
-    expect(validateRequest(s, { kind: 'cancel', timing: 'immediate' }, now)?.message).toMatch(
+    // a scheduled cancelation can be brought forward, not pushed back or repeated
+    expect(validateRequest(s, { kind: 'cancel', timing: 'immediate' }, now)).toBeUndefined();
+    expect(validateRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now)?.message).toMatch(
+      /already scheduled/,
+    );
+    const afterPeriodEnd = new Date(Date.parse(s.period!.to) + 86_400_000).toISOString();
+    expect(validateRequest(s, { kind: 'cancel', timing: afterPeriodEnd }, now)?.message).toMatch(
       /already scheduled/,
     );
     expect(
