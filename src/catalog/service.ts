@@ -85,10 +85,11 @@ interface MeterRow {
   dimensions: unknown;
 }
 
-async function findMeter(em: EntityManager, id: string): Promise<MeterRow | null> {
+/** A live meter by id or key (a feature may name its meter either way; the id is stored). */
+async function findMeter(em: EntityManager, idOrKey: string): Promise<MeterRow | null> {
   const rows = await em.execute<Row[]>(
-    'select id, dimensions from meters where id = ? and deleted_at is null',
-    [id],
+    'select id, dimensions from meters where (id = ? or key = ?) and deleted_at is null order by (id = ?) desc limit 1',
+    [idOrKey, idOrKey, idOrKey],
   );
   return rows[0] ? { id: rows[0].id as string, dimensions: rows[0].dimensions } : null;
 }
@@ -100,6 +101,7 @@ function dimensionNames(d: unknown): string[] {
 }
 
 export async function createFeature(em: EntityManager, input: FeatureInput): Promise<Feature> {
+  let meterId: string | null = null;
   if (input.meter) {
     const meter = await findMeter(em, input.meter.id);
     if (!meter)
@@ -114,6 +116,7 @@ export async function createFeature(em: EntityManager, input: FeatureInput): Pro
         reason: `the meter has no dimension ${k} (dimensions: ${dims.join(', ') || 'none'})`,
       }));
     if (bad.length) throw badRequest('feature meter filters are invalid', bad);
+    meterId = meter.id;
   }
   const id = newId();
   const filters =
@@ -128,7 +131,7 @@ export async function createFeature(em: EntityManager, input: FeatureInput): Pro
         input.name,
         input.description ?? null,
         input.labels ? JSON.stringify(input.labels) : null,
-        input.meter?.id ?? null,
+        meterId,
         filters ? JSON.stringify(filters) : null,
       ],
     );

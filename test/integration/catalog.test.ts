@@ -51,6 +51,14 @@ describe('features', () => {
       .expect(201);
     expect(staticFeature.body.meter).toBeUndefined();
 
+    // the meter may be named by its key; the feature stores and returns its id
+    const byMeterKey = await app.api
+      .post('/v3/openmeter/features')
+      .send({ key: 'gpt-tokens', name: 'Tokens', meter: { id: 'tokens_total' } })
+      .expect(201);
+    expect(byMeterKey.body.meter).toEqual({ id: meterId });
+    await app.api.delete(`/v3/openmeter/features/${byMeterKey.body.id}`).expect(204);
+
     const byId = await app.api.get(`/v3/openmeter/features/${created.body.id}`).expect(200);
     expect(byId.body).toEqual(created.body);
     const byKey = await app.api.get('/v3/openmeter/features/active-users').expect(200);
