@@ -198,28 +198,22 @@ export async function ingestEvents(
   receivedAt: Date,
 ): Promise<number> {
   if (events.length === 0) return 0;
+  // json_to_recordset parses the batch once, straight into typed columns; seq is drawn in the batch's
+  // order (the function scan's), then one sort on (source, id, seq) both drops repeated ids (keeping the
+  // first) and gives the insert order
   const q = new Sql().add(
     `insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
        ingested_at, seq)
      overriding system value
-     select s.source, s.id, s.type, s.subject, s.time, s.data, s.specversion, s.datacontenttype, s.dataschema,
+     select distinct on (s.source, s.id)
+       s.source, s.id, s.type, s.subject, s.time, s.data, s.specversion, s.datacontenttype, s.dataschema,
        ?::timestamptz, s.seq
      from (
-       select o.*, nextval((select pg_get_serial_sequence('events', 'seq'))::regclass) as seq
-       from (
-         select d.* from (
-           select distinct on (x.e->>'source', x.e->>'id')
-             x.e->>'source' as source, x.e->>'id' as id, x.e->>'type' as type, x.e->>'subject' as subject,
-             (x.e->>'time')::timestamptz as time, x.e->'data' as data, x.e->>'specversion' as specversion,
-             x.e->>'datacontenttype' as datacontenttype, x.e->>'dataschema' as dataschema, x.ord
-           from jsonb_array_elements(?::jsonb) with ordinality as x(e, ord)
-           order by x.e->>'source', x.e->>'id', x.ord
-         ) d
-         order by d.ord
-         offset 0
-       ) o
+       select r.*, nextval((select pg_get_serial_sequence('events', 'seq'))::regclass) as seq
+       from json_to_recordset(?::json) as r(source text, id text, type text, subject text, time timestamptz,
+         data jsonb, specversion text, datacontenttype text, dataschema text)
      ) s
-     order by s.source, s.id
+     order by s.source, s.id, s.seq
      on conflict (source, id) do nothing`,
     receivedAt.toISOString(),
     JSON.stringify(events),
