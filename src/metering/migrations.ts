@@ -64,13 +64,18 @@ export class MeteringInit extends Migration {
  * (type, subject, time) index now carries `data`: a meter query becomes an index-only scan over the
  * customer's contiguous index range. It replaces the old index (same key columns), so ingestion still
  * maintains four indexes.
+ *
+ * On a large existing table, build the index beforehand without blocking ingestion —
+ * `create index concurrently events_type_subject_time_data_idx on events (type, subject, time) include (data)`
+ * — the migration then only drops the old one (migrations run in one transaction, where `concurrently` is
+ * not allowed).
  */
 export class MeteringCoveringIndex extends Migration {
   override up(): void {
     this.addSql(
-      'create index events_type_subject_time_data_idx on events (type, subject, time) include (data)',
+      'create index if not exists events_type_subject_time_data_idx on events (type, subject, time) include (data)',
     );
-    this.addSql('drop index events_type_subject_time_idx');
+    this.addSql('drop index if exists events_type_subject_time_idx');
   }
 
   override down(): void {
