@@ -298,9 +298,14 @@ async function checkPhases(
             `a ${price.type} price needs a metered feature; ${feature.key} has no meter`,
           );
         if (cadence === null) err(`${rp}.billing_cadence`, `a ${price.type} price needs a billing cadence`);
-        else if (planCadence !== undefined && !sameDuration(cadence, planCadence))
-          err(`${rp}.billing_cadence`, `a usage price must be billed at the plan cadence ${planCadence}`);
       }
+      // every recurring rate card is billed on the plan's periods: a different cadence would be charged
+      // once per plan period (e.g. a yearly fee every month), so it is refused
+      if (cadence !== null && planCadence !== undefined && !sameDuration(cadence, planCadence))
+        err(
+          `${rp}.billing_cadence`,
+          `a recurring rate card must be billed at the plan cadence ${planCadence} (or be one-time: null)`,
+        );
       const paymentTerm = rc.payment_term ?? 'in_arrears';
       if (paymentTerm === 'in_advance' && usage)
         err(`${rp}.payment_term`, 'in_advance is only allowed for flat prices');

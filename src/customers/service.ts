@@ -403,6 +403,16 @@ export async function replaceCustomer(
 export async function deleteCustomer(em: EntityManager, idOrKey: string): Promise<void> {
   await em.transactional(async (tem) => {
     const { id } = await lockCustomer(tem, idOrKey);
+    // its usage would go unbilled (or, once its key is reused, be billed to the wrong customer)
+    const active = await tem.execute<{ id: string }[]>(
+      "select id from subscriptions where customer_id = ? and status = 'active' order by id",
+      [id],
+    );
+    if (active.length) {
+      throw conflict(
+        `customer ${idOrKey} has active subscriptions (${active.map((r) => r.id).join(', ')}): cancel them first`,
+      );
+    }
     await tem.execute('delete from customer_subjects where customer_id = ?', [id]);
     await tem.execute('update customers set deleted_at = now(), updated_at = now() where id = ?', [id]);
   });

@@ -234,6 +234,13 @@ async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): 
   return plan;
 }
 
+/** A subscription invoices in one currency: moving it to a plan priced in another is refused. */
+function sameCurrency(row: { currency: string }, target: Plan, field: string): void {
+  if (target.currency.trim() === row.currency.trim()) return;
+  const detail = `plan ${target.key} version ${target.version} is priced in ${target.currency}, the subscription in ${row.currency.trim()}`;
+  throw badRequest(detail, [{ field, reason: detail }]);
+}
+
 export interface CreateSubscriptionInput {
   customer: { id?: string; key?: string };
   plan: PlanInputRef;
@@ -357,6 +364,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     async change(id: string, plan: PlanInputRef, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
       const target = await activePlan(em(), plan, 'body.plan');
+      sameCurrency(row, target, 'body.plan');
       return send(row, (h) =>
         h.executeUpdate(changeUpdate, { args: [{ timing, plan: toPlanSchedule(target) }] }),
       );
@@ -375,6 +383,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         'body.target_version',
       );
       if (target.version <= row.plan_version) throw notNewer(target.version);
+      sameCurrency(row, target, 'body.target_version');
       return send(row, (h) =>
         h.executeUpdate(migrateUpdate, { args: [{ timing, plan: toPlanSchedule(target) }] }),
       );

@@ -395,6 +395,27 @@ describe('plans', () => {
       ],
       [
         {
+          // a yearly flat fee on a monthly plan would be charged every month
+          phases: [
+            {
+              key: 'a',
+              name: 'A',
+              rate_cards: [
+                {
+                  key: 'f',
+                  name: 'F',
+                  billing_cadence: 'P1Y',
+                  payment_term: 'in_advance',
+                  price: { type: 'flat', amount: '1200' },
+                },
+              ],
+            },
+          ],
+        },
+        ['body.phases[0].rate_cards[0].billing_cadence'],
+      ],
+      [
+        {
           phases: [
             {
               key: 'a',

@@ -131,6 +131,33 @@ describe('with a running worker', () => {
       .send({ plan: { key: 'basic' } });
     expect(noTiming.status).toBe(400);
   });
+
+  it('refuses a plan in another currency', async () => {
+    const f = fixtures(h.app);
+    await f.plan('euro', [{ key: 'default', name: 'Default', rate_cards: [rateCard('9')] }], {
+      currency: 'EUR',
+    });
+    const sub = await f.subscribe({ customer: { key: 'globex' }, plan: { key: 'basic' } });
+    const res = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'euro' }, timing: 'next_billing_cycle' });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toMatch(/priced in EUR, the subscription in USD/);
+    expect((await f.get(sub.id)).pending_changes).toEqual([]);
+  });
+
+  it('refuses to delete a customer with an active subscription until it is canceled', async () => {
+    const f = fixtures(h.app);
+    await f.customer('initech');
+    const sub = await f.subscribe({ customer: { key: 'initech' }, plan: { key: 'basic' } });
+    const refused = await h.app.api.delete(`${P}/customers/initech`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/problem\+json/);
+    expect(refused.body.detail).toContain(sub.id);
+    await h.app.api.get(`${P}/customers/initech`).expect(200);
+    await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    await h.app.api.delete(`${P}/customers/initech`).expect(204);
+  });
 });
 
 describe('when the workflow cannot be started', () => {
