@@ -117,8 +117,14 @@ export async function createMeter(em: EntityManager, input: CreateMeterInput): P
 }
 
 /** A live meter by id (ULID) or key; 404 when missing or deleted. */
-export async function getMeter(em: EntityManager, idOrKey: string): Promise<MeterDto> {
-  const q = new Sql().add(`select ${METER_COLS} from meters where deleted_at is null and `);
+export async function getMeter(
+  em: EntityManager,
+  idOrKey: string,
+  opts: { includeDeleted?: boolean } = {},
+): Promise<MeterDto> {
+  const q = new Sql().add(
+    `select ${METER_COLS} from meters where ${opts.includeDeleted ? '' : 'deleted_at is null and '}`,
+  );
   if (isUlid(idOrKey)) q.add('id = ?', idOrKey);
   else q.add('key = ?', idOrKey);
   const [row] = await exec<MeterRow>(em, q);
@@ -165,15 +171,51 @@ export async function updateMeter(
   if (input.description !== undefined) q.add(', description = ?', input.description);
   if (input.labels !== undefined)
     q.add(', labels = ?::jsonb', input.labels === null ? null : JSON.stringify(input.labels));
-  if (input.dimensions !== undefined) q.add(', dimensions = ?::jsonb', JSON.stringify(input.dimensions));
+  if (input.dimensions !== undefined) {
+    const removed = Object.keys(meter.dimensions ?? {}).filter((d) => !(d in (input.dimensions ?? {})));
+    const users = await featuresFilteringOn(em, meter.id, removed);
+    if (users.length) {
+      throw conflict(
+        `dimensions of meter ${meter.key} are still used by feature filters: ${users.join(', ')}`,
+      );
+    }
+    q.add(', dimensions = ?::jsonb', JSON.stringify(input.dimensions));
+  }
   q.add(` where id = ? and deleted_at is null returning ${METER_COLS}`, meter.id);
   const [row] = await exec<MeterRow>(em, q);
   if (!row) throw notFound('meter', idOrKey);
   return toDto(row);
 }
 
+/** `feature.key (dimension)` for each feature (archived ones too: plans may still bill them) filtering on `dims`. */
+async function featuresFilteringOn(em: EntityManager, meterId: string, dims: string[]): Promise<string[]> {
+  if (!dims.length) return [];
+  const rows = await exec<{ key: string; dim: string }>(
+    em,
+    new Sql().add(
+      `select f.key, d.dim from features f, jsonb_object_keys(coalesce(f.meter_filters, '{}'::jsonb)) as d(dim)
+        where f.meter_id = ? and d.dim in (select jsonb_array_elements_text(?::jsonb)) order by f.key, d.dim`,
+      meterId,
+      JSON.stringify(dims),
+    ),
+  );
+  return rows.map((r) => `${r.key} (${r.dim})`);
+}
+
 export async function deleteMeter(em: EntityManager, idOrKey: string): Promise<void> {
   const meter = await getMeter(em, idOrKey);
+  const features = await exec<{ key: string }>(
+    em,
+    new Sql().add(
+      'select key from features where meter_id = ? and deleted_at is null order by key',
+      meter.id,
+    ),
+  );
+  if (features.length) {
+    throw conflict(
+      `meter ${meter.key} is used by features ${features.map((f) => f.key).join(', ')}: archive them first`,
+    );
+  }
   await exec(
     em,
     new Sql().add('update meters set deleted_at = now(), updated_at = now() where id = ?', meter.id),
@@ -584,7 +626,8 @@ export interface AggregateUsageInput {
 export async function aggregateUsage(em: EntityManager, input: AggregateUsageInput): Promise<string> {
   const subjects = [...new Set(input.subjects)];
   if (subjects.length === 0 || !(input.from < input.to)) return '0';
-  const meter = await getMeter(em, input.meterId);
+  // by id a deleted meter still counts: plans already sold may bill a feature whose meter was removed since
+  const meter = await getMeter(em, input.meterId, { includeDeleted: isUlid(input.meterId) });
   const dims: Record<string, DimensionFilter> = {};
   for (const [k, values] of Object.entries(input.filters ?? {})) {
     if (values.length === 0) return '0';

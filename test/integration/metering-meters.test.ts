@@ -159,6 +159,54 @@ describe('meters API', () => {
     expect(Number(rows[0].n)).toBe(2);
   });
 
+  it('protects what features bill: no delete while a live feature uses the meter, no removing a filtered dimension', async () => {
+    const meter = await app.api
+      .post('/v3/openmeter/meters')
+      .send({ ...base, key: 'guarded', dimensions: { model: '$.model', region: '$.region' } })
+      .expect(201);
+    const feature = await app.api
+      .post('/v3/openmeter/features')
+      .send({
+        key: 'gpt-tokens',
+        name: 'GPT tokens',
+        meter: { id: meter.body.id, filters: { model: { eq: 'gpt' } } },
+      })
+      .expect(201);
+    const noDim = await app.api
+      .put(`/v3/openmeter/meters/${meter.body.id}`)
+      .send({ dimensions: { region: '$.region' } });
+    expect(noDim.status).toBe(409);
+    expect(noDim.body.detail).toMatch(/gpt-tokens \(model\)/);
+    // removing an unused dimension is fine
+    await app.api
+      .put(`/v3/openmeter/meters/${meter.body.id}`)
+      .send({ dimensions: { model: '$.model' } })
+      .expect(200);
+    const del = await app.api.delete(`/v3/openmeter/meters/${meter.body.id}`);
+    expect(del.status).toBe(409);
+    expect(del.headers['content-type']).toMatch(/problem\+json/);
+    expect(del.body.detail).toMatch(/gpt-tokens/);
+    await app.api.delete(`/v3/openmeter/features/${feature.body.id}`).expect(204);
+    await app.api.delete(`/v3/openmeter/meters/${meter.body.id}`).expect(204);
+    // billing still reads a deleted meter by id (plans already sold may bill it)
+    const { aggregateUsage } = await import('../../src/metering/service');
+    const value = await aggregateUsage(app.db.orm.em.fork(), {
+      meterId: meter.body.id,
+      subjects: ['nobody'],
+      from: new Date('2026-01-01T00:00:00Z'),
+      to: new Date('2026-02-01T00:00:00Z'),
+    });
+    expect(value).toBe('0');
+    await expect(
+      aggregateUsage(app.db.orm.em.fork(), {
+        meterId: 'guarded',
+        subjects: ['nobody'],
+        from: new Date('2026-01-01T00:00:00Z'),
+        to: new Date('2026-02-01T00:00:00Z'),
+      }),
+    ).rejects.toMatchObject({ status: 404 });
+  });
+
   it('answers 404 for an unknown meter and 401 without a token', async () => {
     expect((await app.api.get('/v3/openmeter/meters/01ARZ3NDEKTSV4RRFFQ69G5FAV')).status).toBe(404);
     expect((await app.api.get('/v3/openmeter/meters/no_such_meter')).status).toBe(404);
