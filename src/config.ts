@@ -1,11 +1,11 @@
 /** Configuration from the environment, validated once at start-up. See the README's "Configuration". */
 import { z } from 'zod';
+import { isValidDuration } from './catalog/periods';
 
-const isoDuration = z
-  .string()
-  .regex(/^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/, {
-    message: 'must be an ISO-8601 duration such as PT1H',
-  });
+// the same parser the subscription workflow uses, so a value accepted here never fails a workflow later
+const isoDuration = z.string().refine(isValidDuration, {
+  message: 'must be an ISO-8601 duration such as PT1H',
+});
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
