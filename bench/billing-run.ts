@@ -34,7 +34,9 @@ import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter } from '../src/metering/service';
 import { createSubscriptionsService } from '../src/subscriptions/service';
-import { ensureTemporalDevServer } from '../scripts/lib/temporal';
+import { waitForPort } from '../scripts/lib/postgres';
+import { temporalCliPath } from '../scripts/lib/tools';
+import { cliSearchAttributeFlags } from '../src/temporal/search-attributes';
 import { fmtInt, progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
@@ -46,6 +48,15 @@ const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 25);
 const HISTORY_SAMPLE = 20;
 const MINUTE = 60_000;
 const ROOT = path.resolve(__dirname, '..');
+/** `file` (a SQLite file in the temp dir, as `npm start` runs it) or `memory` */
+const TEMPORAL_DB = process.env.BENCH_TEMPORAL_DB ?? 'file';
+/**
+ * SQLite pragmas for the dev server (`none` for SQLite's defaults: a rollback journal synced on every
+ * commit, which caps the dev server at ~12 invoices/s here)
+ */
+const TEMPORAL_PRAGMAS = (process.env.BENCH_TEMPORAL_SQLITE_PRAGMAS ?? 'journal_mode=wal,synchronous=normal')
+  .split(',')
+  .filter((p) => p && p !== 'none');
 const TASK_QUEUE = 'tally-bench';
 
 const collectionMs = (() => {
@@ -86,6 +97,16 @@ function rssKb(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSec(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** Samples a process's RSS every 250 ms; `peakSince(t)` is the highest sample taken at or after t. */
 function rssSampler(pid: number) {
   const samples: { t: number; kb: number }[] = [];
@@ -103,11 +124,16 @@ function rssSampler(pid: number) {
 
 function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/worker.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', out, out, 'ipc'],
-  });
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/cli/worker.ts')],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', out, out, 'ipc'],
+    },
+  );
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`worker exited (${code}); see ${logFile}`));
     child.once('exit', onExit);
@@ -118,6 +144,22 @@ function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProc
       }
     });
   });
+}
+
+/**
+ * The Temporal dev server, started like scripts/lib/temporal.ts's ensureTemporalDevServer (same CLI, search
+ * attributes, temp data dir, free ports) but always a new one, with the benchmark's storage options.
+ */
+async function startTemporal(dataDir: string): Promise<{ address: string; child: ChildProcess }> {
+  const port = await freePort();
+  const log = openSync(path.join(dataDir, 'temporal.log'), 'a');
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless'];
+  args.push('--log-level', 'warn', ...cliSearchAttributeFlags());
+  if (TEMPORAL_DB === 'file') args.push('--db-filename', path.join(dataDir, 'temporal.db'));
+  for (const p of TEMPORAL_PRAGMAS) args.push('--sqlite-pragma', p);
+  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
+  await waitForPort(port, 60_000, 'Temporal dev server');
+  return { address: `127.0.0.1:${port}`, child };
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
@@ -139,14 +181,12 @@ export const billingRun: Benchmark = {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
     const cleanup: (() => Promise<void>)[] = [];
     try {
-      const temporal = await ensureTemporalDevServer({
-        dataDir: tmp,
-        port: await freePort(),
-        uiPort: await freePort(),
-        namespace: 'default',
-      });
-      cleanup.push(() => temporal.stop());
-      progress(`Temporal dev server at ${temporal.address}`);
+      const temporal = await startTemporal(tmp);
+      cleanup.push(() => stopProcess(temporal.child));
+      progress(
+        `Temporal dev server at ${temporal.address} (SQLite ${TEMPORAL_DB}` +
+          `${TEMPORAL_PRAGMAS.length ? `, ${TEMPORAL_PRAGMAS.join(', ')}` : ''})`,
+      );
 
       progress('seeding catalog: meter, feature, PT1M plan');
       const meter = await createMeter(em(), {
@@ -308,6 +348,8 @@ export const billingRun: Benchmark = {
         );
         return Number(rows[0].n);
       };
+      await sleep(B - Date.now());
+      const cpu0 = { worker: cpuSec(worker.pid!), temporal: cpuSec(temporal.child.pid!) };
       await sleep(due - Date.now());
       progress(`collection period over (${new Date(due).toISOString()}); waiting for ${fmtInt(N)} invoices`);
       let issued = 0;
@@ -327,6 +369,11 @@ export const billingRun: Benchmark = {
       }
       const elapsed = (Date.now() - due) / 1000;
       const peak = rss.peakSince(B);
+      progress(
+        `CPU used from the boundary to the last invoice: worker ${(cpuSec(worker.pid!) - cpu0.worker).toFixed(1)} s, ` +
+          `Temporal dev server ${(cpuSec(temporal.child.pid!) - cpu0.temporal).toFixed(1)} s ` +
+          `(dev server RSS ${mb(rssKb(temporal.child.pid!))} MB)`,
+      );
       progress(`all ${fmtInt(N)} invoices after ${elapsed.toFixed(1)} s; peak worker RSS ${mb(peak)} MB`);
 
       progress('verifying invoices (count, one per subscription, totals)');
@@ -353,21 +400,37 @@ export const billingRun: Benchmark = {
       const step = Math.max(1, Math.floor(ids.length / HISTORY_SAMPLE));
       const counts: number[] = [];
       let canCount = 0;
+      const types = new Map<string, number>();
       for (let k = 0; k < HISTORY_SAMPLE && k * step < ids.length; k++) {
         const wid = `subscription-${ids[k * step]}`;
-        const current = await client.workflow.getHandle(wid).fetchHistory();
-        const prevRun =
-          current.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
+        let prevRun: string | undefined;
+        // the invoice row is written before the run continues as new: give the last ones a moment
+        for (let attempt = 0; !prevRun && attempt < 20; attempt++) {
+          if (attempt) await sleep(500);
+          const current = await client.workflow.getHandle(wid).fetchHistory();
+          prevRun =
+            current.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ??
+            undefined;
+        }
         if (!prevRun) throw new Error(`${wid} has not continued as new`);
         const h = await client.workflow.getHandle(wid, prevRun).fetchHistory();
         const events = h.events ?? [];
         counts.push(events.length);
+        for (const e of events) {
+          const t = String(e.eventType ?? '?');
+          types.set(t, (types.get(t) ?? 0) + 1);
+        }
         if (events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes) canCount++;
       }
       const perCycle = counts.reduce((a, b) => a + b, 0) / counts.length;
       progress(
         `history events per completed run (one cycle): min ${Math.min(...counts)} max ${Math.max(...counts)}; ` +
           `${canCount}/${counts.length} ended in continue-as-new`,
+      );
+      progress(
+        `  event types (mean per run): ${[...types]
+          .map(([t, n]) => `${t}=${(n / counts.length).toFixed(1)}`)
+          .join(' ')}`,
       );
 
       const sleepingPart =
