@@ -16,6 +16,9 @@
  *   rate card): on the first invoice of the subscription that covers a period of that phase — in the
  *   advance section when the invoice has one for that phase, else in the arrears section — whatever their
  *   payment term, never prorated. The caller passes the one-time fees already billed (`oneTimeBilled`).
+ * - When an immediate change or cancel cuts a period short and the plan enables pro-rating, the unused part
+ *   of an in-advance fee (already billed up to the period's grid end) is credited back as a negative line
+ *   on the cut period's invoice; an invoice total may then be negative (a credit owed to the customer).
  * - Free prices produce no line.
  * - Totals (v3 BillingTotals): no taxes, discounts, credits or commitments yet, so
  *   amount = charges… = the sum of the line amounts, every other component "0", total = amount.
@@ -170,6 +173,45 @@ function flatLine(
   };
 }
 
+/**
+ * A period cut short (immediate change or cancel) under a plan with pro-rating: the in-advance fee was
+ * billed up to the period's grid end (`cycleTo`), so the unused part [to, cycleTo) is credited back as a
+ * negative line. Without pro-rating the customer keeps paying the whole period, and nothing is credited.
+ */
+function unusedAdvanceCredit(
+  rc: RateCard & { price: { type: 'flat'; amount: string } },
+  a: ComposeSection,
+  currency: string,
+  featureKey: string | null,
+): ComposedLine | undefined {
+  if (!a.phase.proRatingEnabled || a.to.getTime() >= a.cycleTo.getTime()) return undefined;
+  const unused = prorate(rc.price.amount, a.to, a.cycleTo, a.cycleFrom, a.cycleTo);
+  const amount = roundMoney(new Decimal(unused).negated(), currency);
+  if (new Decimal(amount).isZero()) return undefined;
+  return {
+    name: `${rc.name} (unused time credited)`,
+    featureKey,
+    rateCardKey: rc.key,
+    kind: 'flat',
+    quantity: '1',
+    unitPrice: amount,
+    price: rc.price,
+    periodFrom: a.to.toISOString(),
+    periodTo: a.cycleTo.toISOString(),
+    amount,
+    totals: totalsOf([amount], currency),
+    detail: {
+      plan_id: a.phase.planId,
+      phase_key: a.phase.phaseKey,
+      payment_term: 'in_advance',
+      credit_for_unused: true,
+      full_amount: rc.price.amount,
+      proration_factor: prorate(1, a.to, a.cycleTo, a.cycleFrom, a.cycleTo),
+      cycle: { from: a.cycleFrom.toISOString(), to: a.cycleTo.toISOString() },
+    },
+  };
+}
+
 function usageLine(
   rc: RateCard,
   a: ComposeArrears,
@@ -230,11 +272,17 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       if (isUsagePrice(rc.price)) lines.push(usageLine(rc, arrears, currency, fk(rc)));
       else if (rc.price.type === 'flat' && !isOneTime(rc) && paymentTerm(rc) === 'in_arrears')
         lines.push(flatLine({ ...rc, price: rc.price }, arrears, currency, fk(rc), false));
+      else if (rc.price.type === 'flat' && !isOneTime(rc) && paymentTerm(rc) === 'in_advance') {
+        const credit = unusedAdvanceCredit({ ...rc, price: rc.price }, arrears, currency, fk(rc));
+        if (credit) lines.push(credit);
+      }
     }
     oneTimeFees(arrears);
   }
-  // presentation order: arrears (the closed period) before advance (the next one)
-  lines.sort((x, y) => x.periodFrom.localeCompare(y.periodFrom));
+  // presentation order: arrears (the closed period) before advance (the next one); a credit for the unused
+  // part of a cut period starts where the next period starts, and comes first
+  const credit = (l: ComposedLine) => (l.detail.credit_for_unused ? 0 : 1);
+  lines.sort((x, y) => x.periodFrom.localeCompare(y.periodFrom) || credit(x) - credit(y));
 
   const froms = [arrears?.from, advance?.from].filter((d): d is Date => !!d);
   const tos = [arrears?.to, advance?.to].filter((d): d is Date => !!d);

@@ -426,9 +426,11 @@ export async function previewInvoice(
         `the customer's active subscriptions bill in several currencies (${currency}, ${computed.currency})`,
       );
     currency = computed.currency;
-    amount = amount.plus(computed.totals.total);
+    // the period is not really cut: an in-advance fee already invoiced is not credited in a preview
+    const shown = computed.lines.filter((l) => !l.detail.credit_for_unused);
+    for (const l of shown) amount = amount.plus(l.amount);
     if (!from || cps < from) from = cps;
-    lines.push(...computed.lines.map((l) => composedLineView(l, s.id)));
+    lines.push(...shown.map((l) => composedLineView(l, s.id)));
   }
   const cur = currency ?? customer.currency ?? 'USD';
   return {

@@ -146,6 +146,47 @@ describe('migrations', () => {
   });
 });
 
+describe('in-advance fees on an immediate change', () => {
+  it('credits the unused part of v1 and bills v2 for the rest of the cycle', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const { f } = await setup(h);
+    const seats = (amount: string) => ({
+      key: 'seats',
+      name: 'Seats',
+      billing_cadence: 'P1M',
+      payment_term: 'in_advance',
+      price: { type: 'flat', amount },
+    });
+    await f.plan('team', [{ key: 'default', name: 'Default', rate_cards: [seats('100')] }]);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'team' } });
+    const a = Date.parse(sub.active_from);
+    await f.plan('team', [{ key: 'default', name: 'Default', rate_cards: [seats('200')] }]);
+    await advanceTo(h, a + 10 * DAY, [sub.id]);
+    const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/migrate`).send({ timing: 'immediate' });
+    expect(res.status).toBe(200);
+    const cut = Date.parse(res.body.current_period.from);
+    const end = month(a, 1);
+
+    const invs = await invoices(h, sub.id, 2);
+    const share = (amount: number) =>
+      new Decimal(amount)
+        .times(end - cut)
+        .div(end - a)
+        .toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+    // at the start: v1's fee for the whole first cycle
+    expect(invs[0].total).toBe('100.00');
+    // at the cut: v1's unused part back, v2 for the rest of the cycle
+    expect(invs[1].lines.map((l) => [l.rate_card_key, l.amount])).toEqual([
+      ['seats', share(100).negated().toFixed(2)],
+      ['seats', share(200).toFixed(2)],
+    ]);
+    expect(invs[1].total).toBe(share(200).minus(share(100)).toFixed(2));
+    // what the customer paid for the cycle: 100 for [a, cut) and 200 for [cut, end), prorated
+    const paid = new Decimal(invs[0].total).plus(invs[1].total);
+    expect(paid.toFixed(2)).toBe(new Decimal(100).minus(share(100)).plus(share(200)).toFixed(2));
+  });
+});
+
 describe('cancelation', () => {
   it('immediate: bills the partial period once, ends the subscription and completes the workflow', async () => {
     h = await createHarness();

@@ -247,6 +247,31 @@ describe('composeInvoice: flat fees', () => {
     ).toBe('0.5');
   });
 
+  it('credits the unused part of an in-advance fee when a period is cut short (pro-rating on)', () => {
+    // cut on Jan 11 of a 31-day cycle: the seat fee was billed up to Feb 1; 21/31 of 31 = 21.00 back
+    const inv = composeInvoice({
+      currency: 'USD',
+      arrears: arrears([base, seat], {}, { to: D('2026-01-11T00:00:00Z') }),
+    });
+    expect(inv.lines.map((l) => [l.rateCardKey, l.amount, l.periodFrom, l.periodTo])).toEqual([
+      ['base', '9.68', JAN.from.toISOString(), '2026-01-11T00:00:00.000Z'],
+      ['seat', '-21.00', '2026-01-11T00:00:00.000Z', JAN.to.toISOString()],
+    ]);
+    expect(inv.lines[1].name).toMatch(/unused time credited/);
+    expect(inv.lines[1].detail.credit_for_unused).toBe(true);
+    expect(inv.totals.total).toBe('-11.32');
+  });
+
+  it('credits nothing for a full period, or when pro-rating is disabled', () => {
+    const full = composeInvoice({ currency: 'USD', arrears: arrears([seat]) });
+    expect(full.lines).toEqual([]);
+    const off = composeInvoice({
+      currency: 'USD',
+      arrears: arrears([seat], {}, { to: D('2026-01-11T00:00:00Z'), proRating: false }),
+    });
+    expect(off.lines).toEqual([]);
+  });
+
   it('free prices produce no line', () => {
     const inv = composeInvoice({ currency: 'USD', arrears: arrears([rc('f', { type: 'free' }), base]) });
     expect(inv.lines.map((l) => l.rateCardKey)).toEqual(['base']);
