@@ -53,8 +53,10 @@ export async function oneTimeFeesBilled(
   const rows = await em
     .getConnection()
     .execute<{ plan_id: string; phase_key: string; rate_card_key: string }[]>(
-      `select l.detail->>'plan_id' as plan_id, l.detail->>'phase_key' as phase_key, l.rate_card_key
+      `select coalesce(p.key, l.detail->>'plan_id') as plan_id, l.detail->>'phase_key' as phase_key,
+              l.rate_card_key
        from invoice_lines l join invoices i on i.id = l.invoice_id
+       left join plans p on p.id = l.detail->>'plan_id'
       where i.subscription_id = ? and i.invoice_key <> ? and l.kind = 'flat'
         and l.detail->>'one_time' = 'true'`,
       [subscriptionId, exceptInvoiceKey ?? ''],
@@ -91,6 +93,7 @@ function phaseOf(plan: Plan, phaseKey: string): PhaseInfo {
   if (!phase) throw new Error(`plan ${plan.id} (${plan.key} v${plan.version}) has no phase ${phaseKey}`);
   return {
     planId: plan.id,
+    planKey: plan.key,
     phaseKey,
     proRatingEnabled: plan.pro_rating_enabled !== false,
     rateCards: phase.rate_cards,

@@ -12,8 +12,8 @@
  *   enables pro-rating and the period is shorter than its cycle, the amount is multiplied by
  *   period length / cycle length (milliseconds) and then rounded. Quantity is 1; `unit_price` is the billed
  *   (prorated, rounded) amount; the full amount and the factor are kept in `detail`.
- * - One-time flat prices (no `billing_cadence`) are billed once per subscription and (plan version, phase,
- *   rate card): on the first invoice of the subscription that covers a period of that phase — in the
+ * - One-time flat prices (no `billing_cadence`) are billed once per subscription and (plan, phase, rate
+ *   card) — a migration to a newer version of the same plan does not charge them again: on the first invoice of the subscription that covers a period of that phase — in the
  *   advance section when the invoice has one for that phase, else in the arrears section — whatever their
  *   payment term, never prorated. The caller passes the one-time fees already billed (`oneTimeBilled`).
  * - When an immediate change or cancel cuts a period short and the plan enables pro-rating, the unused part
@@ -59,6 +59,8 @@ export interface ComposedLine {
 /** The plan version and phase a period is billed under. */
 export interface PhaseInfo {
   planId: string;
+  /** the plan's key, shared by its versions: a one-time fee is billed once per plan, not per version */
+  planKey?: string;
   phaseKey: string;
   proRatingEnabled: boolean;
   rateCards: RateCard[];
@@ -87,7 +89,7 @@ export interface ComposeInput {
   advance?: ComposeSection;
   /** feature key per rate card key (rate cards bound to a feature) */
   featureKeys?: Record<string, string>;
-  /** one-time fees already billed to this subscription, as `oneTimeKey(planId, phaseKey, rateCardKey)` */
+  /** one-time fees already billed to this subscription, as `oneTimeKey(planKey ?? planId, phaseKey, rateCardKey)` */
   oneTimeBilled?: ReadonlySet<string>;
 }
 
@@ -252,7 +254,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const oneTimeFees = (s: ComposeSection) => {
     for (const rc of s.phase.rateCards) {
       if (!isOneTime(rc) || rc.price.type !== 'flat') continue;
-      const k = oneTimeKey(s.phase.planId, s.phase.phaseKey, rc.key);
+      const k = oneTimeKey(s.phase.planKey ?? s.phase.planId, s.phase.phaseKey, rc.key);
       if (billed.has(k)) continue;
       billed.add(k);
       lines.push(flatLine({ ...rc, price: rc.price }, s, currency, fk(rc), true));

@@ -319,6 +319,18 @@ describe('composeInvoice: one-time fees', () => {
     });
     expect(inv.lines.map((l) => l.rateCardKey)).toEqual(['base']);
   });
+
+  it('a newer version of the same plan does not charge it again; another plan does', () => {
+    const billedUnderV1 = new Set([oneTimeKey('team', 'default', 'setup')]);
+    const v2 = arrears([setup, base]);
+    v2.phase = { ...v2.phase, planId: 'plan_v2', planKey: 'team' };
+    const again = composeInvoice({ currency: 'USD', arrears: v2, oneTimeBilled: billedUnderV1 });
+    expect(again.lines.map((l) => l.rateCardKey)).toEqual(['base']);
+    const other = arrears([setup, base]);
+    other.phase = { ...other.phase, planId: 'plan_x', planKey: 'enterprise' };
+    const fresh = composeInvoice({ currency: 'USD', arrears: other, oneTimeBilled: billedUnderV1 });
+    expect(fresh.lines.map((l) => l.rateCardKey).sort()).toEqual(['base', 'setup']);
+  });
 });
 
 describe('totals', () => {
