@@ -67,6 +67,8 @@ const remoteRowWrites = proxyActivities<SubscriptionActivities>(rowWriteOptions)
  */
 const localRowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOptions);
 const ROW_WRITES_LOCAL = 'row-writes-as-local-activities';
+/** late scheduled changes clamp to the current period; a migration at a phase's end moves phase too */
+const DECISION_FIXES_1 = 'decision-fixes-1';
 const { issueInvoice } = proxyActivities<BillingActivities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m' },
@@ -76,6 +78,7 @@ const reject = (r: Rejection) =>
   ApplicationFailure.create({ type: REJECTION_TYPES[r.type], message: r.message, nonRetryable: true });
 
 export async function subscriptionWorkflow(state: SubscriptionState): Promise<SubscriptionView> {
+  if (patched(DECISION_FIXES_1)) state.rules = { clampLateChanges: true, phaseEndOnMigration: true };
   const inbox: { id: number; req: ChangeRequest }[] = [];
   const outcomes = new Map<number, Rejection | null>();
   let nextId = 0;

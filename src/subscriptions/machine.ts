@@ -101,6 +101,18 @@ export interface SubscriptionState {
   pendingInvoices: PendingInvoice[];
   /** invoices issued over the subscription's life (all runs) */
   invoicesIssued: number;
+  /**
+   * Decision fixes, switched on by the workflow behind `patched()` so that histories recorded before them
+   * replay with the old decisions. Absent = the original rules.
+   */
+  rules?: DecisionRules;
+}
+
+export interface DecisionRules {
+  /** a scheduled change whose time passed before the current period began applies at its start (never re-bills) */
+  clampLateChanges?: boolean;
+  /** a migration at the boundary where the current phase ends also moves to the next phase */
+  phaseEndOnMigration?: boolean;
 }
 
 export interface CreateStateInput {
@@ -241,6 +253,9 @@ function closePeriod(state: SubscriptionState, at: number, change: PendingChange
     if (change) {
       switchPlan(state, change, at);
       state.pendingChange = undefined;
+      if (atBoundary && change.kind === 'migrate' && state.rules?.phaseEndOnMigration) {
+        maybeSwitchPhase(state, at);
+      }
     } else if (atBoundary) {
       maybeSwitchPhase(state, at);
     }
@@ -279,7 +294,10 @@ export function step(state: SubscriptionState, now: number): Step | undefined {
     const end = ms(state.period.to);
     const at = scheduledAt(state);
     const nextChange = at !== undefined && at < end ? at : undefined;
-    const t = Math.min(end, nextChange ?? Infinity);
+    let t = Math.min(end, nextChange ?? Infinity);
+    // a change scheduled for a time that passed while the workflow was busy (e.g. an activity retrying
+    // across a boundary) cannot reach back into a period already closed and invoiced
+    if (state.rules?.clampLateChanges) t = Math.max(t, ms(state.period.from));
     if (t <= now && (!due || t <= ms(due.dueAt))) {
       const pc = state.pendingChange;
       const applies = pc && (pc.at === 'next_billing_cycle' || ms(pc.at) <= t);

@@ -164,6 +164,58 @@ describe('subscription machine', () => {
     expect(nextWakeAt(s)).toBeUndefined();
   });
 
+  it('a scheduled change whose time passed before the current period began never re-bills (decision fix 1)', () => {
+    const run = (rules: SubscriptionState['rules']) => {
+      const s = start({ activeFrom: '2026-01-01T00:00:00.000Z', billingAnchor: '2026-01-01T00:00:00.000Z' });
+      s.rules = rules;
+      const other = plan({ id: 'basic-v1', key: 'basic' });
+      // accepted on Jan 25 for Jan 31 23:55; the workflow was busy until Feb 1 01:00 (the boundary passed)
+      applyRequest(s, { kind: 'change', timing: '2026-01-31T23:55:00.000Z', plan: other }, -Infinity);
+      s.pendingChange = undefined;
+      runUntil(s, t('2026-02-01T00:30:00.000Z'));
+      applyRequest(s, { kind: 'change', timing: '2026-01-31T23:55:00.000Z', plan: other }, -Infinity);
+      const issued = runUntil(s, t('2026-02-01T02:00:00.000Z'));
+      return { s, issued };
+    };
+    const fixed = run({ clampLateChanges: true });
+    // the change applies at the start of the current period: nothing is billed twice
+    expect(fixed.s.plan.id).toBe('basic-v1');
+    expect(fixed.s.period?.from).toBe('2026-02-01T00:00:00.000Z');
+    const spans = fixed.issued.map((i) => [i.arrears?.from, i.arrears?.to]);
+    expect(spans).toEqual([['2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z']]);
+    // the original rule (kept for replaying old histories) reached back and billed [23:55, 00:00) again
+    const old = run(undefined);
+    expect(old.issued.map((i) => [i.arrears?.from, i.arrears?.to])).toContainEqual([
+      '2026-01-31T23:55:00.000Z',
+      '2026-02-01T00:00:00.000Z',
+    ]);
+  });
+
+  it('a migration at the boundary where the phase ends moves to the next phase (decision fix 1)', () => {
+    const phases = [
+      { key: 'trial', duration: 'P1M', hasAdvanceFees: false },
+      { key: 'paid', hasAdvanceFees: false },
+    ];
+    const run = (rules: SubscriptionState['rules']) => {
+      const s = start({
+        activeFrom: '2026-01-01T00:00:00.000Z',
+        billingAnchor: '2026-01-01T00:00:00.000Z',
+        plan: plan({ phases }),
+      });
+      s.rules = rules;
+      const v2 = plan({ id: 'plan-v2', version: 2, phases });
+      applyRequest(s, { kind: 'migrate', timing: 'next_billing_cycle', plan: v2 }, t('2026-01-10T00:00:00Z'));
+      runUntil(s, t('2026-02-01T00:00:00.000Z'));
+      return s;
+    };
+    const fixed = run({ phaseEndOnMigration: true });
+    expect(fixed.plan.id).toBe('plan-v2');
+    expect(fixed.plan.phases[fixed.phaseIndex].key).toBe('paid');
+    expect(fixed.phaseStartedAt).toBe('2026-02-01T00:00:00.000Z');
+    // the original rule left the subscriber in the trial for another period
+    expect(run(undefined).plan.phases[run(undefined).phaseIndex].key).toBe('trial');
+  });
+
   it('validates requests against the state and the workflow clock', () => {
     const s = start();
     const now = t('2026-02-01T00:00:00.000Z');
