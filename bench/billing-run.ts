@@ -401,6 +401,7 @@ export const billingRun: Benchmark = {
       const counts: number[] = [];
       let canCount = 0;
       const types = new Map<string, number>();
+      let cycles = 0;
       for (let k = 0; k < HISTORY_SAMPLE && k * step < ids.length; k++) {
         const wid = `subscription-${ids[k * step]}`;
         let prevRun: string | undefined;
@@ -416,16 +417,20 @@ export const billingRun: Benchmark = {
         const h = await client.workflow.getHandle(wid, prevRun).fetchHistory();
         const events = h.events ?? [];
         counts.push(events.length);
+        // a run that is behind issues every due invoice before it continues as new: count its cycles
+        cycles += events.filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'issueInvoice',
+        ).length;
         for (const e of events) {
           const t = String(e.eventType ?? '?');
           types.set(t, (types.get(t) ?? 0) + 1);
         }
         if (events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes) canCount++;
       }
-      const perCycle = counts.reduce((a, b) => a + b, 0) / counts.length;
+      const perCycle = counts.reduce((a, b) => a + b, 0) / Math.max(1, cycles);
       progress(
         `history events per completed run (one cycle): min ${Math.min(...counts)} max ${Math.max(...counts)}; ` +
-          `${canCount}/${counts.length} ended in continue-as-new`,
+          `${canCount}/${counts.length} ended in continue-as-new; ${(cycles / counts.length).toFixed(1)} invoices per run`,
       );
       progress(
         `  event types (mean per run): ${[...types]
