@@ -621,7 +621,8 @@ export interface AggregateUsageInput {
 
 /**
  * The exact aggregate of a meter over [from, to) for the given subjects, as a decimal string ("0" when
- * there are no events). One indexed SQL statement (after looking the meter up). Deleted meters → 404.
+ * there are no events). One indexed SQL statement (after looking the meter up). A deleted meter is still
+ * found by id (plans already sold may bill it); by key only live meters are found (404 otherwise).
  */
 export async function aggregateUsage(em: EntityManager, input: AggregateUsageInput): Promise<string> {
   const subjects = [...new Set(input.subjects)];
