@@ -2,14 +2,18 @@
 import type { z } from 'zod';
 import { badRequest, type InvalidParam } from './problem';
 
+/** `body.phases[0].rate_cards[1].price`-style field names; each unknown property named on its own. */
 export function issuesToParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
-  return issues.map((i) => {
-    const field = i.path.reduce<string>(
+  const path = (segs: PropertyKey[]) =>
+    segs.reduce<string>(
       (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
       root,
     );
-    return { field, reason: i.message };
-  });
+  return issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown_property' }))
+      : [{ field: path(i.path), reason: i.message }],
+  );
 }
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {

@@ -1,9 +1,10 @@
 /** REST: /v3/openmeter/features and /v3/openmeter/plans. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { badRequest, type InvalidParam } from '../api/problem';
+import { ProblemError } from '../api/problem';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
+import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration } from './periods';
 import {
   archiveFeature,
@@ -18,7 +19,6 @@ import {
   publishPlan,
   updatePlan,
 } from './service';
-import { ProblemError } from '../api/problem';
 
 // ---------------------------------------------------------------------------------------------------
 // body schemas (unknown properties are rejected everywhere)
@@ -167,29 +167,6 @@ const planListQuery = z.object({
     .optional(),
 });
 
-function toParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
-  const path = (segs: PropertyKey[]) =>
-    segs.reduce<string>(
-      (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
-      root,
-    );
-  return issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown property' }))
-      : [{ field: path(i.path), reason: i.message }],
-  );
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, root: 'body' | 'query'): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success)
-    throw badRequest(
-      root === 'body' ? 'request body is invalid' : 'query parameters are invalid',
-      toParams(r.error.issues, root),
-    );
-  return r.data;
-}
-
 // ---------------------------------------------------------------------------------------------------
 
 export function catalogRoutes(deps: AppDeps): Router {
@@ -197,12 +174,12 @@ export function catalogRoutes(deps: AppDeps): Router {
   const r = Router();
 
   r.post('/features', async (req, res) => {
-    const body = parse(createFeatureBody, req.body, 'body');
+    const body = parseBody(createFeatureBody, req.body);
     res.status(201).json(await createFeature(em(), body));
   });
 
   r.get('/features', async (req, res) => {
-    const q = parse(featureListQuery, req.query, 'query');
+    const q = parseQuery(featureListQuery, req.query);
     res.json(await listFeatures(em(), { page: q.page, ...q.filter }));
   });
 
@@ -218,12 +195,12 @@ export function catalogRoutes(deps: AppDeps): Router {
   });
 
   r.post('/plans', async (req, res) => {
-    const body = parse(createPlanBody, req.body, 'body');
+    const body = parseBody(createPlanBody, req.body);
     res.status(201).json(await createPlan(em(), body));
   });
 
   r.get('/plans', async (req, res) => {
-    const q = parse(planListQuery, req.query, 'query');
+    const q = parseQuery(planListQuery, req.query);
     res.json(await listPlans(em(), { page: q.page, ...q.filter }));
   });
 
@@ -232,7 +209,7 @@ export function catalogRoutes(deps: AppDeps): Router {
   });
 
   r.put('/plans/:planId', async (req, res) => {
-    const body = parse(updatePlanBody, req.body, 'body');
+    const body = parseBody(updatePlanBody, req.body);
     res.json(await updatePlan(em(), req.params.planId, body));
   });
 

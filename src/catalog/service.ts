@@ -149,30 +149,47 @@ export interface FeatureListQuery {
   name?: string[];
 }
 
-export async function listFeatures(em: EntityManager, q: FeatureListQuery): Promise<Page<Feature>> {
+/** One page of live rows of `table` whose columns equal any of the given values, oldest first. */
+async function listLive<T>(
+  em: EntityManager,
+  table: 'features' | 'plans',
+  filters: [column: string, values: readonly string[] | undefined][],
+  page: PageParams,
+  map: (r: Row) => T,
+): Promise<Page<T>> {
   const where = ['deleted_at is null'];
   const params: unknown[] = [];
-  for (const [col, values] of [
-    ['key', q.key],
-    ['meter_id', q.meter_id],
-    ['name', q.name],
-  ] as const) {
+  for (const [col, values] of filters) {
     if (values?.length) {
       where.push(`${col} in (${values.map(() => '?').join(', ')})`);
       params.push(...values);
     }
   }
   const w = where.join(' and ');
-  const { limit, offset } = pageOffset(q.page);
+  const { limit, offset } = pageOffset(page);
   const [{ total }] = await em.execute<{ total: string }[]>(
-    `select count(*)::text as total from features where ${w}`,
+    `select count(*)::text as total from ${table} where ${w}`,
     params,
   );
   const rows = await em.execute<Row[]>(
-    `select * from features where ${w} order by created_at, id limit ? offset ?`,
+    `select * from ${table} where ${w} order by created_at, id limit ? offset ?`,
     [...params, limit, offset],
   );
-  return toPage(rows.map(toFeature), Number(total), q.page);
+  return toPage(rows.map(map), Number(total), page);
+}
+
+export function listFeatures(em: EntityManager, q: FeatureListQuery): Promise<Page<Feature>> {
+  return listLive(
+    em,
+    'features',
+    [
+      ['key', q.key],
+      ['meter_id', q.meter_id],
+      ['name', q.name],
+    ],
+    q.page,
+    toFeature,
+  );
 }
 
 /** Archives (soft-deletes) a live feature; 404 when missing, 410 when already archived. */
@@ -547,29 +564,17 @@ export interface PlanListQuery {
   name?: string[];
 }
 
-export async function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
-  const where = ['deleted_at is null'];
-  const params: unknown[] = [];
-  for (const [col, values] of [
-    ['key', q.key],
-    ['status', q.status],
-    ['currency', q.currency],
-    ['name', q.name],
-  ] as const) {
-    if (values?.length) {
-      where.push(`${col} in (${values.map(() => '?').join(', ')})`);
-      params.push(...values);
-    }
-  }
-  const w = where.join(' and ');
-  const { limit, offset } = pageOffset(q.page);
-  const [{ total }] = await em.execute<{ total: string }[]>(
-    `select count(*)::text as total from plans where ${w}`,
-    params,
+export function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
+  return listLive(
+    em,
+    'plans',
+    [
+      ['key', q.key],
+      ['status', q.status],
+      ['currency', q.currency],
+      ['name', q.name],
+    ],
+    q.page,
+    toPlan,
   );
-  const rows = await em.execute<Row[]>(
-    `select * from plans where ${w} order by created_at, id limit ? offset ?`,
-    [...params, limit, offset],
-  );
-  return toPage(rows.map(toPlan), Number(total), q.page);
 }

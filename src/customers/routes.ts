@@ -1,9 +1,10 @@
 /** REST: /v3/openmeter/customers (paths accept the customer's ULID id or its key). */
 import { Router } from 'express';
 import { z } from 'zod';
-import { badRequest, type InvalidParam } from '../api/problem';
+import { badRequest } from '../api/problem';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
+import { parseBody, parseQuery } from '../api/validate';
 import { createCustomersService, type CustomerListQuery, type StringFilter } from './service';
 
 // ---------------------------------------------------------------------------------------------------
@@ -57,29 +58,6 @@ const replaceFields = {
 const createBody = z.strictObject({ key: z.string().min(1).max(256), ...replaceFields });
 // `key` is immutable: tolerated only when it repeats the current key (e.g. a GET body sent back)
 const replaceBody = z.strictObject({ key: z.string().optional(), ...replaceFields });
-
-function toParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
-  const path = (segs: PropertyKey[]) =>
-    segs.reduce<string>(
-      (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
-      root,
-    );
-  return issues.flatMap((i) =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown_property' }))
-      : [{ field: path(i.path), reason: i.message }],
-  );
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, root: 'body' | 'query'): z.infer<S> {
-  const r = schema.safeParse(value);
-  if (!r.success)
-    throw badRequest(
-      root === 'body' ? 'request body is invalid' : 'query parameters are invalid',
-      toParams(r.error.issues, root),
-    );
-  return r.data;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // list query: page[...], filter[field]=v | filter[field][op]=v, sort=field [asc|desc],...
@@ -153,12 +131,12 @@ export function customerRoutes(deps: AppDeps): Router {
   const r = Router();
 
   r.post('/customers', async (req, res) => {
-    const body = parse(createBody, req.body, 'body');
+    const body = parseBody(createBody, req.body);
     res.status(201).json(await svc.create(body));
   });
 
   r.get('/customers', async (req, res) => {
-    const q = parse(listQuery, req.query, 'query');
+    const q = parseQuery(listQuery, req.query);
     res.json(await svc.list(q));
   });
 
@@ -167,7 +145,7 @@ export function customerRoutes(deps: AppDeps): Router {
   });
 
   r.put('/customers/:customerId', async (req, res) => {
-    const { key, ...body } = parse(replaceBody, req.body, 'body');
+    const { key, ...body } = parseBody(replaceBody, req.body);
     if (key !== undefined) {
       const current = await svc.get(req.params.customerId);
       if (key !== current.key)

@@ -61,7 +61,7 @@ describe('meters API', () => {
     ['a path without $', { key: 'k5', value_property: 'usage.tokens' }, 'body.value_property'],
     ['a bad dimension path', { key: 'k6', dimensions: { model: '$[?(@.a)]' } }, 'body.dimensions.model'],
     ['a reserved dimension name', { key: 'k7', dimensions: { subject: '$.s' } }, 'body.dimensions.subject'],
-    ['an unknown property', { key: 'k8', color: 'red' }, 'body'],
+    ['an unknown property', { key: 'k8', color: 'red' }, 'body.color'],
     ['a bad events_from', { key: 'k9', events_from: 'last week' }, 'body.events_from'],
     ['a missing event_type', { key: 'k10', event_type: undefined }, 'body.event_type'],
   ])('rejects %s with 400 naming the field', async (_n, over, field) => {
