@@ -3,6 +3,7 @@
  * read as decimal strings.
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { timestamps } from '../db/columns';
 
 /** The customer as it was when the invoice was issued. */
 export interface CustomerSnapshot {
@@ -37,10 +38,7 @@ export const Invoice = defineEntity({
     creditsTotal: money(),
     total: money(),
     customer: p.json<CustomerSnapshot>().columnType('jsonb'),
-    createdAt: ts().onCreate(() => new Date()),
-    updatedAt: ts()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    ...timestamps(),
   },
 });
 
@@ -63,10 +61,7 @@ export const InvoiceLine = defineEntity({
     amount: money(),
     total: money(),
     detail: p.json<Record<string, unknown>>().columnType('jsonb'),
-    createdAt: ts().onCreate(() => new Date()),
-    updatedAt: ts()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    ...timestamps(),
   },
 });
 

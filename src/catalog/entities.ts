@@ -5,6 +5,7 @@
  */
 import { defineEntity, p } from '@mikro-orm/core';
 import type { FeatureMeterFilter, PlanPhase, PlanStatus } from './types';
+import { softDelete, timestamps } from '../db/columns';
 
 export const FeatureEntity = defineEntity({
   name: 'Feature',
@@ -17,16 +18,8 @@ export const FeatureEntity = defineEntity({
     labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
     meterId: p.string().columnType('text').nullable(),
     meterFilters: p.json<Record<string, FeatureMeterFilter>>().columnType('jsonb').nullable(),
-    createdAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
-    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+    ...timestamps(),
+    ...softDelete(),
   },
 });
 
@@ -47,15 +40,7 @@ export const PlanEntity = defineEntity({
     phases: p.json<PlanPhase[]>().columnType('jsonb'),
     effectiveFrom: p.datetime().columnType('timestamptz').nullable(),
     effectiveTo: p.datetime().columnType('timestamptz').nullable(),
-    createdAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
-    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+    ...timestamps(),
+    ...softDelete(),
   },
 });

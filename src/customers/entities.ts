@@ -4,6 +4,7 @@
  * row with that subject key; the service keeps the two sets disjoint between customers.
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { softDelete, timestamps } from '../db/columns';
 
 export interface Address {
   country?: string;
@@ -27,16 +28,8 @@ export const Customer = defineEntity({
     currency: p.string().columnType('char(3)').nullable(),
     billingAddress: p.json<Address>().columnType('jsonb').nullable(),
     labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
-    createdAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
-    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+    ...timestamps(),
+    ...softDelete(),
   },
 });
 

@@ -4,6 +4,7 @@
  * and for simple lookups by other modules.
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { softDelete, timestamps } from '../db/columns';
 
 export const AGGREGATIONS = ['sum', 'count', 'unique_count', 'avg', 'min', 'max', 'latest'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
@@ -42,16 +43,8 @@ export const Meter = defineEntity({
     valueProperty: p.string().columnType('text').nullable(),
     dimensions: p.json<Record<string, string>>().columnType('jsonb'),
     eventsFrom: p.datetime().columnType('timestamptz').nullable(),
-    createdAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
-    deletedAt: p.datetime().columnType('timestamptz').nullable(),
+    ...timestamps(),
+    ...softDelete(),
   },
 });
 

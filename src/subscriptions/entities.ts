@@ -3,6 +3,7 @@
  * the workflow; afterwards only the workflow's activities change it (period, phase, plan, status).
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { timestamps } from '../db/columns';
 
 export interface PendingChangeRecord {
   kind: 'cancel' | 'change' | 'migrate';
@@ -31,15 +32,7 @@ export const Subscription = defineEntity({
     currentPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
     pendingChange: p.json<PendingChangeRecord>().columnType('jsonb').nullable(),
     workflowId: p.string().columnType('text'),
-    createdAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .columnType('timestamptz')
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    ...timestamps(),
   },
 });
 
