@@ -10,6 +10,7 @@ import { queryAccess } from '../src/entitlements/service';
 import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
 import { exec } from '../src/metering/sql';
 import { fmtInt, progress } from './lib/progress';
+import { seedCustomersWithSubscriptions } from './lib/seed';
 import { fmtLatency, measure, rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
 
@@ -80,35 +81,7 @@ export const entitlementAccess: Benchmark = {
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     const conn = orm.em.getConnection();
-    await conn.execute(
-      `insert into customers (id, key, name, created_at, updated_at)
-       select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, now(), now()
-       from generate_series(1, ?) i`,
-      [CUSTOMERS],
-    );
-    await conn.execute(
-      `insert into customer_subjects (subject_key, customer_id)
-       select 'subject-' || i, 'BENCHC' || lpad(i::text, 20, '0') from generate_series(1, ?) i`,
-      [CUSTOMERS],
-    );
-    await conn.execute(
-      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-         billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         workflow_id)
-       select 'BENCHS' || lpad(i::text, 20, '0'), 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i,
-         ?, ?, ?, 'active', ?::timestamptz, ?::timestamptz, 'default', ?::timestamptz, null, null,
-         'subscription-bench-' || i
-       from generate_series(1, ?) i`,
-      [
-        plan.id,
-        plan.key,
-        plan.version,
-        anchor.toISOString(),
-        anchor.toISOString(),
-        anchor.toISOString(),
-        CUSTOMERS,
-      ],
-    );
+    await seedCustomersWithSubscriptions(conn, { count: CUSTOMERS, plan, anchor: anchor.toISOString() });
 
     progress(`seeding ${fmtInt(EVENTS)} events over 40 days (generate_series)`);
     const chunk = 250_000;

@@ -21,6 +21,7 @@ import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter, queryMeter, type MeterDto, type MeterQuery } from '../src/metering/service';
 import { fmtInt, progress } from './lib/progress';
+import { seedCustomersWithSubscriptions } from './lib/seed';
 import { fmtLatency, measure, rng, type Latency } from './lib/stats';
 import type { Benchmark } from './lib/types';
 
@@ -103,27 +104,12 @@ export const query: Benchmark = {
     const plan = await publishPlan(em(), draft.id);
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
-    await conn.execute(
-      `insert into customers (id, key, name, created_at, updated_at)
-       select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, now(), now()
-       from generate_series(1, ?) i`,
-      [CUSTOMERS],
-    );
-    await conn.execute(
-      `insert into customer_subjects (subject_key, customer_id)
-       select 'subject-' || i, 'BENCHC' || lpad(i::text, 20, '0') from generate_series(1, ?) i`,
-      [CUSTOMERS],
-    );
-    await conn.execute(
-      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-         billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         workflow_id)
-       select 'BENCHS' || lpad(i::text, 20, '0'), 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i,
-         ?, ?, ?, 'active', ?::timestamptz, ?::timestamptz, 'default', ?::timestamptz, ?::timestamptz,
-         ?::timestamptz, 'subscription-bench-' || i
-       from generate_series(1, ?) i`,
-      [plan.id, plan.key, plan.version, SEED_FROM, SEED_FROM, SEED_FROM, MONTH_FROM, MONTH_TO, CUSTOMERS],
-    );
+    await seedCustomersWithSubscriptions(conn, {
+      count: CUSTOMERS,
+      plan,
+      anchor: SEED_FROM,
+      period: { from: MONTH_FROM, to: MONTH_TO },
+    });
 
     progress(`seeding ${fmtInt(EVENTS)} events over 3 months (generate_series, time order)`);
     const seedStart = Date.now();
