@@ -3,7 +3,6 @@
  * time-skipping server.
  */
 import Decimal from 'decimal.js';
-import { addDuration } from '../../src/catalog/periods';
 import {
   advanceTo,
   createHarness,
@@ -16,6 +15,8 @@ import {
   waitFor,
   workflowHandle,
   type Harness,
+  isoOf,
+  month,
 } from './subscription-harness';
 
 jest.setTimeout(120_000);
@@ -26,8 +27,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
-const isoOf = (ms: number) => new Date(ms).toISOString();
 const req = (subject: string, time: number, user: string) => ({
   type: 'request',
   subject,

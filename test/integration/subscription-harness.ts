@@ -16,10 +16,14 @@ import { newId } from '../../src/lib/ids';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
 import { createTestApp, type TestApp } from '../support/app';
 import { createTimeSkippingEnv } from '../support/temporal';
+import { addDuration } from '../../src/catalog/periods';
 
 export const P = '/v3/openmeter';
 export const TASK_QUEUE = 'tally-subscriptions-test';
 export const DAY = 24 * 3600 * 1000;
+/** `n` calendar months after `from` (ms since epoch), as billing periods count them */
+export const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
+export const isoOf = (ms: number) => new Date(ms).toISOString();
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export const workflowBundle = () =>

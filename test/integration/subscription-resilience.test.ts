@@ -2,7 +2,6 @@
  * Durability: a worker that dies mid-period, and an invoice activity that fails after it wrote, must still
  * bill each period exactly once.
  */
-import { addDuration } from '../../src/catalog/periods';
 import {
   advanceTo,
   createHarness,
@@ -12,6 +11,8 @@ import {
   settle,
   waitFor,
   type Harness,
+  isoOf,
+  month,
 } from './subscription-harness';
 
 jest.setTimeout(120_000);
@@ -21,9 +22,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
-const isoOf = (ms: number) => new Date(ms).toISOString();
 
 async function subscribe(hh: Harness) {
   const f = fixtures(hh.app);

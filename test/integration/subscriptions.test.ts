@@ -2,7 +2,6 @@
  * Subscription workflows end to end: real API, real PostgreSQL, real worker and activities, on the
  * time-skipping Temporal server. Events carry explicit times inside the simulated periods.
  */
-import { addDuration } from '../../src/catalog/periods';
 import {
   advanceTo,
   createHarness,
@@ -14,6 +13,8 @@ import {
   waitFor,
   workflowHandle,
   type Harness,
+  isoOf,
+  month,
 } from './subscription-harness';
 
 jest.setTimeout(120_000);
@@ -23,9 +24,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-const month = (from: string | number, n: number) => addDuration(new Date(from), `P${n}M`).getTime();
-const isoOf = (ms: number) => new Date(ms).toISOString();
 
 async function activeUsersSetup(hh: Harness, customerKey = 'acme-inc') {
   const f = fixtures(hh.app);
