@@ -31,17 +31,7 @@ export interface MeterDto {
   deleted_at?: string;
 }
 
-export interface CreateMeterInput {
-  key: string;
-  name: string;
-  description?: string;
-  labels?: Record<string, string>;
-  aggregation: Aggregation;
-  event_type: string;
-  value_property?: string;
-  dimensions?: Record<string, string>;
-  events_from?: string;
-}
+export type CreateMeterInput = Omit<MeterDto, 'id' | 'created_at' | 'updated_at' | 'deleted_at'>;
 
 export interface UpdateMeterInput {
   name?: string;
