@@ -13,7 +13,7 @@ jest.setTimeout(120_000);
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 const files = readdirSync(dir)
-  .filter((f) => f.startsWith('subscription-') && f.endsWith('.json'))
+  .filter((f) => f.endsWith('.json'))
   .sort();
 
 it('has recorded histories to replay', () => {
