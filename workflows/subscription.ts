@@ -5,7 +5,8 @@
  *
  * Requests (cancel/change/migrate) arrive as Updates whose validators answer the caller at once; accepted
  * requests go through an inbox that the main loop drains, so only the loop mutates the state.
- * After each issued invoice the workflow continues as new, carrying its state, so history stays bounded.
+ * Once its history passes HISTORY_LIMIT events, after an issued invoice, the workflow continues as new,
+ * carrying its state, so history stays bounded.
  *
  * Versioning: running subscriptions replay their histories against this code (see
  * test/integration/subscription-replay.test.ts). Any change to the commands this workflow issues, or to
@@ -69,16 +70,34 @@ const localRowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOpti
 const ROW_WRITES_LOCAL = 'row-writes-as-local-activities';
 /** late scheduled changes clamp to the current period; a migration at a phase's end moves phase too */
 const DECISION_FIXES_1 = 'decision-fixes-1';
-const { issueInvoice } = proxyActivities<BillingActivities>({
+const invoiceOptions = {
   startToCloseTimeout: '2m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m' },
-});
+} as const;
+const remoteBilling = proxyActivities<BillingActivities>(invoiceOptions);
+const localBilling = proxyLocalActivities<BillingActivities>(invoiceOptions);
+/**
+ * `issueInvoice` as a local activity (idempotent by invoice key, like the row writes: no activity task
+ * round trip, one marker instead of three events and a workflow task), and a run that spans several
+ * billing cycles: it continues as new once its history passes HISTORY_LIMIT events instead of after every
+ * invoice (a new run costs a start event, a first workflow task and the patch markers).
+ */
+const MULTI_CYCLE_RUNS = 'local-invoices-multi-cycle-runs';
+/**
+ * About eight plain billing cycles (≈ 12 events each). Kept small on purpose: a subscription that is not
+ * in the worker's sticky cache is replayed from its run's history when its timer fires, so a longer run
+ * makes every replay dearer (BENCHMARKS.md, billing-run).
+ */
+export const HISTORY_LIMIT = 100;
 
 const reject = (r: Rejection) =>
   ApplicationFailure.create({ type: REJECTION_TYPES[r.type], message: r.message, nonRetryable: true });
 
 export async function subscriptionWorkflow(state: SubscriptionState): Promise<SubscriptionView> {
   if (patched(DECISION_FIXES_1)) state.rules = { clampLateChanges: true, phaseEndOnMigration: true };
+  // histories recorded before the patch issued invoices remotely and continued as new after each one
+  const multiCycle = patched(MULTI_CYCLE_RUNS);
+  const { issueInvoice } = multiCycle ? localBilling : remoteBilling;
   const inbox: { id: number; req: ChangeRequest }[] = [];
   const outcomes = new Map<number, Rejection | null>();
   let nextId = 0;
@@ -173,8 +192,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       continue;
     }
     if (state.status === 'canceled' && state.pendingInvoices.length === 0) break;
-    // 3. bounded history: start afresh once an invoice went out (or when the server suggests it)
-    if ((issuedThisRun > 0 && state.status === 'active') || workflowInfo().continueAsNewSuggested) {
+    // 3. bounded history: start afresh once an invoice went out and the run is long enough (or when the
+    //    server suggests it)
+    const long = !multiCycle || workflowInfo().historyLength >= HISTORY_LIMIT;
+    if ((issuedThisRun > 0 && state.status === 'active' && long) || workflowInfo().continueAsNewSuggested) {
       await condition(() => allHandlersFinished() || inbox.length > 0);
       if (inbox.length) continue;
       const info = workflowInfo();

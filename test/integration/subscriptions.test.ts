@@ -16,6 +16,7 @@ import {
   isoOf,
   month,
 } from './subscription-harness';
+import { HISTORY_LIMIT } from '../../workflows/subscription';
 
 jest.setTimeout(120_000);
 
@@ -134,16 +135,76 @@ describe('subscription billing cycles', () => {
     const list = await h.app.api.get(`${P}/subscriptions?filter[customer_id]=acme-inc&filter[status]=active`);
     expect(list.status).toBe(200);
     expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([sub.id]);
+    // three cycles fit in one run (the workflow continues as new only once its history is long)
+    const history = await workflowHandle(h, sub.id).fetchHistory();
+    expect(history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId).toBeFalsy();
+    await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
+  });
+
+  it('history stays bounded: the workflow continues as new once a run passes HISTORY_LIMIT events, nothing billed twice or lost', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const f = fixtures(h.app);
+    const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'request' });
+    const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
+    const plan = await f.plan(
+      'daily',
+      [
+        {
+          key: 'default',
+          name: 'Default',
+          rate_cards: [
+            {
+              key: 'calls',
+              name: 'Calls',
+              feature: { id: feature.id },
+              billing_cadence: 'P1D',
+              price: { type: 'unit', amount: '1' },
+            },
+          ],
+        },
+      ],
+      { billing_cadence: 'P1D' },
+    );
+    const customer = await f.customer('acme-inc');
+    const sub = await f.subscribe({ customer: { id: customer.id }, plan: { id: plan.id } });
+    const a = Date.parse(sub.active_from);
+    const days = 20;
+    // day d gets d + 1 events, so each invoice's quantity names its period
+    await f.ingest(
+      Array.from({ length: days }, (_, d) =>
+        Array.from({ length: d + 1 }, (_, i) => req('acme-inc', a + d * DAY + 1000 * (i + 1), `u${i}`)),
+      ).flat(),
+    );
+    await advanceTo(h, a + days * DAY + 1000, [sub.id], 2 * DAY);
+    const invs = await waitFor(async () => {
+      const list = await invoicesOf(h!.app, sub.id);
+      return list.length >= days && list;
+    });
+    expect(invs.map((i) => [i.from, i.lines[0]?.quantity])).toEqual(
+      Array.from({ length: days }, (_, d) => [isoOf(a + d * DAY), String(d + 1)]),
+    );
+    expect(new Set(invs.map((i) => i.invoice_key)).size).toBe(days);
+
+    // follow the chain of runs back from the latest: several runs, none much longer than the limit
+    const lengths: number[] = [];
+    let runId: string | undefined;
+    for (;;) {
+      const history = await h.env.client.workflow.getHandle(`subscription-${sub.id}`, runId).fetchHistory();
+      lengths.unshift(history.events?.length ?? 0);
+      runId =
+        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+      if (!runId) break;
+    }
+    expect(lengths.length).toBeGreaterThanOrEqual(2);
+    expect(lengths.length).toBeLessThan(days);
+    for (const n of lengths) expect(n).toBeLessThanOrEqual(HISTORY_LIMIT + 30);
+
     // search attributes and memo survive continue-as-new
     const desc = await workflowHandle(h, sub.id).describe();
-    const history = await workflowHandle(h, sub.id).fetchHistory();
-    expect(
-      history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId,
-    ).toBeTruthy();
     const sa = Object.fromEntries(desc.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
     expect(sa).toMatchObject({ TallyCustomerKey: 'acme-inc', TallySubscriptionStatus: 'active' });
     expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
-    await maybeRecordHistory(h, sub.id, 'subscription-three-cycles');
+    await maybeRecordHistory(h, sub.id, 'subscription-daily-runs');
   });
 
   it('in-advance flat fees: invoiced at the start, then with each closed period for the next one', async () => {
