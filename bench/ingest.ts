@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
+import { closeIngestPools } from '../src/metering/ingest';
 import { fmtInt, progress } from './lib/progress';
 import { rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
@@ -180,6 +181,7 @@ export const ingest: Benchmark = {
       await Promise.all(Array.from({ length: CLIENTS }, client));
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+      await closeIngestPools();
     }
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const rate = EVENTS / s;

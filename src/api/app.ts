@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { bearerAuth } from './auth';
 import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFoundHandler } from './problem';
+import { keepRawBody } from './raw-body';
 
 export const API_PREFIX = '/v3/openmeter';
 
@@ -59,7 +60,14 @@ export function createApp(deps: AppDeps): Express {
 
   const api = express.Router();
   api.use(bearerAuth(deps.config.TALLY_API_TOKENS));
-  api.use(express.json({ type: JSON_TYPES, limit: deps.config.TALLY_BODY_LIMIT, strict: false }));
+  api.use(
+    express.json({
+      type: JSON_TYPES,
+      limit: deps.config.TALLY_BODY_LIMIT,
+      strict: false,
+      verify: keepRawBody,
+    }),
+  );
   // one MikroORM identity map per request
   api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
   for (const m of modules) if (m.routes) api.use(m.routes(deps));

@@ -3,6 +3,7 @@ import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
+import { closeIngestPools } from '../metering/ingest';
 import { logger } from '../lib/logger';
 import { connectTemporal } from '../temporal/client';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
 
   onShutdown(async () => {
     await http.close();
+    await closeIngestPools();
     await orm.close();
     await temporal.connection.close();
     logger.info('API stopped');

@@ -38,6 +38,7 @@ export function validateEvent(
   index: number | undefined,
   now: string,
   errors: InvalidParam[],
+  nulPossible = true,
 ): IngestEvent | undefined {
   const fail = (field: string, reason: string) => {
     errors.push({
@@ -57,7 +58,7 @@ export function validateEvent(
     else if (typeof v !== 'string') fail(f, 'must be a string');
     else if (v.length === 0) fail(f, 'must not be empty');
     else if (v.length > MAX_STRING) fail(f, `must be at most ${MAX_STRING} characters`);
-    else if (hasNul(v)) fail(f, 'must not contain NUL characters');
+    else if (nulPossible && hasNul(v)) fail(f, 'must not contain NUL characters');
   }
   let specversion = '1.0';
   if (raw.specversion !== undefined && raw.specversion !== null) {
@@ -74,13 +75,14 @@ export function validateEvent(
   let data: Record<string, unknown> | null = null;
   if (raw.data !== undefined && raw.data !== null) {
     if (!isPlainObject(raw.data)) fail('data', 'must be a JSON object or null');
-    else if (JSON.stringify(raw.data).includes('\\u0000')) fail('data', 'must not contain NUL characters');
+    else if (nulPossible && JSON.stringify(raw.data).includes('\\u0000'))
+      fail('data', 'must not contain NUL characters');
     else data = raw.data;
   }
   const optString = (f: 'datacontenttype' | 'dataschema'): string | null => {
     const v = raw[f];
     if (v === undefined || v === null) return null;
-    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING || hasNul(v)) {
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING || (nulPossible && hasNul(v))) {
       fail(f, 'must be a non-empty string or null');
       return null;
     }
@@ -106,11 +108,16 @@ export function validateEvent(
 
 export type BodyShape = 'single' | 'batch' | 'either';
 
-/** Validates a request body (one event or an array); returns the events or the list of problems. */
+/**
+ * Validates a request body (one event or an array); returns the events or the list of problems.
+ * `nulPossible: false` skips the per-string NUL checks when the caller knows the JSON text has no `\u0000`
+ * escape (the only way JSON can spell U+0000).
+ */
 export function validateEvents(
   body: unknown,
   shape: BodyShape,
   now: string,
+  opts: { nulPossible?: boolean } = {},
 ): { events: IngestEvent[]; errors: InvalidParam[] } {
   const errors: InvalidParam[] = [];
   const events: IngestEvent[] = [];
@@ -124,14 +131,14 @@ export function validateEvents(
       errors.push({ field: 'body', reason: 'must contain at least one event' });
     } else {
       body.forEach((raw, i) => {
-        const ev = validateEvent(raw, `body[${i}]`, i, now, errors);
+        const ev = validateEvent(raw, `body[${i}]`, i, now, errors, opts.nulPossible ?? true);
         if (ev) events.push(ev);
       });
     }
   } else if (shape === 'batch') {
     errors.push({ field: 'body', reason: 'application/cloudevents-batch+json takes an array of events' });
   } else {
-    const ev = validateEvent(body, 'body', undefined, now, errors);
+    const ev = validateEvent(body, 'body', undefined, now, errors, opts.nulPossible ?? true);
     if (ev) events.push(ev);
   }
   return { events: errors.length ? [] : events, errors };

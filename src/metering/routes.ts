@@ -2,6 +2,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { badRequest, ProblemError } from '../api/problem';
+import { rawJsonBody } from '../api/raw-body';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
@@ -169,7 +170,11 @@ export function meteringRoutes(deps: AppDeps): Router {
   r.post('/events', async (req, res) => {
     const shape = bodyShape(req);
     const receivedAt = new Date();
-    const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString());
+    // a batch is stored from the request's own JSON text (validated below as parsed), not re-serialized
+    const raw = Array.isArray(req.body) ? rawJsonBody(req) : undefined;
+    const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString(), {
+      nulPossible: raw === undefined || raw.includes('\\u0000'),
+    });
     if (errors.length) {
       const n = new Set(errors.map((e) => e.index)).size;
       throw badRequest(
@@ -177,7 +182,7 @@ export function meteringRoutes(deps: AppDeps): Router {
         errors,
       );
     }
-    const stored = await ingestEvents(em(), events, receivedAt);
+    const stored = await ingestEvents(em(), events, receivedAt, raw);
     deps.logger.debug({ received: events.length, stored }, 'events ingested');
     res.status(202).end();
   });

@@ -8,6 +8,7 @@ import { newId, isUlid } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
 import type { IngestEvent } from './events';
+import { insertBatch } from './ingest';
 import { jsonPathToPg } from './jsonpath';
 import { exec, Sql } from './sql';
 import { normalizeTs, tsSql } from './time';
@@ -216,44 +217,20 @@ export async function deleteMeter(em: EntityManager, idOrKey: string): Promise<v
 // Events
 
 /**
- * Stores a validated batch in ONE statement: duplicates (same source and id) within the batch collapse to
- * the first occurrence and those already stored are skipped (`on conflict do nothing`), so concurrent
- * resends are safe. Resolves once the statement has committed. Returns how many rows were new.
- *
- * Rows are inserted in (source, id) order, so concurrent batches that share ids (a client resending a
- * batch that is still in flight) take their unique-index waits in one global order and cannot deadlock;
- * `seq` (the ingestion order that breaks `latest` ties) is still drawn in the batch's order.
+ * Stores a validated batch in ONE statement (see `insertBatch`): duplicates (same source and id) within the
+ * batch collapse to the first occurrence and those already stored are skipped (`on conflict do nothing`),
+ * so concurrent resends are safe and cannot deadlock. Resolves once the statement has committed. Returns
+ * how many rows were new. `raw`, when given, is the request's UTF-8 JSON array that validated to `events`:
+ * it is stored as is instead of serializing `events` again.
  */
 export async function ingestEvents(
   em: EntityManager,
   events: IngestEvent[],
   receivedAt: Date,
+  raw?: Buffer,
 ): Promise<number> {
   if (events.length === 0) return 0;
-  // json_to_recordset parses the batch once, straight into typed columns; seq is drawn in the batch's
-  // order (the function scan's), then one sort on (source, id, seq) both drops repeated ids (keeping the
-  // first) and gives the insert order
-  const q = new Sql().add(
-    `insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
-       ingested_at, seq)
-     overriding system value
-     select distinct on (s.source, s.id)
-       s.source, s.id, s.type, s.subject, s.time, s.data, s.specversion, s.datacontenttype, s.dataschema,
-       ?::timestamptz, s.seq
-     from (
-       select r.*, nextval((select pg_get_serial_sequence('events', 'seq'))::regclass) as seq
-       from json_to_recordset(?::json) as r(source text, id text, type text, subject text, time timestamptz,
-         data jsonb, specversion text, datacontenttype text, dataschema text)
-     ) s
-     order by s.source, s.id, s.seq
-     on conflict (source, id) do nothing`,
-    receivedAt.toISOString(),
-    JSON.stringify(events),
-  );
-  const res = (await em
-    .getConnection()
-    .execute(q.text, q.params, 'run', em.getTransactionContext())) as unknown as { affectedRows?: number };
-  return res.affectedRows ?? 0;
+  return insertBatch(em, raw ?? JSON.stringify(events), receivedAt);
 }
 
 export interface EventListQuery {
