@@ -14,8 +14,8 @@
  * Measures: the time from B + collection period (when the invoices become due) until all N invoices of
  * the period ending at B are stored; worker RSS (VmRSS of the worker process) while the subscriptions
  * sleep (just before a boundary, after CHECKPOINT and after N subscriptions) and its peak during the run;
- * Temporal history events of one completed run (= one billing cycle: the workflow continues as new after
- * each invoice) for a sample of subscriptions. Verifies exactly N invoices for the period, one per
+ * the Temporal history events of the measured cycle (from B until the workflow sleeps again, across
+ * runs if it continued as new) for a sample of subscriptions. Verifies exactly N invoices for the period, one per
  * subscription, each total = the customer's seeded tokens × 0.01.
  *
  * Env: BENCH_SUBSCRIPTIONS (10000), BENCH_RSS_CHECKPOINT (1000; 0 = none), BENCH_CREATE_CONCURRENCY (32),
@@ -341,6 +341,15 @@ export const billingRun: Benchmark = {
       await conn.execute('analyze events');
 
       const rssSleeping = await sleepingRss(`${fmtInt(N)} sleeping`);
+      // where each sampled workflow's history stands before the boundary (its latest run and its length)
+      const step = Math.max(1, Math.floor(ids.length / HISTORY_SAMPLE));
+      const sample = ids.filter((_, i) => i % step === 0).slice(0, HISTORY_SAMPLE);
+      const marks = new Map<string, { runId: string; length: number }>();
+      for (const id of sample) {
+        const handle = client.workflow.getHandle(`subscription-${id}`);
+        const [d, h] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+        marks.set(id, { runId: d.runId, length: h.events?.length ?? 0 });
+      }
       const count = async () => {
         const rows = await conn.execute<{ n: string }[]>(
           'select count(*)::text as n from invoices where service_period_to = ?',
@@ -396,44 +405,50 @@ export const billingRun: Benchmark = {
       }
       progress(`verified: ${fmtInt(N)} invoices, one per subscription, every total = seeded tokens × 0.01`);
 
-      progress(`history of one cycle for ${HISTORY_SAMPLE} subscriptions`);
-      const step = Math.max(1, Math.floor(ids.length / HISTORY_SAMPLE));
+      progress(`history of one cycle for ${sample.length} subscriptions`);
+      // The cycle's events: what the run current at the mark gained since, plus every run started after it
+      // (a workflow continues as new only every few cycles). Wait until each one sleeps again (no pending
+      // workflow task) so the cycle is complete.
       const counts: number[] = [];
-      let canCount = 0;
       const types = new Map<string, number>();
-      let cycles = 0;
-      for (let k = 0; k < HISTORY_SAMPLE && k * step < ids.length; k++) {
-        const wid = `subscription-${ids[k * step]}`;
-        let prevRun: string | undefined;
-        // the invoice row is written before the run continues as new: give the last ones a moment
-        for (let attempt = 0; !prevRun && attempt < 20; attempt++) {
-          if (attempt) await sleep(500);
-          const current = await client.workflow.getHandle(wid).fetchHistory();
-          prevRun =
-            current.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ??
-            undefined;
+      let runsStarted = 0;
+      for (const id of sample) {
+        const wid = `subscription-${id}`;
+        const mark = marks.get(id)!;
+        for (let attempt = 0; ; attempt++) {
+          const d = await client.workflow.getHandle(wid).describe();
+          if (!d.raw.pendingWorkflowTask) break;
+          if (attempt > 40) throw new Error(`${wid} still has a pending workflow task`);
+          await sleep(250);
         }
-        if (!prevRun) throw new Error(`${wid} has not continued as new`);
-        const h = await client.workflow.getHandle(wid, prevRun).fetchHistory();
-        const events = h.events ?? [];
+        const events = [];
+        let runId: string | undefined;
+        for (;;) {
+          const h = await client.workflow.getHandle(wid, runId).fetchHistory();
+          const all = h.events ?? [];
+          const current = runId ?? (await client.workflow.getHandle(wid).describe()).runId;
+          if (current === mark.runId) {
+            events.push(...all.slice(mark.length));
+            break;
+          }
+          events.push(...all);
+          runsStarted++;
+          runId = all[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+          if (!runId) throw new Error(`${wid}: the run current before the boundary is not in its chain`);
+        }
         counts.push(events.length);
-        // a run that is behind issues every due invoice before it continues as new: count its cycles
-        cycles += events.filter(
-          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'issueInvoice',
-        ).length;
         for (const e of events) {
           const t = String(e.eventType ?? '?');
           types.set(t, (types.get(t) ?? 0) + 1);
         }
-        if (events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes) canCount++;
       }
-      const perCycle = counts.reduce((a, b) => a + b, 0) / Math.max(1, cycles);
+      const perCycle = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
       progress(
-        `history events per completed run (one cycle): min ${Math.min(...counts)} max ${Math.max(...counts)}; ` +
-          `${canCount}/${counts.length} ended in continue-as-new; ${(cycles / counts.length).toFixed(1)} invoices per run`,
+        `history events of the measured cycle: min ${Math.min(...counts)} max ${Math.max(...counts)}; ` +
+          `${runsStarted} of ${counts.length} continued as new during it`,
       );
       progress(
-        `  event types (mean per run): ${[...types]
+        `  event types (mean per cycle): ${[...types]
           .map(([t, n]) => `${t}=${(n / counts.length).toFixed(1)}`)
           .join(' ')}`,
       );

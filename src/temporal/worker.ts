@@ -15,6 +15,14 @@ export interface WorkerTuning {
   maxConcurrentActivityTaskExecutions: number;
   /** how long in-flight activities may run on shutdown before they are cancelled, e.g. "10s" */
   shutdownGraceTime: Duration;
+  /**
+   * how long a workflow task may wait for this worker on its sticky queue before the server hands it to
+   * any worker (which replays the history); a busy worker at a shared billing boundary needs more than the
+   * SDK's 10s (a crashed worker's tasks then wait up to this long before another worker takes them)
+   */
+  stickyQueueScheduleToStartTimeout: Duration;
+  /** one V8 context for all workflows (the SDK's default) or one context per workflow */
+  reuseV8Context: boolean;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
@@ -22,6 +30,8 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 40,
   shutdownGraceTime: '10s',
+  stickyQueueScheduleToStartTimeout: '30s',
+  reuseV8Context: true,
 };
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -34,13 +44,19 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
 
 /**
  * TALLY_WORKER_MAX_CACHED_WORKFLOWS, TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
- * TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES, TALLY_WORKER_SHUTDOWN_GRACE_TIME
+ * TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES, TALLY_WORKER_SHUTDOWN_GRACE_TIME, TALLY_WORKER_STICKY_TIMEOUT,
+ * TALLY_WORKER_REUSE_V8_CONTEXT
  */
 export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
   const d = DEFAULT_WORKER_TUNING;
-  const grace = env.TALLY_WORKER_SHUTDOWN_GRACE_TIME || String(d.shutdownGraceTime);
-  if (!/^\d+(ms|s|m)$/.test(grace)) {
-    throw new Error(`TALLY_WORKER_SHUTDOWN_GRACE_TIME must look like 10s, 500ms or 1m, got "${grace}"`);
+  const duration = (name: string, fallback: Duration): Duration => {
+    const v = env[name] || String(fallback);
+    if (!/^\d+(ms|s|m)$/.test(v)) throw new Error(`${name} must look like 10s, 500ms or 1m, got "${v}"`);
+    return v as Duration;
+  };
+  const reuse = env.TALLY_WORKER_REUSE_V8_CONTEXT;
+  if (reuse !== undefined && reuse !== '' && reuse !== 'true' && reuse !== 'false') {
+    throw new Error(`TALLY_WORKER_REUSE_V8_CONTEXT must be true or false, got "${reuse}"`);
   }
   return {
     maxCachedWorkflows: positiveInt(env, 'TALLY_WORKER_MAX_CACHED_WORKFLOWS', d.maxCachedWorkflows),
@@ -54,7 +70,12 @@ export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
       'TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES',
       d.maxConcurrentActivityTaskExecutions,
     ),
-    shutdownGraceTime: grace as Duration,
+    shutdownGraceTime: duration('TALLY_WORKER_SHUTDOWN_GRACE_TIME', d.shutdownGraceTime),
+    stickyQueueScheduleToStartTimeout: duration(
+      'TALLY_WORKER_STICKY_TIMEOUT',
+      d.stickyQueueScheduleToStartTimeout,
+    ),
+    reuseV8Context: reuse ? reuse === 'true' : d.reuseV8Context,
   };
 }
 
@@ -83,6 +104,8 @@ export async function createWorker(deps: AppDeps, opts: CreateWorkerOptions): Pr
     maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
     shutdownGraceTime: tuning.shutdownGraceTime,
+    stickyQueueScheduleToStartTimeout: tuning.stickyQueueScheduleToStartTimeout,
+    reuseV8Context: tuning.reuseV8Context,
   });
 }
 
