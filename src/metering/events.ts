@@ -28,6 +28,14 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 // PostgreSQL text and jsonb cannot hold U+0000.
 const hasNul = (s: string) => s.includes('\u0000');
 
+/** U+0000 in any key or string of a JSON value (a literal backslash followed by `u0000` is fine) */
+function hasNulDeep(v: unknown): boolean {
+  if (typeof v === 'string') return hasNul(v);
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) return v.some(hasNulDeep);
+  return Object.entries(v).some(([k, x]) => hasNul(k) || hasNulDeep(x));
+}
+
 /**
  * Validates one event; pushes problems to `errors` (fields named `${prefix}.<field>`) and returns the
  * normalized event, or undefined when it is invalid.
@@ -75,8 +83,7 @@ export function validateEvent(
   let data: Record<string, unknown> | null = null;
   if (raw.data !== undefined && raw.data !== null) {
     if (!isPlainObject(raw.data)) fail('data', 'must be a JSON object or null');
-    else if (nulPossible && JSON.stringify(raw.data).includes('\\u0000'))
-      fail('data', 'must not contain NUL characters');
+    else if (nulPossible && hasNulDeep(raw.data)) fail('data', 'must not contain NUL characters');
     else data = raw.data;
   }
   const optString = (f: 'datacontenttype' | 'dataschema'): string | null => {
