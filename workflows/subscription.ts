@@ -38,6 +38,7 @@ import {
   invoiceIssued,
   nextWakeAt,
   phaseOf,
+  plainNextPeriod,
   step,
   validateRequest,
   type ChangeRequest,
@@ -84,6 +85,12 @@ const localBilling = proxyLocalActivities<BillingActivities>(invoiceOptions);
  */
 const MULTI_CYCLE_RUNS = 'local-invoices-multi-cycle-runs';
 /**
+ * A plain rollover (nothing changes at the period end) no longer wakes the workflow at the boundary: the
+ * period closes when its invoice falls due, so one workflow task per billing cycle records the new period
+ * and issues the invoice. The row carries `next_period_end` so readers see the new period meanwhile.
+ */
+const DEFERRED_ROLLOVER = 'deferred-plain-rollover';
+/**
  * About eight plain billing cycles (≈ 12 events each). Kept small on purpose: a subscription that is not
  * in the worker's sticky cache is replayed from its run's history when its timer fires, so a longer run
  * makes every replay dearer (BENCHMARKS.md, billing-run).
@@ -98,6 +105,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
   // histories recorded before the patch issued invoices remotely and continued as new after each one
   const multiCycle = patched(MULTI_CYCLE_RUNS);
   const { issueInvoice } = multiCycle ? localBilling : remoteBilling;
+  const deferRollover = patched(DEFERRED_ROLLOVER);
   const inbox: { id: number; req: ChangeRequest }[] = [];
   const outcomes = new Map<number, Rejection | null>();
   let nextId = 0;
@@ -145,6 +153,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       phaseStartedAt: state.phaseStartedAt,
       periodStart: state.period!.from,
       periodEnd: state.period!.to,
+      ...(deferRollover ? { nextPeriodEnd: plainNextPeriod(state)?.to ?? null } : {}),
       pendingChange: describeState(state).pendingChange ?? null,
     });
     if (searchPlan !== `${state.plan.key}:${state.plan.version}`) {
@@ -206,7 +215,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       return await next(state);
     }
     // 4. sleep until the next due instant, or until a request arrives
-    const wake = nextWakeAt(state);
+    const wake = nextWakeAt(state, deferRollover);
     if (wake === undefined) await condition(() => inbox.length > 0);
     else await condition(() => inbox.length > 0, Math.max(wake - Date.now(), 1));
   }

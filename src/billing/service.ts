@@ -17,6 +17,7 @@ import type { AppDeps } from '../deps';
 import { newId } from '../lib/ids';
 import { logger } from '../lib/logger';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import { currentPeriodOf } from '../subscriptions/row-period';
 import { computeLines, type ComputedInvoice } from './calculator';
 import type { BillingTotals, ComposedLine } from './compose';
 import type { IssueInvoiceInput, IssuedInvoiceRef } from './contract';
@@ -372,6 +373,7 @@ interface SubscriptionRow {
   active_from: Date;
   current_period_start: Date;
   current_period_end: Date;
+  next_period_end: Date | null;
 }
 
 /**
@@ -387,7 +389,7 @@ export async function previewInvoice(
 ): Promise<InvoiceView> {
   const customer = await getCustomer(em, customerIdOrKey);
   const subs = await em.execute<SubscriptionRow[]>(
-    `select id, plan_id, phase_key, active_from, current_period_start, current_period_end
+    `select id, plan_id, phase_key, active_from, current_period_start, current_period_end, next_period_end
        from subscriptions
       where customer_id = ? and status = 'active' and active_from <= ?
         and current_period_start is not null and current_period_end is not null
@@ -400,8 +402,8 @@ export async function previewInvoice(
   let amount = new Decimal(0);
   let from: Date | undefined;
   for (const s of subs) {
-    const cps = new Date(s.current_period_start);
-    const cpe = new Date(s.current_period_end);
+    // a plain rollover is recorded with the invoice, after the collection period: roll forward meanwhile
+    const { from: cps, to: cpe } = currentPeriodOf(s, now)!;
     const to = now < cpe ? now : cpe;
     const computed = await computeLines(
       em,

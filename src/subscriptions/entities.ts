@@ -30,6 +30,7 @@ export const Subscription = defineEntity({
     phaseStartedAt: p.datetime().columnType('timestamptz'),
     currentPeriodStart: p.datetime().columnType('timestamptz').nullable(),
     currentPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
+    nextPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
     pendingChange: p.json<PendingChangeRecord>().columnType('jsonb').nullable(),
     workflowId: p.string().columnType('text'),
     ...timestamps(),

@@ -198,11 +198,35 @@ function effectiveAt(state: SubscriptionState, timing: string, now: number): num
   return ms(timing);
 }
 
-/** When the workflow must wake next (ms), or undefined when nothing is scheduled. */
-export function nextWakeAt(state: SubscriptionState): number | undefined {
+/**
+ * The period that follows the current one when the current one simply rolls over at its end: the
+ * subscription is active, nothing is scheduled and the phase does not end there. Undefined otherwise.
+ */
+export function plainNextPeriod(state: SubscriptionState): CurrentPeriod | undefined {
+  if (state.status !== 'active' || !state.period || state.pendingChange) return undefined;
+  const end = ms(state.period.to);
+  const phase = phaseOf(state);
+  if (phase.duration && state.phaseIndex < state.plan.phases.length - 1) {
+    if (addDuration(new Date(state.phaseStartedAt), phase.duration).getTime() <= end) return undefined;
+  }
+  return periodFrom(state, end);
+}
+
+/**
+ * When the workflow must wake next (ms), or undefined when nothing is scheduled. With
+ * `deferPlainRollover`, a plain rollover (see plainNextPeriod) does not wake it at the period end: the
+ * period is closed when its invoice falls due (end + collection period), in the same workflow task; the
+ * row's `next_period_end` covers the window in between for readers.
+ */
+export function nextWakeAt(state: SubscriptionState, deferPlainRollover = false): number | undefined {
   const times = state.pendingInvoices.map((i) => ms(i.dueAt));
   if (state.status === 'active' && state.period) {
-    times.push(ms(state.period.to));
+    const end = ms(state.period.to);
+    times.push(
+      deferPlainRollover && plainNextPeriod(state)
+        ? addDuration(new Date(end), state.collectionPeriod).getTime()
+        : end,
+    );
     const at = scheduledAt(state);
     if (at !== undefined) times.push(at);
   }

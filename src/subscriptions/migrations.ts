@@ -39,6 +39,23 @@ export class SubscriptionsInit extends Migration {
   }
 }
 
+/**
+ * `next_period_end`: set by the workflow when the current period will simply roll over into the next one
+ * (same plan, phase and status, nothing scheduled). The workflow then skips waking at the boundary and
+ * records the new period together with the invoice, after the collection period; until then readers roll
+ * the period forward themselves (`currentPeriodOf`). Null when something happens at the boundary.
+ */
+export class SubscriptionsNextPeriodEnd extends Migration {
+  override up(): void {
+    this.addSql('alter table subscriptions add column next_period_end timestamptz');
+  }
+
+  override down(): void {
+    this.addSql('alter table subscriptions drop column next_period_end');
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
+  { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
 ];

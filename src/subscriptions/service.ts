@@ -16,7 +16,8 @@ import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../tem
 import type { subscriptionWorkflow } from '../../workflows/subscription';
 import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
 import type { PendingChangeRecord } from './entities';
-import { initialState, phaseOf, toPlanSchedule, type Timing } from './machine';
+import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
+import { currentPeriodOf } from './row-period';
 
 /** The API shape of a subscription (a subset of `BillingSubscription` plus Tally's timing fields). */
 export interface SubscriptionView {
@@ -57,6 +58,7 @@ interface Row {
   phase_started_at: Date;
   current_period_start: Date | null;
   current_period_end: Date | null;
+  next_period_end: Date | null;
   pending_change: PendingChangeRecord | null;
   workflow_id: string;
   created_at: Date;
@@ -68,7 +70,8 @@ interface Row {
 
 const iso = (d: Date | string) => new Date(d).toISOString();
 
-function toView(r: Row): SubscriptionView {
+function toView(r: Row, now = new Date()): SubscriptionView {
+  const period = currentPeriodOf(r, now);
   return {
     id: r.id,
     name: r.plan_name,
@@ -80,10 +83,10 @@ function toView(r: Row): SubscriptionView {
     billing_anchor: iso(r.billing_anchor),
     active_from: iso(r.active_from),
     ...(r.active_to ? { active_to: iso(r.active_to) } : {}),
-    ...(r.status === 'active' && r.current_period_start && r.current_period_end
+    ...(r.status === 'active' && period
       ? {
-          current_period: { from: iso(r.current_period_start), to: iso(r.current_period_end) },
-          next_billing_at: iso(r.current_period_end),
+          current_period: { from: iso(period.from), to: iso(period.to) },
+          next_billing_at: iso(period.to),
         }
       : {}),
     phase: { key: r.phase_key, active_from: iso(r.phase_started_at) },
@@ -158,7 +161,11 @@ export async function listSubscriptions(
     `select count(*)::text as n from subscriptions s ${w}`,
     params,
   );
-  return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
+  return toPage(
+    rows.map((r) => toView(r)),
+    Number(count[0]?.n ?? 0),
+    q.page,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -171,13 +178,16 @@ export interface PeriodRecord {
   phaseStartedAt: string;
   periodStart: string;
   periodEnd: string;
+  /** the end of the next period when the current one will simply roll over into it, else null/absent */
+  nextPeriodEnd?: string | null;
   pendingChange: PendingChangeRecord | null;
 }
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   await em.execute(
     `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
-       current_period_start = ?, current_period_end = ?, pending_change = ?::jsonb, updated_at = now()
+       current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
+       updated_at = now()
      where id = ? and status = 'active'`,
     [
       r.plan.id,
@@ -187,6 +197,7 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
       r.phaseStartedAt,
       r.periodStart,
       r.periodEnd,
+      r.nextPeriodEnd ?? null,
       r.pendingChange ? JSON.stringify(r.pendingChange) : null,
       r.subscriptionId,
     ],
@@ -288,8 +299,8 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     await e.execute(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         workflow_id, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         next_period_end, workflow_id, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         id,
         customer.id,
@@ -303,6 +314,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         state.phaseStartedAt,
         state.period!.from,
         state.period!.to,
+        plainNextPeriod(state)?.to ?? null,
         workflowId,
         now,
         now,

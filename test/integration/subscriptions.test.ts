@@ -17,6 +17,22 @@ import {
   month,
 } from './subscription-harness';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
+import { previewInvoice } from '../../src/billing/service';
+import { currentPeriodOf } from '../../src/subscriptions/row-period';
+
+/** The row's period columns as ISO-parsable strings (JSON form of timestamptz). */
+async function rowDates(h: Harness, id: string) {
+  const [r] = await h.app.deps.orm.em
+    .fork()
+    .execute<{ current_period_start: string; current_period_end: string; next_period_end: string | null }[]>(
+      `select to_json(current_period_start) #>> '{}' as current_period_start,
+       to_json(current_period_end) #>> '{}' as current_period_end,
+       to_json(next_period_end) #>> '{}' as next_period_end
+     from subscriptions where id = ?`,
+      [id],
+    );
+  return r;
+}
 
 jest.setTimeout(120_000);
 
@@ -205,6 +221,45 @@ describe('subscription billing cycles', () => {
     expect(sa).toMatchObject({ TallyCustomerKey: 'acme-inc', TallySubscriptionStatus: 'active' });
     expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
     await maybeRecordHistory(h, sub.id, 'subscription-daily-runs');
+  });
+
+  it('a plain rollover is recorded with the invoice; meanwhile the row names the next period and the preview rolls forward', async () => {
+    h = await createHarness({ collectionPeriod: 'PT1H' });
+    const { f, customer, plan } = await activeUsersSetup(h);
+    const sub = await f.subscribe({ customer: { id: customer.id }, plan: { id: plan.id } });
+    const a = Date.parse(sub.active_from);
+    const B = month(a, 1);
+    const row = async () => {
+      const r = await rowDates(h!, sub.id);
+      return [r.current_period_start, r.current_period_end, r.next_period_end].map(
+        (d) => d && new Date(d).toISOString(),
+      );
+    };
+    expect(await row()).toEqual([isoOf(a), isoOf(B), isoOf(month(a, 2))]);
+    await f.ingest([req('acme-inc', a + DAY, 'alice'), req('acme-inc', B + 60_000, 'bob')]);
+
+    // inside the collection period: the workflow has not woken (nothing recorded, no invoice yet) ...
+    await advanceTo(h, B + 30 * 60_000, [sub.id], 7 * DAY);
+    expect(await row()).toEqual([isoOf(a), isoOf(B), isoOf(month(a, 2))]);
+    expect(await invoicesOf(h.app, sub.id)).toEqual([]);
+    expect(currentPeriodOf(await rowDates(h, sub.id), new Date(B + 30 * 60_000))).toEqual({
+      from: new Date(B),
+      to: new Date(month(a, 2)),
+    });
+    // ... and the preview already shows the new period (bob, not alice)
+    const preview = await previewInvoice(h.app.deps.orm.em.fork(), customer.id, new Date(B + 30 * 60_000));
+    expect(preview.service_period).toEqual({ from: isoOf(B), to: isoOf(B + 30 * 60_000) });
+    expect(preview.lines?.map((l) => l.quantity)).toEqual(['1']);
+
+    // once due: one workflow task records the new period and issues the invoice for the closed one
+    await advanceTo(h, B + 61 * 60_000, [sub.id], 7 * DAY);
+    const invs = await waitFor(async () => {
+      const list = await invoicesOf(h!.app, sub.id);
+      return list.length === 1 && list;
+    });
+    expect(invs.map((i) => [i.from, i.to, i.lines[0]?.quantity])).toEqual([[isoOf(a), isoOf(B), '1']]);
+    expect(await row()).toEqual([isoOf(B), isoOf(month(a, 2)), isoOf(month(a, 3))]);
+    expect((await f.get(sub.id)).current_period).toBeDefined();
   });
 
   it('in-advance flat fees: invoiced at the start, then with each closed period for the next one', async () => {

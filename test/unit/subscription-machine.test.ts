@@ -4,6 +4,7 @@ import {
   initialState,
   invoiceIssued,
   nextWakeAt,
+  plainNextPeriod,
   step,
   validateRequest,
   type PlanSchedule,
@@ -214,6 +215,74 @@ describe('subscription machine', () => {
     expect(fixed.phaseStartedAt).toBe('2026-02-01T00:00:00.000Z');
     // the original rule left the subscriber in the trial for another period
     expect(run(undefined).plan.phases[run(undefined).phaseIndex].key).toBe('trial');
+  });
+
+  describe('deferred plain rollover', () => {
+    it('a plain rollover wakes the workflow when the invoice falls due; one pass closes the period and issues', () => {
+      const s = start();
+      expect(plainNextPeriod(s)).toMatchObject({
+        from: '2026-02-28T10:00:00.000Z',
+        to: '2026-03-31T10:00:00.000Z',
+      });
+      expect(nextWakeAt(s, true)).toBe(t('2026-02-28T11:00:00.000Z')); // end + collection period
+      expect(nextWakeAt(s, false)).toBe(t('2026-02-28T10:00:00.000Z'));
+      const issued = runUntil(s, t('2026-02-28T11:00:00.000Z'));
+      expect(issued.map((i) => [i.arrears?.from, i.arrears?.to])).toEqual([
+        ['2026-01-31T10:00:00.000Z', '2026-02-28T10:00:00.000Z'],
+      ]);
+      expect(s.period?.from).toBe('2026-02-28T10:00:00.000Z');
+      expect(nextWakeAt(s, true)).toBe(t('2026-03-31T11:00:00.000Z'));
+    });
+
+    it('not plain when a change is pending, the phase ends at the boundary, or the subscription is canceled', () => {
+      const withChange = start();
+      applyRequest(withChange, { kind: 'cancel', timing: 'next_billing_cycle' }, t('2026-02-01T00:00:00Z'));
+      expect(plainNextPeriod(withChange)).toBeUndefined();
+      expect(nextWakeAt(withChange, true)).toBe(t('2026-02-28T10:00:00.000Z'));
+
+      const trial = start({
+        plan: plan({
+          phases: [
+            { key: 'trial', duration: 'P1M', hasAdvanceFees: false },
+            { key: 'default', hasAdvanceFees: false },
+          ],
+        }),
+      });
+      expect(plainNextPeriod(trial)).toBeUndefined(); // the trial ends at the first boundary
+      expect(nextWakeAt(trial, true)).toBe(t('2026-02-28T10:00:00.000Z'));
+      runUntil(trial, t('2026-02-28T11:00:00.000Z'));
+      expect(plainNextPeriod(trial)?.to).toBe('2026-04-30T10:00:00.000Z'); // the last phase rolls plainly
+
+      const twoMonthTrial = start({
+        plan: plan({
+          phases: [
+            { key: 'trial', duration: 'P2M', hasAdvanceFees: false },
+            { key: 'default', hasAdvanceFees: false },
+          ],
+        }),
+      });
+      expect(plainNextPeriod(twoMonthTrial)).toBeDefined(); // the phase goes on after the first boundary
+
+      const canceled = start();
+      applyRequest(canceled, { kind: 'cancel', timing: 'immediate' }, t('2026-02-01T00:00:00Z'));
+      expect(plainNextPeriod(canceled)).toBeUndefined();
+    });
+
+    it('a request arriving between the boundary and the due time sees the period rolled first', () => {
+      const s = start();
+      // the workflow was asleep until 11:00; a change arrives at 10:30: the loop steps before applying it
+      expect(runUntil(s, t('2026-02-28T10:30:00.000Z'))).toEqual([]);
+      expect(s.period?.from).toBe('2026-02-28T10:00:00.000Z');
+      applyRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, t('2026-02-28T10:30:00.000Z'));
+      expect(s.pendingChange?.at).toBe('next_billing_cycle');
+      const issued = runUntil(s, t('2026-03-31T11:00:00.000Z'));
+      expect(issued.map((i) => i.arrears?.to)).toEqual([
+        '2026-02-28T10:00:00.000Z',
+        '2026-03-31T10:00:00.000Z',
+      ]);
+      expect(s.status).toBe('canceled');
+      expect(s.activeTo).toBe('2026-03-31T10:00:00.000Z');
+    });
   });
 
   it('validates requests against the state and the workflow clock', () => {
