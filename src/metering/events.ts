@@ -36,6 +36,38 @@ function hasNulDeep(v: unknown): boolean {
   return Object.entries(v).some(([k, x]) => hasNul(k) || hasNulDeep(x));
 }
 
+/** where an event's problems go (module-level helpers: no closures per event on the hot path) */
+interface Sink {
+  prefix: string;
+  index: number | undefined;
+  errors: InvalidParam[];
+}
+
+function fail(sink: Sink, field: string, reason: string): void {
+  sink.errors.push({
+    field: field ? `${sink.prefix}.${field}` : sink.prefix,
+    reason,
+    ...(sink.index !== undefined ? { index: sink.index } : {}),
+  });
+}
+
+function optString(
+  sink: Sink,
+  raw: Record<string, unknown>,
+  f: 'datacontenttype' | 'dataschema',
+  nulPossible: boolean,
+): string | null {
+  const v = raw[f];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING || (nulPossible && hasNul(v))) {
+    fail(sink, f, 'must be a non-empty string or null');
+    return null;
+  }
+  return v;
+}
+
+const JSON_CONTENT_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
+
 /**
  * Validates one event; pushes problems to `errors` (fields named `${prefix}.<field>`) and returns the
  * normalized event, or undefined when it is invalid.
@@ -48,57 +80,42 @@ export function validateEvent(
   errors: InvalidParam[],
   nulPossible = true,
 ): IngestEvent | undefined {
-  const fail = (field: string, reason: string) => {
-    errors.push({
-      field: field ? `${prefix}.${field}` : prefix,
-      reason,
-      ...(index !== undefined ? { index } : {}),
-    });
-  };
+  const sink: Sink = { prefix, index, errors };
   if (!isPlainObject(raw)) {
-    fail('', 'must be a CloudEvent (JSON object)');
+    fail(sink, '', 'must be a CloudEvent (JSON object)');
     return undefined;
   }
   const before = errors.length;
   for (const f of REQUIRED) {
     const v = raw[f];
-    if (v === undefined || v === null) fail(f, 'is required');
-    else if (typeof v !== 'string') fail(f, 'must be a string');
-    else if (v.length === 0) fail(f, 'must not be empty');
-    else if (v.length > MAX_STRING) fail(f, `must be at most ${MAX_STRING} characters`);
-    else if (nulPossible && hasNul(v)) fail(f, 'must not contain NUL characters');
+    if (v === undefined || v === null) fail(sink, f, 'is required');
+    else if (typeof v !== 'string') fail(sink, f, 'must be a string');
+    else if (v.length === 0) fail(sink, f, 'must not be empty');
+    else if (v.length > MAX_STRING) fail(sink, f, `must be at most ${MAX_STRING} characters`);
+    else if (nulPossible && hasNul(v)) fail(sink, f, 'must not contain NUL characters');
   }
   let specversion = '1.0';
   if (raw.specversion !== undefined && raw.specversion !== null) {
     if (typeof raw.specversion !== 'string' || raw.specversion.length === 0)
-      fail('specversion', 'must be a non-empty string');
-    else if (raw.specversion !== '1.0') fail('specversion', 'must be "1.0"');
+      fail(sink, 'specversion', 'must be a non-empty string');
+    else if (raw.specversion !== '1.0') fail(sink, 'specversion', 'must be "1.0"');
     else specversion = raw.specversion;
   }
   let time = now;
   if (raw.time !== undefined && raw.time !== null) {
-    if (!isRfc3339(raw.time)) fail('time', 'must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z');
+    if (!isRfc3339(raw.time)) fail(sink, 'time', 'must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z');
     else time = raw.time;
   }
   let data: Record<string, unknown> | null = null;
   if (raw.data !== undefined && raw.data !== null) {
-    if (!isPlainObject(raw.data)) fail('data', 'must be a JSON object or null');
-    else if (nulPossible && hasNulDeep(raw.data)) fail('data', 'must not contain NUL characters');
+    if (!isPlainObject(raw.data)) fail(sink, 'data', 'must be a JSON object or null');
+    else if (nulPossible && hasNulDeep(raw.data)) fail(sink, 'data', 'must not contain NUL characters');
     else data = raw.data;
   }
-  const optString = (f: 'datacontenttype' | 'dataschema'): string | null => {
-    const v = raw[f];
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING || (nulPossible && hasNul(v))) {
-      fail(f, 'must be a non-empty string or null');
-      return null;
-    }
-    return v;
-  };
-  const datacontenttype = optString('datacontenttype');
-  if (datacontenttype !== null && !/^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i.test(datacontenttype))
-    fail('datacontenttype', 'must be application/json (data is a JSON object)');
-  const dataschema = optString('dataschema');
+  const datacontenttype = optString(sink, raw, 'datacontenttype', nulPossible);
+  if (datacontenttype !== null && !JSON_CONTENT_TYPE.test(datacontenttype))
+    fail(sink, 'datacontenttype', 'must be application/json (data is a JSON object)');
+  const dataschema = optString(sink, raw, 'dataschema', nulPossible);
   if (errors.length > before) return undefined;
   return {
     id: raw.id as string,

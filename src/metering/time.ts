@@ -2,16 +2,20 @@
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** True for a full RFC 3339 date-time with a real calendar date (2026-02-30 is rejected) and an offset. */
 export function isRfc3339(s: unknown): s is string {
   if (typeof s !== 'string') return false;
   const m = RFC3339.exec(s);
   if (!m) return false;
-  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
-  if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return false;
-  const dim = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > dim) return false;
-  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  const y = +m[1];
+  const mo = +m[2];
+  const d = +m[3];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || +m[4] > 23 || +m[5] > 59 || +m[6] > 59) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1])) return false;
+  if (m[9] !== undefined && (+m[9] > 23 || +m[10] > 59)) return false;
   return true;
 }
 

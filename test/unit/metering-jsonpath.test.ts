@@ -61,7 +61,30 @@ describe('RFC 3339 timestamps', () => {
     '2026-01-01T00:00:00',
     'now',
     5,
+    '1900-02-29T00:00:00Z',
+    '2100-02-29T00:00:00Z',
+    '2026-04-31T00:00:00Z',
+    '2026-01-01T00:00:00+24:00',
   ])('rejects %j', (s) => expect(isRfc3339(s)).toBe(false));
+  it('accepts exactly the real calendar days (checked against Date for 1896-2104 and years 1-8)', () => {
+    const years = [...Array.from({ length: 209 }, (_, i) => 1896 + i), 1, 2, 3, 4, 5, 6, 7, 8];
+    const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+    for (const y of years) {
+      for (let mo = 1; mo <= 12; mo++) {
+        for (let d = 28; d <= 31; d++) {
+          const real = new Date(`${pad(y, 4)}-${pad(mo)}-01T00:00:00Z`);
+          real.setUTCDate(d);
+          const exists = real.getUTCMonth() === mo - 1;
+          expect([y, mo, d, isRfc3339(`${pad(y, 4)}-${pad(mo)}-${pad(d)}T12:00:00Z`)]).toEqual([
+            y,
+            mo,
+            d,
+            exists,
+          ]);
+        }
+      }
+    }
+  });
   it('normalizes microsecond output to millisecond form when possible', () => {
     expect(normalizeTs('2026-01-01T00:00:00.123000Z')).toBe('2026-01-01T00:00:00.123Z');
     expect(normalizeTs('2026-01-01T00:00:00.123456Z')).toBe('2026-01-01T00:00:00.123456Z');
