@@ -7,8 +7,9 @@
  * PostgreSQL. Afterwards checks that the stored events are exactly the distinct ones sent (count, id
  * range, checksum of `tokens`); a mismatch fails the benchmark.
  */
-import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Connection } from '@mikro-orm/core';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -21,6 +22,8 @@ import { rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 2_000_000);
+/** experiments only: comma-separated indexes of `events` to drop before the run (e.g. to price each one) */
+const DROP_INDEXES = (process.env.BENCH_INGEST_DROP_INDEXES ?? '').split(',').filter(Boolean);
 const CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 6);
 const NEW_PER_BATCH = 900; // + 100 resends = 10% of each batch
 const SOURCE = 'bench-ingest';
@@ -65,6 +68,28 @@ function buildBatches(): { bodies: Buffer[]; posted: number } {
   }
   return { bodies: out, posted };
 }
+
+/**
+ * CPU seconds (user + system) used so far by the PostgreSQL server's processes (backends and background
+ * workers, from /proc: the server is local). With the 2 cores shared, CPU per event is the figure that
+ * other load on the machine does not move; wall-clock rates are still what the ratio uses.
+ */
+async function serverCpuSeconds(conn: Connection): Promise<number> {
+  const rows = await conn.execute<{ pid: number }[]>('select pid from pg_stat_activity');
+  let ticks = 0;
+  for (const { pid } of rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 async function writeCopyFile(file: string, ingestedAt: string): Promise<void> {
   const out = createWriteStream(file);
@@ -120,17 +145,24 @@ export const ingest: Benchmark = {
           stored_at timestamptz not null default now(), seq bigint generated always as identity)`);
       await conn.execute('checkpoint');
       progress('COPY into the unindexed table');
+      const cpu0 = await serverCpuSeconds(conn);
       const t = process.hrtime.bigint();
       await conn.execute(`copy events_copy_baseline (${cols}) from '${file}'`);
       const s = Number(process.hrtime.bigint() - t) / 1e9;
+      const cpu = (await serverCpuSeconds(conn)) - cpu0;
       copyRate = EVENTS / s;
       progress(
-        `  COPY: ${fmtInt(EVENTS)} rows in ${s.toFixed(1)} s = ${fmtInt(Math.round(copyRate))} rows/s`,
+        `  COPY: ${fmtInt(EVENTS)} rows in ${s.toFixed(1)} s = ${fmtInt(Math.round(copyRate))} rows/s ` +
+          `(PostgreSQL CPU ${((cpu * 1e6) / EVENTS).toFixed(1)} s per million rows)`,
       );
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
     await conn.execute('drop table events_copy_baseline');
+    for (const idx of DROP_INDEXES) {
+      progress(`experiment: dropping index ${idx}`);
+      await conn.execute(`drop index ${idx.replace(/[^a-z0-9_]/gi, '')}`);
+    }
 
     // --- the API
     progress('building request bodies');
@@ -151,6 +183,11 @@ export const ingest: Benchmark = {
     progress(`POSTing ${fmtInt(batches.length)} batches with ${CLIENTS} clients`);
     let next = 0;
     let done = 0;
+    let s = NaN;
+    let serverCpu = NaN;
+    let nodeCpu = NaN;
+    const serverCpu0 = await serverCpuSeconds(conn);
+    const nodeCpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     let lastReport = Date.now();
     const client = async () => {
@@ -179,14 +216,19 @@ export const ingest: Benchmark = {
     };
     try {
       await Promise.all(Array.from({ length: CLIENTS }, client));
+      s = Number(process.hrtime.bigint() - t0) / 1e9;
+      // before the pools close: a closed backend's CPU time is gone from /proc
+      serverCpu = (await serverCpuSeconds(conn)) - serverCpu0;
+      nodeCpu = cpuSeconds(process.cpuUsage(nodeCpu0));
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       await closeIngestPools();
     }
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const perMillion = (x: number) => ((x * 1e6) / EVENTS).toFixed(1);
     const rate = EVENTS / s;
     progress(
-      `  API: ${fmtInt(EVENTS)} distinct events in ${s.toFixed(1)} s = ${fmtInt(Math.round(rate))} events/s`,
+      `  API: ${fmtInt(EVENTS)} distinct events in ${s.toFixed(1)} s = ${fmtInt(Math.round(rate))} events/s ` +
+        `(CPU s per million events: PostgreSQL ${perMillion(serverCpu)}, Node ${perMillion(nodeCpu)} incl. the HTTP clients)`,
     );
 
     // --- exactness: every distinct event stored once, nothing else
@@ -210,7 +252,8 @@ export const ingest: Benchmark = {
     return (
       `ingest: ${fmtInt(Math.round(rate))} events/s, copy baseline ${fmtInt(Math.round(copyRate))} rows/s, ` +
       `ratio ${(rate / copyRate).toFixed(2)} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
-      `posted in ${fmtInt(batches.length)} batches by ${CLIENTS} clients)`
+      `posted in ${fmtInt(batches.length)} batches by ${CLIENTS} clients` +
+      `${DROP_INDEXES.length ? `; without ${DROP_INDEXES.join(', ')}` : ''})`
     );
   },
 };
