@@ -415,40 +415,56 @@ export const billingRun: Benchmark = {
       progress(`verified: ${fmtInt(N)} invoices, one per subscription, every total = seeded tokens × 0.01`);
 
       progress(`history of one cycle for ${sample.length} subscriptions`);
-      // The cycle's events: what the run current at the mark gained since, plus every run started after it
-      // (a workflow continues as new only every few cycles). Wait until each one sleeps again (no pending
-      // workflow task) so the cycle is complete.
+      // The cycle's events: what the run current at the mark gained since, plus any run started after it
+      // (a workflow continues as new only every few cycles), up to the first timer started after the
+      // cycle's markers (the workflow asleep again). A PT1M plan keeps cycling, so a later cycle may have
+      // begun by now: it is cut off.
       const counts: number[] = [];
       const types = new Map<string, number>();
       let runsStarted = 0;
+      const cycleEnd = (evs: { eventType?: unknown }[]) => {
+        let sawMarker = false;
+        for (let i = 0; i < evs.length; i++) {
+          const t = Number(evs[i].eventType);
+          if (t === 25)
+            sawMarker = true; // MARKER_RECORDED (local activities, patches)
+          else if (t === 17 && sawMarker) return i + 1; // TIMER_STARTED
+        }
+        return -1;
+      };
       for (const id of sample) {
         const wid = `subscription-${id}`;
         const mark = marks.get(id)!;
         for (let attempt = 0; ; attempt++) {
-          const d = await client.workflow.getHandle(wid).describe();
-          if (!d.raw.pendingWorkflowTask) break;
-          if (attempt > 40) throw new Error(`${wid} still has a pending workflow task`);
-          await sleep(250);
-        }
-        const events = [];
-        let runId: string | undefined;
-        for (;;) {
-          const h = await client.workflow.getHandle(wid, runId).fetchHistory();
-          const all = h.events ?? [];
-          const current = runId ?? (await client.workflow.getHandle(wid).describe()).runId;
-          if (current === mark.runId) {
-            events.push(...all.slice(mark.length));
-            break;
+          const runs: { eventType?: unknown }[][] = [];
+          let runId: string | undefined;
+          for (;;) {
+            const h = await client.workflow.getHandle(wid, runId).fetchHistory();
+            const all = h.events ?? [];
+            const current = runId ?? (await client.workflow.getHandle(wid).describe()).runId;
+            if (current === mark.runId) {
+              runs.unshift(all.slice(mark.length));
+              break;
+            }
+            runs.unshift(all);
+            runId = all[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+            if (!runId) throw new Error(`${wid}: the run current before the boundary is not in its chain`);
           }
-          events.push(...all);
-          runsStarted++;
-          runId = all[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
-          if (!runId) throw new Error(`${wid}: the run current before the boundary is not in its chain`);
-        }
-        counts.push(events.length);
-        for (const e of events) {
-          const t = String(e.eventType ?? '?');
-          types.set(t, (types.get(t) ?? 0) + 1);
+          const events = runs.flat();
+          const end = cycleEnd(events);
+          if (end < 0) {
+            if (attempt > 40) throw new Error(`${wid}: the measured cycle has not finished`);
+            await sleep(250);
+            continue;
+          }
+          const cycle = events.slice(0, end);
+          runsStarted += cycle.filter((e) => Number(e.eventType) === 1).length; // WORKFLOW_EXECUTION_STARTED
+          counts.push(cycle.length);
+          for (const e of cycle) {
+            const t = String(Number(e.eventType));
+            types.set(t, (types.get(t) ?? 0) + 1);
+          }
+          break;
         }
       }
       const perCycle = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
