@@ -25,15 +25,41 @@ const REQUIRED = ['id', 'source', 'type', 'subject'] as const;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-// PostgreSQL text and jsonb cannot hold U+0000.
-const hasNul = (s: string) => s.includes('\u0000');
+// PostgreSQL text and jsonb cannot hold U+0000 nor an unpaired UTF-16 surrogate (JSON can spell both as
+// `\u` escapes); such text is rejected here with its index rather than failing the whole statement.
+const LONE_SURROGATE = /\p{Cs}/u; // in u-mode only unpaired surrogates are code points of category Cs
 
-/** U+0000 in any key or string of a JSON value (a literal backslash followed by `u0000` is fine) */
-function hasNulDeep(v: unknown): boolean {
-  if (typeof v === 'string') return hasNul(v);
-  if (typeof v !== 'object' || v === null) return false;
-  if (Array.isArray(v)) return v.some(hasNulDeep);
-  return Object.entries(v).some(([k, x]) => hasNul(k) || hasNulDeep(x));
+function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
+  return undefined;
+}
+
+/** the first `textProblem` of any key or string of a JSON value */
+function textProblemDeep(v: unknown): string | undefined {
+  if (typeof v === 'string') return textProblem(v);
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const p = textProblemDeep(x);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const p = textProblem(k) ?? textProblemDeep(x);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Whether JSON text may hold what `textProblem` rejects: only a `\u0000` or `\uD800`–`\uDFFF` escape can
+ * (UTF-8 has no NUL inside JSON strings and cannot encode surrogates). When false, validation skips those
+ * per-string checks.
+ */
+export function mayHoldUnstorableText(json: Buffer): boolean {
+  return json.includes('\\u0000') || json.includes('\\ud') || json.includes('\\uD');
 }
 
 /** where an event's problems go (module-level helpers: no closures per event on the hot path) */
@@ -55,11 +81,16 @@ function optString(
   sink: Sink,
   raw: Record<string, unknown>,
   f: 'datacontenttype' | 'dataschema',
-  nulPossible: boolean,
+  textChecks: boolean,
 ): string | null {
   const v = raw[f];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_STRING || (nulPossible && hasNul(v))) {
+  if (
+    typeof v !== 'string' ||
+    v.length === 0 ||
+    v.length > MAX_STRING ||
+    (textChecks && textProblem(v) !== undefined)
+  ) {
     fail(sink, f, 'must be a non-empty string or null');
     return null;
   }
@@ -78,7 +109,7 @@ export function validateEvent(
   index: number | undefined,
   now: string,
   errors: InvalidParam[],
-  nulPossible = true,
+  textChecks = true,
 ): IngestEvent | undefined {
   const sink: Sink = { prefix, index, errors };
   if (!isPlainObject(raw)) {
@@ -92,7 +123,10 @@ export function validateEvent(
     else if (typeof v !== 'string') fail(sink, f, 'must be a string');
     else if (v.length === 0) fail(sink, f, 'must not be empty');
     else if (v.length > MAX_STRING) fail(sink, f, `must be at most ${MAX_STRING} characters`);
-    else if (nulPossible && hasNul(v)) fail(sink, f, 'must not contain NUL characters');
+    else if (textChecks) {
+      const p = textProblem(v);
+      if (p) fail(sink, f, p);
+    }
   }
   let specversion = '1.0';
   if (raw.specversion !== undefined && raw.specversion !== null) {
@@ -109,13 +143,16 @@ export function validateEvent(
   let data: Record<string, unknown> | null = null;
   if (raw.data !== undefined && raw.data !== null) {
     if (!isPlainObject(raw.data)) fail(sink, 'data', 'must be a JSON object or null');
-    else if (nulPossible && hasNulDeep(raw.data)) fail(sink, 'data', 'must not contain NUL characters');
-    else data = raw.data;
+    else {
+      const p = textChecks ? textProblemDeep(raw.data) : undefined;
+      if (p) fail(sink, 'data', p);
+      else data = raw.data;
+    }
   }
-  const datacontenttype = optString(sink, raw, 'datacontenttype', nulPossible);
+  const datacontenttype = optString(sink, raw, 'datacontenttype', textChecks);
   if (datacontenttype !== null && !JSON_CONTENT_TYPE.test(datacontenttype))
     fail(sink, 'datacontenttype', 'must be application/json (data is a JSON object)');
-  const dataschema = optString(sink, raw, 'dataschema', nulPossible);
+  const dataschema = optString(sink, raw, 'dataschema', textChecks);
   if (errors.length > before) return undefined;
   return {
     id: raw.id as string,
@@ -134,14 +171,14 @@ export type BodyShape = 'single' | 'batch' | 'either';
 
 /**
  * Validates a request body (one event or an array); returns the events or the list of problems.
- * `nulPossible: false` skips the per-string NUL checks when the caller knows the JSON text has no `\u0000`
- * escape (the only way JSON can spell U+0000).
+ * `textChecks: false` skips the per-string NUL / lone-surrogate checks when the caller knows the JSON text
+ * cannot hold them (`mayHoldUnstorableText`).
  */
 export function validateEvents(
   body: unknown,
   shape: BodyShape,
   now: string,
-  opts: { nulPossible?: boolean } = {},
+  opts: { textChecks?: boolean } = {},
 ): { events: IngestEvent[]; errors: InvalidParam[] } {
   const errors: InvalidParam[] = [];
   const events: IngestEvent[] = [];
@@ -155,14 +192,14 @@ export function validateEvents(
       errors.push({ field: 'body', reason: 'must contain at least one event' });
     } else {
       body.forEach((raw, i) => {
-        const ev = validateEvent(raw, `body[${i}]`, i, now, errors, opts.nulPossible ?? true);
+        const ev = validateEvent(raw, `body[${i}]`, i, now, errors, opts.textChecks ?? true);
         if (ev) events.push(ev);
       });
     }
   } else if (shape === 'batch') {
     errors.push({ field: 'body', reason: 'application/cloudevents-batch+json takes an array of events' });
   } else {
-    const ev = validateEvent(body, 'body', undefined, now, errors, opts.nulPossible ?? true);
+    const ev = validateEvent(body, 'body', undefined, now, errors, opts.textChecks ?? true);
     if (ev) events.push(ev);
   }
   return { events: errors.length ? [] : events, errors };

@@ -7,7 +7,7 @@ import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
 import { AGGREGATIONS } from './entities';
-import { validateEvents, type BodyShape } from './events';
+import { mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
 import { jsonPathProblem } from './jsonpath';
 import {
   createMeter,
@@ -173,7 +173,7 @@ export function meteringRoutes(deps: AppDeps): Router {
     // a batch is stored from the request's own JSON text (validated below as parsed), not re-serialized
     const raw = Array.isArray(req.body) ? rawJsonBody(req) : undefined;
     const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString(), {
-      nulPossible: raw === undefined || raw.includes('\\u0000'),
+      textChecks: raw === undefined || mayHoldUnstorableText(raw),
     });
     if (errors.length) {
       const n = new Set(errors.map((e) => e.index)).size;

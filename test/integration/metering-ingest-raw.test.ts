@@ -166,6 +166,28 @@ describe('metering events: batches stored from the raw request body', () => {
     expect(await rows(`id like 'nul-%'`)).toEqual([]);
   });
 
+  it('rejects unpaired UTF-16 surrogate escapes (PostgreSQL cannot store them) with the index, not a 500', async () => {
+    const head = '{"source":"raw-src","type":"api_call","time":"2026-01-01T00:00:00Z"';
+    const body =
+      `[${head},"id":"sur-ok","subject":"s-\\ud83d\\ude00","data":{"k":"\\uD83D\\uDE00"}},` +
+      `${head},"id":"sur-data","subject":"sub-raw","data":{"deep":[{"x":"a\\udc00"}]}},` +
+      `${head},"id":"sur-subject","subject":"s-\\uD800","data":null},` +
+      `${head},"id":"sur-key","subject":"sub-raw","data":{"\\ud800":1}}]`;
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    const reason = 'must not contain unpaired UTF-16 surrogates';
+    expect(res.body.invalid_parameters).toEqual([
+      { field: 'body[1].data', reason, index: 1 },
+      { field: 'body[2].subject', reason, index: 2 },
+      { field: 'body[3].data', reason, index: 3 },
+    ]);
+    expect(await rows(`id like 'sur-%'`)).toEqual([]);
+    // the valid pair alone is stored, as the character it encodes
+    expect((await post(`[${body.slice(1, body.indexOf('},{') + 1)}]`)).status).toBe(202);
+    const [r] = await rows(`id = 'sur-ok'`);
+    expect([r.subject, JSON.parse(r.data_text!)]).toEqual(['s-😀', { k: '😀' }]);
+  });
+
   it('stores a body with a UTF-8 byte order mark, and one in UTF-16 (re-serialized), identically', async () => {
     const bom = Buffer.concat([
       Buffer.from([0xef, 0xbb, 0xbf]),
