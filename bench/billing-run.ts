@@ -47,6 +47,13 @@ const COLLECTION = process.env.BENCH_COLLECTION_PERIOD ?? 'PT10S';
 const LEAD_S = Number(process.env.BENCH_LEAD_SECONDS ?? 25);
 const LIMIT_MIN = Number(process.env.BENCH_LIMIT_MINUTES ?? 20);
 const HISTORY_SAMPLE = 20;
+/**
+ * BENCH_SLEEPING_ONLY=1: no billing cycle. The plan is monthly, so the subscriptions really sleep; the
+ * benchmark creates CHECKPOINT, then N subscriptions and reports the worker's RSS after each (flat memory
+ * with the number of sleeping subscriptions), then stops.
+ */
+const SLEEPING_ONLY = process.env.BENCH_SLEEPING_ONLY === '1';
+const CADENCE = SLEEPING_ONLY ? 'P1M' : 'PT1M';
 const MINUTE = 60_000;
 const ROOT = path.resolve(__dirname, '..');
 /** `file` (a SQLite file in the temp dir, as `npm start` runs it) or `memory` */
@@ -174,7 +181,9 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 export const billingRun: Benchmark = {
   name: 'billing-run',
-  description: `${fmtInt(N)} PT1M subscriptions ending their period together: real Temporal dev server + worker`,
+  description: SLEEPING_ONLY
+    ? `worker memory with ${fmtInt(CHECKPOINT)} and ${fmtInt(N)} sleeping P1M subscriptions`
+    : `${fmtInt(N)} PT1M subscriptions ending their period together: real Temporal dev server + worker`,
   async run(db) {
     const { orm, url } = await db.fresh('billing_run', 16);
     const conn = orm.em.getConnection();
@@ -189,7 +198,7 @@ export const billingRun: Benchmark = {
           `${TEMPORAL_PRAGMAS.length ? `, ${TEMPORAL_PRAGMAS.join(', ')}` : ''})`,
       );
 
-      progress('seeding catalog: meter, feature, PT1M plan');
+      progress(`seeding catalog: meter, feature, ${CADENCE} plan`);
       const meter = await createMeter(em(), {
         key: 'tokens',
         name: 'Tokens',
@@ -206,7 +215,7 @@ export const billingRun: Benchmark = {
         key: 'per-minute',
         name: 'Per minute',
         currency: 'USD',
-        billing_cadence: 'PT1M',
+        billing_cadence: CADENCE,
         phases: [
           {
             key: 'default',
@@ -216,7 +225,7 @@ export const billingRun: Benchmark = {
                 key: 'tokens',
                 name: 'Tokens',
                 feature: { id: feature.id },
-                billing_cadence: 'PT1M',
+                billing_cadence: CADENCE,
                 price: { type: 'unit', amount: '0.01' },
               },
             ],
@@ -311,6 +320,33 @@ export const billingRun: Benchmark = {
       };
 
       progress(`creating ${fmtInt(N)} subscriptions (billing anchor ${anchor}, ${CONCURRENCY} at a time)`);
+      if (SLEEPING_ONLY) {
+        /** mean worker RSS over 5 s once the worker has gone quiet (the new workflows' first tasks done) */
+        const quietRss = async (label: string) => {
+          for (let i = 0; i < 60; i++) {
+            const c0 = cpuSec(worker.pid!);
+            await sleep(1_000);
+            if (cpuSec(worker.pid!) - c0 < 0.05) break;
+          }
+          const t0 = Date.now();
+          await sleep(5_000);
+          const kb = rss.mean(t0, Date.now());
+          progress(`${label}: worker RSS ${mb(kb)} MB, dev server RSS ${mb(rssKb(temporal.child.pid!))} MB`);
+          return kb;
+        };
+        const stages = [...new Set([CHECKPOINT, N].filter((n) => n > 0 && n <= N))].sort((a, b) => a - b);
+        const figures: string[] = [];
+        const kbs: number[] = [];
+        for (const n of stages) {
+          const rate = await create(n);
+          kbs.push(await quietRss(`${fmtInt(n)} sleeping (created at ${rate.toFixed(0)}/s)`));
+          figures.push(`${mb(kbs[kbs.length - 1])} MB @ ${fmtInt(n)}`);
+        }
+        return (
+          `billing-run (sleeping only, P1M plan): worker RSS ${figures.join(' / ')} ` +
+          `(×${(kbs[kbs.length - 1] / kbs[0]).toFixed(2)} for ×${(N / stages[0]).toFixed(0)} subscriptions)`
+        );
+      }
       let rssAtCheckpoint: number | undefined;
       if (CHECKPOINT > 0 && CHECKPOINT < N) {
         await create(CHECKPOINT);
