@@ -30,7 +30,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 40,
   shutdownGraceTime: '10s',
-  stickyQueueScheduleToStartTimeout: '30s',
+  stickyQueueScheduleToStartTimeout: '1m',
   reuseV8Context: true,
 };
 
