@@ -76,7 +76,15 @@ const invoiceOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m' },
 } as const;
 const remoteBilling = proxyActivities<BillingActivities>(invoiceOptions);
-const localBilling = proxyLocalActivities<BillingActivities>(invoiceOptions);
+/**
+ * The local attempt is bounded (a few short tries, all inside one workflow task): a local activity that
+ * runs long or keeps failing heartbeats the workflow task and grows the history, so after these it falls
+ * back to the remote activity, whose retries cost no history.
+ */
+const localBilling = proxyLocalActivities<BillingActivities>({
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
+});
 /**
  * `issueInvoice` as a local activity (idempotent by invoice key, like the row writes: no activity task
  * round trip, one marker instead of three events and a workflow task), and a run that spans several
@@ -104,7 +112,19 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
   if (patched(DECISION_FIXES_1)) state.rules = { clampLateChanges: true, phaseEndOnMigration: true };
   // histories recorded before the patch issued invoices remotely and continued as new after each one
   const multiCycle = patched(MULTI_CYCLE_RUNS);
-  const { issueInvoice } = multiCycle ? localBilling : remoteBilling;
+  const issueInvoice: BillingActivities['issueInvoice'] = multiCycle
+    ? async (input) => {
+        try {
+          return await localBilling.issueInvoice(input);
+        } catch (err) {
+          log.warn('issueInvoice: local attempts failed, retrying as an activity', {
+            invoiceKey: input.invoiceKey,
+            error: String(err),
+          });
+          return await remoteBilling.issueInvoice(input);
+        }
+      }
+    : remoteBilling.issueInvoice;
   const deferRollover = patched(DEFERRED_ROLLOVER);
   const inbox: { id: number; req: ChangeRequest }[] = [];
   const outcomes = new Map<number, Rejection | null>();

@@ -5,6 +5,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { badRequest, conflict, notFound } from '../api/problem';
 import { newId, isUlid } from '../lib/ids';
+import { logger } from '../lib/logger';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
 import type { IngestEvent } from './events';
@@ -230,8 +231,25 @@ export async function ingestEvents(
   raw?: Buffer,
 ): Promise<number> {
   if (events.length === 0) return 0;
-  return insertBatch(em, raw ?? JSON.stringify(events), receivedAt);
+  if (raw) {
+    try {
+      return await insertBatch(em, raw, receivedAt);
+    } catch (err) {
+      // the raw text holds something validation never looked at and PostgreSQL's jsonb cannot take (an
+      // extension attribute with U+0000 or an unpaired surrogate, a number beyond numeric, deep nesting):
+      // nothing was written (one statement); store the validated events instead, as the fallback path does
+      if (!UNSTORABLE_JSON.has((err as { code?: string }).code ?? '')) throw err;
+      logger.debug(
+        { code: (err as { code?: string }).code },
+        'raw batch not storable as jsonb; re-serializing',
+      );
+    }
+  }
+  return insertBatch(em, JSON.stringify(events), receivedAt);
 }
+
+/** SQLSTATEs of JSON text that parses in JavaScript but not as PostgreSQL jsonb */
+const UNSTORABLE_JSON = new Set(['22P05', '22P02', '22003', '54001']);
 
 export interface EventListQuery {
   id?: string;

@@ -222,11 +222,11 @@ export function nextWakeAt(state: SubscriptionState, deferPlainRollover = false)
   const times = state.pendingInvoices.map((i) => ms(i.dueAt));
   if (state.status === 'active' && state.period) {
     const end = ms(state.period.to);
-    times.push(
-      deferPlainRollover && plainNextPeriod(state)
-        ? addDuration(new Date(end), state.collectionPeriod).getTime()
-        : end,
-    );
+    const due = addDuration(new Date(end), state.collectionPeriod).getTime();
+    const next = deferPlainRollover ? plainNextPeriod(state) : undefined;
+    // only when the invoice falls due before the next period ends (a collection period as long as the
+    // cadence would sleep past the next boundary, where something may change)
+    times.push(next && due < ms(next.to) ? due : end);
     const at = scheduledAt(state);
     if (at !== undefined) times.push(at);
   }

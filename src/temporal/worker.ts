@@ -51,7 +51,9 @@ export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
   const d = DEFAULT_WORKER_TUNING;
   const duration = (name: string, fallback: Duration): Duration => {
     const v = env[name] || String(fallback);
-    if (!/^\d+(ms|s|m)$/.test(v)) throw new Error(`${name} must look like 10s, 500ms or 1m, got "${v}"`);
+    if (!/^\d+(ms|s|m)$/.test(v) || parseInt(v, 10) === 0) {
+      throw new Error(`${name} must look like 10s, 500ms or 1m (not zero), got "${v}"`);
+    }
     return v as Duration;
   };
   const reuse = env.TALLY_WORKER_REUSE_V8_CONTEXT;
@@ -103,6 +105,8 @@ export async function createWorker(deps: AppDeps, opts: CreateWorkerOptions): Pr
     maxCachedWorkflows: tuning.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions,
     maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions,
+    // invoices and row writes run as local activities: the same bound as remote ones (the DB pool is shared)
+    maxConcurrentLocalActivityExecutions: tuning.maxConcurrentActivityTaskExecutions,
     shutdownGraceTime: tuning.shutdownGraceTime,
     stickyQueueScheduleToStartTimeout: tuning.stickyQueueScheduleToStartTimeout,
     reuseV8Context: tuning.reuseV8Context,

@@ -188,6 +188,26 @@ describe('metering events: batches stored from the raw request body', () => {
     expect([r.subject, JSON.parse(r.data_text!)]).toEqual(['s-😀', { k: '😀' }]);
   });
 
+  it('extension attributes PostgreSQL cannot parse (U+0000, lone surrogates, huge numbers) do not fail the batch', async () => {
+    const head =
+      '{"specversion":"1.0","source":"raw-src","type":"api_call","subject":"sub-raw","time":"2026-01-01T00:00:00Z"';
+    for (const [id, ext] of [
+      ['ext-nul', '"\\u0000"'],
+      ['ext-surrogate', '"\\ud800"'],
+      ['ext-huge', '1e200000'],
+    ]) {
+      const body = `[${head},"id":"${id}","myext":${ext},"data":{"n":7}}]`;
+      const res = await post(body);
+      expect([id, res.status]).toEqual([id, 202]);
+    }
+    const stored = await rows(`id like 'ext-%'`);
+    expect(stored.map((r) => [r.id, JSON.parse(r.data_text!)])).toEqual([
+      ['ext-nul', { n: 7 }],
+      ['ext-surrogate', { n: 7 }],
+      ['ext-huge', { n: 7 }],
+    ]);
+  });
+
   it('stores a body with a UTF-8 byte order mark, and one in UTF-16 (re-serialized), identically', async () => {
     const bom = Buffer.concat([
       Buffer.from([0xef, 0xbb, 0xbf]),

@@ -91,3 +91,31 @@ it('an invoice activity that fails after writing is retried without issuing a du
   expect(attempts).toBe(2);
   expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '0.30']]);
 });
+
+it('an invoice that keeps failing locally falls back to a (remote) activity: bounded history, one invoice', async () => {
+  let attempts = 0;
+  h = await createHarness({
+    activities: (real) => ({
+      ...real,
+      async issueInvoice(input) {
+        attempts++;
+        // the three local attempts and the first remote one fail; the remote retry succeeds
+        if (attempts <= 4) throw new Error(`billing database unavailable (attempt ${attempts})`);
+        return real.issueInvoice(input);
+      },
+    }),
+  });
+  const { sub, a } = await subscribe(h);
+  await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
+  await waitFor(() => Promise.resolve(attempts >= 5), 30_000);
+  await settle(h, [sub.id]);
+  const invs = await invoicesOf(h.app, sub.id);
+  expect(attempts).toBe(5);
+  expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '0.30']]);
+  const history = await h.env.client.workflow.getHandle(`subscription-${sub.id}`).fetchHistory();
+  const remote = (history.events ?? []).filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'issueInvoice',
+  );
+  expect(remote).toHaveLength(1);
+  expect(history.events?.length ?? 0).toBeLessThan(60);
+});

@@ -268,6 +268,20 @@ describe('subscription machine', () => {
       expect(plainNextPeriod(canceled)).toBeUndefined();
     });
 
+    it('not deferred when the invoice would fall due after the next boundary (collection ≥ cadence)', () => {
+      const daily = (collectionPeriod: string) =>
+        start({
+          collectionPeriod,
+          activeFrom: '2026-01-01T00:00:00.000Z',
+          billingAnchor: '2026-01-01T00:00:00.000Z',
+          plan: plan({ billingCadence: 'P1D' }),
+        });
+      expect(nextWakeAt(daily('P3D'), true)).toBe(t('2026-01-02T00:00:00.000Z'));
+      expect(nextWakeAt(daily('P1D'), true)).toBe(t('2026-01-02T00:00:00.000Z')); // due exactly at the next end
+      expect(nextWakeAt(daily('PT23H'), true)).toBe(t('2026-01-02T23:00:00.000Z'));
+      expect(nextWakeAt(daily('PT0S'), true)).toBe(t('2026-01-02T00:00:00.000Z'));
+    });
+
     it('a request arriving between the boundary and the due time sees the period rolled first', () => {
       const s = start();
       // the workflow was asleep until 11:00; a change arrives at 10:30: the loop steps before applying it

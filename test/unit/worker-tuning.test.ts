@@ -34,6 +34,7 @@ describe('workerTuningFromEnv', () => {
     ['TALLY_WORKER_MAX_CACHED_WORKFLOWS', '0', /positive integer/],
     ['TALLY_WORKER_MAX_CACHED_WORKFLOWS', '1.5', /positive integer/],
     ['TALLY_WORKER_STICKY_TIMEOUT', '1 minute', /TALLY_WORKER_STICKY_TIMEOUT must look like/],
+    ['TALLY_WORKER_STICKY_TIMEOUT', '0s', /not zero/],
     ['TALLY_WORKER_SHUTDOWN_GRACE_TIME', '10', /TALLY_WORKER_SHUTDOWN_GRACE_TIME must look like/],
     ['TALLY_WORKER_REUSE_V8_CONTEXT', 'yes', /must be true or false/],
   ])('%s=%s is refused', (name, value, message) => {
