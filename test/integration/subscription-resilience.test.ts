@@ -12,6 +12,7 @@ import {
   waitFor,
   type Harness,
   isoOf,
+  maybeRecordHistory,
   month,
 } from './subscription-harness';
 
@@ -118,4 +119,5 @@ it('an invoice that keeps failing locally falls back to a (remote) activity: bou
   );
   expect(remote).toHaveLength(1);
   expect(history.events?.length ?? 0).toBeLessThan(60);
+  await maybeRecordHistory(h, sub.id, 'subscription-invoice-fallback');
 });
