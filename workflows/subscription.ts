@@ -99,7 +99,7 @@ const MULTI_CYCLE_RUNS = 'local-invoices-multi-cycle-runs';
  */
 const DEFERRED_ROLLOVER = 'deferred-plain-rollover';
 /**
- * About eight plain billing cycles (≈ 12 events each). Kept small on purpose: a subscription that is not
+ * About 8–14 plain billing cycles (7–12 events each). Kept small on purpose: a subscription that is not
  * in the worker's sticky cache is replayed from its run's history when its timer fires, so a longer run
  * makes every replay dearer (BENCHMARKS.md, billing-run).
  */

@@ -205,10 +205,7 @@ function effectiveAt(state: SubscriptionState, timing: string, now: number): num
 export function plainNextPeriod(state: SubscriptionState): CurrentPeriod | undefined {
   if (state.status !== 'active' || !state.period || state.pendingChange) return undefined;
   const end = ms(state.period.to);
-  const phase = phaseOf(state);
-  if (phase.duration && state.phaseIndex < state.plan.phases.length - 1) {
-    if (addDuration(new Date(state.phaseStartedAt), phase.duration).getTime() <= end) return undefined;
-  }
+  if (phaseEndsBy(state, end)) return undefined;
   return periodFrom(state, end);
 }
 
@@ -249,12 +246,16 @@ function switchPlan(state: SubscriptionState, change: PendingChange, at: number)
   state.phaseStartedAt = iso(at);
 }
 
+/** Whether the current phase, when a later one follows it, has run its duration by `at`. */
+function phaseEndsBy(state: SubscriptionState, at: number): boolean {
+  const phase = phaseOf(state);
+  if (!phase.duration || state.phaseIndex >= state.plan.phases.length - 1) return false;
+  return addDuration(new Date(state.phaseStartedAt), phase.duration).getTime() <= at;
+}
+
 /** Moves to the next phase when the current one has run its duration by `at` (a period end). */
 function maybeSwitchPhase(state: SubscriptionState, at: number): void {
-  const phase = phaseOf(state);
-  if (!phase.duration || state.phaseIndex >= state.plan.phases.length - 1) return;
-  const phaseEnd = addDuration(new Date(state.phaseStartedAt), phase.duration).getTime();
-  if (phaseEnd <= at) {
+  if (phaseEndsBy(state, at)) {
     state.phaseIndex++;
     state.phaseStartedAt = iso(at);
   }

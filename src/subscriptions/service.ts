@@ -70,8 +70,8 @@ interface Row {
 
 const iso = (d: Date | string) => new Date(d).toISOString();
 
-function toView(r: Row, now = new Date()): SubscriptionView {
-  const period = currentPeriodOf(r, now);
+function toView(r: Row): SubscriptionView {
+  const period = currentPeriodOf(r, new Date());
   return {
     id: r.id,
     name: r.plan_name,
@@ -161,11 +161,7 @@ export async function listSubscriptions(
     `select count(*)::text as n from subscriptions s ${w}`,
     params,
   );
-  return toPage(
-    rows.map((r) => toView(r)),
-    Number(count[0]?.n ?? 0),
-    q.page,
-  );
+  return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
 }
 
 // ---------------------------------------------------------------------------------------------------
