@@ -263,19 +263,28 @@ export async function maybeRecordHistory(h: Harness, subscriptionId: string, nam
   if (process.env.RECORD_HISTORIES !== '1') return;
   const dir = path.join(__dirname, '..', 'fixtures', 'histories');
   mkdirSync(dir, { recursive: true });
-  const runs = [];
-  let runId: string | undefined;
-  for (;;) {
-    const handle = h.env.client.workflow.getHandle(`subscription-${subscriptionId}`, runId);
-    const history = await handle.fetchHistory();
-    runs.unshift(history);
-    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    runId = started?.continuedExecutionRunId || undefined;
-    if (!runId) break;
-  }
+  const runs = await runHistories(h, subscriptionId);
   runs
     .filter((r) => (r.events?.length ?? 0) > 5)
     .forEach((r, i) => writeFileSync(path.join(dir, `${name}-run${i + 1}.json`), historyJson(r)));
+}
+
+/** The histories of all the workflow's runs, oldest first (the continue-as-new chain, followed back). */
+export async function runHistories(
+  h: Harness,
+  subscriptionId: string,
+): Promise<temporal.api.history.v1.IHistory[]> {
+  const runs = [];
+  let runId: string | undefined;
+  for (;;) {
+    const history = await h.env.client.workflow
+      .getHandle(`subscription-${subscriptionId}`, runId)
+      .fetchHistory();
+    runs.unshift(history);
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    runId = started?.continuedExecutionRunId || undefined;
+    if (!runId) return runs;
+  }
 }
 
 const { History } = temporal.api.history.v1;

@@ -15,6 +15,7 @@ import {
   type Harness,
   isoOf,
   month,
+  runHistories,
 } from './subscription-harness';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
 import { previewInvoice } from '../../src/billing/service';
@@ -201,16 +202,8 @@ describe('subscription billing cycles', () => {
     );
     expect(new Set(invs.map((i) => i.invoice_key)).size).toBe(days);
 
-    // follow the chain of runs back from the latest: several runs, none much longer than the limit
-    const lengths: number[] = [];
-    let runId: string | undefined;
-    for (;;) {
-      const history = await h.env.client.workflow.getHandle(`subscription-${sub.id}`, runId).fetchHistory();
-      lengths.unshift(history.events?.length ?? 0);
-      runId =
-        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
-      if (!runId) break;
-    }
+    // the chain of runs: several, none much longer than the limit
+    const lengths = (await runHistories(h, sub.id)).map((r) => r.events?.length ?? 0);
     expect(lengths.length).toBeGreaterThanOrEqual(2);
     expect(lengths.length).toBeLessThan(days);
     for (const n of lengths) expect(n).toBeLessThanOrEqual(HISTORY_LIMIT + 30);
