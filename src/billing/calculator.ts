@@ -7,7 +7,7 @@ import { getFeature, getPlan } from '../catalog/service';
 import type { Feature, Plan, RateCard } from '../catalog/types';
 import { notFound } from '../api/problem';
 import { findCustomer, subjectsOf, type BillingCustomer } from '../customers/service';
-import { aggregateUsage } from '../metering/service';
+import { aggregateUsage, billableUsage } from '../metering/service';
 import type { BilledPeriod, IssueInvoiceInput } from './contract';
 import {
   composeInvoice,
@@ -165,13 +165,16 @@ export async function computeLines(
         usage[rc.key] = '0';
         continue;
       }
-      usage[rc.key] = await aggregateUsage(em, {
-        meterId: f.meter.id,
-        subjects,
-        from: usageFrom,
-        to: s.to,
-        filters: meterFilters(f),
-      });
+      // a negative aggregate (corrections exceeding usage) bills as 0: no line with a negative quantity
+      usage[rc.key] = billableUsage(
+        await aggregateUsage(em, {
+          meterId: f.meter.id,
+          subjects,
+          from: usageFrom,
+          to: s.to,
+          filters: meterFilters(f),
+        }),
+      );
     }
     arrears = { ...s, usageFrom: usageFrom < s.to ? usageFrom : s.to, usage };
   }

@@ -19,7 +19,7 @@ import { notFound } from '../api/problem';
 import type { EntitlementTemplate, FeatureMeterFilter } from '../catalog/types';
 import type { AppDeps } from '../deps';
 import type { Aggregation } from '../metering/entities';
-import { buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
+import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
 import { exec, Sql } from '../metering/sql';
 import { normalizeTs, tsSql } from '../metering/time';
 import {
@@ -240,7 +240,7 @@ function meterDto(m: MeterInfo): MeterDto {
 }
 
 /**
- * The exact aggregate of every item (same semantics as `aggregateUsage`: half-open [from, to), "0" when
+ * The aggregate of every item, never negative (same semantics as `aggregateUsage`: half-open [from, to), "0" when
  * there are no events), in ONE statement. Returns values keyed by `itemKey`.
  */
 export async function usageOf(em: EntityManager, items: UsageItem[]): Promise<Map<string, string>> {
@@ -273,7 +273,8 @@ export async function usageOf(em: EntityManager, items: UsageItem[]): Promise<Ma
   });
   const rows = await exec<{ i: number; value: string | null }>(em, q);
   for (const k of keys) out.set(k, '0');
-  for (const r of rows) out.set(keys[Number(r.i)], r.value ?? '0');
+  // usage is never negative for an entitlement (billableUsage): corrections cannot grant extra balance
+  for (const r of rows) out.set(keys[Number(r.i)], billableUsage(r.value ?? '0'));
   return out;
 }
 

@@ -277,6 +277,15 @@ export interface IngestedEventDto {
   customer?: { id: string };
   ingested_at: string;
   stored_at: string;
+  /** present when the event's value is not usable by a live meter of its type (see `eventValidationErrors`) */
+  validation_errors?: EventValidationError[];
+}
+
+/** As OpenMeter's `MeteringIngestedEventValidationError`. */
+export interface EventValidationError {
+  code: ValueProblem;
+  message: string;
+  attributes: { meter_id: string; meter_key: string; value_property: string };
 }
 
 interface Cursor {
@@ -376,8 +385,9 @@ export async function listEvents(
   const more = rows.length > f.size;
   const page = more ? rows.slice(0, f.size) : rows;
   const last = page[page.length - 1];
+  const problems = await eventValidationErrors(em, page);
   return {
-    data: page.map((r) => ({
+    data: page.map((r, i) => ({
       event: {
         id: r.id,
         source: r.source,
@@ -392,6 +402,7 @@ export async function listEvents(
       ...(r.customer_id !== null ? { customer: { id: r.customer_id } } : {}),
       ingested_at: normalizeTs(r.ingested_at),
       stored_at: normalizeTs(r.stored_at),
+      ...(problems[i].length ? { validation_errors: problems[i] } : {}),
     })),
     meta: {
       page: {
@@ -401,6 +412,68 @@ export async function listEvents(
       },
     },
   };
+}
+
+/**
+ * The value problems of stored events (by source and id) for every live meter of their type whose
+ * events_from is not after the event, computed by the same SQL rule the aggregations use
+ * (`valueProblemSql`). One list per event, in the order of `events`; two statements at most.
+ */
+export async function eventValidationErrors(
+  em: EntityManager,
+  events: readonly { source: string; id: string; type: string }[],
+): Promise<EventValidationError[][]> {
+  const out: EventValidationError[][] = events.map(() => []);
+  if (events.length === 0) return out;
+  const meters = await exec<{
+    id: string;
+    key: string;
+    aggregation: Aggregation;
+    event_type: string;
+    value_property: string | null;
+    events_from: string | null;
+  }>(
+    em,
+    new Sql().add(
+      `select id, key, aggregation, event_type, value_property, events_from::text as events_from from meters
+        where deleted_at is null and aggregation <> 'count' and value_property is not null
+          and event_type in (select jsonb_array_elements_text(?::jsonb)) order by created_at, id`,
+      JSON.stringify([...new Set(events.map((e) => e.type))]),
+    ),
+  );
+  if (meters.length === 0) return out;
+  const q = new Sql();
+  meters.forEach((m, mi) => {
+    q.add(mi === 0 ? '' : ' union all ');
+    q.add(
+      `select k.i::int as i, ?::int as m, ${valueProblemSql(m.aggregation, 'x.vj')} as code
+         from jsonb_array_elements(?::jsonb) with ordinality as k(j, i)
+         join events e on e.source = k.j ->> 0 and e.id = k.j ->> 1
+         cross join lateral (select e.data #> ?::text[] as vj) x
+        where e.type = ?`,
+      mi,
+      JSON.stringify(events.map((e) => [e.source, e.id])),
+      jsonPathToPg(m.value_property!),
+      m.event_type,
+    );
+    if (m.events_from !== null) q.add(' and e.time >= ?::timestamptz', m.events_from);
+  });
+  const rows = await exec<{ i: number; m: number; code: ValueProblem | null }>(
+    em,
+    new Sql()
+      .add('select i, m, code from (')
+      .add(q.text, ...q.params)
+      .add(') p where code is not null order by i, m'),
+  );
+  for (const r of rows) {
+    const m = meters[r.m];
+    out[Number(r.i) - 1].push({
+      code: r.code!,
+      message: `meter ${m.key}: the value at ${m.value_property} ${PROBLEM_TEXT[r.code!]}`,
+      attributes: { meter_id: m.id, meter_key: m.key, value_property: m.value_property! },
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -434,8 +507,77 @@ export interface MeterQueryRow {
   dimensions: Record<string, string | null>;
 }
 
-/** Only decimal numbers count as numeric values: JSON numbers, or strings like "12", "-0.5", "1e3". */
-const NUMERIC_RE = `'^[-+]{0,1}([0-9]+(\\.[0-9]*){0,1}|\\.[0-9]+)([eE][-+]{0,1}[0-9]+){0,1}$'`;
+// ---------------------------------------------------------------------------------------------------
+// The value rule: ONE definition, in SQL, used by every aggregation (meter query, aggregateUsage,
+// entitlement usage) and by the `validation_errors` of GET /events.
+
+/** Largest magnitude of a meter value (exclusive): |v| < 10^18. */
+export const VALUE_MAX_ABS = '1e18';
+/** Most digits after the decimal point a meter value may need (trailing zeros do not count). */
+export const VALUE_MAX_SCALE = 18;
+
+/**
+ * A string counts as a number when it spells a decimal: optional sign, at most 100 digits before and 100
+ * after the point, optional exponent of at most 4 digits. These bounds make the cast to numeric total:
+ * the largest such number has about 10^4 digits and the smallest about 10^4 decimals, both well inside
+ * numeric's limits (131,072 digits before the point, 16,383 after), so no string can make it overflow.
+ */
+/** The same shape without the bounds: a string that only matches this spells a number out of range. */
+const DECIMAL_STRING_RE = `'^[-+]{0,1}([0-9]+([.][0-9]*){0,1}|[.][0-9]+)([eE][-+]{0,1}[0-9]+){0,1}$'`;
+
+const NUMBER_STRING_RE = `'^[-+]{0,1}([0-9]{1,100}([.][0-9]{0,100}){0,1}|[.][0-9]{1,100})([eE][-+]{0,1}[0-9]{1,4}){0,1}$'`;
+
+/**
+ * SQL for the value as numeric, or NULL when it is not a number: a JSON number (jsonb already holds it as
+ * numeric, exactly) or a string accepted by NUMBER_STRING_RE. Never raises, whatever `vj` (jsonb) holds.
+ */
+export function rawValueSql(vj: string): string {
+  return (
+    `(case jsonb_typeof(${vj}) when 'number' then (${vj})::numeric` +
+    ` when 'string' then case when (${vj} #>> '{}') ~ ${NUMBER_STRING_RE} then (${vj} #>> '{}')::numeric end end)`
+  );
+}
+
+/** SQL: whether the numeric `vr` (non-null) is within the documented range. */
+export function inRangeSql(vr: string): string {
+  return `(abs(${vr}) < ${VALUE_MAX_ABS} and min_scale(${vr}) <= ${VALUE_MAX_SCALE})`;
+}
+
+/** Codes of `validation_errors` items (GET /events) for a meter value. */
+export type ValueProblem = 'missing_value' | 'not_a_number' | 'out_of_range';
+
+/**
+ * SQL giving the value problem of an event for a meter of `agg`, or NULL when the value counts; `vj` is
+ * the jsonb at the meter's value_property (NULL when absent). count meters read no value; unique_count
+ * takes any non-null value; the others need a number within range.
+ */
+export function valueProblemSql(agg: Aggregation, vj: string): string {
+  if (agg === 'count') return 'null::text';
+  const missing = `${vj} is null or jsonb_typeof(${vj}) = 'null'`;
+  if (agg === 'unique_count') return `(case when ${missing} then 'missing_value' end)`;
+  const vr = rawValueSql(vj);
+  return (
+    `(case when ${missing} then 'missing_value'` +
+    ` when ${vr} is null then case when jsonb_typeof(${vj}) = 'string' and (${vj} #>> '{}') ~ ${DECIMAL_STRING_RE}` +
+    ` then 'out_of_range' else 'not_a_number' end` +
+    ` when not ${inRangeSql(vr)} then 'out_of_range' end)`
+  );
+}
+
+const PROBLEM_TEXT: Record<ValueProblem, string> = {
+  missing_value: 'is missing or null',
+  not_a_number: 'is not a number (a JSON number or a string spelling a decimal number)',
+  out_of_range: `is out of range (the absolute value must be below 10^18, with at most ${VALUE_MAX_SCALE} digits after the point)`,
+};
+
+/**
+ * Billing and entitlements never use a negative usage quantity: meter queries show the exact aggregate
+ * (negative values are corrections, and a period's sum, min, avg or latest may be negative), but an
+ * invoice line or an entitlement balance takes max(0, usage).
+ */
+export function billableUsage(value: string): string {
+  return value.startsWith('-') ? '0' : value;
+}
 
 function aggregateSql(agg: Aggregation): { expr: string; where: string } {
   switch (agg) {
@@ -521,10 +663,10 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   if (mq.subjects) q.add(' and e.subject in ').list(mq.subjects);
   const cf = filters.customer_id;
   if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(q, 'eq' in cf ? [cf.eq] : cf.in);
-  // a JSON number casts straight to numeric (exact, no text round trip); only strings go through the regex
+  // the value rule (rawValueSql, inRangeSql): out-of-range and non-numbers are NULL and count nowhere
   q.add(
-    `), ev as (select *, case jsonb_typeof(vj) when 'number' then vj::numeric` +
-      ` when 'string' then case when v ~ ${NUMERIC_RE} then v::numeric end end as vn from ev0)`,
+    `), evr as (select *, ${rawValueSql('vj')} as vr from ev0)` +
+      `, ev as (select *, case when ${inRangeSql('vr')} then vr end as vn from evr)`,
   );
 
   const groupCols = groupBy.map((g) => dimColumn(g, idx));

@@ -15,7 +15,7 @@
  * 11. listing a customer's events was slow at millions of events               → customers.cases.ts
  * 12. authentication: constant-time compare, short tokens, rate limit, headers → edge.cases.ts
  */
-// values.cases.ts
+import './../hardening/values.cases';
 // customers.cases.ts
 // edge.cases.ts
 // invoices.cases.ts

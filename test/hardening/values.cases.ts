@@ -1,0 +1,323 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Issue 9, items 1 (event values), 2, 3 and 4: a value is valid or a validation error (never a 500),
+ * negative usage is never billed, large events are stored, and both ingest paths store the same thing.
+ * Imported by test/integration/hardening.test.ts.
+ */
+import { newId } from '../../src/lib/ids';
+import { rawValueSql, valueProblemSql } from '../../src/metering/service';
+import { createTestApp, type TestApp } from '../support/app';
+
+const P = '/v3/openmeter';
+const BATCH = 'application/cloudevents-batch+json';
+const SINGLE = 'application/cloudevents+json';
+
+let app: TestApp;
+
+async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
+  const res = await req;
+  if (res.status !== status)
+    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** sends `body` as its exact text (superagent would re-encode an object) */
+const postRaw = (body: string | Buffer, contentType = BATCH) =>
+  app.api
+    .post(`${P}/events`)
+    .set('Content-Type', contentType)
+    .serialize((b: unknown) => b as string)
+    .send(body);
+
+const sql = <T = any>(text: string, params: unknown[] = []) =>
+  app.deps.orm.em.fork().getConnection().execute<T[]>(text, params);
+
+/** one event's JSON text, `data` given as JSON text (so numbers stay exactly as written) */
+const evText = (
+  id: string,
+  type: string,
+  subject: string,
+  time: string,
+  dataText: string,
+  source = 'values',
+) =>
+  `{"specversion":"1.0","id":${JSON.stringify(id)},"source":${JSON.stringify(source)},"type":${JSON.stringify(type)},` +
+  `"subject":${JSON.stringify(subject)},"time":"${time}","data":${dataText}}`;
+
+async function meter(body: Record<string, unknown>) {
+  return ok(app.api.post(`${P}/meters`).send(body), 201);
+}
+
+/** a customer with an active subscription (row as the workflow writes it) to a plan billing `meterId` */
+async function billedCustomer(key: string, meterId: string, start: Date) {
+  const customer = await ok(
+    app.api.post(`${P}/customers`).send({ key, name: `Customer ${key}`, currency: 'USD' }),
+    201,
+  );
+  const feature = await ok(
+    app.api.post(`${P}/features`).send({ key: `f_${key}`, name: `f_${key}`, meter: { id: meterId } }),
+    201,
+  );
+  const draft = await ok(
+    app.api.post(`${P}/plans`).send({
+      key: `p_${key}`,
+      name: `Plan ${key}`,
+      currency: 'USD',
+      billing_cadence: 'P1M',
+      phases: [
+        {
+          key: 'default',
+          name: 'Default',
+          rate_cards: [
+            {
+              key: 'usage',
+              name: 'usage',
+              feature: { id: feature.id },
+              billing_cadence: 'P1M',
+              price: { type: 'unit', amount: '0.5' },
+              entitlement: { type: 'metered', limit: 1000 },
+            },
+          ],
+        },
+      ],
+    }),
+    201,
+  );
+  const plan = await ok(app.api.post(`${P}/plans/${draft.id}/publish`), 200);
+  const id = newId();
+  await sql(
+    `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+        billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
+        workflow_id)
+     values (?, ?, ?, ?, ?, ?, 'active', ?, ?, 'default', ?, ?, ?, ?)`,
+    [
+      id,
+      customer.id,
+      key,
+      plan.id,
+      plan.key,
+      plan.version,
+      start,
+      start,
+      start,
+      start,
+      new Date(start.getTime() + 30 * 86400_000),
+      `subscription-${id}`,
+    ],
+  );
+  return customer;
+}
+
+const usageLine = (preview: any) => preview.lines.find((l: any) => l.name === 'usage');
+const access = (body: any, key: string) => body.data.find((e: any) => e.feature_key === key);
+
+beforeAll(async () => {
+  app = await createTestApp();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+describe('hardening: event values (issue 9 items 1 and 3)', () => {
+  const start = new Date(Date.now() - 3600_000);
+  const at = new Date(Date.now() - 1800_000).toISOString();
+
+  it('9.1 a value "1e200000" / "1e-20000" is accepted, listed with its validation error, and billing, access and queries answer 200 with the exact total', async () => {
+    const m = await meter({
+      key: 'v_tokens',
+      name: 'tokens',
+      aggregation: 'sum',
+      event_type: 'v_tokens',
+      value_property: '$.v',
+    });
+    const c = await billedCustomer('val-co', m.id, start);
+    await billedCustomer('val-other', m.id, start);
+    const events = [
+      ['ok-1', '{"v":10}'],
+      ['ok-2', '{"v":"2.5"}'],
+      ['huge', '{"v":"1e200000"}'],
+      ['tiny', '{"v":"1e-20000"}'],
+      ['bignum', '{"v":1e400}'],
+      ['text', '{"v":"abc"}'],
+      ['missing', '{"w":1}'],
+    ];
+    const res = await postRaw(
+      `[${events.map(([id, d]) => evText(id, 'v_tokens', 'val-co', at, d)).join(',')}]`,
+    );
+    expect(res.status).toBe(202);
+    // a single event too (the other ingest path)
+    expect(
+      (await postRaw(evText('huge-alone', 'v_tokens', 'val-co', at, '{"v":"1e200000"}'), SINGLE)).status,
+    ).toBe(202);
+
+    const listed = await ok(app.api.get(`${P}/events?filter[subject]=val-co&page[size]=100`), 200);
+    const codes = Object.fromEntries(
+      listed.data.map((e: any) => [e.event.id, (e.validation_errors ?? []).map((v: any) => v.code)]),
+    );
+    expect(codes).toEqual({
+      'ok-1': [],
+      'ok-2': [],
+      huge: ['out_of_range'],
+      'huge-alone': ['out_of_range'],
+      tiny: ['out_of_range'],
+      bignum: ['out_of_range'],
+      text: ['not_a_number'],
+      missing: ['missing_value'],
+    });
+    const huge = listed.data.find((e: any) => e.event.id === 'huge');
+    expect(huge.validation_errors[0]).toMatchObject({
+      attributes: { meter_id: m.id, meter_key: 'v_tokens', value_property: '$.v' },
+    });
+    expect(huge.validation_errors[0].message).toMatch(/out of range/);
+
+    const q = await ok(
+      app.api
+        .post(`${P}/meters/${m.id}/query`)
+        .send({ from: start.toISOString(), filters: { dimensions: { subject: { eq: 'val-co' } } } }),
+      200,
+    );
+    expect(q.data.map((r: any) => r.value)).toEqual(['12.5']);
+    const preview = await ok(app.api.get(`${P}/customers/${c.id}/invoices/preview`), 200);
+    expect(usageLine(preview)).toMatchObject({ quantity: '12.5' });
+    expect(preview.totals.total).toBe('6.25');
+    const mine = await ok(app.api.get(`${P}/customers/${c.id}/entitlement-access`), 200);
+    expect(access(mine, 'f_val-co')).toMatchObject({ usage: '12.5', balance: '987.5' });
+    const gateway = await ok(
+      app.api.post(`${P}/entitlement-access/query`).send({ customer: { keys: ['val-co', 'val-other'] } }),
+      200,
+    );
+    expect(gateway.data.length).toBe(2);
+  });
+
+  it('9.3 a negative value is a correction in meter queries, but no invoice line or entitlement uses a negative quantity', async () => {
+    const aggs = ['sum', 'min', 'max', 'avg', 'latest'] as const;
+    const meters: Record<string, any> = {};
+    for (const a of aggs)
+      meters[a] = await meter({
+        key: `neg_${a}`,
+        name: a,
+        aggregation: a,
+        event_type: 'neg_usage',
+        value_property: '$.v',
+      });
+    const c = await billedCustomer('neg-co', meters.sum.id, start);
+    const t1 = new Date(Date.now() - 1700_000).toISOString();
+    expect(
+      (
+        await postRaw(
+          `[${evText('n1', 'neg_usage', 'neg-co', at, '{"v":-1000}')},${evText('n2', 'neg_usage', 'neg-co', t1, '{"v":"10"}')}]`,
+        )
+      ).status,
+    ).toBe(202);
+    const values: Record<string, string> = {};
+    for (const a of aggs) {
+      const q = await ok(
+        app.api
+          .post(`${P}/meters/${meters[a].id}/query`)
+          .send({ from: start.toISOString(), filters: { dimensions: { subject: { eq: 'neg-co' } } } }),
+        200,
+      );
+      values[a] = q.data[0].value;
+    }
+    expect(values).toEqual({ sum: '-990', min: '-1000', max: '10', avg: '-495', latest: '10' });
+    const preview = await ok(app.api.get(`${P}/customers/${c.id}/invoices/preview`), 200);
+    expect(usageLine(preview)).toMatchObject({ quantity: '0' });
+    expect(preview.totals.total).toBe('0.00');
+    const acc = await ok(app.api.get(`${P}/customers/${c.id}/entitlement-access`), 200);
+    expect(access(acc, 'f_neg-co')).toMatchObject({ usage: '0', balance: '1000' });
+  });
+
+  it('9.3 the range: |v| < 10^18 with at most 18 decimals counts, anything beyond is out_of_range', async () => {
+    const m = await meter({
+      key: 'range_sum',
+      name: 'range',
+      aggregation: 'sum',
+      event_type: 'range_usage',
+      value_property: '$.v',
+    });
+    const cases: [string, boolean][] = [
+      ['999999999999999999.999999999999999999', true],
+      ['"-999999999999999999.999999999999999999"', true],
+      ['0.000000000000000001', true],
+      ['"1.000000000000000000000000"', true], // trailing zeros are not digits a value needs
+      ['1e18', false],
+      ['"-1e18"', false],
+      ['0.0000000000000000001', false],
+      ['"1e-19"', false],
+    ];
+    const body = cases.map(([v], i) => evText(`r${i}`, 'range_usage', 'range-co', at, `{"v":${v}}`));
+    expect((await postRaw(`[${body.join(',')}]`)).status).toBe(202);
+    const listed = await ok(app.api.get(`${P}/events?filter[subject]=range-co`), 200);
+    const bad = listed.data
+      .filter((e: any) => e.validation_errors)
+      .map((e: any) => e.event.id)
+      .sort();
+    expect(bad).toEqual(cases.flatMap(([, good], i) => (good ? [] : [`r${i}`])).sort());
+    const q = await ok(
+      app.api
+        .post(`${P}/meters/${m.id}/query`)
+        .send({ from: start.toISOString(), filters: { dimensions: { subject: { eq: 'range-co' } } } }),
+      200,
+    );
+    // 999999999999999999.999999999999999999 - 999999999999999999.999999999999999999 + 1e-18 + 1
+    expect(q.data.map((r: any) => r.value)).toEqual(['1.000000000000000001']);
+  });
+
+  it('9.1 the value rule, case by case, as SQL (the one expression every aggregation and GET /events use)', async () => {
+    // [JSON at value_property (undefined: absent), problem for a sum meter, numeric value]
+    const cases: [string | undefined, string | null, string | null][] = [
+      ['1', null, '1'],
+      ['-0', null, '0'],
+      ['1E+2', null, '100'],
+      ['0.1', null, '0.1'],
+      ['9007199254740993', null, '9007199254740993'],
+      ['"9007199254740993"', null, '9007199254740993'],
+      ['"  1"', 'not_a_number', null],
+      ['"1 "', 'not_a_number', null],
+      ['"+.5"', null, '0.5'],
+      ['"5."', null, '5'],
+      ['"-1.5e-3"', null, '-0.0015'],
+      ['"."', 'not_a_number', null],
+      ['"e5"', 'not_a_number', null],
+      ['"1e"', 'not_a_number', null],
+      ['"0x10"', 'not_a_number', null],
+      ['"NaN"', 'not_a_number', null],
+      ['"Infinity"', 'not_a_number', null],
+      ['"-Infinity"', 'not_a_number', null],
+      ['"1,5"', 'not_a_number', null],
+      ['""', 'not_a_number', null],
+      ['true', 'not_a_number', null],
+      ['[1]', 'not_a_number', null],
+      ['{"a":1}', 'not_a_number', null],
+      ['null', 'missing_value', null],
+      [undefined, 'missing_value', null],
+      ['"1e200000"', 'out_of_range', null],
+      ['"1e-20000"', 'out_of_range', null],
+      ['"-1e9999"', 'out_of_range', null],
+      ['"1e99999"', 'out_of_range', null], // an exponent of more than 4 digits
+      ['"1e-0000000001"', 'out_of_range', null],
+      [`"${'9'.repeat(100)}"`, 'out_of_range', null],
+      [`"${'9'.repeat(101)}"`, 'out_of_range', null], // more than 100 digits before the point
+      [`"0.${'0'.repeat(101)}"`, 'out_of_range', null], // more than 100 after it
+      [`"0.${'0'.repeat(99)}1e9999"`, 'out_of_range', null],
+      ['1e131000', 'out_of_range', null],
+      ['1e-16000', 'out_of_range', null],
+      ['"123456789012345678"', null, '123456789012345678'],
+      ['"1234567890123456789"', 'out_of_range', null],
+      ['"12345678901234567.5"', null, '12345678901234567.5'],
+    ];
+    const rows = await sql<{ i: number; problem: string | null; value: string | null }>(
+      `select c.i::int as i, ${valueProblemSql('sum', 'c.vj')} as problem,
+         case when ${valueProblemSql('sum', 'c.vj')} is null then trim_scale(${rawValueSql('c.vj')})::text end as value
+         from jsonb_to_recordset(?::jsonb) as c(i int, vj jsonb) order by c.i`,
+      [`[${cases.map(([v], i) => (v === undefined ? `{"i":${i}}` : `{"i":${i},"vj":${v}}`)).join(',')}]`],
+    );
+    expect(rows.map((r) => [cases[r.i][0], r.problem, r.value])).toEqual(cases);
+    // count reads no value; unique_count takes any non-null value
+    const [r] = await sql(
+      `select ${valueProblemSql('count', `'"x"'::jsonb`)} as c, ${valueProblemSql('unique_count', `'"x"'::jsonb`)} as u,
+         ${valueProblemSql('unique_count', 'null::jsonb')} as un`,
+    );
+    expect(r).toEqual({ c: null, u: null, un: 'missing_value' });
+  });
+});
