@@ -3,7 +3,7 @@
  * every bad event is reported with its index and field.
  */
 import type { InvalidParam } from '../api/problem';
-import { isRfc3339 } from './time';
+import { eventTimeProblem, isRfc3339 } from './time';
 
 /** A validated event, as stored. */
 export interface IngestEvent {
@@ -58,7 +58,7 @@ function textProblemDeep(v: unknown): string | undefined {
  * (UTF-8 has no NUL inside JSON strings and cannot encode surrogates). When false, validation skips those
  * per-string checks.
  */
-export function mayHoldUnstorableText(json: Buffer): boolean {
+export function mayHoldUnstorableText(json: Buffer | string): boolean {
   return json.includes('\\u0000') || json.includes('\\ud') || json.includes('\\uD');
 }
 
@@ -138,7 +138,11 @@ export function validateEvent(
   let time = now;
   if (raw.time !== undefined && raw.time !== null) {
     if (!isRfc3339(raw.time)) fail(sink, 'time', 'must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z');
-    else time = raw.time;
+    else {
+      const p = eventTimeProblem(raw.time);
+      if (p) fail(sink, 'time', p);
+      else time = raw.time;
+    }
   }
   let data: Record<string, unknown> | null = null;
   if (raw.data !== undefined && raw.data !== null) {
@@ -203,4 +207,36 @@ export function validateEvents(
     if (ev) events.push(ev);
   }
   return { events: errors.length ? [] : events, errors };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Numbers that PostgreSQL's jsonb cannot hold
+
+/**
+ * Whether PostgreSQL's `numeric` (which jsonb stores numbers as) can hold the JSON number `token`: at most
+ * 16,383 digits after the point (counting the exponent's shift) and a leading digit below 10^131072 (the
+ * weight of a numeric is a 16-bit count of base-10000 digits). Mirrors numeric_in's overflow checks.
+ */
+export function numericFits(token: string): boolean {
+  const m = /^-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?$/.exec(token);
+  if (!m) return false;
+  const int = m[1];
+  const frac = m[2] ?? '';
+  const exp = m[3] === undefined ? 0 : Number(m[3]);
+  if (!(Math.abs(exp) < 1e9)) return false;
+  if (Math.max(0, frac.length - exp) > 16383) return false;
+  const all = int + frac;
+  const lead = /^0*/.exec(all)![0].length;
+  if (lead === all.length) return true; // zero
+  const p = int.length - 1 - lead + exp; // decimal position of the leading digit
+  return Math.floor(p / 4) <= 32767;
+}
+
+/** Strings are matched (and skipped) first, so only real number tokens of valid JSON text are returned. */
+const JSON_TOKENS = /"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?/g;
+
+/** The first number of the (valid) JSON text that `numericFits` refuses, if any. */
+export function unstorableNumber(json: string): string | undefined {
+  for (const [tok] of json.matchAll(JSON_TOKENS)) if (tok[0] !== '"' && !numericFits(tok)) return tok;
+  return undefined;
 }

@@ -85,3 +85,18 @@ export async function insertBatch(
   const res = await poolFor(em.config).query(INSERT_BATCH, [receivedAt.toISOString(), param]);
   return res.rowCount ?? 0;
 }
+
+/**
+ * The exact JSON text of each event's `data` member (null when absent) of a JSON array, by PostgreSQL's
+ * `json` type, which keeps the text as sent (numbers are not converted): the slow path's way to look at
+ * numbers that `jsonb` could not take. The last of repeated `data` keys wins, as in jsonb and JSON.parse.
+ */
+export async function dataTexts(em: EntityManager, batch: string | Buffer): Promise<(string | null)[]> {
+  const res = await poolFor(em.config).query<{ data: string | null }>(
+    `select (select j.value::text from json_each(k.e) with ordinality as j(key, value, o)
+              where j.key = 'data' order by j.o desc limit 1) as data
+       from json_array_elements($1::json) with ordinality as k(e, i) order by k.i`,
+    [typeof batch === 'string' ? batch : batch.toString('utf8')],
+  );
+  return res.rows.map((r) => r.data);
+}

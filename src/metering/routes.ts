@@ -163,6 +163,13 @@ function bodyShape(req: Request): BodyShape {
   return 'either';
 }
 
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+
+/** one event's JSON text as a one-element array */
+const asArray = (raw: Buffer | string): Buffer | string =>
+  typeof raw === 'string' ? `[${raw}]` : Buffer.concat([OPEN, raw, CLOSE]);
+
 export function meteringRoutes(deps: AppDeps): Router {
   const r = Router();
   const em = () => deps.orm.em.fork();
@@ -170,10 +177,12 @@ export function meteringRoutes(deps: AppDeps): Router {
   r.post('/events', async (req, res) => {
     const shape = bodyShape(req);
     const receivedAt = new Date();
-    // a batch is stored from the request's own JSON text (validated below as parsed), not re-serialized
-    const raw = Array.isArray(req.body) ? rawJsonBody(req) : undefined;
+    // stored from the request's own JSON text (validated below as parsed), never re-serialized from parsed
+    // JS values: one event is stored as `[<its text>]`, so both paths keep every number exactly as sent
+    const single = !Array.isArray(req.body);
+    const raw = rawJsonBody(req);
     const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString(), {
-      textChecks: raw === undefined || mayHoldUnstorableText(raw),
+      textChecks: raw === undefined || typeof raw === 'string' || mayHoldUnstorableText(raw),
     });
     if (errors.length) {
       const n = new Set(errors.map((e) => e.index)).size;
@@ -182,7 +191,8 @@ export function meteringRoutes(deps: AppDeps): Router {
         errors,
       );
     }
-    const stored = await ingestEvents(em(), events, receivedAt, raw);
+    const text = raw === undefined || !single ? raw : asArray(raw);
+    const stored = await ingestEvents(em(), events, receivedAt, text, { single });
     deps.logger.debug({ received: events.length, stored }, 'events ingested');
     res.status(202).end();
   });

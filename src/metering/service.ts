@@ -8,8 +8,8 @@ import { newId, isUlid } from '../lib/ids';
 import { logger } from '../lib/logger';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
-import type { IngestEvent } from './events';
-import { insertBatch } from './ingest';
+import { unstorableNumber, type IngestEvent } from './events';
+import { dataTexts, insertBatch } from './ingest';
 import { jsonPathToPg } from './jsonpath';
 import { exec, Sql } from './sql';
 import { normalizeTs, tsSql } from './time';
@@ -221,35 +221,78 @@ export async function deleteMeter(em: EntityManager, idOrKey: string): Promise<v
  * Stores a validated batch in ONE statement (see `insertBatch`): duplicates (same source and id) within the
  * batch collapse to the first occurrence and those already stored are skipped (`on conflict do nothing`),
  * so concurrent resends are safe and cannot deadlock. Resolves once the statement has committed. Returns
- * how many rows were new. `raw`, when given, is the request's UTF-8 JSON array that validated to `events`:
- * it is stored as is instead of serializing `events` again.
+ * how many rows were new. `raw`, when given, is the request's JSON array text (a single event as
+ * `[<event>]`) that validated to `events`: it is stored as is, so every number is kept exactly as sent,
+ * whichever the path. `opts.single` names problems `body.<field>` instead of `body[i].<field>`.
  */
 export async function ingestEvents(
   em: EntityManager,
   events: IngestEvent[],
   receivedAt: Date,
-  raw?: Buffer,
+  raw?: Buffer | string,
+  opts: { single?: boolean } = {},
 ): Promise<number> {
   if (events.length === 0) return 0;
-  if (raw) {
-    try {
-      return await insertBatch(em, raw, receivedAt);
-    } catch (err) {
-      // the raw text holds something validation never looked at and PostgreSQL's jsonb cannot take (an
-      // extension attribute with U+0000 or an unpaired surrogate, a number beyond numeric, deep nesting):
-      // nothing was written (one statement); store the validated events instead, as the fallback path does
-      if (!UNSTORABLE_JSON.has((err as { code?: string }).code ?? '')) throw err;
-      logger.debug(
-        { code: (err as { code?: string }).code },
-        'raw batch not storable as jsonb; re-serializing',
-      );
-    }
+  if (!raw) return insertBatch(em, JSON.stringify(events), receivedAt);
+  try {
+    return await insertBatch(em, raw, receivedAt);
+  } catch (err) {
+    if (!UNSTORABLE_JSON.has((err as { code?: string }).code ?? '')) throw err;
+    logger.debug({ code: (err as { code?: string }).code }, 'raw batch not storable as jsonb');
   }
-  return insertBatch(em, JSON.stringify(events), receivedAt);
+  return insertBatch(em, await exactBatch(em, events, raw, opts.single ?? false), receivedAt);
 }
 
 /** SQLSTATEs of JSON text that parses in JavaScript but not as PostgreSQL jsonb */
 const UNSTORABLE_JSON = new Set(['22P05', '22P02', '22003', '54001']);
+
+/**
+ * The slow path, when PostgreSQL's jsonb refused the request's text: a number jsonb cannot hold in an
+ * event's `data` is a 400 naming the event; otherwise (the offender was an extension attribute, which is
+ * not stored) the batch is rebuilt from the validated fields and each `data`'s own text, so numbers stay
+ * exact. Text that even the `json` type refuses (U+0000 or a lone surrogate escape outside the validated
+ * fields, nesting too deep) is a 400 naming the body.
+ */
+async function exactBatch(
+  em: EntityManager,
+  events: IngestEvent[],
+  raw: Buffer | string,
+  single: boolean,
+): Promise<string> {
+  let texts: (string | null)[];
+  try {
+    texts = await dataTexts(em, raw);
+  } catch (err) {
+    if (!UNSTORABLE_JSON.has((err as { code?: string }).code ?? '')) throw err;
+    throw badRequest(
+      single ? 'the event cannot be stored' : 'the batch cannot be stored; nothing was stored',
+      [{ field: 'body', reason: `holds JSON that PostgreSQL cannot store: ${(err as Error).message}` }],
+    );
+  }
+  if (texts.length !== events.length) throw new Error('raw batch and validated events differ in length');
+  const errors = texts.flatMap((t, i) => {
+    const bad = t === null ? undefined : unstorableNumber(t);
+    if (bad === undefined) return [];
+    const shown = bad.length > 40 ? `${bad.slice(0, 40)}…` : bad;
+    return [
+      {
+        field: single ? 'body.data' : `body[${i}].data`,
+        reason: `holds the number ${shown}, which cannot be stored (at most 131072 digits before the point and 16383 after)`,
+        ...(single ? {} : { index: i }),
+      },
+    ];
+  });
+  if (errors.length)
+    throw badRequest(
+      single ? 'the event is invalid' : `${errors.length} event(s) are invalid; nothing was stored`,
+      errors,
+    );
+  const parts = events.map((ev, i) => {
+    const head = JSON.stringify({ ...ev, data: undefined });
+    return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${texts[i] ?? 'null'}}`;
+  });
+  return `[${parts.join(',')}]`;
+}
 
 export interface EventListQuery {
   id?: string;

@@ -36,3 +36,31 @@ export function isTimeZone(tz: string): boolean {
     return false;
   }
 }
+
+/** Earliest event time accepted (inclusive). */
+export const EVENT_TIME_MIN = '1970-01-01T00:00:00Z';
+/** Latest event time accepted (inclusive), once rounded to the microsecond as PostgreSQL stores it. */
+export const EVENT_TIME_MAX = '9999-12-31T23:59:59.999999Z';
+
+const MIN_US = BigInt(Date.parse(EVENT_TIME_MIN)) * 1000n;
+const MAX_US = BigInt(Date.parse('9999-12-31T23:59:59Z')) * 1000n + 999999n;
+
+/**
+ * Why an RFC 3339 time (already `isRfc3339`) is outside [EVENT_TIME_MIN, EVENT_TIME_MAX], or undefined.
+ * PostgreSQL keeps microseconds and rounds the rest half to even (9999-12-31T23:59:59.9999995Z would be
+ * year 10000), so the check is on the rounded instant. Only years near the bounds need the exact check.
+ */
+export function eventTimeProblem(s: string): string | undefined {
+  const year = +s.slice(0, 4);
+  if (year > 1970 && year < 9999) return undefined;
+  const m = /^(.*:\d{2})(?:\.(\d+))?(.*)$/.exec(s)!;
+  const ns = (m[2] ?? '').padEnd(9, '0');
+  let us = BigInt(ns.slice(0, 6));
+  const rest = Number(ns.slice(6));
+  if (rest > 500 || (rest === 500 && us % 2n === 1n)) us += 1n;
+  const whole = Date.parse(`${m[1]}${m[3].toUpperCase()}`);
+  const t = BigInt(whole) * 1000n + us;
+  if (t < MIN_US || t > MAX_US)
+    return `must be between ${EVENT_TIME_MIN} and ${EVENT_TIME_MAX} (stored to the microsecond)`;
+  return undefined;
+}
