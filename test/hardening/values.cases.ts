@@ -321,3 +321,164 @@ describe('hardening: event values (issue 9 items 1 and 3)', () => {
     expect(r).toEqual({ c: null, u: null, un: 'missing_value' });
   });
 });
+
+describe('hardening: one parser, one result (issue 9 item 4)', () => {
+  const at = new Date(Date.now() - 1800_000).toISOString();
+  const stored = async (ids: string[]) =>
+    Object.fromEntries(
+      (
+        await sql<{ id: string; d: string }>(
+          `select id, data::text as d from events where id in (select jsonb_array_elements_text(?::jsonb))`,
+          [JSON.stringify(ids)],
+        )
+      ).map((r) => [r.id, r.d]),
+    );
+
+  it('9.4 the same event sent alone and in a batch stores identical data and gives the same meter result', async () => {
+    const m = await meter({
+      key: 'same_sum',
+      name: 'same',
+      aggregation: 'sum',
+      event_type: 'same_usage',
+      value_property: '$.v',
+    });
+    const values = [
+      '9007199254740993',
+      '1e309',
+      '0.1',
+      '-0',
+      '1E+2',
+      '0.1000000000000000055511151231257827',
+      '123456789012345678.123456789012345678',
+      '-12.50',
+      '"9007199254740993"',
+    ];
+    const data = (v: string) => `{"v":${v},"deep":{"a":[${v}]}}`;
+    for (const [i, v] of values.entries()) {
+      const res = await postRaw(evText(`alone-${i}`, 'same_usage', 'same-alone', at, data(v)), SINGLE);
+      expect([v, res.status]).toEqual([v, 202]);
+    }
+    const batch = values.map((v, i) => evText(`batch-${i}`, 'same_usage', 'same-batch', at, data(v)));
+    expect((await postRaw(`[${batch.join(',')}]`)).status).toBe(202);
+    const rows = await stored(values.flatMap((_, i) => [`alone-${i}`, `batch-${i}`]));
+    for (const [i, v] of values.entries()) {
+      expect([v, rows[`alone-${i}`]]).toEqual([v, rows[`batch-${i}`]]);
+      // exactly the number sent (as jsonb prints it), not a float's rounding of it
+      const [{ t }] = await sql<{ t: string }>('select (?::jsonb)::text as t', [data(v)]);
+      expect([v, rows[`alone-${i}`]]).toEqual([v, t]);
+    }
+    const total = async (subject: string) =>
+      (
+        await ok(
+          app.api
+            .post(`${P}/meters/${m.id}/query`)
+            .send({ filters: { dimensions: { subject: { eq: subject } } } }),
+          200,
+        )
+      ).data[0].value;
+    // 1e309 is out of range on both paths (and 0.1000000000000000055511151231257827 has too many decimals)
+    expect(await total('same-alone')).toBe('141471187521827751.723456789012345678');
+    expect(await total('same-batch')).toBe('141471187521827751.723456789012345678');
+  });
+
+  it('9.4 a number jsonb cannot hold (1e200000, 1e-20000 as bare numbers) is a 400 naming the event on both paths; nothing is stored', async () => {
+    const single = await postRaw(evText('bare-1', 'bare', 'bare-co', at, '{"v":1e200000}'), SINGLE);
+    expect(single.status).toBe(400);
+    expect(single.body.invalid_parameters).toEqual([expect.objectContaining({ field: 'body.data' })]);
+    const batch = await postRaw(
+      `[${evText('bare-2', 'bare', 'bare-co', at, '{"v":1}')},${evText('bare-3', 'bare', 'bare-co', at, '{"x":[1e-20000]}')}]`,
+    );
+    expect(batch.status).toBe(400);
+    expect(batch.body.invalid_parameters).toEqual([
+      expect.objectContaining({ field: 'body[1].data', index: 1 }),
+    ]);
+    expect(await stored(['bare-1', 'bare-2', 'bare-3'])).toEqual({});
+  });
+
+  it('9.4 event times: stored to the microsecond, from 1970-01-01 to 9999-12-31T23:59:59.999999Z, else a 400 naming time', async () => {
+    const send = (id: string, time: string, single: boolean) =>
+      single
+        ? postRaw(evText(id, 'times', 'time-co', time, '{}'), SINGLE)
+        : postRaw(`[${evText(id, 'times', 'time-co', time, '{}')}]`);
+    for (const single of [true, false]) {
+      for (const time of [
+        '9999-12-31T23:59:59.999999999Z',
+        '9999-12-31T23:59:59.9999995Z',
+        '9999-12-31T22:00:00-02:00',
+        '1969-12-31T23:59:59.999999Z',
+        '1970-01-01T00:30:00+01:00',
+        '0001-01-01T00:00:00Z',
+      ]) {
+        const res = await send(`t-bad-${time}-${single}`, time, single);
+        expect([time, res.status, res.body.invalid_parameters?.[0]?.field]).toEqual([
+          time,
+          400,
+          single ? 'body.time' : 'body[0].time',
+        ]);
+      }
+    }
+    for (const [i, time] of [
+      '9999-12-31T23:59:59.9999994Z',
+      '1970-01-01T00:00:00Z',
+      '9999-12-31T21:59:59.999999-02:00',
+    ].entries())
+      expect((await send(`t-ok-${i}`, time, i % 2 === 0)).status).toBe(202);
+    const rows = await sql<{ id: string; t: string }>(
+      `select id, to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as t from events where id like 't-%' order by id`,
+    );
+    expect(rows).toEqual([
+      { id: 't-ok-0', t: '9999-12-31T23:59:59.999999' },
+      { id: 't-ok-1', t: '1970-01-01T00:00:00.000000' },
+      { id: 't-ok-2', t: '9999-12-31T23:59:59.999999' },
+    ]);
+  });
+
+  it('9.4 another charset (UTF-16) is stored from its decoded text, numbers exact', async () => {
+    const text = evText('u16-exact', 'same_usage', 'u16-co', at, '{"v":9007199254740993,"s":"é😀"}');
+    const res = await postRaw(Buffer.from(text, 'utf16le'), `${SINGLE}; charset=utf-16le`);
+    expect(res.status).toBe(202);
+    expect(await stored(['u16-exact'])).toEqual({ 'u16-exact': '{"s": "é😀", "v": 9007199254740993}' });
+  });
+
+  it('9.4 numericFits agrees with PostgreSQL on what jsonb can hold', async () => {
+    const tokens = [
+      '0',
+      '-0',
+      '1e131071',
+      '1e131072',
+      '9.99e131071',
+      `1${'0'.repeat(131071)}`,
+      `1${'0'.repeat(131072)}`,
+      '1e-16383',
+      '1e-16384',
+      '1.5e-16382',
+      '1.5e-16383',
+      '0e-16383',
+      '0e-16384',
+      '0.0e131072',
+      `0.${'0'.repeat(16382)}1`,
+      `0.${'0'.repeat(16383)}1`,
+      '123.456e-16380',
+      '123.456e-16381',
+      '1e200000',
+      '-1e-20000',
+      '1e99999999999',
+      '12e131070',
+      '0.001e131074',
+      '0.001e131075',
+    ];
+    const pg: boolean[] = [];
+    for (const t of tokens) {
+      try {
+        await sql('select ?::jsonb', [t]);
+        pg.push(true);
+      } catch {
+        pg.push(false);
+      }
+    }
+    const { numericFits } = await import('../../src/metering/events');
+    expect(tokens.map((t) => [t.slice(0, 30), numericFits(t)])).toEqual(
+      tokens.map((t, i) => [t.slice(0, 30), pg[i]]),
+    );
+  });
+});

@@ -87,10 +87,10 @@ describe('aggregations are exact', () => {
       value_property: '$.v',
     });
     await send([
-      { type: 'sum_big', time: '2026-01-02T00:00:00Z', data: { v: '12345678901234567890.000000000001' } },
+      { type: 'sum_big', time: '2026-01-02T00:00:00Z', data: { v: '123456789012345678.000000000001' } },
       { type: 'sum_big', time: '2026-01-02T00:00:00Z', data: { v: '0.000000000002' } },
     ]);
-    expect((await query(m.id, JAN)).data[0].value).toBe('12345678901234567890.000000000003');
+    expect((await query(m.id, JAN)).data[0].value).toBe('123456789012345678.000000000003');
   });
 
   it('reads nested values with $.usage.tokens and quoted / indexed paths', async () => {
