@@ -19,7 +19,14 @@ export interface IngestEvent {
   dataschema: string | null;
 }
 
-const MAX_STRING = 1024;
+/** id, source, type, subject, datacontenttype, dataschema: at most this many bytes in UTF-8 (index entries). */
+export const MAX_STRING = 1024;
+/** `data`, serialized as compact JSON: at most this many bytes in UTF-8 (64 KiB). */
+export const MAX_DATA_BYTES = 65536;
+
+/** UTF-8 bytes of `s` above `max` (a UTF-16 unit takes at most 3 bytes, so short strings skip the count) */
+const tooLong = (s: string, max: number): boolean =>
+  s.length > max || (s.length * 3 > max && Buffer.byteLength(s, 'utf8') > max);
 const REQUIRED = ['id', 'source', 'type', 'subject'] as const;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -88,7 +95,7 @@ function optString(
   if (
     typeof v !== 'string' ||
     v.length === 0 ||
-    v.length > MAX_STRING ||
+    tooLong(v, MAX_STRING) ||
     (textChecks && textProblem(v) !== undefined)
   ) {
     fail(sink, f, 'must be a non-empty string or null');
@@ -110,6 +117,7 @@ export function validateEvent(
   now: string,
   errors: InvalidParam[],
   textChecks = true,
+  sizeChecks = true,
 ): IngestEvent | undefined {
   const sink: Sink = { prefix, index, errors };
   if (!isPlainObject(raw)) {
@@ -122,7 +130,7 @@ export function validateEvent(
     if (v === undefined || v === null) fail(sink, f, 'is required');
     else if (typeof v !== 'string') fail(sink, f, 'must be a string');
     else if (v.length === 0) fail(sink, f, 'must not be empty');
-    else if (v.length > MAX_STRING) fail(sink, f, `must be at most ${MAX_STRING} characters`);
+    else if (tooLong(v, MAX_STRING)) fail(sink, f, `must be at most ${MAX_STRING} bytes (UTF-8)`);
     else if (textChecks) {
       const p = textProblem(v);
       if (p) fail(sink, f, p);
@@ -150,6 +158,8 @@ export function validateEvent(
     else {
       const p = textChecks ? textProblemDeep(raw.data) : undefined;
       if (p) fail(sink, 'data', p);
+      else if (sizeChecks && tooLong(JSON.stringify(raw.data), MAX_DATA_BYTES))
+        fail(sink, 'data', `must be at most ${MAX_DATA_BYTES} bytes as JSON (UTF-8)`);
       else data = raw.data;
     }
   }
@@ -176,13 +186,14 @@ export type BodyShape = 'single' | 'batch' | 'either';
 /**
  * Validates a request body (one event or an array); returns the events or the list of problems.
  * `textChecks: false` skips the per-string NUL / lone-surrogate checks when the caller knows the JSON text
- * cannot hold them (`mayHoldUnstorableText`).
+ * cannot hold them (`mayHoldUnstorableText`); `sizeChecks: false` skips measuring `data` when the whole
+ * body is at most MAX_DATA_BYTES.
  */
 export function validateEvents(
   body: unknown,
   shape: BodyShape,
   now: string,
-  opts: { textChecks?: boolean } = {},
+  opts: { textChecks?: boolean; sizeChecks?: boolean } = {},
 ): { events: IngestEvent[]; errors: InvalidParam[] } {
   const errors: InvalidParam[] = [];
   const events: IngestEvent[] = [];
@@ -196,14 +207,30 @@ export function validateEvents(
       errors.push({ field: 'body', reason: 'must contain at least one event' });
     } else {
       body.forEach((raw, i) => {
-        const ev = validateEvent(raw, `body[${i}]`, i, now, errors, opts.textChecks ?? true);
+        const ev = validateEvent(
+          raw,
+          `body[${i}]`,
+          i,
+          now,
+          errors,
+          opts.textChecks ?? true,
+          opts.sizeChecks ?? true,
+        );
         if (ev) events.push(ev);
       });
     }
   } else if (shape === 'batch') {
     errors.push({ field: 'body', reason: 'application/cloudevents-batch+json takes an array of events' });
   } else {
-    const ev = validateEvent(body, 'body', undefined, now, errors, opts.textChecks ?? true);
+    const ev = validateEvent(
+      body,
+      'body',
+      undefined,
+      now,
+      errors,
+      opts.textChecks ?? true,
+      opts.sizeChecks ?? true,
+    );
     if (ev) events.push(ev);
   }
   return { events: errors.length ? [] : events, errors };

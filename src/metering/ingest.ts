@@ -51,17 +51,25 @@ export async function closeIngestPools(): Promise<void> {
  * in the batch's order (the function scan's); then one sort on (source, id, seq) both drops repeated ids
  * (keeping the first occurrence) and gives the insert order: concurrent batches that share ids take their
  * unique-index waits in one global order and cannot deadlock. `on conflict do nothing` skips ids already
- * stored, so resends are idempotent.
+ * stored, so resends are idempotent. `wide` says which partial (type, subject, time) index takes the row.
  */
 const JSONB_V1 = Buffer.from([1]);
 
+/**
+ * A row is `wide` (kept out of the covering index, see MeteringWideEvents) when type, subject and data
+ * take more than this many bytes uncompressed (as measured here, before any compression): a btree entry
+ * holds at most 2,704 bytes, and the entry's header, time and alignment need less than the 104 left.
+ */
+export const WIDE_BYTES = 2600;
+
 const INSERT_BATCH = `
   insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
-    ingested_at, seq)
+    ingested_at, seq, wide)
   overriding system value
   select distinct on (s.source, s.id)
     s.source, s.id, s.type, s.subject, coalesce(s.time, $1::timestamptz), s.data,
-    coalesce(s.specversion, '1.0'), s.datacontenttype, s.dataschema, $1::timestamptz, s.seq
+    coalesce(s.specversion, '1.0'), s.datacontenttype, s.dataschema, $1::timestamptz, s.seq,
+    pg_column_size(s.type) + pg_column_size(s.subject) + coalesce(pg_column_size(s.data), 0) > ${WIDE_BYTES}
   from (
     select r.*, nextval((select pg_get_serial_sequence('events', 'seq'))::regclass) as seq
     from jsonb_to_recordset($2::jsonb) as r(source text, id text, type text, subject text, time timestamptz,

@@ -84,7 +84,48 @@ export class MeteringCoveringIndex extends Migration {
   }
 }
 
+/**
+ * A btree index entry holds at most ~2,704 bytes, so the covering index (type, subject, time) include (data)
+ * could not take an event whose type, subject and data together were larger: its insert failed, and the
+ * whole batch with it. Now each row says whether it is `wide` (set once, by the insert: type + subject +
+ * data over 2,600 bytes uncompressed), and the index is split in two partial indexes:
+ * - `events_narrow_type_subject_time_data_idx`: the covering index, for every row that is not wide
+ *   (nearly all: meter queries stay index-only scans);
+ * - `events_wide_type_subject_time_idx`: (type, subject, time) only, for the wide rows (their data is read
+ *   from the heap). Type and subject are at most 1,024 bytes each, so this entry always fits.
+ * A meter query reads both halves (`union all`, see `buildMeterQuery`). Every row stored before this
+ * migration fitted the old index, so `wide = false` (the column default, no table rewrite) is right for it.
+ *
+ * On a large table, build the new indexes beforehand without blocking ingestion (after adding the column):
+ * `create index concurrently events_narrow_type_subject_time_data_idx on events (type, subject, time)
+ * include (data) where not wide` and `create index concurrently events_wide_type_subject_time_idx on events
+ * (type, subject, time) where wide`; the migration then only drops the old index.
+ */
+export class MeteringWideEvents extends Migration {
+  override up(): void {
+    this.addSql('alter table events add column if not exists wide boolean not null default false');
+    this.addSql(
+      `create index if not exists events_narrow_type_subject_time_data_idx on events (type, subject, time)
+         include (data) where not wide`,
+    );
+    this.addSql(
+      'create index if not exists events_wide_type_subject_time_idx on events (type, subject, time) where wide',
+    );
+    this.addSql('drop index if exists events_type_subject_time_data_idx');
+  }
+
+  override down(): void {
+    this.addSql(
+      'create index events_type_subject_time_data_idx on events (type, subject, time) include (data)',
+    );
+    this.addSql('drop index events_wide_type_subject_time_idx');
+    this.addSql('drop index events_narrow_type_subject_time_data_idx');
+    this.addSql('alter table events drop column wide');
+  }
+}
+
 export const meteringMigrations: MigrationEntry[] = [
   { name: 'm2026112120_metering_init', class: MeteringInit },
   { name: 'm2026112121_metering_covering_index', class: MeteringCoveringIndex },
+  { name: 'm2026120201_metering_wide_events', class: MeteringWideEvents },
 ];

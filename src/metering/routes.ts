@@ -7,7 +7,7 @@ import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
 import { AGGREGATIONS } from './entities';
-import { mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
+import { MAX_DATA_BYTES, mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
 import { jsonPathProblem } from './jsonpath';
 import {
   createMeter,
@@ -183,6 +183,7 @@ export function meteringRoutes(deps: AppDeps): Router {
     const raw = rawJsonBody(req);
     const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString(), {
       textChecks: raw === undefined || typeof raw === 'string' || mayHoldUnstorableText(raw),
+      sizeChecks: raw === undefined || typeof raw === 'string' || raw.length > MAX_DATA_BYTES,
     });
     if (errors.length) {
       const n = new Set(errors.map((e) => e.index)).size;

@@ -688,24 +688,31 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   const tz = mq.time_zone ?? 'UTC';
   const agg = aggregateSql(meter.aggregation);
 
-  const q = new Sql().add('with ev0 as (select e.time, e.seq, e.subject');
+  // the events' select, run on both halves of the (type, subject, time) index (narrow rows: covering,
+  // index-only; wide rows: see MeteringWideEvents), built once
+  const sel = new Sql().add('select e.time, e.seq, e.subject');
   if (meter.aggregation !== 'count' && meter.value_property) {
     const path = jsonPathToPg(meter.value_property);
-    q.add(', e.data #>> ?::text[] as v, e.data #> ?::text[] as vj', path, path);
-  } else q.add(', null::text as v, null::jsonb as vj');
-  for (const d of dimNames) q.add(`, e.data #>> ?::text[] as d${idx.get(d)}`, jsonPathToPg(dims[d]));
-  if (needCustomer) q.add(', attr.customer_id');
-  if (unit) q.add(`, date_trunc('${unit}', e.time at time zone ?) as b`, tz);
-  q.add(' from events e');
-  if (needCustomer) q.add(` ${ATTRIBUTION}`);
-  q.add(' where e.type = ?', meter.event_type);
+    sel.add(', e.data #>> ?::text[] as v, e.data #> ?::text[] as vj', path, path);
+  } else sel.add(', null::text as v, null::jsonb as vj');
+  for (const d of dimNames) sel.add(`, e.data #>> ?::text[] as d${idx.get(d)}`, jsonPathToPg(dims[d]));
+  if (needCustomer) sel.add(', attr.customer_id');
+  if (unit) sel.add(`, date_trunc('${unit}', e.time at time zone ?) as b`, tz);
+  sel.add(' from events e');
+  if (needCustomer) sel.add(` ${ATTRIBUTION}`);
+  sel.add(' where e.type = ?', meter.event_type);
   const lower = [mq.from, meter.events_from].filter((x): x is string => x !== undefined);
-  for (const l of lower) q.add(' and e.time >= ?::timestamptz', l);
-  if (mq.to !== undefined) q.add(' and e.time < ?::timestamptz', mq.to);
-  else q.add(' and e.time < now()');
-  if (mq.subjects) q.add(' and e.subject in ').list(mq.subjects);
+  for (const l of lower) sel.add(' and e.time >= ?::timestamptz', l);
+  if (mq.to !== undefined) sel.add(' and e.time < ?::timestamptz', mq.to);
+  else sel.add(' and e.time < now()');
+  if (mq.subjects) sel.add(' and e.subject in ').list(mq.subjects);
   const cf = filters.customer_id;
-  if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(q, 'eq' in cf ? [cf.eq] : cf.in);
+  if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(sel, 'eq' in cf ? [cf.eq] : cf.in);
+  const q = new Sql()
+    .add('with ev0 as (')
+    .add(`${sel.text} and not e.wide`, ...sel.params)
+    .add(' union all ')
+    .add(`${sel.text} and e.wide`, ...sel.params);
   // the value rule (rawValueSql, inRangeSql): out-of-range and non-numbers are NULL and count nowhere
   q.add(
     `), evr as (select *, ${rawValueSql('vj')} as vr from ev0)` +

@@ -4,8 +4,9 @@
  * negative usage is never billed, large events are stored, and both ingest paths store the same thing.
  * Imported by test/integration/hardening.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { newId } from '../../src/lib/ids';
-import { rawValueSql, valueProblemSql } from '../../src/metering/service';
+import { buildMeterQuery, rawValueSql, valueProblemSql } from '../../src/metering/service';
 import { createTestApp, type TestApp } from '../support/app';
 
 const P = '/v3/openmeter';
@@ -480,5 +481,97 @@ describe('hardening: one parser, one result (issue 9 item 4)', () => {
     expect(tokens.map((t) => [t.slice(0, 30), numericFits(t)])).toEqual(
       tokens.map((t, i) => [t.slice(0, 30), pg[i]]),
     );
+  });
+});
+
+describe('hardening: large events (issue 9 item 2)', () => {
+  const at = new Date(Date.now() - 1800_000).toISOString();
+  // incompressible: PostgreSQL cannot shrink it into an index entry
+  const blob = (bytes: number) => randomBytes(Math.floor((bytes * 3) / 4)).toString('base64');
+  const wideType = 'w'.repeat(4) + '😀'.repeat(255); // 1,024 bytes of UTF-8 (514 UTF-16 units)
+  const wideSubject = 'é'.repeat(512); // 1,024 bytes
+
+  it('9.2 events with 64 KiB of incompressible data and 1 KiB type and subject are stored, alone and in a batch, and counted', async () => {
+    expect(Buffer.byteLength(wideType)).toBe(1024);
+    const m = await meter({
+      key: 'wide_sum',
+      name: 'wide',
+      aggregation: 'sum',
+      event_type: wideType,
+      value_property: '$.v',
+    });
+    const data = (v: number, size: number) => JSON.stringify({ v, blob: blob(size) });
+    const big = data(5, 65_400);
+    expect(Buffer.byteLength(big)).toBeGreaterThan(65_000);
+    expect(Buffer.byteLength(big)).toBeLessThanOrEqual(65_536);
+    expect((await postRaw(evText('wide-alone', wideType, wideSubject, at, big), SINGLE)).status).toBe(202);
+    const batch = [
+      evText('wide-b1', wideType, wideSubject, at, data(7, 3000)), // just over an index entry
+      evText('wide-b2', wideType, wideSubject, at, '{"v":1}'), // narrow
+      evText('wide-b3', wideType, wideSubject, at, data(11, 65_400)),
+    ];
+    expect((await postRaw(`[${batch.join(',')}]`)).status).toBe(202);
+    const rows = await sql<{ id: string; wide: boolean }>(
+      `select id, wide from events where id like 'wide-%' order by id`,
+    );
+    expect(rows).toEqual([
+      { id: 'wide-alone', wide: true },
+      { id: 'wide-b1', wide: true },
+      { id: 'wide-b2', wide: false },
+      { id: 'wide-b3', wide: true },
+    ]);
+    const q = await ok(
+      app.api.post(`${P}/meters/${m.id}/query`).send({ group_by_dimensions: ['subject'] }),
+      200,
+    );
+    expect(q.data.map((r: any) => [r.value, r.dimensions.subject])).toEqual([['24', wideSubject]]);
+    const listed = await ok(
+      app.api.get(`${P}/events?filter[subject]=${encodeURIComponent(wideSubject)}`),
+      200,
+    );
+    expect(listed.data.length).toBe(4);
+  });
+
+  it('9.2 data over 64 KiB, or an id, source, type or subject over 1,024 bytes, is a 400 naming the event', async () => {
+    const over = JSON.stringify({ blob: blob(65_600) });
+    expect(Buffer.byteLength(over)).toBeGreaterThan(65_536);
+    const res = await postRaw(
+      `[${evText('ok-small', 'x', 's', at, '{}')},${evText('too-big', 'x', 's', at, over)}]`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.invalid_parameters).toEqual([
+      { field: 'body[1].data', reason: 'must be at most 65536 bytes as JSON (UTF-8)', index: 1 },
+    ]);
+    const alone = await postRaw(evText('too-big', 'x', 's', at, over), SINGLE);
+    expect([alone.status, alone.body.invalid_parameters[0].field]).toEqual([400, 'body.data']);
+    const long = await postRaw(evText('too-long', `${wideType}x`, 'é'.repeat(513), at, '{}'), SINGLE);
+    expect(long.status).toBe(400);
+    expect(long.body.invalid_parameters.map((p: any) => p.field)).toEqual(['body.type', 'body.subject']);
+  });
+
+  it('9.2 a meter query over narrow rows stays an index-only scan of the covering partial index', async () => {
+    const m = await meter({
+      key: 'plan_sum',
+      name: 'plan',
+      aggregation: 'sum',
+      event_type: 'plan_usage',
+      value_property: '$.v',
+    });
+    const q = buildMeterQuery(m, {
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-02-01T00:00:00Z',
+      subjects: ['a', 'b'],
+    });
+    const em = app.deps.orm.em.fork();
+    const plan = await em.transactional(async (tx) => {
+      const c = tx.getConnection();
+      const ctx = tx.getTransactionContext();
+      await c.execute('set local enable_seqscan = off', [], 'run', ctx);
+      await c.execute('set local enable_bitmapscan = off', [], 'run', ctx);
+      const r = await c.execute<{ 'QUERY PLAN': string }[]>(`explain ${q.text}`, q.params, 'all', ctx);
+      return r.map((x) => x['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toMatch(/Index Only Scan using events_narrow_type_subject_time_data_idx/);
+    expect(plan).toMatch(/events_wide_type_subject_time_idx/);
   });
 });
