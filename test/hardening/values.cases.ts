@@ -5,6 +5,7 @@
  * Imported by test/integration/hardening.test.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
 import { buildMeterQuery, rawValueSql, valueProblemSql } from '../../src/metering/service';
 import { createTestApp, type TestApp } from '../support/app';
@@ -106,7 +107,24 @@ async function billedCustomer(key: string, meterId: string, start: Date) {
       `subscription-${id}`,
     ],
   );
-  return customer;
+  return { ...customer, planId: plan.id as string };
+}
+
+/** issues the arrears invoice of [from, to) as the subscription workflow's activity does */
+async function issue(c: { id: string; planId: string }, from: Date, to: Date) {
+  const period = { from: from.toISOString(), to: to.toISOString() };
+  const ref = await issueInvoice(app.deps.orm.em.fork(), {
+    invoiceKey: `inv-${newId()}`,
+    subscriptionId: newId(),
+    customerId: c.id,
+    subscriptionStart: period.from,
+    arrears: { planId: c.planId, phaseKey: 'default', ...period, cycleFrom: period.from, cycleTo: period.to },
+  });
+  const lines = await sql<{ quantity: string }>(
+    `select quantity::text as quantity from invoice_lines where invoice_id = ? and quantity is not null`,
+    [ref.invoiceId],
+  );
+  return { total: ref.total, quantities: lines.map((l) => l.quantity) };
 }
 
 const usageLine = (preview: any) => preview.lines.find((l: any) => l.name === 'usage');
@@ -188,6 +206,8 @@ describe('hardening: event values (issue 9 items 1 and 3)', () => {
       200,
     );
     expect(gateway.data.length).toBe(2);
+    // and the invoice is issued (issueInvoice used to fail, and its activity retried forever)
+    expect(await issue(c, start, new Date())).toMatchObject({ total: '6.25', quantities: ['12.5'] });
   });
 
   it('9.3 a negative value is a correction in meter queries, but no invoice line or entitlement uses a negative quantity', async () => {
@@ -226,6 +246,7 @@ describe('hardening: event values (issue 9 items 1 and 3)', () => {
     expect(preview.totals.total).toBe('0.00');
     const acc = await ok(app.api.get(`${P}/customers/${c.id}/entitlement-access`), 200);
     expect(access(acc, 'f_neg-co')).toMatchObject({ usage: '0', balance: '1000' });
+    expect(await issue(c, start, new Date())).toEqual({ total: '0.00', quantities: ['0'] });
   });
 
   it('9.3 the range: |v| < 10^18 with at most 18 decimals counts, anything beyond is out_of_range', async () => {
