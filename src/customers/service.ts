@@ -107,19 +107,19 @@ export interface SubjectWindow {
  * Example (metering): `select ${customerAtSql('e.subject', 'e.time')} as customer_id from events e`.
  */
 export function customerAtSql(subjectExpr: string, timeExpr: string): string {
-  return `(select o.customer_id from (
-      select cs.customer_id, cs.owned_from, null::timestamptz as owned_to from customer_subjects cs
-        where cs.subject_key = ${subjectExpr}
+  return `(select oa.customer_id from (
+      select oa_s.customer_id, oa_s.owned_from, null::timestamptz as owned_to from customer_subjects oa_s
+        where oa_s.subject_key = ${subjectExpr}
       union all
-      select ck.id, ck.owned_from, null from customers ck where ck.key = ${subjectExpr} and ck.deleted_at is null
+      select oa_k.id, oa_k.owned_from, null from customers oa_k where oa_k.key = ${subjectExpr} and oa_k.deleted_at is null
       union all
-      select cr.customer_id, cr.owned_from, cr.released_at from customer_subject_releases cr
-        where cr.subject_key = ${subjectExpr}
+      select oa_r.customer_id, oa_r.owned_from, oa_r.released_at from customer_subject_releases oa_r
+        where oa_r.subject_key = ${subjectExpr}
       union all
-      select cd.id, cd.owned_from, cd.deleted_at from customers cd
-        where cd.key = ${subjectExpr} and cd.deleted_at is not null
-    ) o where (o.owned_from is null or o.owned_from <= ${timeExpr})
-        and (o.owned_to is null or ${timeExpr} < o.owned_to)
+      select oa_d.id, oa_d.owned_from, oa_d.deleted_at from customers oa_d
+        where oa_d.key = ${subjectExpr} and oa_d.deleted_at is not null
+    ) oa where (oa.owned_from is null or oa.owned_from <= ${timeExpr})
+        and (oa.owned_to is null or ${timeExpr} < oa.owned_to)
     limit 1)`;
 }
 
@@ -129,14 +129,16 @@ export function customerAtSql(subjectExpr: string, timeExpr: string): string {
  */
 export function subjectWindowsSql(customerIdExpr: string): string {
   return `(
-    select w.subject, ${tsSql('w.owned_from')} as owned_from, ${tsSql('w.owned_to')} as owned_to from (
-      select c.key as subject, c.owned_from, c.deleted_at as owned_to from customers c where c.id = ${customerIdExpr}
+    select sww.subject, ${tsSql('sww.owned_from')} as owned_from, ${tsSql('sww.owned_to')} as owned_to from (
+      select swc.key as subject, swc.owned_from, swc.deleted_at as owned_to from customers swc
+        where swc.id = ${customerIdExpr}
       union all
-      select s.subject_key, s.owned_from, null from customer_subjects s where s.customer_id = ${customerIdExpr}
+      select sws.subject_key, sws.owned_from, null from customer_subjects sws
+        where sws.customer_id = ${customerIdExpr}
       union all
-      select r.subject_key, r.owned_from, r.released_at from customer_subject_releases r
-        where r.customer_id = ${customerIdExpr}
-    ) w
+      select swr.subject_key, swr.owned_from, swr.released_at from customer_subject_releases swr
+        where swr.customer_id = ${customerIdExpr}
+    ) sww
   )`;
 }
 
@@ -442,15 +444,15 @@ async function claimSubjects(em: EntityManager, customerId: string, subjects: st
   if (!subjects.length) return;
   await em.execute(
     `insert into customer_subjects (subject_key, customer_id, owned_from)
-     select n.name, ?, ${ownedFromSql('n.name')} from unnest(?::text[]) n(name)`,
-    [customerId, subjects],
+     select n.name, ?, ${ownedFromSql('n.name')} from jsonb_array_elements_text(?::jsonb) n(name)`,
+    [customerId, JSON.stringify(subjects)],
   );
 }
 
 /** Releases the customer's `subjects` (all of them when omitted) at the transaction's instant. */
 async function releaseSubjects(em: EntityManager, customerId: string, subjects?: string[]): Promise<void> {
-  const only = subjects ? ' and subject_key = any(?::text[])' : '';
-  const params = subjects ? [customerId, subjects] : [customerId];
+  const only = subjects ? ' and subject_key in (select jsonb_array_elements_text(?::jsonb))' : '';
+  const params = subjects ? [customerId, JSON.stringify(subjects)] : [customerId];
   await em.execute(
     `insert into customer_subject_releases (customer_id, subject_key, owned_from, released_at)
      select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?${only}`,
@@ -469,7 +471,7 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
       const now = new Date();
       tem.create(Customer, { id, key: input.key, ...columnsOf(input), createdAt: now, updatedAt: now });
       await tem.flush();
-      await tem.execute(`update customers set owned_from = ${ownedFromSql('key')} where id = ?`, [id]);
+      await tem.execute(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, [id]);
       await claimSubjects(tem, id, subjects);
     });
   } catch (e) {

@@ -317,8 +317,9 @@ const ATTRIBUTION = `left join lateral (select ${customerAtSql('e.subject', 'e.t
  */
 function subjectsOfCustomers(q: Sql, ids: string[]): void {
   q.add(
-    ` and e.subject in (select w.subject from unnest(?::text[]) cid(id), lateral ${subjectWindowsSql('cid.id')} w)`,
-    ids.map((id) => (looksLikeId(id) ? id.toUpperCase() : id)),
+    ` and e.subject in (select w.subject from jsonb_array_elements_text(?::jsonb) cid(id),` +
+      ` lateral ${subjectWindowsSql('cid.id')} w)`,
+    JSON.stringify(ids.map((id) => (looksLikeId(id) ? id.toUpperCase() : id))),
   );
 }
 
@@ -367,14 +368,12 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
     if (!windows.length) return null;
     const q = new Sql().add(
       `select u.*, ?::text as customer_id
-         from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) w(subject, owned_from, owned_to)
+         from jsonb_to_recordset(?::jsonb) w(subject text, owned_from timestamptz, owned_to timestamptz)
          cross join lateral (select ${EVENT_COLS} from events e
            where e.subject = w.subject and e.time >= coalesce(w.owned_from, '-infinity')
              and e.time < coalesce(w.owned_to, 'infinity')`,
       customerId,
-      windows.map((w) => w.subject),
-      windows.map((w) => w.from ?? null),
-      windows.map((w) => w.to ?? null),
+      JSON.stringify(windows.map((w) => ({ subject: w.subject, owned_from: w.from, owned_to: w.to }))),
     );
     eventFilters(q, f, false);
     q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?`, n, n);
