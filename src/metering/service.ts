@@ -366,17 +366,23 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
       (w) => f.subject === undefined || w.subject === f.subject,
     );
     if (!windows.length) return null;
+    // phase 1 picks the page's keys from the narrow per-window scans; phase 2 reads only those rows whole
     const q = new Sql().add(
-      `select u.*, ?::text as customer_id
+      `with page as (select u.t, u.source, u.id
          from jsonb_to_recordset(?::jsonb) w(subject text, owned_from timestamptz, owned_to timestamptz)
-         cross join lateral (select ${EVENT_COLS} from events e
+         cross join lateral (select e.time as t, e.source, e.id from events e
            where e.subject = w.subject and e.time >= coalesce(w.owned_from, '-infinity')
              and e.time < coalesce(w.owned_to, 'infinity')`,
-      customerId,
       JSON.stringify(windows.map((w) => ({ subject: w.subject, owned_from: w.from, owned_to: w.to }))),
     );
     eventFilters(q, f, false);
-    q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?`, n, n);
+    q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?)`, n, n);
+    q.add(
+      ` select ${EVENT_COLS}, ?::text as customer_id from page
+         join events e on e.source = page.source and e.id = page.id
+        order by page.t desc, page.source desc, page.id desc`,
+      customerId,
+    );
     return q;
   }
   const q = new Sql().add(`select p.*, ${customerAtSql('p.subject', 'p.t')} as customer_id
