@@ -162,14 +162,14 @@ export const windowsFromJson = (rows: WindowRow[] | null): SubjectWindow[] => (r
  * of. Pass them as `subjects` to `aggregateUsage` / meter queries.
  */
 export async function subjectWindows(em: CoreEntityManager, customerId: string): Promise<SubjectWindow[]> {
-  const rows: WindowRow[] = await em
+  const rows = (await em
     .getConnection()
     .execute(
       `select * from ${subjectWindowsSql('?')} sw order by sw.subject, sw.owned_from nulls first`,
       [customerId, customerId, customerId],
       'all',
       em.getTransactionContext(),
-    );
+    )) as WindowRow[];
   return rows.map(toWindow);
 }
 

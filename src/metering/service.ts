@@ -366,15 +366,26 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
       (w) => f.subject === undefined || w.subject === f.subject,
     );
     if (!windows.length) return null;
-    // phase 1 picks the page's keys from the narrow per-window scans; phase 2 reads only those rows whole
+    // 1. the page's lowest time: the n newest times over all windows, from narrow (subject, time) scans
+    //    (index-only when nothing but subject and time is filtered); 2. the page's keys: per window, only
+    //    rows at or after that time (most windows: none); 3. those rows read whole
+    const scan = (q: Sql, cols: string) =>
+      q.add(
+        ` cross join lateral (select ${cols} from events e where e.subject = w.subject` +
+          ` and e.time >= coalesce(w.owned_from, '-infinity') and e.time < coalesce(w.owned_to, 'infinity')`,
+      );
     const q = new Sql().add(
-      `with page as (select u.t, u.source, u.id
-         from jsonb_to_recordset(?::jsonb) w(subject text, owned_from timestamptz, owned_to timestamptz)
-         cross join lateral (select e.time as t, e.source, e.id from events e
-           where e.subject = w.subject and e.time >= coalesce(w.owned_from, '-infinity')
-             and e.time < coalesce(w.owned_to, 'infinity')`,
+      `with w as materialized (select * from jsonb_to_recordset(?::jsonb)
+         w(subject text, owned_from timestamptz, owned_to timestamptz)),
+       bound as (select min(x.t) as t from (select u.t from w`,
       JSON.stringify(windows.map((w) => ({ subject: w.subject, owned_from: w.from, owned_to: w.to }))),
     );
+    scan(q, 'e.time as t');
+    eventFilters(q, f, false);
+    q.add(' order by e.time desc limit ?) u order by u.t desc limit ?) x),', n, n);
+    q.add(' page as (select u.t, u.source, u.id from w');
+    scan(q, 'e.time as t, e.source, e.id');
+    q.add(' and e.time >= (select bound.t from bound)');
     eventFilters(q, f, false);
     q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?)`, n, n);
     q.add(

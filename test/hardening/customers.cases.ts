@@ -13,6 +13,7 @@ const P = '/v3/openmeter';
 const HOUR = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the tests
 async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
   const res = await req;
   if (res.status !== status)
@@ -323,8 +324,8 @@ describe('issue 9 — customers', () => {
     let issued: [string, unknown[]] | undefined;
     try {
       await listEvents(em, { customer_id: big.id, size: 10 });
-      for (const call of spy.mock.calls)
-        if (String(call[0]).includes('from events e')) issued = [String(call[0]), call[1] as unknown[]];
+      for (const [text, params] of spy.mock.calls as [string, unknown[]][])
+        if (text.includes('from events e')) issued = [text, params];
     } finally {
       spy.mockRestore();
     }
