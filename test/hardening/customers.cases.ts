@@ -4,6 +4,7 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ulid } from 'ulid';
+import { computeLines } from '../../src/billing/calculator';
 import { listEvents } from '../../src/metering/service';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
 import { createTestApp, type TestApp } from '../support/app';
@@ -297,6 +298,31 @@ describe('issue 9 — customers', () => {
       );
       expect(access.data.map((d: { customer: { id: string } }) => d.customer.id)).toEqual([c.id]);
       expect(access.data[0].features.calls.usage).toBe('1');
+    });
+
+    it("9.6 a deleted customer's final invoice counts its own usage (subjects included), never the next owner's; the next owner's invoice none of the deleted owner's", async () => {
+      const period = {
+        planId: plan.id,
+        phaseKey: 'default',
+        from: iso(now - 24 * HOUR),
+        to: iso(Date.now() + HOUR),
+        cycleFrom: iso(now - 24 * HOUR),
+        cycleTo: iso(Date.now() + HOUR),
+      };
+      const quantity = async (customerId: string) => {
+        const inv = await computeLines(t.db.orm.em.fork(), {
+          invoiceKey: `six-${customerId}`,
+          subscriptionId: 'six',
+          customerId,
+          subscriptionStart: period.from,
+          arrears: period,
+        });
+        return inv.lines.find((l) => l.rateCardKey === 'calls')?.quantity;
+      };
+      // A: a-k1, a-s1, a-t1 and the late a-s2 (its time is A's); B: b-k1, b-s1; C: c-t1
+      expect(await quantity(a.id)).toBe('4');
+      expect(await quantity(b.id)).toBe('2');
+      expect(await quantity(c.id)).toBe('1');
     });
   });
 
