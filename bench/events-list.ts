@@ -5,10 +5,12 @@
  * usage-attribution subject) over 3 months, plus one customer with 1,000 subjects (100,000 events spread
  * over them) and one customer without events. Measures, sequentially after a warm-up, page 1 and page 2
  * (cursor) of `filter[customer_id]` for a typical customer, the largest one, the many-subjects one and the
- * empty one; `filter[subject]`; and the unfiltered default listing. `page[size]=10` throughout.
+ * empty one; `filter[subject]`; and the unfiltered default listing. `page[size]=10` throughout. Also a
+ * one-month `sum` meter query filtered by `customer_id` (per-event attribution) for a typical customer and
+ * the largest.
  * Knobs: BENCH_LIST_EVENTS (3,400,000), BENCH_LIST_ITERATIONS (100).
  */
-import { listEvents, type EventListQuery } from '../src/metering/service';
+import { createMeter, listEvents, queryMeter, type EventListQuery } from '../src/metering/service';
 import { fmtInt, progress } from './lib/progress';
 import { fmtLatency, measure, rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
@@ -88,6 +90,16 @@ export const eventsList: Benchmark = {
       const p1 = await list(f);
       if (p1.meta.page.next) await list({ ...f, after: p1.meta.page.next });
     };
+    const tokens = await createMeter(em(), {
+      key: 'tokens',
+      name: 'Tokens',
+      aggregation: 'sum',
+      event_type: 'llm_call',
+      value_property: '$.tokens',
+    });
+    const october = { from: '2026-10-01T00:00:00Z', to: '2026-11-01T00:00:00Z' };
+    const byCustomer = (id: string) =>
+      queryMeter(em(), tokens, { ...october, filters: { dimensions: { customer_id: { eq: id } } } });
     const cases: [string, () => Promise<unknown>][] = [
       ['customer/typical', () => list({ customer_id: typical() })],
       ['customer/largest', () => list({ customer_id: cid(1) })],
@@ -97,6 +109,9 @@ export const eventsList: Benchmark = {
       ['subject/typical', () => list({ subject: `customer-${1 + Math.floor(rand() * CUSTOMERS)}` })],
       ['default', () => list({})],
       ['default-2-pages', () => twoPages({})],
+      // the attribution SQL per event (meter query filtered by customer_id), one month
+      ['meter-query-customer/typical', () => byCustomer(typical())],
+      ['meter-query-customer/largest', () => byCustomer(cid(1))],
     ];
     const results: string[] = [];
     for (const [name, fn] of cases) {
