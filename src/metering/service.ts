@@ -349,6 +349,31 @@ function eventFilters(q: Sql, f: EventListQuery, withSubject: boolean): void {
 
 const EVENT_ORDER = ' order by e.time desc, e.source desc, e.id desc';
 
+/** comparable form of `tsSql`/`normalizeTs` text (3 or 6 fractional digits) */
+const tsKey = (s: string): string => s.replace(/\.(\d{3})Z$/, '.$1000Z');
+
+/**
+ * One window per stretch of time a customer owned a name: a customer holding a name both as its key and
+ * as a subject (or re-claiming a subject) has overlapping windows, which would list an event twice.
+ */
+export function mergeWindows(ws: SubjectWindow[]): SubjectWindow[] {
+  const lo = (w: SubjectWindow) => (w.from === undefined ? '' : tsKey(w.from));
+  const sorted = [...ws].sort((x, y) =>
+    x.subject !== y.subject ? (x.subject < y.subject ? -1 : 1) : lo(x) < lo(y) ? -1 : lo(x) > lo(y) ? 1 : 0,
+  );
+  const out: SubjectWindow[] = [];
+  for (const w of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.subject === w.subject && (last.to === undefined || lo(w) <= tsKey(last.to))) {
+      if (last.to !== undefined && (w.to === undefined || tsKey(w.to) > tsKey(last.to))) {
+        if (w.to === undefined) delete last.to;
+        else last.to = w.to;
+      }
+    } else out.push({ ...w });
+  }
+  return out;
+}
+
 /**
  * The SQL of one page (`size + 1` rows, newest first) of `GET /events`.
  * - With a customer filter: the customer's ownership windows are read first (one small statement), then,
@@ -362,8 +387,10 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
   const n = f.size + 1;
   if (f.customer_id !== undefined) {
     const customerId = looksLikeId(f.customer_id) ? f.customer_id.toUpperCase() : f.customer_id;
-    const windows = (await subjectWindows(em, customerId)).filter(
-      (w) => f.subject === undefined || w.subject === f.subject,
+    const windows = mergeWindows(
+      (await subjectWindows(em, customerId)).filter(
+        (w) => f.subject === undefined || w.subject === f.subject,
+      ),
     );
     if (!windows.length) return null;
     // 1. the page's lowest time: the n newest times over all windows, from narrow (subject, time) scans

@@ -329,6 +329,29 @@ describe('issue 9 — customers', () => {
   // ---------------------------------------------------------------------------------------------------
   // item 11
 
+  it('9.11 a customer holding a name as its key and as a subject lists each event once', async () => {
+    const both = await ok(
+      t.api
+        .post(`${P}/customers`)
+        .send({ key: 'eleven-both', name: 'Both', usage_attribution: { subject_keys: ['eleven-both'] } }),
+      201,
+    );
+    for (const id of ['both-1', 'both-2'])
+      await ok(
+        t.api.post(`${P}/events`).send({
+          specversion: '1.0',
+          id,
+          source: 'eleven',
+          type: 'call',
+          subject: 'eleven-both',
+          time: iso(Date.now() - HOUR),
+        }),
+        202,
+      );
+    const page = await ok(t.api.get(`${P}/events?filter[customer_id]=${both.id}`), 200);
+    expect(page.data.map((e: { event: { id: string } }) => e.event.id).sort()).toEqual(['both-1', 'both-2']);
+  });
+
   it("9.11 a customer's event listing reads a bounded number of rows per owned name, whatever the table holds", async () => {
     const big = await ok(
       t.api
