@@ -5,13 +5,14 @@
  */
 import { billingRun } from './billing-run';
 import { entitlementAccess } from './entitlement-access';
+import { eventsList } from './events-list';
 import { ingest } from './ingest';
 import { query } from './query';
 import { startBenchDatabase } from './lib/db';
 import { progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, billingRun];
+const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, billingRun, eventsList];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

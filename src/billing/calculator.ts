@@ -6,7 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { getFeature, getPlan } from '../catalog/service';
 import type { Feature, Plan, RateCard } from '../catalog/types';
 import { notFound } from '../api/problem';
-import { findCustomer, subjectsOf, type BillingCustomer } from '../customers/service';
+import { findCustomer, subjectWindows, type BillingCustomer } from '../customers/service';
 import { aggregateUsage, billableUsage } from '../metering/service';
 import type { BilledPeriod, IssueInvoiceInput } from './contract';
 import {
@@ -66,7 +66,7 @@ export async function oneTimeFeesBilled(
 
 /**
  * The customer to bill: a live customer by id or key, else a deleted customer by id (its final invoice is
- * still issued; its usage-attribution subjects were released at deletion, so only its key attributes usage).
+ * still issued, counting the usage of its names up to its deletion).
  */
 export async function billedCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer> {
   const live = await findCustomer(em, idOrKey);
@@ -112,7 +112,8 @@ function section(p: BilledPeriod, phase: PhaseInfo): ComposeSection {
 
 /**
  * Computes the lines and totals of an invoice (nothing is stored). Usage is measured over
- * [max(arrears.from, subscriptionStart), arrears.to) for all the customer's subjects.
+ * [max(arrears.from, subscriptionStart), arrears.to) for all the customer's subjects, each within the
+ * window the customer owned it (`subjectWindows`).
  */
 export async function computeLines(
   em: EntityManager,
@@ -120,7 +121,8 @@ export async function computeLines(
   opts: ComputeOptions = {},
 ): Promise<ComputedInvoice> {
   const customer = opts.customer ?? (await billedCustomer(em, input.customerId));
-  const subjects = subjectsOf(customer);
+  // the customer's names, each within the window it owned it: never an earlier owner's usage
+  const subjects = await subjectWindows(em, customer.id);
   const plans = new Map<string, Plan>();
   const plan = async (id: string) => {
     let p = plans.get(id);

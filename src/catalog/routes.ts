@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ProblemError } from '../api/problem';
 import type { AppDeps } from '../deps';
+import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration } from './periods';
@@ -28,7 +29,8 @@ const resourceKey = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[a-z0-9]+(?:[_-][a-z0-9]+)*$/, 'must be lowercase letters and digits separated by _ or -');
+  .regex(/^[a-z0-9]+(?:[_-][a-z0-9]+)*$/, 'must be lowercase letters and digits separated by _ or -')
+  .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED);
 const name = z.string().min(1).max(256);
 const description = z.string().max(1024).optional();
 const labels = z

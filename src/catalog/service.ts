@@ -12,7 +12,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { badRequest, conflict, notFound, ProblemError, type InvalidParam } from '../api/problem';
-import { newId, isUlid } from '../lib/ids';
+import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { minDurationMs, parseDuration } from './periods';
 import type { Feature, FeatureMeterFilter, Plan, PlanPhase, PlanStatus, Price, RateCard } from './types';
@@ -64,11 +64,12 @@ function toFeature(r: Row): Feature {
  * key (live only). Null when there is none.
  */
 export async function findFeature(em: EntityManager, idOrKey: string): Promise<Feature | null> {
+  const r = lookupOf(idOrKey);
   const rows = await em.execute<Row[]>(
-    isUlid(idOrKey)
+    'id' in r
       ? 'select * from features where id = ?'
       : 'select * from features where key = ? and deleted_at is null',
-    [idOrKey],
+    ['id' in r ? r.id : r.key],
   );
   return rows[0] ? toFeature(rows[0]) : null;
 }
@@ -85,11 +86,15 @@ interface MeterRow {
   dimensions: unknown;
 }
 
-/** A live meter by id or key (a feature may name its meter either way; the id is stored). */
+/**
+ * A live meter by id or key (a feature may name its meter either way; the id is stored): by id when the
+ * string is shaped like one, else by key.
+ */
 async function findMeter(em: EntityManager, idOrKey: string): Promise<MeterRow | null> {
+  const r = lookupOf(idOrKey);
   const rows = await em.execute<Row[]>(
-    'select id, dimensions from meters where (id = ? or key = ?) and deleted_at is null order by (id = ?) desc limit 1',
-    [idOrKey, idOrKey, idOrKey],
+    `select id, dimensions from meters where ${'id' in r ? 'id' : 'key'} = ? and deleted_at is null`,
+    ['id' in r ? r.id : r.key],
   );
   return rows[0] ? { id: rows[0].id as string, dimensions: rows[0].dimensions } : null;
 }

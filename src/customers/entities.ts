@@ -1,7 +1,9 @@
 /**
- * Customers and the usage subjects attributed to them (tables `customers`, `customer_subjects`).
- * An event belongs to the live customer whose `key` equals its subject, or who owns a `customer_subjects`
- * row with that subject key; the service keeps the two sets disjoint between customers.
+ * Customers and the usage subjects attributed to them (tables `customers`, `customer_subjects`, plus
+ * `customer_subject_releases` for subjects given up). Among live customers, keys and subject keys map each
+ * name to one customer (the service keeps them disjoint). Each claim records `owned_from` (raw SQL, with
+ * microseconds; not mapped here): an event belongs to the customer whose ownership window of its subject
+ * contains its time (see `SubjectWindow` in the service).
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { softDelete, timestamps } from '../db/columns';

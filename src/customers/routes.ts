@@ -1,8 +1,12 @@
-/** REST: /v3/openmeter/customers (paths accept the customer's ULID id or its key). */
+/**
+ * REST: /v3/openmeter/customers (paths accept the customer's ULID id — any case — or its key; a segment
+ * shaped like an id is looked up as an id only).
+ */
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
 import type { AppDeps } from '../deps';
+import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
 import { createCustomersService, type CustomerListQuery, type StringFilter } from './service';
@@ -55,7 +59,14 @@ const replaceFields = {
   billing_address: address.nullish(),
 };
 
-const createBody = z.strictObject({ key: z.string().min(1).max(256), ...replaceFields });
+/** A customer key: 1-256 characters, never shaped like an id (a ULID in any case), so keys and ids never mix. */
+const customerKey = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED);
+
+const createBody = z.strictObject({ key: customerKey, ...replaceFields });
 // `key` is immutable: tolerated only when it repeats the current key (e.g. a GET body sent back)
 const replaceBody = z.strictObject({ key: z.string().optional(), ...replaceFields });
 

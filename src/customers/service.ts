@@ -8,15 +8,22 @@
  * cross-checks (a subject equal to another customer's key and vice versa) are race-free, and any unique
  * violation that still slips through is answered as 409, never 500.
  *
- * For other domains: `getCustomer`, `findCustomer`, `subjectsOf`, `customerForSubject`,
- * `customerIdForSubjectSql` and `SUBJECT_CUSTOMER_SQL`.
+ * Keys are never shaped like ids (the routes refuse it), and a lookup "by id or key" is by id exactly when
+ * the string is shaped like an id, by key otherwise — never both (`findCustomer`).
+ *
+ * Usage attribution is by ownership window (see `SubjectWindow`): an event belongs to the customer that
+ * owned its subject at the event's time.
+ *
+ * For other domains: `getCustomer`, `findCustomer`, `subjectsOf`, `subjectWindows`, `customerForSubject`,
+ * `customerAtSql` and `subjectWindowsSql`.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type EntityManager as CoreEntityManager } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, ProblemError } from '../api/problem';
 import type { AppDeps } from '../deps';
-import { newId } from '../lib/ids';
+import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import { normalizeTs, tsSql } from '../metering/time';
 import { Customer, CustomerSubject, type Address } from './entities';
 
 export type { Address } from './entities';
@@ -71,31 +78,100 @@ export interface CustomerListQuery {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// SQL for other domains
+// ownership and attribution (the one definition; metering, billing and entitlements use it)
 
 /**
- * A SQL expression giving the id of the live customer a subject is attributed to (or NULL), for a SQL
- * expression `subjectExpr` such as `e.subject`. Example (metering):
- * `select ${customerIdForSubjectSql('e.subject')} as customer_id, sum(...) from events e group by 1`.
+ * Ownership of attribution names. A customer owns its `key` and each of its usage-attribution subject keys
+ * over a half-open window `[owned_from, owned_to)` of event time:
+ * - `owned_from` is the instant the previous owner of that name let it go (the latest `deleted_at` of a
+ *   deleted customer with that key, or the latest release of that subject key), recorded when the name is
+ *   claimed; NULL when nobody owned the name before (so back-filled usage of a first owner still counts);
+ * - `owned_to` is when this customer let the name go: its own `deleted_at` for its key, the release time for
+ *   a subject removed by PUT or released by the deletion (`customer_subject_releases`); NULL while owned.
+ * Windows of one name never overlap (a name is claimed only while no live customer holds it, from the
+ * latest release on), so every event (subject, time) belongs to at most one customer: the one whose window
+ * for that name contains the event's time. A new owner therefore never sees, lists or is billed for usage
+ * from before it owned the name, and a deleted customer keeps its own history.
  */
-export function customerIdForSubjectSql(subjectExpr: string): string {
-  return `coalesce(
-    (select cs.customer_id from customer_subjects cs join customers csc on csc.id = cs.customer_id
-      where cs.subject_key = ${subjectExpr} and csc.deleted_at is null),
-    (select ck.id from customers ck where ck.key = ${subjectExpr} and ck.deleted_at is null))`;
+export interface SubjectWindow {
+  subject: string;
+  /** inclusive, RFC 3339 with microseconds; absent = since forever */
+  from?: string;
+  /** exclusive; absent = still owned */
+  to?: string;
 }
 
 /**
- * A derived table `(subject_key, customer_id)` listing every attribution name of every live customer
- * (its key and its usage-attribution subjects), each subject once. Join it as
- * `join ${SUBJECT_CUSTOMER_SQL} sc on sc.subject_key = e.subject`.
+ * A scalar SQL expression: the id of the customer (live or deleted) owning the subject `subjectExpr` at
+ * the instant `timeExpr` (both SQL expressions, e.g. `e.subject`, `e.time`), or NULL. Four indexed probes.
+ * Example (metering): `select ${customerAtSql('e.subject', 'e.time')} as customer_id from events e`.
  */
-export const SUBJECT_CUSTOMER_SQL = `(
-  select c.key as subject_key, c.id as customer_id from customers c where c.deleted_at is null
-  union
-  select s.subject_key, s.customer_id from customer_subjects s
-    join customers sc on sc.id = s.customer_id where sc.deleted_at is null
-)`;
+export function customerAtSql(subjectExpr: string, timeExpr: string): string {
+  return `(select oa.customer_id from (
+      select oa_s.customer_id, oa_s.owned_from, null::timestamptz as owned_to from customer_subjects oa_s
+        where oa_s.subject_key = ${subjectExpr}
+      union all
+      select oa_k.id, oa_k.owned_from, null from customers oa_k where oa_k.key = ${subjectExpr} and oa_k.deleted_at is null
+      union all
+      select oa_r.customer_id, oa_r.owned_from, oa_r.released_at from customer_subject_releases oa_r
+        where oa_r.subject_key = ${subjectExpr}
+      union all
+      select oa_d.id, oa_d.owned_from, oa_d.deleted_at from customers oa_d
+        where oa_d.key = ${subjectExpr} and oa_d.deleted_at is not null
+    ) oa where (oa.owned_from is null or oa.owned_from <= ${timeExpr})
+        and (oa.owned_to is null or ${timeExpr} < oa.owned_to)
+    limit 1)`;
+}
+
+/**
+ * A derived table `(subject, owned_from, owned_to)` of every ownership window of the customer whose id is
+ * the SQL expression `customerIdExpr` (timestamps as RFC 3339 text with microseconds, NULL = unbounded).
+ */
+export function subjectWindowsSql(customerIdExpr: string): string {
+  return `(
+    select sww.subject, ${tsSql('sww.owned_from')} as owned_from, ${tsSql('sww.owned_to')} as owned_to from (
+      select swc.key as subject, swc.owned_from, swc.deleted_at as owned_to from customers swc
+        where swc.id = ${customerIdExpr}
+      union all
+      select sws.subject_key, sws.owned_from, null from customer_subjects sws
+        where sws.customer_id = ${customerIdExpr}
+      union all
+      select swr.subject_key, swr.owned_from, swr.released_at from customer_subject_releases swr
+        where swr.customer_id = ${customerIdExpr}
+    ) sww
+  )`;
+}
+
+interface WindowRow {
+  subject: string;
+  owned_from: string | null;
+  owned_to: string | null;
+}
+
+const toWindow = (r: WindowRow): SubjectWindow => ({
+  subject: r.subject,
+  ...(r.owned_from !== null ? { from: normalizeTs(r.owned_from) } : {}),
+  ...(r.owned_to !== null ? { to: normalizeTs(r.owned_to) } : {}),
+});
+
+/** Parses the `jsonb_agg` of `subjectWindowsSql` rows (for one-statement loaders such as entitlements). */
+export const windowsFromJson = (rows: WindowRow[] | null): SubjectWindow[] => (rows ?? []).map(toWindow);
+
+/**
+ * Every ownership window of a customer, live or deleted (empty for an unknown id): what its usage is made
+ * of. Pass them as `subjects` to `aggregateUsage` / meter queries.
+ */
+export async function subjectWindows(em: CoreEntityManager, customerId: string): Promise<SubjectWindow[]> {
+  const rows = (await em
+    .getConnection()
+    .execute(
+      `select * from ${subjectWindowsSql('?')} sw order by sw.subject, sw.owned_from nulls first`,
+      [customerId, customerId, customerId],
+      'all',
+      em.getTransactionContext(),
+    )) as WindowRow[];
+  return rows.map(toWindow);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // reads
@@ -140,37 +216,52 @@ function toDto(r: CustomerRow): BillingCustomer {
   return out;
 }
 
-/** The live customer with this id (preferred) or key, or null. */
-export async function findCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer | null> {
+/** How a customer is named: by id, by key, or by a string that is an id when shaped like one, else a key. */
+export type CustomerRef = string | { id: string } | { key: string };
+
+const refOf = (ref: CustomerRef): { id: string } | { key: string } =>
+  typeof ref === 'string' ? lookupOf(ref) : ref;
+const refText = (ref: CustomerRef): string =>
+  typeof ref === 'string' ? ref : 'id' in ref ? ref.id : ref.key;
+
+/**
+ * The live customer named by `ref`, or null. A string shaped like an id (a ULID, any case) is looked up
+ * as an id only, any other string as a key only (keys are never shaped like ids); `{key}` matches keys only,
+ * even a legacy key shaped like an id, and `{id}` ids only.
+ */
+export async function findCustomer(em: EntityManager, ref: CustomerRef): Promise<BillingCustomer | null> {
+  const r = refOf(ref);
   const rows = await em.execute<CustomerRow[]>(
-    `select ${SELECT_COLUMNS} from customers c
-      where c.deleted_at is null and (c.id = ? or c.key = ?)
-      order by (c.id = ?) desc limit 1`,
-    [idOrKey, idOrKey, idOrKey],
+    `select ${SELECT_COLUMNS} from customers c where c.deleted_at is null and c.${'id' in r ? 'id' : 'key'} = ?`,
+    ['id' in r ? r.id : r.key],
   );
   return rows[0] ? toDto(rows[0]) : null;
 }
 
-/** The live customer with this id or key; 404 problem when missing or deleted. */
-export async function getCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer> {
-  const c = await findCustomer(em, idOrKey);
-  if (!c) throw notFound('customer', idOrKey);
+/** The live customer named by `ref` (see `findCustomer`); 404 problem when missing or deleted. */
+export async function getCustomer(em: EntityManager, ref: CustomerRef): Promise<BillingCustomer> {
+  const c = await findCustomer(em, ref);
+  if (!c) throw notFound('customer', refText(ref));
   return c;
 }
 
-/** All subjects whose events belong to the customer: its key, then its usage-attribution subjects. */
+/**
+ * The names under which the customer's events arrive: its key, then its usage-attribution subjects. For
+ * usage, prefer `subjectWindows` (the same names with the windows in which the customer owns them).
+ */
 export function subjectsOf(customer: Pick<BillingCustomer, 'key' | 'usage_attribution'>): string[] {
   return [...new Set([customer.key, ...(customer.usage_attribution?.subject_keys ?? [])])];
 }
 
-/** The live customer an event subject is attributed to, or null. */
+/** The live customer that owns an event subject now, or null. */
 export async function customerForSubject(
   em: EntityManager,
   subject: string,
 ): Promise<BillingCustomer | null> {
   const rows = await em.execute<CustomerRow[]>(
-    `select ${SELECT_COLUMNS} from customers c where c.id = ${customerIdForSubjectSql('?')}`,
-    [subject, subject],
+    `select ${SELECT_COLUMNS} from (select ?::text as s) v
+       join customers c on c.id = ${customerAtSql('v.s', 'now()')} where c.deleted_at is null`,
+    [subject],
   );
   return rows[0] ? toDto(rows[0]) : null;
 }
@@ -340,6 +431,36 @@ function columnsOf(input: CustomerReplace) {
   };
 }
 
+/**
+ * SQL: the instant from which a new claim of the name `nameExpr` is owned: the latest release of that name
+ * by anyone (a deleted customer's key, a released subject), or NULL when it was never owned.
+ */
+const ownedFromSql = (nameExpr: string) => `greatest(
+    (select max(d.deleted_at) from customers d where d.key = ${nameExpr} and d.deleted_at is not null),
+    (select max(r.released_at) from customer_subject_releases r where r.subject_key = ${nameExpr}))`;
+
+/** Claims `subjects` for the customer (inside the locked transaction), each owned from its last release. */
+async function claimSubjects(em: EntityManager, customerId: string, subjects: string[]): Promise<void> {
+  if (!subjects.length) return;
+  await em.execute(
+    `insert into customer_subjects (subject_key, customer_id, owned_from)
+     select n.name, ?, ${ownedFromSql('n.name')} from jsonb_array_elements_text(?::jsonb) n(name)`,
+    [customerId, JSON.stringify(subjects)],
+  );
+}
+
+/** Releases the customer's `subjects` (all of them when omitted) at the transaction's instant. */
+async function releaseSubjects(em: EntityManager, customerId: string, subjects?: string[]): Promise<void> {
+  const only = subjects ? ' and subject_key in (select jsonb_array_elements_text(?::jsonb))' : '';
+  const params = subjects ? [customerId, JSON.stringify(subjects)] : [customerId];
+  await em.execute(
+    `insert into customer_subject_releases (customer_id, subject_key, owned_from, released_at)
+     select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?${only}`,
+    params,
+  );
+  await em.execute(`delete from customer_subjects where customer_id = ?${only}`, params);
+}
+
 export async function createCustomer(em: EntityManager, input: CustomerCreate): Promise<BillingCustomer> {
   const id = newId();
   const subjects = dedupe(input.usage_attribution?.subject_keys);
@@ -350,7 +471,8 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
       const now = new Date();
       tem.create(Customer, { id, key: input.key, ...columnsOf(input), createdAt: now, updatedAt: now });
       await tem.flush();
-      for (const subjectKey of subjects) tem.create(CustomerSubject, { subjectKey, customerId: id });
+      await tem.execute(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, [id]);
+      await claimSubjects(tem, id, subjects);
     });
   } catch (e) {
     await mapUniqueViolation(em, e, id, input.key, subjects);
@@ -358,12 +480,12 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
   return getCustomer(em.fork(), id);
 }
 
-/** Lock the live customer row (by id or key) for the rest of the transaction. */
+/** Lock the live customer row (by id or key, see `findCustomer`) for the rest of the transaction. */
 async function lockCustomer(em: EntityManager, idOrKey: string): Promise<{ id: string; key: string }> {
+  const r = lookupOf(idOrKey);
   const [row] = await em.execute<{ id: string; key: string }[]>(
-    `select id, key from customers where deleted_at is null and (id = ? or key = ?)
-      order by (id = ?) desc limit 1 for update`,
-    [idOrKey, idOrKey, idOrKey],
+    `select id, key from customers where deleted_at is null and ${'id' in r ? 'id' : 'key'} = ? for update`,
+    ['id' in r ? r.id : r.key],
   );
   if (!row) throw notFound('customer', idOrKey);
   return row;
@@ -385,10 +507,13 @@ export async function replaceCustomer(
       await assertUnclaimed(tem, id, key, subjects);
       const keep = new Set(subjects);
       const removed = old.filter((s) => !keep.has(s.subjectKey)).map((s) => s.subjectKey);
-      if (removed.length) await tem.nativeDelete(CustomerSubject, { subjectKey: { $in: removed } });
+      if (removed.length) await releaseSubjects(tem, id, removed);
       const had = new Set(old.map((s) => s.subjectKey));
-      for (const subjectKey of subjects)
-        if (!had.has(subjectKey)) tem.create(CustomerSubject, { subjectKey, customerId: id });
+      await claimSubjects(
+        tem,
+        id,
+        subjects.filter((s) => !had.has(s)),
+      );
       const entity = await tem.findOneOrFail(Customer, { id });
       tem.assign(entity, { ...columnsOf(input), updatedAt: new Date() });
     });
@@ -399,7 +524,11 @@ export async function replaceCustomer(
   return getCustomer(em.fork(), self!.id);
 }
 
-/** Soft delete: the customer disappears, its key and subjects become free for reuse. */
+/**
+ * Soft delete: the customer disappears, its key and subjects become free for reuse. Its ownership windows
+ * end now (`deleted_at` for the key, a release per subject), so a later owner of those names never sees
+ * its usage, and its own usage up to now stays its own (final invoice, event listing by its id).
+ */
 export async function deleteCustomer(em: EntityManager, idOrKey: string): Promise<void> {
   await em.transactional(async (tem) => {
     const { id } = await lockCustomer(tem, idOrKey);
@@ -413,7 +542,7 @@ export async function deleteCustomer(em: EntityManager, idOrKey: string): Promis
         `customer ${idOrKey} has active subscriptions (${active.map((r) => r.id).join(', ')}): cancel them first`,
       );
     }
-    await tem.execute('delete from customer_subjects where customer_id = ?', [id]);
+    await releaseSubjects(tem, id);
     await tem.execute('update customers set deleted_at = now(), updated_at = now() where id = ?', [id]);
   });
 }

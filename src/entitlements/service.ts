@@ -17,6 +17,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { notFound } from '../api/problem';
 import type { EntitlementTemplate, FeatureMeterFilter } from '../catalog/types';
+import { subjectWindowsSql, windowsFromJson, type SubjectWindow } from '../customers/service';
+import { idOrKey } from '../lib/ids';
 import type { AppDeps } from '../deps';
 import type { Aggregation } from '../metering/entities';
 import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
@@ -60,7 +62,8 @@ export interface LoadedCustomer {
   name: string;
   /** the input keys that named this customer, in input order */
   matched: string[];
-  subjects: string[];
+  /** the customer's names with their ownership windows: its usage */
+  subjects: SubjectWindow[];
   sources: LoadedSource[];
 }
 
@@ -69,7 +72,7 @@ interface Row {
   key: string;
   name: string;
   matched: string[];
-  subject_keys: string[];
+  subject_windows: Parameters<typeof windowsFromJson>[0];
   subscription_id: string | null;
   billing_anchor: string | null;
   active_from: string | null;
@@ -113,26 +116,32 @@ export async function loadCustomers(
 ): Promise<LoadedCustomer[]> {
   const input = [...new Set(keys)];
   if (input.length === 0) return [];
-  const q = new Sql().add('with input (k, ord) as (values ');
-  input.forEach((k, i) => q.add(i === 0 ? '(?::text, ?::int)' : ', (?, ?)', k, i));
+  // id_or_key: a key shaped like an id names the id only (upper-cased), any other key the key only
+  const ref = (k: string) => (mode === 'id_or_key' ? idOrKey(k) : { key: k });
+  const q = new Sql().add('with input (k, id, key, ord) as (values ');
+  input.forEach((k, i) => {
+    const r = ref(k);
+    const [id, key] = 'id' in r ? [r.id, null] : [null, r.key];
+    q.add(i === 0 ? '(?::text, ?::text, ?::text, ?::int)' : ', (?, ?, ?, ?)', k, id, key, i);
+  });
   q.add(`), m as materialized (
       select i.k, i.ord, c.id as customer_id from input i
-        join customers c on c.key = i.k and c.deleted_at is null`);
+        join customers c on c.key = i.key and c.deleted_at is null`);
   if (mode === 'key_or_subject')
     q.add(`
       union
-      select i.k, i.ord, s.customer_id from input i join customer_subjects s on s.subject_key = i.k
+      select i.k, i.ord, s.customer_id from input i join customer_subjects s on s.subject_key = i.key
         join customers c on c.id = s.customer_id and c.deleted_at is null`);
   else
     q.add(`
       union
-      select i.k, i.ord, c.id from input i join customers c on c.id = i.k and c.deleted_at is null`);
+      select i.k, i.ord, c.id from input i join customers c on c.id = i.id and c.deleted_at is null`);
   q.add(
     `
     ), cust as (
       select c.id, c.key, c.name, min(m.ord) as ord, array_agg(m.k order by m.ord) as matched,
-        coalesce((select array_agg(s.subject_key order by s.subject_key) from customer_subjects s
-          where s.customer_id = c.id), '{}') as subject_keys
+        (select jsonb_agg(to_jsonb(sw) order by sw.subject, sw.owned_from nulls first)
+          from ${subjectWindowsSql('c.id')} sw) as subject_windows
       from m join customers c on c.id = m.customer_id
       group by c.id
     ), ent as materialized (
@@ -160,7 +169,7 @@ export async function loadCustomers(
   if (featureKeys) q.add(' and f.key in ').list([...new Set(featureKeys)]);
   q.add(`
     )
-    select cust.id, cust.key, cust.name, cust.matched, cust.subject_keys, ent.subscription_id,
+    select cust.id, cust.key, cust.name, cust.matched, cust.subject_windows, ent.subscription_id,
       ent.billing_anchor, ent.active_from, ent.plan_cadence, ent.rc_cadence, ent.template, ent.feature_key,
       ent.meter_filters, ent.meter_id, ent.meter_key, ent.aggregation, ent.event_type, ent.value_property,
       ent.dimensions, ent.events_from
@@ -177,7 +186,7 @@ export async function loadCustomers(
         key: r.key,
         name: r.name,
         matched: r.matched,
-        subjects: [...new Set([r.key, ...(r.subject_keys ?? [])])],
+        subjects: windowsFromJson(r.subject_windows),
         sources: [],
       };
       out.set(r.id, c);
@@ -215,7 +224,7 @@ export async function loadCustomers(
 
 interface UsageItem {
   meter: MeterInfo;
-  subjects: string[];
+  subjects: SubjectWindow[];
   from: Date;
   to: Date;
   filters?: Record<string, string[]>;
@@ -265,7 +274,7 @@ export async function usageOf(em: EntityManager, items: UsageItem[]): Promise<Ma
     const sub = buildMeterQuery(meterDto(it.meter), {
       from: it.from.toISOString(),
       to: it.to.toISOString(),
-      subjects: [...new Set(it.subjects)],
+      subjects: it.subjects,
       filters: { dimensions: dims },
     });
     q.add(i === 0 ? 'select ?::int as i, u.value from (' : ' union all select ?, u.value from (', i);
@@ -331,14 +340,16 @@ export async function evaluate(
 // ---------------------------------------------------------------------------------------------------
 // API
 
-/** GET /customers/{customerId}/entitlement-access: the customer by id (preferred) or key; 404 if missing. */
+/**
+ * GET /customers/{customerId}/entitlement-access: the customer by id when `customerId` is shaped like one,
+ * else by key; 404 if missing.
+ */
 export async function customerAccess(
   em: EntityManager,
   idOrKey: string,
   now: Date = new Date(),
 ): Promise<{ data: AccessEntry[] }> {
-  const found = await evaluate(em, [idOrKey], 'id_or_key', now);
-  const c = found.find((x) => x.id === idOrKey) ?? found[0];
+  const [c] = await evaluate(em, [idOrKey], 'id_or_key', now);
   if (!c) throw notFound('customer', idOrKey);
   return { data: c.entries };
 }

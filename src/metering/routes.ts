@@ -5,6 +5,7 @@ import { badRequest, ProblemError } from '../api/problem';
 import { rawJsonBody } from '../api/raw-body';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
+import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { AGGREGATIONS } from './entities';
 import { MAX_DATA_BYTES, mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
@@ -51,7 +52,8 @@ const createMeterBody = z
       .max(64)
       .regex(/^[a-z0-9]+(?:_[a-z0-9]+)*$/, {
         message: 'must be lowercase letters and digits separated by _',
-      }),
+      })
+      .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED),
     description: z.string().max(1024).optional(),
     labels: labels.optional(),
     aggregation: z.enum(AGGREGATIONS),

@@ -4,7 +4,8 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { badRequest, conflict, notFound } from '../api/problem';
-import { newId, isUlid } from '../lib/ids';
+import { customerAtSql, subjectWindows, subjectWindowsSql, type SubjectWindow } from '../customers/service';
+import { idOrKey, looksLikeId, newId } from '../lib/ids';
 import { logger } from '../lib/logger';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
@@ -108,19 +109,20 @@ export async function createMeter(em: EntityManager, input: CreateMeterInput): P
   }
 }
 
-/** A live meter by id (ULID) or key; 404 when missing or deleted. */
+/** A live meter by id (shaped like a ULID, any case) or else key; 404 when missing or deleted. */
 export async function getMeter(
   em: EntityManager,
-  idOrKey: string,
+  idOrKeyText: string,
   opts: { includeDeleted?: boolean } = {},
 ): Promise<MeterDto> {
   const q = new Sql().add(
     `select ${METER_COLS} from meters where ${opts.includeDeleted ? '' : 'deleted_at is null and '}`,
   );
-  if (isUlid(idOrKey)) q.add('id = ?', idOrKey);
-  else q.add('key = ?', idOrKey);
+  const ref = idOrKey(idOrKeyText);
+  if ('id' in ref) q.add('id = ?', ref.id);
+  else q.add('key = ?', ref.key);
   const [row] = await exec<MeterRow>(em, q);
-  if (!row) throw notFound('meter', idOrKey);
+  if (!row) throw notFound('meter', idOrKeyText);
   return toDto(row);
 }
 
@@ -356,27 +358,128 @@ export function decodeCursor(s: string): Cursor {
 }
 
 /**
- * The customer an event's subject belongs to (live customers only): a `customer_subjects` mapping first,
- * then a customer whose key equals the subject. Used as `left join lateral (...) attr on true`.
+ * The customer that owned an event's subject at the event's time (see `SubjectWindow` in customers; live or
+ * deleted), as `attr.customer_id`. Used as `left join lateral (...) attr on true`.
  */
-const ATTRIBUTION = `left join lateral (
-    select coalesce(
-      (select cs.customer_id from customer_subjects cs join customers c on c.id = cs.customer_id
-        where cs.subject_key = e.subject and c.deleted_at is null limit 1),
-      (select c.id from customers c where c.key = e.subject and c.deleted_at is null limit 1)
-    ) as customer_id
-  ) attr on true`;
+const ATTRIBUTION = `left join lateral (select ${customerAtSql('e.subject', 'e.time')} as customer_id) attr on true`;
 
-/** `e.subject in (<subjects of these customers>)`: lets a customer filter use the subject indexes */
+/**
+ * `e.subject in (<every name these customers ever owned>)`: lets a customer filter use the subject
+ * indexes (the exact window check is on the attributed customer id)
+ */
 function subjectsOfCustomers(q: Sql, ids: string[]): void {
-  q.add(' and e.subject in (select c.key from customers c where c.deleted_at is null and c.id in ')
-    .list(ids)
-    .add(
-      ' union all select cs.subject_key from customer_subjects cs join customers c on c.id = cs.customer_id',
-    )
-    .add(' where c.deleted_at is null and c.id in ')
-    .list(ids)
-    .add(')');
+  q.add(
+    ` and e.subject in (select w.subject from jsonb_array_elements_text(?::jsonb) cid(id),` +
+      ` lateral ${subjectWindowsSql('cid.id')} w)`,
+    JSON.stringify(ids.map((id) => (looksLikeId(id) ? id.toUpperCase() : id))),
+  );
+}
+
+/** Columns of a listed event row (shared by the plain and the per-subject listing). */
+const EVENT_COLS = `e.source, e.id, e.type, e.subject, e.time as t, ${tsSql('e.time')} as time, e.data,
+  e.specversion, e.datacontenttype, e.dataschema, ${tsSql('e.ingested_at')} as ingested_at,
+  ${tsSql('e.stored_at')} as stored_at`;
+
+/** `and ...` conditions of every filter but the customer's (subject included unless `withSubject` is false) */
+function eventFilters(q: Sql, f: EventListQuery, withSubject: boolean): void {
+  if (f.id !== undefined) q.add(' and e.id = ?', f.id);
+  if (f.source !== undefined) q.add(' and e.source = ?', f.source);
+  if (withSubject && f.subject !== undefined) q.add(' and e.subject = ?', f.subject);
+  if (f.type !== undefined) q.add(' and e.type = ?', f.type);
+  const ops = { gte: '>=', gt: '>', lt: '<', lte: '<=', eq: '=' } as const;
+  for (const [op, sym] of Object.entries(ops)) {
+    const v = f.time?.[op as keyof typeof ops];
+    if (v !== undefined) q.add(` and e.time ${sym} ?::timestamptz`, v);
+  }
+  if (f.after !== undefined) {
+    const c = decodeCursor(f.after);
+    // the first conjunct is implied by the second; it lets the (subject, time) / (time) indexes range-scan
+    q.add(' and e.time <= ?::timestamptz', c.time);
+    q.add(' and (e.time, e.source, e.id) < (?::timestamptz, ?, ?)', c.time, c.source, c.id);
+  }
+}
+
+const EVENT_ORDER = ' order by e.time desc, e.source desc, e.id desc';
+
+/** comparable form of `tsSql`/`normalizeTs` text (3 or 6 fractional digits) */
+const tsKey = (s: string): string => s.replace(/\.(\d{3})Z$/, '.$1000Z');
+
+/**
+ * One window per stretch of time a customer owned a name: a customer holding a name both as its key and
+ * as a subject (or re-claiming a subject) has overlapping windows, which would list an event twice.
+ */
+export function mergeWindows(ws: SubjectWindow[]): SubjectWindow[] {
+  const lo = (w: SubjectWindow) => (w.from === undefined ? '' : tsKey(w.from));
+  const sorted = [...ws].sort((x, y) =>
+    x.subject !== y.subject ? (x.subject < y.subject ? -1 : 1) : lo(x) < lo(y) ? -1 : lo(x) > lo(y) ? 1 : 0,
+  );
+  const out: SubjectWindow[] = [];
+  for (const w of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.subject === w.subject && (last.to === undefined || lo(w) <= tsKey(last.to))) {
+      if (last.to !== undefined && (w.to === undefined || tsKey(w.to) > tsKey(last.to))) {
+        if (w.to === undefined) delete last.to;
+        else last.to = w.to;
+      }
+    } else out.push({ ...w });
+  }
+  return out;
+}
+
+/**
+ * The SQL of one page (`size + 1` rows, newest first) of `GET /events`.
+ * - With a customer filter: the customer's ownership windows are read first (one small statement), then,
+ *   per window, an index scan of (subject, time) backwards within the window, limited to `size + 1` rows,
+ *   and the merged rows limited again — a few index probes per owned name, whatever the table size or the
+ *   customer's volume. Every row is the customer's by construction (its window contains the event time).
+ * - Otherwise: the filtered page first (time index backwards), the owning customer computed for its rows only.
+ * Returns null when the customer filter names no customer (or none of its names pass the subject filter).
+ */
+async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql | null> {
+  const n = f.size + 1;
+  if (f.customer_id !== undefined) {
+    const customerId = looksLikeId(f.customer_id) ? f.customer_id.toUpperCase() : f.customer_id;
+    const windows = mergeWindows(
+      (await subjectWindows(em, customerId)).filter(
+        (w) => f.subject === undefined || w.subject === f.subject,
+      ),
+    );
+    if (!windows.length) return null;
+    // 1. the page's lowest time: the n newest times over all windows, from narrow (subject, time) scans
+    //    (index-only when nothing but subject and time is filtered); 2. the page's keys: per window, only
+    //    rows at or after that time (most windows: none); 3. those rows read whole
+    const scan = (q: Sql, cols: string) =>
+      q.add(
+        ` cross join lateral (select ${cols} from events e where e.subject = w.subject` +
+          ` and e.time >= coalesce(w.owned_from, '-infinity') and e.time < coalesce(w.owned_to, 'infinity')`,
+      );
+    const q = new Sql().add(
+      `with w as materialized (select * from jsonb_to_recordset(?::jsonb)
+         w(subject text, owned_from timestamptz, owned_to timestamptz)),
+       bound as (select min(x.t) as t from (select u.t from w`,
+      JSON.stringify(windows.map((w) => ({ subject: w.subject, owned_from: w.from, owned_to: w.to }))),
+    );
+    scan(q, 'e.time as t');
+    eventFilters(q, f, false);
+    q.add(' order by e.time desc limit ?) u order by u.t desc limit ?) x),', n, n);
+    q.add(' page as (select u.t, u.source, u.id from w');
+    scan(q, 'e.time as t, e.source, e.id');
+    q.add(' and e.time >= (select bound.t from bound)');
+    eventFilters(q, f, false);
+    q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?)`, n, n);
+    q.add(
+      ` select ${EVENT_COLS}, ?::text as customer_id from page
+         join events e on e.source = page.source and e.id = page.id
+        order by page.t desc, page.source desc, page.id desc`,
+      customerId,
+    );
+    return q;
+  }
+  const q = new Sql().add(`select p.*, ${customerAtSql('p.subject', 'p.t')} as customer_id
+    from (select ${EVENT_COLS} from events e where true`);
+  eventFilters(q, f, true);
+  q.add(`${EVENT_ORDER} limit ?) p order by p.t desc, p.source desc, p.id desc`, n);
+  return q;
 }
 
 export async function listEvents(
@@ -386,45 +489,23 @@ export async function listEvents(
   data: IngestedEventDto[];
   meta: { page: { size: number; next: string | null; previous: null } };
 }> {
-  const q = new Sql().add(
-    `select e.source, e.id, e.type, e.subject, ${tsSql('e.time')} as time, e.data, e.specversion,
-       e.datacontenttype, e.dataschema, ${tsSql('e.ingested_at')} as ingested_at,
-       ${tsSql('e.stored_at')} as stored_at, attr.customer_id
-     from events e ${ATTRIBUTION}
-     where true`,
-  );
-  if (f.id !== undefined) q.add(' and e.id = ?', f.id);
-  if (f.source !== undefined) q.add(' and e.source = ?', f.source);
-  if (f.subject !== undefined) q.add(' and e.subject = ?', f.subject);
-  if (f.type !== undefined) q.add(' and e.type = ?', f.type);
-  if (f.customer_id !== undefined) {
-    subjectsOfCustomers(q, [f.customer_id]);
-    q.add(' and attr.customer_id = ?', f.customer_id);
-  }
-  const ops = { gte: '>=', gt: '>', lt: '<', lte: '<=', eq: '=' } as const;
-  for (const [op, sym] of Object.entries(ops)) {
-    const v = f.time?.[op as keyof typeof ops];
-    if (v !== undefined) q.add(` and e.time ${sym} ?::timestamptz`, v);
-  }
-  if (f.after !== undefined) {
-    const c = decodeCursor(f.after);
-    q.add(' and (e.time, e.source, e.id) < (?::timestamptz, ?, ?)', c.time, c.source, c.id);
-  }
-  q.add(' order by e.time desc, e.source desc, e.id desc limit ?', f.size + 1);
-  const rows = await exec<{
-    source: string;
-    id: string;
-    type: string;
-    subject: string;
-    time: string;
-    data: Record<string, unknown> | null;
-    specversion: string;
-    datacontenttype: string | null;
-    dataschema: string | null;
-    ingested_at: string;
-    stored_at: string;
-    customer_id: string | null;
-  }>(em, q);
+  const q = await eventPageSql(em, f);
+  const rows = !q
+    ? []
+    : await exec<{
+        source: string;
+        id: string;
+        type: string;
+        subject: string;
+        time: string;
+        data: Record<string, unknown> | null;
+        specversion: string;
+        datacontenttype: string | null;
+        dataschema: string | null;
+        ingested_at: string;
+        stored_at: string;
+        customer_id: string | null;
+      }>(em, q);
   const more = rows.length > f.size;
   const page = more ? rows.slice(0, f.size) : rows;
   const last = page[page.length - 1];
@@ -539,8 +620,11 @@ export interface MeterQuery {
   time_zone?: string;
   group_by_dimensions?: string[];
   filters?: { dimensions?: Record<string, DimensionFilter> };
-  /** restricts to these subjects (used by aggregateUsage) */
-  subjects?: string[];
+  /**
+   * restricts to these subjects (used by aggregateUsage); a `SubjectWindow` counts the subject's events in
+   * its ownership window only (a customer's usage: `subjectWindows` in customers)
+   */
+  subjects?: (string | SubjectWindow)[];
 }
 
 export interface MeterQueryRow {
@@ -642,6 +726,33 @@ function aggregateSql(agg: Aggregation): { expr: string; where: string } {
   }
 }
 
+/**
+ * `and e.subject in (...)` plus, when any subject is windowed, `and ((e.subject = ? and e.time >= ? and
+ * e.time < ?) or ...)`. Windows that cannot overlap [from, to) are left out (checked at millisecond
+ * precision, conservatively); none left is `and false`.
+ */
+function subjectCondition(q: Sql, subjects: (string | SubjectWindow)[], from?: string, to?: string): void {
+  const ms = (s: string | undefined) => (s === undefined ? NaN : Date.parse(s));
+  const ws = subjects
+    .map((s): SubjectWindow => (typeof s === 'string' ? { subject: s } : s))
+    // to <= from (the window's `to` truncated to ms is at most 1 ms early) / window from >= query to
+    .filter((w) => !(ms(w.to) + 1 <= ms(from)) && !(ms(w.from) >= ms(to)));
+  if (!ws.length) {
+    q.add(' and false');
+    return;
+  }
+  q.add(' and e.subject in ').list([...new Set(ws.map((w) => w.subject))]);
+  if (ws.every((w) => w.from === undefined && w.to === undefined)) return;
+  q.add(' and (');
+  ws.forEach((w, i) => {
+    q.add(`${i ? ' or ' : ''}(e.subject = ?`, w.subject);
+    if (w.from !== undefined) q.add(' and e.time >= ?::timestamptz', w.from);
+    if (w.to !== undefined) q.add(' and e.time < ?::timestamptz', w.to);
+    q.add(')');
+  });
+  q.add(')');
+}
+
 /** Column expression (in the `ev` CTE) for a dimension name. */
 function dimColumn(name: string, idx: Map<string, number>): string {
   if (name === 'subject') return 'subject';
@@ -705,7 +816,7 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   for (const l of lower) sel.add(' and e.time >= ?::timestamptz', l);
   if (mq.to !== undefined) sel.add(' and e.time < ?::timestamptz', mq.to);
   else sel.add(' and e.time < now()');
-  if (mq.subjects) sel.add(' and e.subject in ').list(mq.subjects);
+  if (mq.subjects) subjectCondition(sel, mq.subjects, mq.from, mq.to);
   const cf = filters.customer_id;
   if (cf && ('eq' in cf || 'in' in cf)) subjectsOfCustomers(sel, 'eq' in cf ? [cf.eq] : cf.in);
   const q = new Sql()
@@ -786,8 +897,8 @@ export async function queryMeter(
 export interface AggregateUsageInput {
   /** meter id (or key) */
   meterId: string;
-  /** the subjects to count (a customer's: its key and usage-attribution subject keys) */
-  subjects: string[];
+  /** the subjects to count: a customer's ownership windows (`subjectWindows`), or plain subject keys */
+  subjects: (string | SubjectWindow)[];
   /** inclusive */
   from: Date;
   /** exclusive */
@@ -802,10 +913,10 @@ export interface AggregateUsageInput {
  * found by id (plans already sold may bill it); by key only live meters are found (404 otherwise).
  */
 export async function aggregateUsage(em: EntityManager, input: AggregateUsageInput): Promise<string> {
-  const subjects = [...new Set(input.subjects)];
+  const subjects = input.subjects;
   if (subjects.length === 0 || !(input.from < input.to)) return '0';
   // by id a deleted meter still counts: plans already sold may bill a feature whose meter was removed since
-  const meter = await getMeter(em, input.meterId, { includeDeleted: isUlid(input.meterId) });
+  const meter = await getMeter(em, input.meterId, { includeDeleted: looksLikeId(input.meterId) });
   const dims: Record<string, DimensionFilter> = {};
   for (const [k, values] of Object.entries(input.filters ?? {})) {
     if (values.length === 0) return '0';

@@ -277,7 +277,16 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
 
   async function create(input: CreateSubscriptionInput): Promise<SubscriptionView> {
     const e = em();
-    const customer = await getCustomer(e, (input.customer.id ?? input.customer.key)!);
+    // an explicit id names ids only and an explicit key keys only (a key is never taken for an id)
+    const ref = input.customer;
+    const customer = await getCustomer(
+      e,
+      ref.id !== undefined ? { id: ref.id.toUpperCase() } : { key: ref.key! },
+    );
+    if (ref.id !== undefined && ref.key !== undefined && ref.key !== customer.key)
+      throw badRequest('customer.id and customer.key name different customers', [
+        { field: 'body.customer.key', reason: `customer ${customer.id} has key [${customer.key}]` },
+      ]);
     const plan = await activePlan(e, input.plan, 'body.plan');
     const client = temporal();
     const id = newId();

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
+  customerAtSql,
   customerForSubject,
-  customerIdForSubjectSql,
   getCustomer,
-  SUBJECT_CUSTOMER_SQL,
   subjectsOf,
+  subjectWindows,
 } from '../../src/customers/service';
 import { createTestApp, type TestApp } from '../support/app';
 
@@ -461,11 +461,12 @@ describe('customers API', () => {
       expect((await customerForSubject(em(), 'sql-b'))?.id).toBe(b.id);
       expect(await customerForSubject(em(), 'sql-nobody')).toBeNull();
 
-      const resolve = async (subjects: string[]) => {
+      const resolve = async (subjects: string[], at = new Date()) => {
         const rows = await em().execute<{ subject: string; customer_id: string | null }[]>(
-          `select v.subject, ${customerIdForSubjectSql('v.subject')} as customer_id
-             from unnest(array[${subjects.map(() => '?').join(',')}]::text[]) as v(subject) order by v.subject`,
-          subjects,
+          `select v.subject, ${customerAtSql('v.subject', 't.at')} as customer_id
+             from unnest(array[${subjects.map(() => '?').join(',')}]::text[]) as v(subject),
+               (select ?::timestamptz as at) t(at) order by v.subject`,
+          [...subjects, at],
         );
         return Object.fromEntries(rows.map((r) => [r.subject, r.customer_id]));
       };
@@ -475,13 +476,17 @@ describe('customers API', () => {
         'sql-b': b.id,
         'sql-nobody': null,
       });
-      const joined = await em().execute<{ subject_key: string }[]>(
-        `select sc.subject_key from ${SUBJECT_CUSTOMER_SQL} sc where sc.customer_id = ? order by 1`,
-        [a.id],
-      );
-      expect(joined.map((r) => r.subject_key)).toEqual(['sql-a', 'sql-a1']);
+      expect(await subjectWindows(em(), a.id)).toEqual([{ subject: 'sql-a' }, { subject: 'sql-a1' }]);
 
+      const beforeDelete = new Date();
       expect((await t.api.delete(`${BASE}/sql-a`)).status).toBe(204);
+      // the deleted customer keeps its history: its windows end at the deletion
+      const ended = await subjectWindows(em(), a.id);
+      expect(ended.map((w) => [w.subject, w.from, typeof w.to])).toEqual([
+        ['sql-a', undefined, 'string'],
+        ['sql-a1', undefined, 'string'],
+      ]);
+      expect(await resolve(['sql-a', 'sql-a1'], beforeDelete)).toEqual({ 'sql-a': a.id, 'sql-a1': a.id });
       expect(await customerForSubject(em(), 'sql-a')).toBeNull();
       expect(await customerForSubject(em(), 'sql-a1')).toBeNull();
       expect(await resolve(['sql-a', 'sql-a1', 'sql-b'])).toEqual({

@@ -16,6 +16,6 @@
  * 12. authentication: constant-time compare, short tokens, rate limit, headers → edge.cases.ts
  */
 import './../hardening/values.cases';
-// customers.cases.ts
+import './../hardening/customers.cases';
 // edge.cases.ts
 // invoices.cases.ts

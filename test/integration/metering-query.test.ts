@@ -526,7 +526,7 @@ describe('dimensions, subjects and customers', () => {
     expect(await aggregateUsage(em, { ...base, subjects: [] })).toBe('0');
   });
 
-  it('stops attributing events to a deleted customer', async () => {
+  it("keeps a deleted customer's events its own (ownership window), never the next owner's", async () => {
     const c = await app.api
       .post('/v3/openmeter/customers')
       .send({ name: 'Gone', key: 'gone', usage_attribution: { subject_keys: ['gone-1'] } });
@@ -535,8 +535,17 @@ describe('dimensions, subjects and customers', () => {
     const before = await query(m.id, { ...JAN, filters: { dimensions: { customer_id: { eq: c.body.id } } } });
     expect(before.data[0].value).toBe('1000');
     await app.api.delete(`/v3/openmeter/customers/${c.body.id}`).expect(204);
+    const next = await app.api
+      .post('/v3/openmeter/customers')
+      .send({ name: 'Next', key: 'gone-next', usage_attribution: { subject_keys: ['gone-1'] } });
+    expect(next.status).toBe(201);
     const after = await query(m.id, { ...JAN, group_by_dimensions: ['customer_id'] });
     const byCustomer = Object.fromEntries(after.data.map((x) => [String(x.dimensions.customer_id), x.value]));
-    expect(byCustomer).toEqual({ [acme]: '3', [beta]: '44', null: '1016' });
+    expect(byCustomer).toEqual({ [acme]: '3', [beta]: '44', [c.body.id]: '1000', null: '16' });
+    const nextOnly = await query(m.id, {
+      ...JAN,
+      filters: { dimensions: { customer_id: { eq: next.body.id } } },
+    });
+    expect(nextOnly.data).toEqual([]);
   });
 });
