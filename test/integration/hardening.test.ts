@@ -18,4 +18,5 @@
 // values.cases.ts
 // customers.cases.ts
 // edge.cases.ts
+import './../hardening/edge.cases';
 // invoices.cases.ts
