@@ -25,6 +25,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   app.set('trust proxy', deps.config.TALLY_TRUST_PROXY);
 
+  // every API answer, errors and 404s included: never sniffed as another type, never cached
+  app.use(API_PREFIX, (_req, res, next) => {
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    next();
+  });
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -59,12 +65,6 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get(['/openapi.yaml', `${API_PREFIX}/openapi.yaml`], (_req, res) => {
     res.type('application/yaml').send(openapiYaml);
-  });
-
-  // every API answer, errors and 404s included: never sniffed as another type, never cached
-  app.use(API_PREFIX, (_req, res, next) => {
-    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
-    next();
   });
 
   const api = express.Router();

@@ -301,7 +301,9 @@ function freePort(): Promise<number> {
   });
 }
 
-const DRIVER_TEXT = /ECONNREFUSED|connect|127\.0\.0\.1|::1|terminat|postgres:\/\/|UNAVAILABLE|No connection/i;
+// what pg, knex and gRPC say (case matters: our own 'unavailable' is fine)
+const DRIVER_TEXT =
+  /ECONNREFUSED|ECONNRESET|connect|Connection|127\.0\.0\.1|::1|terminat|postgres:\/\/|UNAVAILABLE|Knex|timeout/;
 
 describe('9.8 outages answer 503 quickly', () => {
   it('9.8 PostgreSQL stopped: routes answer 503 with Retry-After within seconds; /readyz names it without driver text', async () => {
