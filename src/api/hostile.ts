@@ -18,7 +18,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
 
 /** why PostgreSQL text/jsonb cannot hold `s`, or undefined */
 export function textProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'must not contain NUL (U+0000) characters';
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
   if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
   return undefined;
 }
@@ -39,42 +39,65 @@ function queryField(parent: string, key: string | number): string {
 
 interface Walk {
   out: InvalidParam[];
+  root: 'body' | 'query';
   field: (parent: string, key: string | number) => string;
   /** undefined: no depth limit (query strings are already bounded by the parser) */
   maxDepth: number | undefined;
   /** false: the raw text cannot hold bad text, only the depth needs checking */
   text: boolean;
+  /** keys from the root to the value being walked (field names are built only for a report) */
+  keys: (string | number)[];
+  /** the body is a batch: each problem also carries its element's `index` */
+  indexed: boolean;
 }
 
-function report(w: Walk, field: string, reason: string): void {
-  if (w.out.length < MAX_REPORTED) w.out.push({ field, reason });
+function report(w: Walk, reason: string): void {
+  if (w.out.length >= MAX_REPORTED) return;
+  const field = w.keys.reduce<string>(w.field, w.root);
+  const index = w.keys[0];
+  w.out.push(w.indexed && typeof index === 'number' ? { field, reason, index } : { field, reason });
 }
 
 /** `depth` = containers entered so far; never recurses deeper than `maxDepth + 1` */
-function walk(w: Walk, v: unknown, field: string, depth: number): void {
+function walk(w: Walk, v: unknown, depth: number): void {
   if (w.out.length >= MAX_REPORTED) return;
   if (typeof v === 'string') {
     if (!w.text) return;
     const p = textProblem(v);
-    if (p) report(w, field, p);
+    if (p) report(w, p);
     return;
   }
   if (typeof v !== 'object' || v === null) return;
   if (w.maxDepth !== undefined && depth + 1 > w.maxDepth) {
-    report(w, field, `nests deeper than ${w.maxDepth} levels`);
+    report(w, `nests deeper than ${w.maxDepth} levels`);
     return;
   }
+  const keys = w.keys;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) walk(w, v[i], w.field(field, i), depth + 1);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      // primitives other than strings cannot be bad: skip the push/pop
+      if (typeof x !== 'object' && (typeof x !== 'string' || !w.text)) continue;
+      keys.push(i);
+      walk(w, x, depth + 1);
+      keys.pop();
+    }
     return;
   }
-  for (const k of Object.keys(v)) {
-    const f = w.field(field, k);
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k];
     if (w.text) {
       const p = textProblem(k);
-      if (p) report(w, f, `property name ${p}`);
+      if (p) {
+        keys.push(k);
+        report(w, `property name ${p}`);
+        keys.pop();
+      }
     }
-    walk(w, (v as Record<string, unknown>)[k], f, depth + 1);
+    if (typeof x !== 'object' && (typeof x !== 'string' || !w.text)) continue;
+    keys.push(k);
+    walk(w, x, depth + 1);
+    keys.pop();
   }
 }
 
@@ -104,8 +127,16 @@ function bodyProblems(req: Request): InvalidParam[] {
   const raw = rawJsonBody(req);
   const scan = raw ? rawPrescan(raw) : { text: true, depth: true };
   if (!scan.text && !scan.depth) return [];
-  const w: Walk = { out: [], field: bodyField, maxDepth: MAX_JSON_DEPTH, text: scan.text };
-  walk(w, body, 'body', 0);
+  const w: Walk = {
+    out: [],
+    root: 'body',
+    field: bodyField,
+    maxDepth: MAX_JSON_DEPTH,
+    text: scan.text,
+    keys: [],
+    indexed: Array.isArray(body),
+  };
+  walk(w, body, 0);
   return w.out;
 }
 
@@ -114,7 +145,11 @@ export const refuseHostileInput: RequestHandler = (req, _res, next) => {
   const out: InvalidParam[] = [];
   const q: unknown = req.query;
   if (q && typeof q === 'object' && Object.keys(q).length > 0) {
-    walk({ out, field: queryField, maxDepth: undefined, text: true }, q, 'query', 0);
+    walk(
+      { out, root: 'query', field: queryField, maxDepth: undefined, text: true, keys: [], indexed: false },
+      q,
+      0,
+    );
   }
   if (out.length) {
     next(badRequest('query parameters are invalid', out));
