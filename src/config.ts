@@ -15,7 +15,7 @@ const schema = z.object({
   DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:54329/tally'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(20),
   // how long a request waits for a pooled connection before it is answered 503
-  DATABASE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  DATABASE_ACQUIRE_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('tally'),
@@ -42,7 +42,7 @@ const schema = z.object({
     }),
   // failed authentications a client (IP address) may make per window before it gets 429
   TALLY_AUTH_MAX_FAILURES: z.coerce.number().int().min(1).default(20),
-  TALLY_AUTH_FAILURE_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  TALLY_AUTH_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
   // express's `trust proxy`: behind a reverse proxy, which X-Forwarded-For hops name the client
   TALLY_TRUST_PROXY: z
     .string()

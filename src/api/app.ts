@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(
     bearerAuth(deps.config.TALLY_API_TOKENS, {
       maxFailures: deps.config.TALLY_AUTH_MAX_FAILURES,
-      windowMs: deps.config.TALLY_AUTH_FAILURE_WINDOW_S * 1000,
+      windowMs: deps.config.TALLY_AUTH_WINDOW_S * 1000,
     }),
   );
   api.use(

@@ -236,6 +236,23 @@ describe('9.7 / 9.12 the edge (one app, no Temporal)', () => {
 });
 
 describe('9.12 authentication', () => {
+  it('9.12 / 9.8 the OpenAPI document lists 400, 401, 429 and 503 (with Retry-After) on every API operation', () => {
+    const doc = buildOpenApiDocument() as {
+      paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+      components: { responses: Record<string, { headers?: Record<string, unknown> }> };
+    };
+    const missing: string[] = [];
+    for (const [p, item] of Object.entries(doc.paths)) {
+      if (!p.startsWith(`${P}/`)) continue;
+      for (const [m, op] of Object.entries(item)) {
+        for (const s of ['400', '401', '429', '503']) if (!op.responses?.[s]) missing.push(`${m} ${p} ${s}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(Object.keys(doc.components.responses.TooManyRequests?.headers ?? {})).toEqual(['Retry-After']);
+    expect(Object.keys(doc.components.responses.Unavailable?.headers ?? {})).toEqual(['Retry-After']);
+  });
+
   it('9.12 refuses to start with a token shorter than 32 characters, saying why', () => {
     expect(() => loadConfig({ TALLY_API_TOKENS: `${'x'.repeat(40)},short-token` })).toThrow(
       /TALLY_API_TOKENS: token #2 has 11 characters; each token needs at least 32 so that it cannot be guessed/,
@@ -268,7 +285,7 @@ describe('9.12 authentication', () => {
 
   it('9.12 limits failed authentications per client: 429 with Retry-After, then lets it in again', async () => {
     const app = await createTestApp({
-      config: { TALLY_AUTH_MAX_FAILURES: '3', TALLY_AUTH_FAILURE_WINDOW_S: '2', TALLY_TRUST_PROXY: 'true' },
+      config: { TALLY_AUTH_MAX_FAILURES: '3', TALLY_AUTH_WINDOW_S: '2', TALLY_TRUST_PROXY: 'true' },
     });
     try {
       const from = (ip: string, token: string) =>
@@ -338,6 +355,7 @@ describe('9.8 outages answer 503 quickly', () => {
         const t0 = Date.now();
         const res = await call();
         const ms = Date.now() - t0;
+        console.log(`9.8 PostgreSQL stopped: ${what} answered ${res.status} in ${ms} ms`);
         expect({ what, status: res.status, retry: res.headers['retry-after'], fast: ms < 6000 }).toEqual({
           what,
           status: 503,
@@ -370,57 +388,116 @@ describe('9.8 outages answer 503 quickly', () => {
     }
   });
 
-  it('9.8 Temporal unreachable: POST /subscriptions answers 503 with Retry-After within ~5 s; /readyz names it', async () => {
+  async function withPlan(app: TestApp): Promise<{ planId: string; customerId: string }> {
+    const c = await app.api
+      .post(`${P}/customers`)
+      .send({ key: 'acme', name: 'Acme', currency: 'USD' })
+      .expect(201);
+    const plan = await app.api
+      .post(`${P}/plans`)
+      .send({
+        key: 'basic',
+        name: 'Basic',
+        currency: 'USD',
+        billing_cadence: 'P1M',
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '10' } },
+            ],
+          },
+        ],
+      })
+      .expect(201);
+    await app.api.post(`${P}/plans/${plan.body.id}/publish`).expect(200);
+    return { planId: plan.body.id as string, customerId: c.body.id as string };
+  }
+
+  async function timed(t: request.Test): Promise<{ res: request.Response; ms: number }> {
+    const t0 = Date.now();
+    const res = await t;
+    return { res, ms: Date.now() - t0 };
+  }
+
+  it('9.8 Temporal unreachable (port closed): create and cancel answer 503 with Retry-After within ~5 s; /readyz names it', async () => {
     const port = await freePort(); // nothing listens there
     const connection = Connection.lazy(apiConnectionOptions(`127.0.0.1:${port}`));
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      await app.api.post(`${P}/customers`).send({ key: 'acme', name: 'Acme', currency: 'USD' }).expect(201);
-      const plan = await app.api
-        .post(`${P}/plans`)
-        .send({
-          key: 'basic',
-          name: 'Basic',
-          currency: 'USD',
-          billing_cadence: 'P1M',
-          phases: [
-            {
-              key: 'default',
-              name: 'Default',
-              rate_cards: [
-                { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '10' } },
-              ],
-            },
-          ],
-        })
-        .expect(201);
-      await app.api.post(`${P}/plans/${plan.body.id}/publish`).expect(200);
-
-      const t0 = Date.now();
-      const res = await app.api
-        .post(`${P}/subscriptions`)
-        .send({ customer: { key: 'acme' }, plan: { key: 'basic' } });
-      const ms = Date.now() - t0;
-      expect({ status: res.status, retry: res.headers['retry-after'], ms }).toEqual({
-        status: 503,
-        retry: expect.stringMatching(/^\d+$/),
-        ms: expect.any(Number),
-      });
-      expect(ms).toBeLessThan(5500);
+      const { planId, customerId } = await withPlan(app);
+      const create = await timed(
+        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
+      );
+      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
+        503,
+        expect.stringMatching(/^\d+$/),
+      ]);
+      expect(create.ms).toBeLessThan(5000);
+      console.log(`9.8 Temporal port closed: POST /subscriptions answered 503 in ${create.ms} ms`);
       // nothing was stored
       expect((await app.api.get(`${P}/subscriptions`)).body.data).toEqual([]);
 
-      const r0 = Date.now();
-      const ready = await app.raw.get('/readyz');
-      expect(Date.now() - r0).toBeLessThan(5000);
-      expect(ready.status).toBe(503);
-      expect(ready.body.checks).toEqual({ postgres: 'ok', temporal: 'unavailable' });
-      expect(ready.body.unavailable).toEqual(['temporal']);
-      expect(JSON.stringify(ready.body)).not.toMatch(DRIVER_TEXT);
+      // an active subscription (as if created while Temporal was up): cancelling it answers 503 quickly
+      const id = '01JDZZZZZZZZZZZZZZZZZZZZZZ';
+      await app.db.orm.em.fork().execute(
+        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
+         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
+        [id, customerId, planId, `subscription-${id}`],
+      );
+      const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
+      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
+        503,
+        expect.stringMatching(/^\d+$/),
+      ]);
+      expect(cancel.ms).toBeLessThan(5000);
+      console.log(
+        `9.8 Temporal port closed: POST /subscriptions/{id}/cancel answered 503 in ${cancel.ms} ms`,
+      );
+
+      const ready = await timed(app.raw.get('/readyz'));
+      expect(ready.ms).toBeLessThan(5000);
+      expect(ready.res.status).toBe(503);
+      expect(ready.res.body.checks).toEqual({ postgres: 'ok', temporal: 'unavailable' });
+      expect(ready.res.body.unavailable).toEqual(['temporal']);
+      expect(JSON.stringify(ready.res.body)).not.toMatch(DRIVER_TEXT);
     } finally {
       await app.close();
       await connection.close();
+    }
+  });
+
+  it('9.8 Temporal accepting connections but never answering: POST /subscriptions answers 503 within ~5 s', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const connection = Connection.lazy(apiConnectionOptions(`127.0.0.1:${port}`));
+    const client = new Client({ connection, namespace: 'default' });
+    const app = await createTestApp({ temporal: client });
+    try {
+      await withPlan(app);
+      const create = await timed(
+        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
+      );
+      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
+        503,
+        expect.stringMatching(/^\d+$/),
+      ]);
+      expect(create.ms).toBeLessThan(6000);
+      console.log(`9.8 Temporal silent: POST /subscriptions answered 503 in ${create.ms} ms`);
+      expect((await app.api.get(`${P}/subscriptions`)).body.data).toEqual([]);
+    } finally {
+      await app.close();
+      await connection.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
     }
   });
 });
