@@ -389,6 +389,36 @@ describe('9.8 outages answer 503 quickly', () => {
     }
   });
 
+  it('9.8 PostgreSQL pool exhausted (or a connection that never opens): 503 after the acquire timeout, not a hang', async () => {
+    const db = await createTestApp();
+    const orm = await createOrm(db.db.url, 1, 500); // one connection, 0.5 s acquire timeout
+    try {
+      const config = loadConfig({
+        DATABASE_URL: db.db.url,
+        TALLY_API_TOKENS: TEST_TOKEN,
+        LOG_LEVEL: 'silent',
+      });
+      const app = createApp({ config, orm, logger });
+      // the only connection is busy for 4 s
+      const busy = orm.em.getConnection().execute('select pg_sleep(4)');
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      const res = await request(app).get(`${P}/meters`).set('Authorization', `Bearer ${TEST_TOKEN}`);
+      const ms = Date.now() - t0;
+      console.log(`9.8 pool exhausted: GET /meters answered ${res.status} in ${ms} ms`);
+      expect([res.status, res.headers['retry-after']]).toEqual([503, expect.stringMatching(/^\d+$/)]);
+      expect(ms).toBeLessThan(2500);
+      expect(JSON.stringify(res.body)).not.toMatch(DRIVER_TEXT);
+      await busy;
+      expect(
+        (await request(app).get(`${P}/meters`).set('Authorization', `Bearer ${TEST_TOKEN}`)).status,
+      ).toBe(200);
+    } finally {
+      await orm.close(true);
+      await db.close();
+    }
+  });
+
   async function withPlan(app: TestApp): Promise<{ planId: string; customerId: string }> {
     const c = await app.api
       .post(`${P}/customers`)
