@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { matchesAny } from '../../src/api/auth';
@@ -414,6 +415,57 @@ describe('9.8 outages answer 503 quickly', () => {
         (await request(app).get(`${P}/meters`).set('Authorization', `Bearer ${TEST_TOKEN}`)).status,
       ).toBe(200);
     } finally {
+      await orm.close(true);
+      await db.close();
+    }
+  });
+
+  it('9.8 the ingestion pool is bounded the same way: a batch waiting for a connection gets 503, not a hang', async () => {
+    const db = await createTestApp();
+    const orm = await createOrm(db.db.url, 1, 500); // the ingestion pool follows: one connection, 0.5 s
+    const locker = new PgClient({ connectionString: db.db.url });
+    await locker.connect();
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await locker.query('rollback');
+    };
+    try {
+      const config = loadConfig({
+        DATABASE_URL: db.db.url,
+        TALLY_API_TOKENS: TEST_TOKEN,
+        LOG_LEVEL: 'silent',
+      });
+      const app = createApp({ config, orm, logger });
+      const post = (id: string) =>
+        request(app)
+          .post(`${P}/events`)
+          .set('Authorization', `Bearer ${TEST_TOKEN}`)
+          .set('Content-Type', 'application/cloudevents-batch+json')
+          .send(
+            JSON.stringify([
+              { specversion: '1.0', id, source: 's', type: 't', subject: 'c', data: { v: 1 } },
+            ]),
+          );
+      await locker.query('begin');
+      await locker.query('lock table events in share row exclusive mode');
+      // the first batch holds the pool's only connection, waiting for the lock
+      const first = post('first').then((r) => r);
+      await new Promise((r) => setTimeout(r, 300));
+      const safety = setTimeout(() => void release(), 4000);
+      const t0 = Date.now();
+      const second = await post('second');
+      const ms = Date.now() - t0;
+      clearTimeout(safety);
+      console.log(`9.8 ingestion pool exhausted: POST /events answered ${second.status} in ${ms} ms`);
+      expect([second.status, second.headers['retry-after']]).toEqual([503, expect.stringMatching(/^\d+$/)]);
+      expect(ms).toBeLessThan(2500);
+      await release();
+      expect((await first).status).toBe(202);
+    } finally {
+      await release().catch(() => undefined);
+      await locker.end();
       await orm.close(true);
       await db.close();
     }
