@@ -52,6 +52,11 @@ export class FailureLimiter {
     return w;
   }
 
+  /** clients remembered now */
+  get size(): number {
+    return this.windows.size;
+  }
+
   /** seconds until `client` may try again, or 0 when it is not blocked */
   blockedFor(client: string): number {
     const w = this.current(client);

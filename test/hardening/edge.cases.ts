@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
-import { matchesAny } from '../../src/api/auth';
+import { FailureLimiter, matchesAny } from '../../src/api/auth';
 import { buildOpenApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createOrm, migrate } from '../../src/db/orm';
@@ -283,6 +283,25 @@ describe('9.12 authentication', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('9.12 the failure limiter counts per client and window, and its memory stays bounded', () => {
+    let now = 0;
+    const limiter = new FailureLimiter({ maxFailures: 2, windowMs: 10_000 }, 3, () => now);
+    limiter.fail('a');
+    expect(limiter.blockedFor('a')).toBe(0);
+    limiter.fail('a');
+    expect(limiter.blockedFor('a')).toBe(10);
+    now = 9_001;
+    expect(limiter.blockedFor('a')).toBe(1);
+    now = 10_000;
+    expect(limiter.blockedFor('a')).toBe(0); // a new window
+    // a flood of addresses: at most 3 remembered, the oldest dropped first
+    limiter.fail('b');
+    limiter.fail('b');
+    for (const c of ['c', 'd', 'e']) limiter.fail(c);
+    expect(limiter.size).toBe(3);
+    expect(limiter.blockedFor('b')).toBe(0);
   });
 
   it('9.12 limits failed authentications per client: 429 with Retry-After, then lets it in again', async () => {
