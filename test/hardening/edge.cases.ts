@@ -21,6 +21,7 @@ import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
+import { createHarness } from '../integration/subscription-harness';
 
 const P = '/v3/openmeter';
 
@@ -487,6 +488,30 @@ describe('9.8 outages answer 503 quickly', () => {
       await locker.end();
       await orm.close(true);
       await db.close();
+    }
+  });
+
+  it('9.8 the bounded Temporal connection still creates and cancels subscriptions against a live server', async () => {
+    const h = await createHarness();
+    const connection = await Connection.connect(apiConnectionOptions(h.env.address));
+    try {
+      const client = new Client({ connection, namespace: 'default' });
+      const app = createApp({ ...h.app.deps, temporal: client });
+      const api = (m: 'get' | 'post', u: string) =>
+        request(app)[m](u).set('Authorization', `Bearer ${TEST_TOKEN}`);
+      await withPlan(h.app);
+      const created = await api('post', `${P}/subscriptions`).send({
+        customer: { key: 'acme' },
+        plan: { key: 'basic' },
+      });
+      expect(created.status).toBe(201);
+      const canceled = await api('post', `${P}/subscriptions/${created.body.id}/cancel`).send({
+        timing: 'immediate',
+      });
+      expect([canceled.status, canceled.body.status]).toEqual([200, 'canceled']);
+    } finally {
+      await connection.close();
+      await h.close();
     }
   });
 
