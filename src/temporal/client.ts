@@ -52,6 +52,18 @@ export const TEMPORAL_CALL_TIMEOUT_MS = 4000;
 /** attempts of a call that fails with a retryable status (UNAVAILABLE...): ~0.6 s in all, not the SDK's ~20 s */
 export const TEMPORAL_CALL_ATTEMPTS = 3;
 
+/**
+ * How long the API waits for a subscription workflow to take an Update (cancel, change, migrate) and
+ * answer it, across all the calls the SDK makes for it; then it answers 503 (the Update may still be
+ * applied later: the subscription shows it).
+ */
+export const TEMPORAL_UPDATE_TIMEOUT_MS = 10_000;
+
+/** runs `fn` (calls through `client`) with one deadline `ms` from now for all of its Temporal calls */
+export function withTemporalDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  return client.connection.withDeadline(Date.now() + ms, fn);
+}
+
 const LONG_POLLS = new Set([
   'UpdateWorkflowExecution',
   'PollWorkflowExecutionUpdate',

@@ -597,7 +597,7 @@ describe('9.8 outages answer 503 quickly', () => {
     }
   });
 
-  it('9.8 Temporal accepting connections but never answering: POST /subscriptions answers 503 within ~5 s', async () => {
+  it('9.8 Temporal accepting connections but never answering: create answers 503 within ~5 s, cancel within ~10 s', async () => {
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((s) => {
       sockets.add(s);
@@ -609,7 +609,7 @@ describe('9.8 outages answer 503 quickly', () => {
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      await withPlan(app);
+      const { planId, customerId } = await withPlan(app);
       const create = await timed(
         app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
       );
@@ -620,6 +620,25 @@ describe('9.8 outages answer 503 quickly', () => {
       expect(create.ms).toBeLessThan(6000);
       console.log(`9.8 Temporal silent: POST /subscriptions answered 503 in ${create.ms} ms`);
       expect((await app.api.get(`${P}/subscriptions`)).body.data).toEqual([]);
+
+      // an Update (cancel) to a silent server answers 503 after the Update deadline (10 s), not never
+      const id = '01JDZZZZZZZZZZZZZZZZZZZZZY';
+      await app.db.orm.em.fork().execute(
+        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
+         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
+        [id, customerId, planId, `subscription-${id}`],
+      );
+      const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
+      console.log(
+        `9.8 Temporal silent: POST /subscriptions/{id}/cancel answered ${cancel.res.status} in ${cancel.ms} ms`,
+      );
+      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
+        503,
+        expect.stringMatching(/^\d+$/),
+      ]);
+      expect(cancel.ms).toBeLessThan(12_000);
+      expect(cancel.res.body.detail).toMatch(/did not answer within 10 s/);
     } finally {
       await app.close();
       await connection.close();
