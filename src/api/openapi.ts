@@ -53,8 +53,8 @@ const EDGE_RESPONSES: Record<string, string> = {
 
 /**
  * The answers the edge (src/api) may give on every operation under /v3/openmeter, whatever the route:
- * 400 for hostile input, 401, 429 for repeated failed authentications, 503 for an outage. A fragment's
- * own description of a status wins.
+ * 400 for hostile input, 401, 429 for repeated failed authentications, 503 for an outage (with
+ * Retry-After). A fragment's own description of a status wins unless it is the generic Problem.
  */
 function addEdgeResponses(doc: Doc): void {
   for (const [p, item] of Object.entries(doc.paths ?? {})) {
@@ -63,7 +63,11 @@ function addEdgeResponses(doc: Doc): void {
       const op = (item as Record<string, { responses?: Record<string, unknown> } | undefined>)[m];
       if (!op) continue;
       op.responses ??= {};
-      for (const [status, ref] of Object.entries(EDGE_RESPONSES)) op.responses[status] ??= { $ref: ref };
+      for (const [status, ref] of Object.entries(EDGE_RESPONSES)) {
+        const own = op.responses[status] as { $ref?: string } | undefined;
+        // the generic Problem becomes the edge's own (429/503 document Retry-After)
+        if (!own || own.$ref === EDGE_RESPONSES['400']) op.responses[status] = { $ref: ref };
+      }
     }
   }
 }

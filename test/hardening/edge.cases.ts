@@ -249,6 +249,9 @@ describe('9.12 authentication', () => {
       for (const [m, op] of Object.entries(item)) {
         if (!['get', 'put', 'post', 'delete', 'patch'].includes(m)) continue;
         for (const s of ['400', '401', '429', '503']) if (!op.responses?.[s]) missing.push(`${m} ${p} ${s}`);
+        const unavailable = op.responses?.['503'] as { $ref?: string } | undefined;
+        if (unavailable?.$ref !== '#/components/responses/Unavailable')
+          missing.push(`${m} ${p} 503 Retry-After`);
       }
     }
     expect(missing).toEqual([]);
