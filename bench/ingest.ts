@@ -167,7 +167,7 @@ export const ingest: Benchmark = {
     // --- the API
     progress('building request bodies');
     const { bodies: batches, posted } = buildBatches();
-    const token = 'bench-token';
+    const token = 'bench-token-0123456789abcdefghijklmn';
     const config = loadConfig({
       DATABASE_URL: url,
       DATABASE_POOL_MAX: String(CLIENTS + 2),

@@ -183,7 +183,7 @@ export const query: Benchmark = {
     }
 
     progress('measuring the HTTP overhead (POST /meters/{id}/query, sum, typical customer)');
-    const token = 'bench-token';
+    const token = 'bench-token-0123456789abcdefghijklmn';
     const config = loadConfig({ DATABASE_URL: url, TALLY_API_TOKENS: token, LOG_LEVEL: 'silent' });
     const app = createApp({ config, orm, logger });
     const server = app.listen(0, '127.0.0.1');

@@ -7,10 +7,15 @@ const isoDuration = z.string().refine(isValidDuration, {
   message: 'must be an ISO-8601 duration such as PT1H',
 });
 
+/** shorter bearer tokens could be guessed (see the README's "Authentication") */
+export const MIN_TOKEN_LENGTH = 32;
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATABASE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:54329/tally'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(20),
+  // how long a request waits for a pooled connection before it is answered 503
+  DATABASE_ACQUIRE_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('tally'),
@@ -22,7 +27,32 @@ const schema = z.object({
         .split(',')
         .map((t) => t.trim())
         .filter(Boolean),
-    ),
+    )
+    .superRefine((tokens, ctx) => {
+      tokens.forEach((t, i) => {
+        if (t.length < MIN_TOKEN_LENGTH) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `token #${i + 1} has ${t.length} characters; each token needs at least ${MIN_TOKEN_LENGTH} ` +
+              'so that it cannot be guessed (e.g. `openssl rand -hex 24`)',
+          });
+        }
+      });
+    }),
+  // failed authentications a client (IP address) may make per window before it gets 429
+  TALLY_AUTH_MAX_FAILURES: z.coerce.number().int().min(1).default(20),
+  TALLY_AUTH_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  // express's `trust proxy`: behind a reverse proxy, which X-Forwarded-For hops name the client
+  TALLY_TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((s): boolean | number | string => {
+      const v = s.trim();
+      if (v === '' || v === 'false') return false;
+      if (v === 'true') return true;
+      return /^\d+$/.test(v) ? Number(v) : v;
+    }),
   TALLY_BODY_LIMIT: z.string().default('50mb'),
   TALLY_COLLECTION_PERIOD: isoDuration.default('PT1H'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -6,7 +6,8 @@ import { modules } from '../modules';
 import YAML from 'yaml';
 import { bearerAuth } from './auth';
 import { buildOpenApiDocument } from './openapi';
-import { errorHandler, notFoundHandler } from './problem';
+import { guardPathParams, refuseHostileInput } from './hostile';
+import { errorHandler, notFoundHandler, UNAVAILABLE_RETRY_AFTER_S } from './problem';
 import { keepRawBody } from './raw-body';
 
 export const API_PREFIX = '/v3/openmeter';
@@ -22,31 +23,39 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  app.set('trust proxy', deps.config.TALLY_TRUST_PROXY);
+
+  // every API answer, errors and 404s included: never sniffed as another type, never cached
+  app.use(API_PREFIX, (_req, res, next) => {
+    res.set({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
+  // names the dependency that is down, never the driver's message (it may name hosts, users, databases)
   app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    try {
-      await deps.orm.em.getConnection().execute('select 1');
-      checks.postgres = 'ok';
-    } catch (e) {
-      checks.postgres = `error: ${(e as Error).message}`;
-    }
-    if (deps.temporal) {
-      try {
-        await deps.temporal.connection.workflowService.getSystemInfo({});
-        checks.temporal = 'ok';
-      } catch (e) {
-        checks.temporal = `error: ${(e as Error).message}`;
-      }
-    } else {
-      checks.temporal = 'not configured';
-    }
-    const ok = checks.postgres === 'ok' && checks.temporal === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+    const [postgres, temporal] = await Promise.all([
+      probe(() => deps.orm.em.getConnection().execute('select 1')),
+      deps.temporal
+        ? probe(() => deps.temporal!.connection.workflowService.getSystemInfo({}))
+        : Promise.resolve('not configured' as const),
+    ]);
+    const checks = { postgres, temporal };
+    const ok = postgres === 'ok' && temporal === 'ok';
+    if (!ok) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+    res
+      .status(ok ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json({
+        status: ok ? 'ok' : 'unavailable',
+        checks,
+        ...(ok
+          ? {}
+          : { unavailable: Object.keys(checks).filter((k) => checks[k as keyof typeof checks] !== 'ok') }),
+      });
   });
 
   const openapi = buildOpenApiDocument();
@@ -59,7 +68,12 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const api = express.Router();
-  api.use(bearerAuth(deps.config.TALLY_API_TOKENS));
+  api.use(
+    bearerAuth(deps.config.TALLY_API_TOKENS, {
+      maxFailures: deps.config.TALLY_AUTH_MAX_FAILURES,
+      windowMs: deps.config.TALLY_AUTH_WINDOW_S * 1000,
+    }),
+  );
   api.use(
     express.json({
       type: JSON_TYPES,
@@ -68,12 +82,32 @@ export function createApp(deps: AppDeps): Express {
       verify: keepRawBody,
     }),
   );
+  // NUL, unpaired surrogates, too-deep JSON: 400 naming the field, for every route (path params below)
+  api.use(refuseHostileInput);
   // one MikroORM identity map per request
   api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
-  for (const m of modules) if (m.routes) api.use(m.routes(deps));
+  for (const m of modules) if (m.routes) api.use(guardPathParams(m.routes(deps)));
   app.use(API_PREFIX, api);
 
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/** how long /readyz waits for each dependency */
+const PROBE_TIMEOUT_MS = 3000;
+
+/** 'ok' or 'unavailable' within PROBE_TIMEOUT_MS; the error itself is not shown */
+async function probe(check: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'unavailable'>((resolve) => {
+    timer = setTimeout(() => resolve('unavailable'), PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check().then(() => 'ok' as const), timeout]);
+  } catch {
+    return 'unavailable';
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -39,5 +39,35 @@ export function buildOpenApiDocument(): Doc {
       doc.components.schemas[n] = s;
     }
   }
+  addEdgeResponses(doc);
   return doc;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+const EDGE_RESPONSES: Record<string, string> = {
+  '400': '#/components/responses/Problem',
+  '401': '#/components/responses/Problem',
+  '429': '#/components/responses/TooManyRequests',
+  '503': '#/components/responses/Unavailable',
+};
+
+/**
+ * The answers the edge (src/api) may give on every operation under /v3/openmeter, whatever the route:
+ * 400 for hostile input, 401, 429 for repeated failed authentications, 503 for an outage (with
+ * Retry-After). A fragment's own description of a status wins unless it is the generic Problem.
+ */
+function addEdgeResponses(doc: Doc): void {
+  for (const [p, item] of Object.entries(doc.paths ?? {})) {
+    if (!p.startsWith('/v3/openmeter/') || typeof item !== 'object' || item === null) continue;
+    for (const m of METHODS) {
+      const op = (item as Record<string, { responses?: Record<string, unknown> } | undefined>)[m];
+      if (!op) continue;
+      op.responses ??= {};
+      for (const [status, ref] of Object.entries(EDGE_RESPONSES)) {
+        const own = op.responses[status] as { $ref?: string } | undefined;
+        // the generic Problem becomes the edge's own (429/503 document Retry-After)
+        if (!own || own.$ref === EDGE_RESPONSES['400']) op.responses[status] = { $ref: ref };
+      }
+    }
+  }
 }

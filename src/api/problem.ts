@@ -22,6 +22,7 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -68,12 +69,83 @@ interface HttpishError {
   expose?: boolean;
 }
 
+/** seconds a client should wait before retrying after a 503 (a dependency is down or restarting) */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
+
+// PostgreSQL SQLSTATEs of a server that is shutting down, starting or unreachable (class 08: connection
+// exception; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections)
+const PG_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+const NET_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+// gRPC status codes (Temporal): 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED
+const GRPC_UNAVAILABLE = new Set([14, 4]);
+
+interface CausedError {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * Which dependency an error says is unreachable ('database' or 'temporal'), looking through `cause`
+ * chains and AggregateErrors (what pg raises when every address of a host refuses), or undefined.
+ */
+export function unavailableDependency(err: unknown, seen = 0): 'database' | 'temporal' | undefined {
+  if (seen > 8 || typeof err !== 'object' || err === null) return undefined;
+  const e = err as CausedError;
+  const name = typeof e.name === 'string' ? e.name : '';
+  const msg = typeof e.message === 'string' ? e.message : '';
+  if (name === 'KnexTimeoutError' || msg.startsWith('Knex: Timeout acquiring a connection'))
+    return 'database';
+  if (name === 'ConnectionException') return 'database';
+  if (typeof e.code === 'string' && PG_UNAVAILABLE.test(e.code)) return 'database';
+  if (
+    msg === 'Connection terminated unexpectedly' ||
+    msg.startsWith('timeout exceeded when trying to connect')
+  ) {
+    return 'database';
+  }
+  // a gRPC status (Temporal's ServiceError carries it as its cause)
+  if (typeof e.code === 'number' && GRPC_UNAVAILABLE.has(e.code) && ('details' in e || 'metadata' in e)) {
+    return 'temporal';
+  }
+  if (typeof e.code === 'string' && NET_UNAVAILABLE.has(e.code)) return 'database';
+  if (Array.isArray(e.errors)) {
+    for (const x of e.errors as unknown[]) {
+      const d = unavailableDependency(x, seen + 1);
+      if (d) return d;
+    }
+  }
+  return unavailableDependency(e.cause, seen + 1);
+}
+
+function sendProblem(
+  res: Parameters<ErrorRequestHandler>[2],
+  status: number,
+  detail: string,
+  instance: string,
+  extra: object = {},
+): void {
+  if (status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+  res
+    .status(status)
+    .type('application/problem+json')
+    .json(problemBody(status, detail, instance, extra));
+}
+
 export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
   if (err instanceof ProblemError) {
-    res
-      .status(err.status)
-      .type('application/problem+json')
-      .json(problemBody(err.status, err.detail, req.originalUrl, err.extra));
+    sendProblem(res, err.status, err.detail, req.originalUrl, err.extra);
     return;
   }
   const e = (err ?? {}) as HttpishError;
@@ -86,15 +158,23 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next)
         : e.type === 'entity.parse.failed'
           ? `malformed JSON: ${e.message ?? ''}`
           : (e.message ?? 'bad request');
-    res
-      .status(status)
-      .type('application/problem+json')
-      .json(problemBody(status, detail, req.originalUrl));
+    sendProblem(res, status, detail, req.originalUrl);
+    return;
+  }
+  const down = unavailableDependency(err);
+  if (down) {
+    // the driver's text stays in the log: it may name hosts, users or databases
+    logger.warn({ err, method: req.method, url: req.originalUrl }, `${down} unavailable`);
+    sendProblem(
+      res,
+      503,
+      down === 'database'
+        ? 'the database is unavailable; retry later'
+        : 'the workflow service (Temporal) is unavailable; retry later',
+      req.originalUrl,
+    );
     return;
   }
   logger.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
-  res
-    .status(500)
-    .type('application/problem+json')
-    .json(problemBody(500, 'internal error', req.originalUrl));
+  sendProblem(res, 500, 'internal error', req.originalUrl);
 };

@@ -2,13 +2,16 @@
 import type { z } from 'zod';
 import { badRequest, type InvalidParam } from './problem';
 
-/** `body.phases[0].rate_cards[1].price`-style field names; each unknown property named on its own. */
+/**
+ * `body.phases[0].rate_cards[1].price`-style field names; each unknown property named on its own. Query
+ * fields keep the query string's own spelling below the first level: `query.filter[key]`, `query.page[size]`.
+ */
 export function issuesToParams(issues: z.core.$ZodIssue[], root: string): InvalidParam[] {
   const path = (segs: PropertyKey[]) =>
-    segs.reduce<string>(
-      (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : `${acc}.${String(seg)}`),
-      root,
-    );
+    segs.reduce<string>((acc, seg, i) => {
+      if (typeof seg === 'number') return `${acc}[${seg}]`;
+      return root === 'query' && i > 0 ? `${acc}[${String(seg)}]` : `${acc}.${String(seg)}`;
+    }, root);
   return issues.flatMap((i) =>
     i.code === 'unrecognized_keys'
       ? i.keys.map((k) => ({ field: path([...i.path, k]), reason: 'unknown_property' }))

@@ -13,10 +13,11 @@ async function main(): Promise<void> {
   if (config.TALLY_API_TOKENS.length === 0) {
     throw new Error(
       'TALLY_API_TOKENS is empty: set it to one or more comma-separated bearer tokens ' +
-        '(e.g. TALLY_API_TOKENS=$(openssl rand -hex 24)); the API refuses to run unauthenticated',
+        '(each at least 32 characters, e.g. TALLY_API_TOKENS=$(openssl rand -hex 24)); ' +
+        'the API refuses to run unauthenticated',
     );
   }
-  const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX, config.DATABASE_ACQUIRE_MS);
   const temporal = await connectTemporal(config);
   const app = createApp({ config, orm, logger, temporal: temporal.client });
   const http = await listen(app, config.PORT);

@@ -13,12 +13,20 @@ export type Orm = MikroORM;
 /** `name` sorts globally: `mYYYYMMDDNN_<domain>_<what>`; `class` extends `Migration` from @mikro-orm/migrations */
 export type MigrationEntry = MigrationObject;
 
-export function ormOptions(url: string, poolMax = 20): Options {
+/**
+ * `acquireTimeoutMs`: how long a query waits for a pooled connection (or for a new one to open) before it
+ * fails; with PostgreSQL down or restarting the API then answers 503 within that time instead of hanging.
+ */
+export function ormOptions(url: string, poolMax = 20, acquireTimeoutMs = 5000): Options {
   return {
     clientUrl: url,
     entities: allEntities(),
     extensions: [Migrator],
-    pool: { min: 0, max: poolMax },
+    pool: { min: 0, max: poolMax, acquireTimeoutMillis: acquireTimeoutMs },
+    driverOptions: {
+      acquireConnectionTimeout: acquireTimeoutMs,
+      connection: { connectionTimeoutMillis: acquireTimeoutMs },
+    },
     debug: process.env.TALLY_SQL_DEBUG === '1',
     allowGlobalContext: false,
     forceUtcTimezone: true,
@@ -32,8 +40,8 @@ export function ormOptions(url: string, poolMax = 20): Options {
   };
 }
 
-export async function createOrm(url: string, poolMax?: number): Promise<Orm> {
-  return MikroORM.init(ormOptions(url, poolMax));
+export async function createOrm(url: string, poolMax?: number, acquireTimeoutMs?: number): Promise<Orm> {
+  return MikroORM.init(ormOptions(url, poolMax, acquireTimeoutMs));
 }
 
 export async function migrate(orm: Orm): Promise<string[]> {

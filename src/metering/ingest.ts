@@ -25,6 +25,8 @@ function poolFor(config: OrmConfig): Pool {
     pool = new Pool({
       connectionString: url,
       max: config.get('pool')?.max ?? 10,
+      // waiting for a free client or a new connection is bounded like the ORM's (the API answers 503)
+      connectionTimeoutMillis: config.get('pool')?.acquireTimeoutMillis ?? 5000,
       idleTimeoutMillis: 10_000,
       allowExitOnIdle: true,
       application_name: 'tally-ingest',

@@ -342,12 +342,38 @@ interface Cursor {
 export const encodeCursor = (c: Cursor): string =>
   Buffer.from(JSON.stringify([c.time, c.source, c.id]), 'utf8').toString('base64url');
 
+const CURSOR_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z$/;
+const CURSOR_PART_MAX = 1024;
+
+/** a real instant in years 1..9999 (what PostgreSQL's timestamptz and our encoder produce) */
+function isCursorTime(t: string): boolean {
+  const m = CURSOR_TIME.exec(t);
+  if (!m) return false;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return false;
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** PostgreSQL text cannot hold NUL nor unpaired surrogates; the encoder never produces them */
+const isCursorText = (x: string): boolean =>
+  x.length <= CURSOR_PART_MAX && !x.includes('\u0000') && !/\p{Cs}/u.test(x);
+
+/**
+ * The position `encodeCursor` wrote. Anything else, including a forged cursor of the right shape that
+ * carries an impossible date, NUL or non-canonical base64, is a 400 naming `query.page[after]`.
+ */
 export function decodeCursor(s: string): Cursor {
   try {
-    const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string')) {
-      const [time, source, id] = v;
-      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(time)) return { time, source, id };
+    const buf = Buffer.from(s, 'base64url');
+    // Buffer.from ignores characters outside the alphabet: accept only the canonical spelling
+    if (buf.length > 0 && buf.toString('base64url') === s) {
+      const v = JSON.parse(buf.toString('utf8')) as unknown;
+      if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string')) {
+        const [time, source, id] = v as [string, string, string];
+        if (isCursorTime(time) && isCursorText(source) && isCursorText(id)) return { time, source, id };
+      }
     }
   } catch {
     // fall through

@@ -3,7 +3,11 @@
  * workflow's activities perform. The workflow is the source of truth for timing; the row is its read model.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ProblemError, badRequest, conflict, notFound } from '../api/problem';
 import { resolvePlan, type PlanRef } from '../catalog/service';
@@ -12,6 +16,7 @@ import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
+import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
 import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
 import type { subscriptionWorkflow } from '../../workflows/subscription';
 import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
@@ -265,6 +270,12 @@ function updateError(e: unknown): ProblemError {
   if (e instanceof Error && e.name === 'WorkflowNotFoundError') {
     return conflict('the subscription workflow is no longer running');
   }
+  if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return unavailable(
+      `the subscription workflow did not answer within ${TEMPORAL_UPDATE_TIMEOUT_MS / 1000} s; ` +
+        'the request may still be applied (see the subscription), or retry',
+    );
+  }
   return unavailable(`the subscription workflow did not answer: ${(e as Error).message}`);
 }
 
@@ -359,9 +370,11 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     row: Row,
     run: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<unknown>,
   ): Promise<SubscriptionView> {
-    const handle = temporal().workflow.getHandle(row.workflow_id);
+    const client = temporal();
+    const handle = client.workflow.getHandle(row.workflow_id);
     try {
-      await run(handle);
+      // one deadline for the whole Update (the SDK polls until the workflow answers)
+      await withTemporalDeadline(client, TEMPORAL_UPDATE_TIMEOUT_MS, () => run(handle));
     } catch (e) {
       throw updateError(e);
     }

@@ -425,15 +425,15 @@ describe('customers API', () => {
       const unknown = await t2.api.get(BASE).query({ 'filter[colour]': 'red' });
       expect(unknown.status).toBe(400);
       expect(unknown.body.invalid_parameters[0]).toMatchObject({
-        field: 'query.filter.colour',
+        field: 'query.filter[colour]',
         reason: 'unknown_property',
       });
       const twoOps = await t2.api.get(BASE).query({ 'filter[key][eq]': 'a', 'filter[key][neq]': 'b' });
       expect(twoOps.status).toBe(400);
-      expect(twoOps.body.invalid_parameters[0].field).toBe('query.filter.key');
+      expect(twoOps.body.invalid_parameters[0].field).toBe('query.filter[key]');
       const badPage = await t2.api.get(BASE).query({ 'page[size]': 0 });
       expect(badPage.status).toBe(400);
-      expect(badPage.body.invalid_parameters[0].field).toBe('query.page.size');
+      expect(badPage.body.invalid_parameters[0].field).toBe('query.page[size]');
     });
   });
 

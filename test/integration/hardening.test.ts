@@ -18,4 +18,5 @@
 import './../hardening/values.cases';
 import './../hardening/customers.cases';
 // edge.cases.ts
+import './../hardening/edge.cases';
 // invoices.cases.ts

@@ -7,7 +7,7 @@ import type { AppDeps } from '../../src/deps';
 import { logger } from '../../src/lib/logger';
 import { createTestDatabase, type TestDatabase } from './db';
 
-export const TEST_TOKEN = 'test-token-0123456789';
+export const TEST_TOKEN = 'test-token-0123456789abcdefghijklmnop';
 
 export interface TestApp {
   deps: AppDeps;

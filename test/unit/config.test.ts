@@ -10,7 +10,8 @@ describe('configuration', () => {
   });
 
   it('splits and trims the API tokens', () => {
-    expect(loadConfig({ TALLY_API_TOKENS: ' a, b ,,c ' }).TALLY_API_TOKENS).toEqual(['a', 'b', 'c']);
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(32));
+    expect(loadConfig({ TALLY_API_TOKENS: ` ${a}, ${b} ,,${c} ` }).TALLY_API_TOKENS).toEqual([a, b, c]);
   });
 
   it.each(['PT0S', 'PT5S', 'PT1M', 'P1D', 'PT1H30M'])('accepts the collection period %s', (v) => {
