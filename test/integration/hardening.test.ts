@@ -18,4 +18,4 @@
 // values.cases.ts
 // customers.cases.ts
 // edge.cases.ts
-// invoices.cases.ts
+import './../hardening/invoices.cases';
