@@ -6,12 +6,13 @@
 import { billingRun } from './billing-run';
 import { entitlementAccess } from './entitlement-access';
 import { ingest } from './ingest';
+import { invoiceIssue } from './invoice-issue';
 import { query } from './query';
 import { startBenchDatabase } from './lib/db';
 import { progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, billingRun];
+const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, invoiceIssue, billingRun];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
