@@ -7,6 +7,7 @@
 import type { IssueInvoiceInput } from '../../src/billing/contract';
 import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
+import { workerTuningFromEnv } from '../../src/temporal/worker';
 import { createTestApp, type TestApp } from '../support/app';
 import {
   advanceTo,
@@ -280,5 +281,19 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     expect((await f.get(sub.id)).invoice_failure).toBeUndefined();
     expect(await sa()).toBeUndefined();
     await maybeRecordHistory(h, sub.id, 'subscription-invoice-failing');
+  });
+});
+
+describe('10 invoices after a worker crash are late by at most the sticky timeout, now 15 s', () => {
+  const ms = (d: string) => {
+    const m = /^(\d+)(ms|s|m)$/.exec(d)!;
+    return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+  };
+  it('10.1 the default sticky schedule-to-start timeout bounds the delay to 15 s (was 1 min: 61.5 s late, BENCHMARKS.md)', () => {
+    expect(ms(String(workerTuningFromEnv({}).stickyQueueScheduleToStartTimeout))).toBeLessThanOrEqual(15_000);
+    // still tunable for very large shared billing boundaries
+    expect(workerTuningFromEnv({ TALLY_WORKER_STICKY_TIMEOUT: '1m' }).stickyQueueScheduleToStartTimeout).toBe(
+      '1m',
+    );
   });
 });
