@@ -4,7 +4,13 @@
  */
 import { log } from '@temporalio/activity';
 import type { AppDeps } from '../src/deps';
-import { recordPeriod, recordCanceled, type PeriodRecord } from '../src/subscriptions/service';
+import {
+  recordCanceled,
+  recordInvoiceFailure,
+  recordPeriod,
+  type InvoiceFailureRecord,
+  type PeriodRecord,
+} from '../src/subscriptions/service';
 
 export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>) {
   return {
@@ -17,6 +23,15 @@ export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>) {
         phase: input.phaseKey,
         period: `${input.periodStart}/${input.periodEnd}`,
       });
+    },
+
+    /** The invoice that keeps failing (shown by the API), or null once none does. */
+    async recordInvoiceFailure(input: {
+      subscriptionId: string;
+      failure: InvoiceFailureRecord | null;
+    }): Promise<void> {
+      await recordInvoiceFailure(deps.orm.em.fork(), input.subscriptionId, input.failure);
+      log.info('recordInvoiceFailure', { subscriptionId: input.subscriptionId, failure: input.failure });
     },
 
     /** The subscription ended at `activeTo`. */

@@ -7,12 +7,13 @@ import { billingRun } from './billing-run';
 import { entitlementAccess } from './entitlement-access';
 import { eventsList } from './events-list';
 import { ingest } from './ingest';
+import { invoiceIssue } from './invoice-issue';
 import { query } from './query';
 import { startBenchDatabase } from './lib/db';
 import { progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, billingRun, eventsList];
+const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, invoiceIssue, billingRun, eventsList];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

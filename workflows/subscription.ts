@@ -8,22 +8,34 @@
  * Once its history passes HISTORY_LIMIT events, after an issued invoice, the workflow continues as new,
  * carrying its state, so history stays bounded.
  *
- * Versioning: running subscriptions replay their histories against this code (see
- * test/integration/subscription-replay.test.ts). Any change to the commands this workflow issues, or to
- * the machine's decisions for states already reached, goes behind `patched('<change-id>')` (old branch
- * kept until no history needs it, then `deprecatePatch`). Recorded histories live in
- * test/fixtures/histories/.
+ * Invoices never block the subscription: an invoice try runs beside the loop (one at a time), so
+ * requests are answered and scheduled transitions happen while it runs or keeps failing. A try is
+ * bounded (the first: a few quick local attempts; later ones: a few remote attempts, whose retries cost
+ * no history and show their last failure on the pending activity); a failed try backs off on a durable
+ * timer (machine.invoiceFailed: 1 min doubling to 15 min) and is shown to operators: the row's
+ * `invoice_failure` (GET /subscriptions/{id}), the `TallyInvoiceFailing` search attribute (the invoice
+ * key) and a warning in the workflow log.
+ *
+ * Versioning policy. Tally has not been released: this file is the baseline (the pre-release patches
+ * `decision-fixes-1`, `row-writes-as-local-activities`, `local-invoices-multi-cycle-runs` and
+ * `deferred-plain-rollover` are folded in, their old branches and histories dropped). From the first
+ * release on, every change to the commands this workflow issues (activities, timers, markers, search
+ * attributes, continue-as-new), or to the machine's decisions for states already reached, goes behind
+ * `patched('<change-id>')` with the old branch kept until no running history needs it (then
+ * `deprecatePatch`), and gets a recorded history: test/fixtures/histories/ holds one per scenario, replayed
+ * by test/integration/subscription-replay.test.ts (re-record with RECORD_HISTORIES=1; keep the old files
+ * of released versions).
  *
  * Activities never call back into the workflow; invoice keys are deterministic (`<subscription>:<period
  * start>`), so a retried or replayed `issueInvoice` finds the invoice it already wrote.
  */
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
   makeContinueAsNewFunc,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -35,6 +47,8 @@ import type { BillingActivities } from '../activities/billing';
 import {
   applyRequest,
   describeState,
+  failingInvoice,
+  invoiceFailed,
   invoiceIssued,
   nextWakeAt,
   phaseOf,
@@ -56,76 +70,58 @@ import {
   type CancelArgs,
   type ChangeArgs,
 } from './definitions';
-import { SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../src/temporal/search-attributes';
+import {
+  SA_INVOICE_FAILING,
+  SA_PLAN_KEY,
+  SA_PLAN_VERSION,
+  SA_STATUS,
+} from '../src/temporal/search-attributes';
 
 const rowWriteOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 } as const;
-const remoteRowWrites = proxyActivities<SubscriptionActivities>(rowWriteOptions);
 /**
  * The row writes as local activities (one idempotent UPDATE each): no activity task round trip through
- * the server and four fewer history events per billing cycle (BENCHMARKS.md, billing-run).
+ * the server and fewer history events per billing cycle (BENCHMARKS.md, billing-run).
  */
-const localRowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOptions);
-const ROW_WRITES_LOCAL = 'row-writes-as-local-activities';
-/** late scheduled changes clamp to the current period; a migration at a phase's end moves phase too */
-const DECISION_FIXES_1 = 'decision-fixes-1';
-const invoiceOptions = {
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m' },
-} as const;
-const remoteBilling = proxyActivities<BillingActivities>(invoiceOptions);
+const rowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOptions);
 /**
- * The local attempt is bounded (a few short tries, all inside one workflow task): a local activity that
- * runs long or keeps failing heartbeats the workflow task and grows the history, so after these it falls
- * back to the remote activity, whose retries cost no history.
+ * An invoice's first try: local attempts (idempotent by invoice key: no activity task round trip, one
+ * marker instead of three events and a workflow task). Few and short, because a local activity holds
+ * the workflow task open (requests wait for it) and a failing one grows the history.
  */
 const localBilling = proxyLocalActivities<BillingActivities>({
-  startToCloseTimeout: '20s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 2 },
 });
 /**
- * `issueInvoice` as a local activity (idempotent by invoice key, like the row writes: no activity task
- * round trip, one marker instead of three events and a workflow task), and a run that spans several
- * billing cycles: it continues as new once its history passes HISTORY_LIMIT events instead of after every
- * invoice (a new run costs a start event, a first workflow task and the patch markers).
+ * Later tries: remote attempts (their retries cost no history; the pending activity shows the last
+ * failure in the Temporal UI), bounded: then the try fails and backs off on a timer.
  */
-const MULTI_CYCLE_RUNS = 'local-invoices-multi-cycle-runs';
-/**
- * A plain rollover (nothing changes at the period end) no longer wakes the workflow at the boundary: the
- * period closes when its invoice falls due, so one workflow task per billing cycle records the new period
- * and issues the invoice. The row carries `next_period_end` so readers see the new period meanwhile.
- */
-const DEFERRED_ROLLOVER = 'deferred-plain-rollover';
+const remoteBilling = proxyActivities<BillingActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+});
 /**
  * About 8–14 plain billing cycles (7–12 events each). Kept small on purpose: a subscription that is not
  * in the worker's sticky cache is replayed from its run's history when its timer fires, so a longer run
- * makes every replay dearer (BENCHMARKS.md, billing-run).
+ * makes every replay dearer (BENCHMARKS.md, billing-run). A run continues as new once past it.
  */
 export const HISTORY_LIMIT = 100;
 
 const reject = (r: Rejection) =>
   ApplicationFailure.create({ type: REJECTION_TYPES[r.type], message: r.message, nonRetryable: true });
 
+/** The message operators should see for a failed try (the activity's own error, not its wrapper). */
+const errorMessage = (err: unknown): string =>
+  err instanceof ActivityFailure && err.cause
+    ? err.cause.message
+    : err instanceof Error
+      ? err.message
+      : String(err);
+
 export async function subscriptionWorkflow(state: SubscriptionState): Promise<SubscriptionView> {
-  if (patched(DECISION_FIXES_1)) state.rules = { clampLateChanges: true, phaseEndOnMigration: true };
-  // histories recorded before the patch issued invoices remotely and continued as new after each one
-  const multiCycle = patched(MULTI_CYCLE_RUNS);
-  const issueInvoice: BillingActivities['issueInvoice'] = multiCycle
-    ? async (input) => {
-        try {
-          return await localBilling.issueInvoice(input);
-        } catch (err) {
-          log.warn('issueInvoice: local attempts failed, retrying as an activity', {
-            invoiceKey: input.invoiceKey,
-            error: String(err),
-          });
-          return await remoteBilling.issueInvoice(input);
-        }
-      }
-    : remoteBilling.issueInvoice;
-  const deferRollover = patched(DEFERRED_ROLLOVER);
   const inbox: { id: number; req: ChangeRequest }[] = [];
   const outcomes = new Map<number, Rejection | null>();
   let nextId = 0;
@@ -157,23 +153,22 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
 
   let searchPlan = `${state.plan.key}:${state.plan.version}`;
   const record = async () => {
-    // histories recorded before the patch scheduled these as (remote) activities
-    const { recordSubscriptionPeriod, markSubscriptionCanceled } = patched(ROW_WRITES_LOCAL)
-      ? localRowWrites
-      : remoteRowWrites;
     if (state.status === 'canceled') {
-      await markSubscriptionCanceled({ subscriptionId: state.subscriptionId, activeTo: state.activeTo! });
+      await rowWrites.markSubscriptionCanceled({
+        subscriptionId: state.subscriptionId,
+        activeTo: state.activeTo!,
+      });
       upsertSearchAttributes([{ key: SA_STATUS, value: 'canceled' }]);
       return;
     }
-    await recordSubscriptionPeriod({
+    await rowWrites.recordSubscriptionPeriod({
       subscriptionId: state.subscriptionId,
       plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
       phaseKey: phaseOf(state).key,
       phaseStartedAt: state.phaseStartedAt,
       periodStart: state.period!.from,
       periodEnd: state.period!.to,
-      ...(deferRollover ? { nextPeriodEnd: plainNextPeriod(state)?.to ?? null } : {}),
+      nextPeriodEnd: plainNextPeriod(state)?.to ?? null,
       pendingChange: describeState(state).pendingChange ?? null,
     });
     if (searchPlan !== `${state.plan.key}:${state.plan.version}`) {
@@ -184,33 +179,67 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       ]);
     }
   };
-  const issue = async (inv: PendingInvoice) => {
-    const ref = await issueInvoice({
+
+  // the invoice try in flight (at most one) and its outcome, which the loop applies
+  let invoicing: string | undefined;
+  let settled: { invoiceKey: string; error?: string } | undefined;
+  /** what the row and the search attribute show now (the key of the failing invoice, or none) */
+  let shownFailure = failingInvoice(state)?.invoiceKey;
+  const tryInvoice = (inv: PendingInvoice) => {
+    invoicing = inv.invoiceKey;
+    const input = {
       invoiceKey: inv.invoiceKey,
       subscriptionId: state.subscriptionId,
       customerId: state.customerId,
       subscriptionStart: state.activeFrom,
       ...(inv.arrears ? { arrears: inv.arrears } : {}),
       ...(inv.advance ? { advance: inv.advance } : {}),
-    });
-    log.info('invoice issued', {
-      invoiceKey: inv.invoiceKey,
-      invoiceId: ref.invoiceId,
-      created: ref.created,
-    });
-    invoiceIssued(state, inv.invoiceKey);
+    };
+    const billing = inv.failure ? remoteBilling : localBilling;
+    billing.issueInvoice(input).then(
+      (ref) => {
+        log.info('invoice issued', {
+          invoiceKey: inv.invoiceKey,
+          invoiceId: ref.invoiceId,
+          created: ref.created,
+        });
+        settled = { invoiceKey: inv.invoiceKey };
+      },
+      (err: unknown) => {
+        settled = { invoiceKey: inv.invoiceKey, error: errorMessage(err) };
+      },
+    );
+  };
+  /** applies the finished try; shows or clears the failure (row, search attribute, log) */
+  const applySettled = async () => {
+    const s = settled!;
+    settled = undefined;
+    invoicing = undefined;
+    if (s.error === undefined) invoiceIssued(state, s.invoiceKey);
+    else {
+      const f = invoiceFailed(state, s.invoiceKey, s.error, Date.now());
+      log.warn('invoice try failed; retrying later', { invoiceKey: s.invoiceKey, ...f });
+    }
+    const failing = failingInvoice(state);
+    if (failing || shownFailure !== undefined) {
+      await rowWrites.recordInvoiceFailure({
+        subscriptionId: state.subscriptionId,
+        failure: failing ?? null,
+      });
+    }
+    if (failing?.invoiceKey !== shownFailure) {
+      shownFailure = failing?.invoiceKey;
+      upsertSearchAttributes([{ key: SA_INVOICE_FAILING, value: shownFailure ?? null }]);
+    }
   };
 
-  let issuedThisRun = 0;
   for (;;) {
-    // 1. everything due by now, earliest first
-    for (let s = step(state, Date.now()); s; s = step(state, Date.now())) {
-      if (s.type === 'invoice') {
-        await issue(s.invoice);
-        issuedThisRun++;
-      } else {
-        await record();
-      }
+    // 0. the invoice try that ended
+    if (settled) await applySettled();
+    // 1. everything due by now, earliest first (an invoice try starts and runs beside the loop)
+    for (let s = step(state, Date.now(), !!invoicing); s; s = step(state, Date.now(), !!invoicing)) {
+      if (s.type === 'invoice') tryInvoice(s.invoice);
+      else await record();
     }
     // 2. accepted requests
     if (inbox.length) {
@@ -220,24 +249,25 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       batch.forEach(({ id }, i) => outcomes.set(id, results[i] ?? null));
       continue;
     }
-    if (state.status === 'canceled' && state.pendingInvoices.length === 0) break;
-    // 3. bounded history: start afresh once an invoice went out and the run is long enough (or when the
-    //    server suggests it)
-    const long = !multiCycle || workflowInfo().historyLength >= HISTORY_LIMIT;
-    if ((issuedThisRun > 0 && state.status === 'active' && long) || workflowInfo().continueAsNewSuggested) {
+    if (settled) continue;
+    if (state.status === 'canceled' && state.pendingInvoices.length === 0 && !invoicing) break;
+    // 3. bounded history: start afresh once the run is long enough (or when the server suggests it),
+    //    between invoice tries
+    const info = workflowInfo();
+    if (!invoicing && (info.historyLength >= HISTORY_LIMIT || info.continueAsNewSuggested)) {
       await condition(() => allHandlersFinished() || inbox.length > 0);
       if (inbox.length) continue;
-      const info = workflowInfo();
       const next = makeContinueAsNewFunc<typeof subscriptionWorkflow>({
         memo: info.memo,
-        typedSearchAttributes: info.typedSearchAttributes,
+        typedSearchAttributes: workflowInfo().typedSearchAttributes,
       });
       return await next(state);
     }
-    // 4. sleep until the next due instant, or until a request arrives
-    const wake = nextWakeAt(state, deferRollover);
-    if (wake === undefined) await condition(() => inbox.length > 0);
-    else await condition(() => inbox.length > 0, Math.max(wake - Date.now(), 1));
+    // 4. sleep until the next due instant, a request, or the end of the invoice try
+    const wake = nextWakeAt(state, !!invoicing);
+    const woken = () => inbox.length > 0 || settled !== undefined;
+    if (wake === undefined) await condition(woken);
+    else await condition(woken, Math.max(wake - Date.now(), 1));
   }
   await condition(allHandlersFinished);
   return describeState(state);

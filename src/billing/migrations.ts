@@ -5,7 +5,7 @@ import type { MigrationEntry } from '../db/orm';
  * Invoices and their lines.
  * - `invoice_key` is the issuer's idempotency key (unique): a retried or replayed workflow activity finds the
  *   invoice it already issued instead of issuing another one.
- * - `number` comes from a sequence (`INV-000001`, …).
+ * - `number` (`INV-000001`, …) came from a sequence; since m2026120203 from a counter row (gapless).
  * - No foreign keys to customers/subscriptions: an invoice is a legal record that must outlive them; the
  *   customer is snapshotted in `customer`.
  */
@@ -67,4 +67,36 @@ export class BillingInit extends Migration {
   }
 }
 
-export const billingMigrations: MigrationEntry[] = [{ name: 'm2026112150_billing_init', class: BillingInit }];
+/**
+ * Gapless invoice numbers (issue 9): a sequence value is spent by a transaction that rolls back (a worker
+ * killed mid-issue), so numbers skipped. The number now comes from one counter row, incremented in the
+ * same transaction (the same statement) as the invoice insert: a rollback undoes the increment too.
+ * The counter starts at the highest number issued so far; the sequence is dropped.
+ */
+export class BillingInvoiceNumberCounter extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table invoice_number_counter (
+        name text primary key,
+        last_value bigint not null check (last_value >= 0)
+      )`);
+    this.addSql(`
+      insert into invoice_number_counter (name, last_value)
+      select 'invoices', coalesce(max(substring(number from 5)::bigint), 0)
+        from invoices where number ~ '^INV-[0-9]+$'`);
+    this.addSql('drop sequence if exists invoice_number_seq');
+  }
+
+  override down(): void {
+    this.addSql('create sequence invoice_number_seq start 1');
+    this.addSql(`
+      select setval('invoice_number_seq', last_value, last_value > 0)
+        from invoice_number_counter where name = 'invoices' and last_value > 0`);
+    this.addSql('drop table if exists invoice_number_counter');
+  }
+}
+
+export const billingMigrations: MigrationEntry[] = [
+  { name: 'm2026112150_billing_init', class: BillingInit },
+  { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
+];

@@ -4,10 +4,12 @@
  *
  * Idempotency: `invoice_key` is unique. `issueInvoice` returns the stored invoice when the key exists; else it
  * computes the invoice and inserts it with its lines in one transaction, serialized per key by a
- * transaction-scoped advisory lock and guarded by `on conflict (invoice_key) do nothing`, so concurrent or
- * retried calls create exactly one invoice (and consume exactly one invoice number).
+ * transaction-scoped advisory lock and guarded by the unique key, so concurrent or retried calls create
+ * exactly one invoice. Its number comes from a counter row updated in the same statement as the insert
+ * (see insertInvoice): issued numbers are gapless (a rolled-back transaction gives its number back).
  */
 import Decimal from 'decimal.js';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound } from '../api/problem';
 import { roundMoney } from '../catalog/pricing';
@@ -201,23 +203,43 @@ function validateInput(input: IssueInvoiceInput): void {
   }
 }
 
+export interface IssueInvoiceOptions {
+  /** runs inside the transaction after the insert (tests inject failures there: the number is given back) */
+  beforeCommit?: (em: EntityManager) => Promise<void>;
+}
+
 /**
  * Issues the invoice for `input` once: a second call with the same `invoiceKey` (retry, replay, concurrent
  * duplicate) returns the stored invoice with `created: false`.
  */
-export async function issueInvoice(em: EntityManager, input: IssueInvoiceInput): Promise<IssuedInvoiceRef> {
+export async function issueInvoice(
+  em: EntityManager,
+  input: IssueInvoiceInput,
+  opts: IssueInvoiceOptions = {},
+): Promise<IssuedInvoiceRef> {
   validateInput(input);
   const existing = await findRef(em, input.invoiceKey);
   if (existing)
     return { invoiceId: existing.id, number: existing.number, total: existing.total, created: false };
 
   const computed = await computeLines(em, input);
-  const result = await em.transactional(async (tem) => {
-    await tem.execute('select pg_advisory_xact_lock(hashtext(?))', [`tally.invoice:${input.invoiceKey}`]);
-    const again = await findRef(tem, input.invoiceKey);
-    if (again) return { invoiceId: again.id, number: again.number, total: again.total, created: false };
-    return insertInvoice(tem, input, computed);
-  });
+  let result: IssuedInvoiceRef;
+  try {
+    result = await em.transactional(async (tem) => {
+      await tem.execute('select pg_advisory_xact_lock(hashtext(?))', [`tally.invoice:${input.invoiceKey}`]);
+      const again = await findRef(tem, input.invoiceKey);
+      if (again) return { invoiceId: again.id, number: again.number, total: again.total, created: false };
+      const ref = await insertInvoice(tem, input, computed);
+      await opts.beforeCommit?.(tem);
+      return ref;
+    });
+  } catch (e) {
+    // another transaction won the race for this key (cannot happen under the advisory lock; a guard):
+    // the unique violation rolled this one back, number included
+    const winner = e instanceof UniqueConstraintViolationException && (await findRef(em, input.invoiceKey));
+    if (!winner) throw e;
+    return { invoiceId: winner.id, number: winner.number, total: winner.total, created: false };
+  }
   if (result.created) {
     logger.info(
       {
@@ -237,6 +259,15 @@ export async function issueInvoice(em: EntityManager, input: IssueInvoiceInput):
   return result;
 }
 
+/**
+ * Inserts the invoice and its lines in ONE statement that also takes the next invoice number from the
+ * counter row (`invoice_number_counter`). The row lock that the increment takes is held until the
+ * transaction ends, so numbers are handed out in commit order, and a transaction that rolls back (an
+ * error, a killed worker or connection) gives its number back: issued numbers are gapless and unique.
+ * The lock is taken as late as possible (the lines were computed before the transaction) and held for
+ * this one statement and the commit; every issuer takes its key's advisory lock first and the counter
+ * second, so there is no lock cycle.
+ */
 async function insertInvoice(
   em: EntityManager,
   input: IssueInvoiceInput,
@@ -244,72 +275,77 @@ async function insertInvoice(
 ): Promise<IssuedInvoiceRef> {
   const id = newId();
   const now = new Date();
+  const params: unknown[] = [
+    id,
+    input.invoiceKey,
+    c.customer.id,
+    input.subscriptionId,
+    c.currency,
+    c.servicePeriod.from,
+    c.servicePeriod.to,
+    now,
+    c.totals.amount,
+    c.totals.charges_total,
+    c.totals.discounts_total,
+    c.totals.taxes_total,
+    c.totals.credits_total,
+    c.totals.total,
+    JSON.stringify(snapshot(c.customer)),
+    now,
+    now,
+  ];
+  const tuples = c.lines.map((l, i) => {
+    params.push(
+      newId(),
+      i + 1,
+      l.name,
+      l.featureKey,
+      l.rateCardKey,
+      l.kind,
+      l.quantity,
+      l.unitPrice,
+      JSON.stringify(l.price),
+      l.periodFrom,
+      l.periodTo,
+      l.amount,
+      l.totals.total,
+      JSON.stringify(l.detail),
+    );
+    return `(?::text, ?::int, ?::text, ?::text, ?::text, ?::text, ?::numeric, ?::numeric, ?::jsonb,
+      ?::timestamptz, ?::timestamptz, ?::numeric, ?::numeric, ?::jsonb)`;
+  });
+  const lines = tuples.length
+    ? `, lines as (
+        insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
+            unit_price, price, service_period_from, service_period_to, amount, total, detail, created_at,
+            updated_at)
+        select v.id, inv.id, v.position, v.name, v.feature_key, v.rate_card_key, v.kind, v.quantity,
+            v.unit_price, v.price, v.service_period_from, v.service_period_to, v.amount, v.total, v.detail,
+            inv.created_at, inv.created_at
+          from inv, (values ${tuples.join(', ')}) as v (id, position, name, feature_key, rate_card_key, kind,
+            quantity, unit_price, price, service_period_from, service_period_to, amount, total, detail)
+      )`
+    : '';
   const rows = await em.execute<RefRow[]>(
-    `insert into invoices (id, number, invoice_key, customer_id, subscription_id, currency, status,
-        service_period_from, service_period_to, issued_at, amount, charges_total, discounts_total, taxes_total,
-        credits_total, total, customer, created_at, updated_at)
-     values (?, 'INV-' || lpad(nextval('invoice_number_seq')::text, 6, '0'), ?, ?, ?, ?, 'issued', ?, ?, ?,
-        ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
-     on conflict (invoice_key) do nothing
-     returning id, number, total::text as total`,
-    [
-      id,
-      input.invoiceKey,
-      c.customer.id,
-      input.subscriptionId,
-      c.currency,
-      c.servicePeriod.from,
-      c.servicePeriod.to,
-      now,
-      c.totals.amount,
-      c.totals.charges_total,
-      c.totals.discounts_total,
-      c.totals.taxes_total,
-      c.totals.credits_total,
-      c.totals.total,
-      JSON.stringify(snapshot(c.customer)),
-      now,
-      now,
-    ],
+    `with n as (
+       update invoice_number_counter set last_value = last_value + 1 where name = 'invoices'
+       returning last_value
+     ), inv as (
+       insert into invoices (id, number, invoice_key, customer_id, subscription_id, currency, status,
+           service_period_from, service_period_to, issued_at, amount, charges_total, discounts_total,
+           taxes_total, credits_total, total, customer, created_at, updated_at)
+       select ?::text, 'INV-' || lpad(n.last_value::text, 6, '0'), ?::text, ?::text, ?::text, ?::text,
+           'issued', ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::numeric, ?::numeric, ?::numeric,
+           ?::numeric, ?::numeric, ?::numeric, ?::jsonb, ?::timestamptz, ?::timestamptz
+         from n
+       returning id, number, total::text as total, created_at
+     )${lines}
+     select id, number, total from inv`,
+    params,
   );
   const row = rows[0];
-  if (!row) {
-    // another transaction won the race for this key (cannot happen under the advisory lock; kept as a guard)
-    const winner = await findRef(em, input.invoiceKey);
-    if (!winner) throw new Error(`invoice ${input.invoiceKey} vanished`);
-    return { invoiceId: winner.id, number: winner.number, total: winner.total, created: false };
-  }
-  if (c.lines.length > 0) {
-    const values: unknown[] = [];
-    const tuples = c.lines.map((l, i) => {
-      values.push(
-        newId(),
-        row.id,
-        i + 1,
-        l.name,
-        l.featureKey,
-        l.rateCardKey,
-        l.kind,
-        l.quantity,
-        l.unitPrice,
-        JSON.stringify(l.price),
-        l.periodFrom,
-        l.periodTo,
-        l.amount,
-        l.totals.total,
-        JSON.stringify(l.detail),
-        now,
-        now,
-      );
-      return '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?, ?)';
-    });
-    await em.execute(
-      `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
-          unit_price, price, service_period_from, service_period_to, amount, total, detail, created_at, updated_at)
-       values ${tuples.join(', ')}`,
-      values,
-    );
-  }
+  if (!row)
+    throw new Error('invoice_number_counter has no row "invoices" (migration m2026120203 not applied?)');
   return { invoiceId: row.id, number: row.number, total: row.total, created: true };
 }
 

@@ -12,6 +12,15 @@ export interface PendingChangeRecord {
   plan?: { id: string; key: string; version: number };
 }
 
+/** The invoice whose issuing keeps failing (written by the workflow; machine.ts InvoiceFailure + key). */
+export interface InvoiceFailureRecord {
+  invoiceKey: string;
+  tries: number;
+  since: string;
+  lastError: string;
+  retryAt: string;
+}
+
 export const Subscription = defineEntity({
   name: 'Subscription',
   tableName: 'subscriptions',
@@ -32,6 +41,7 @@ export const Subscription = defineEntity({
     currentPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
     nextPeriodEnd: p.datetime().columnType('timestamptz').nullable(),
     pendingChange: p.json<PendingChangeRecord>().columnType('jsonb').nullable(),
+    invoiceFailure: p.json<InvoiceFailureRecord>().columnType('jsonb').nullable(),
     workflowId: p.string().columnType('text'),
     ...timestamps(),
   },

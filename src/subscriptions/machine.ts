@@ -72,7 +72,26 @@ export interface PendingInvoice {
   dueAt: string;
   arrears?: BilledPeriod;
   advance?: BilledPeriod;
+  /** set while issuing it keeps failing: the next try waits until `retryAt` */
+  failure?: InvoiceFailure;
 }
+
+/** An invoice whose tries failed so far (each try = a few activity attempts). */
+export interface InvoiceFailure {
+  /** failed tries */
+  tries: number;
+  /** ISO instant of the first failed try */
+  since: string;
+  /** the last try's error message (truncated to INVOICE_ERROR_MAX characters) */
+  lastError: string;
+  /** ISO instant of the next try */
+  retryAt: string;
+}
+
+/** Backoff between failed invoice tries: 1 min, doubling, at most 15 min (a durable timer each). */
+export const INVOICE_RETRY_FIRST_MS = 60_000;
+export const INVOICE_RETRY_MAX_MS = 15 * 60_000;
+export const INVOICE_ERROR_MAX = 500;
 
 export interface CurrentPeriod {
   from: string;
@@ -101,18 +120,6 @@ export interface SubscriptionState {
   pendingInvoices: PendingInvoice[];
   /** invoices issued over the subscription's life (all runs) */
   invoicesIssued: number;
-  /**
-   * Decision fixes, switched on by the workflow behind `patched()` so that histories recorded before them
-   * replay with the old decisions. Absent = the original rules.
-   */
-  rules?: DecisionRules;
-}
-
-export interface DecisionRules {
-  /** a scheduled change whose time passed before the current period began applies at its start (never re-bills) */
-  clampLateChanges?: boolean;
-  /** a migration at the boundary where the current phase ends also moves to the next phase */
-  phaseEndOnMigration?: boolean;
 }
 
 export interface CreateStateInput {
@@ -209,18 +216,24 @@ export function plainNextPeriod(state: SubscriptionState): CurrentPeriod | undef
   return periodFrom(state, end);
 }
 
+/** When an invoice may be tried next (ms): its due time, or later while it is backing off after failures. */
+export function invoiceDueAt(i: PendingInvoice): number {
+  return Math.max(ms(i.dueAt), i.failure ? ms(i.failure.retryAt) : -Infinity);
+}
+
 /**
- * When the workflow must wake next (ms), or undefined when nothing is scheduled. With
- * `deferPlainRollover`, a plain rollover (see plainNextPeriod) does not wake it at the period end: the
- * period is closed when its invoice falls due (end + collection period), in the same workflow task; the
- * row's `next_period_end` covers the window in between for readers.
+ * When the workflow must wake next (ms), or undefined when nothing is scheduled. A plain rollover (see
+ * plainNextPeriod) does not wake it at the period end: the period is closed when its invoice falls due
+ * (end + collection period), in the same workflow task; the row's `next_period_end` covers the window in
+ * between for readers. `invoicing`: an invoice try is in flight (its end wakes the workflow), so no
+ * invoice's due time counts.
  */
-export function nextWakeAt(state: SubscriptionState, deferPlainRollover = false): number | undefined {
-  const times = state.pendingInvoices.map((i) => ms(i.dueAt));
+export function nextWakeAt(state: SubscriptionState, invoicing = false): number | undefined {
+  const times = invoicing ? [] : state.pendingInvoices.map(invoiceDueAt);
   if (state.status === 'active' && state.period) {
     const end = ms(state.period.to);
     const due = addDuration(new Date(end), state.collectionPeriod).getTime();
-    const next = deferPlainRollover ? plainNextPeriod(state) : undefined;
+    const next = plainNextPeriod(state);
     // only when the invoice falls due before the next period ends (a collection period as long as the
     // cadence would sleep past the next boundary, where something may change)
     times.push(next && due < ms(next.to) ? due : end);
@@ -278,9 +291,8 @@ function closePeriod(state: SubscriptionState, at: number, change: PendingChange
     if (change) {
       switchPlan(state, change, at);
       state.pendingChange = undefined;
-      if (atBoundary && change.kind === 'migrate' && state.rules?.phaseEndOnMigration) {
-        maybeSwitchPhase(state, at);
-      }
+      // a migration at the boundary where the current phase ends also moves to the next phase
+      if (atBoundary && change.kind === 'migrate') maybeSwitchPhase(state, at);
     } else if (atBoundary) {
       maybeSwitchPhase(state, at);
     }
@@ -308,13 +320,16 @@ export type Step =
 /**
  * Performs the earliest transition due at `now` (ms), if any. Period ends and scheduled changes come
  * before invoices due at the same instant. Returns what the workflow must do next, or undefined when
- * nothing is due.
+ * nothing is due. `invoicing`: an invoice try is in flight, so no invoice step is returned (one try at
+ * a time; transitions and requests go on meanwhile).
  */
-export function step(state: SubscriptionState, now: number): Step | undefined {
-  const due = state.pendingInvoices.reduce<PendingInvoice | undefined>(
-    (a, i) => (ms(i.dueAt) <= now && (!a || ms(i.dueAt) < ms(a.dueAt)) ? i : a),
-    undefined,
-  );
+export function step(state: SubscriptionState, now: number, invoicing = false): Step | undefined {
+  const due = invoicing
+    ? undefined
+    : state.pendingInvoices.reduce<PendingInvoice | undefined>(
+        (a, i) => (invoiceDueAt(i) <= now && (!a || invoiceDueAt(i) < invoiceDueAt(a)) ? i : a),
+        undefined,
+      );
   if (state.status === 'active' && state.period) {
     const end = ms(state.period.to);
     const at = scheduledAt(state);
@@ -322,8 +337,8 @@ export function step(state: SubscriptionState, now: number): Step | undefined {
     let t = Math.min(end, nextChange ?? Infinity);
     // a change scheduled for a time that passed while the workflow was busy (e.g. an activity retrying
     // across a boundary) cannot reach back into a period already closed and invoiced
-    if (state.rules?.clampLateChanges) t = Math.max(t, ms(state.period.from));
-    if (t <= now && (!due || t <= ms(due.dueAt))) {
+    t = Math.max(t, ms(state.period.from));
+    if (t <= now && (!due || t <= invoiceDueAt(due))) {
       const pc = state.pendingChange;
       const applies = pc && (pc.at === 'next_billing_cycle' || ms(pc.at) <= t);
       closePeriod(state, t, applies ? pc : undefined);
@@ -337,6 +352,40 @@ export function invoiceIssued(state: SubscriptionState, invoiceKey: string): voi
   const before = state.pendingInvoices.length;
   state.pendingInvoices = state.pendingInvoices.filter((i) => i.invoiceKey !== invoiceKey);
   if (state.pendingInvoices.length < before) state.invoicesIssued++;
+}
+
+/**
+ * A try to issue `invoiceKey` failed at `now` (ms) with `error`: the invoice stays pending and backs off
+ * (INVOICE_RETRY_FIRST_MS, doubling, at most INVOICE_RETRY_MAX_MS). Returns the recorded failure.
+ */
+export function invoiceFailed(
+  state: SubscriptionState,
+  invoiceKey: string,
+  error: string,
+  now: number,
+): InvoiceFailure | undefined {
+  const inv = state.pendingInvoices.find((i) => i.invoiceKey === invoiceKey);
+  if (!inv) return undefined;
+  const tries = (inv.failure?.tries ?? 0) + 1;
+  const wait = Math.min(INVOICE_RETRY_FIRST_MS * 2 ** Math.min(tries - 1, 20), INVOICE_RETRY_MAX_MS);
+  inv.failure = {
+    tries,
+    since: inv.failure?.since ?? iso(now),
+    lastError: error.length > INVOICE_ERROR_MAX ? `${error.slice(0, INVOICE_ERROR_MAX - 1)}…` : error,
+    retryAt: iso(now + wait),
+  };
+  return inv.failure;
+}
+
+/** The failing invoice the operator should see (the one failing longest), if any. */
+export function failingInvoice(
+  state: SubscriptionState,
+): (InvoiceFailure & { invoiceKey: string }) | undefined {
+  let worst: PendingInvoice | undefined;
+  for (const i of state.pendingInvoices) {
+    if (i.failure && (!worst || ms(i.failure.since) < ms(worst.failure!.since))) worst = i;
+  }
+  return worst ? { invoiceKey: worst.invoiceKey, ...worst.failure! } : undefined;
 }
 
 /** Why a request cannot be accepted now: `bad_request` (malformed for this state) or `conflict`. */

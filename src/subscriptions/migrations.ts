@@ -55,7 +55,22 @@ export class SubscriptionsNextPeriodEnd extends Migration {
   }
 }
 
+/**
+ * `invoice_failure`: set by the workflow while issuing one of the subscription's invoices keeps failing
+ * (invoice key, failed tries, since, last error, next try), cleared when it is issued (issue 9, item 1).
+ */
+export class SubscriptionsInvoiceFailure extends Migration {
+  override up(): void {
+    this.addSql('alter table subscriptions add column invoice_failure jsonb');
+  }
+
+  override down(): void {
+    this.addSql('alter table subscriptions drop column invoice_failure');
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
   { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
+  { name: 'm2026120203_subscriptions_invoice_failure', class: SubscriptionsInvoiceFailure },
 ];

@@ -20,7 +20,9 @@ import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/cl
 import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
 import type { subscriptionWorkflow } from '../../workflows/subscription';
 import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
-import type { PendingChangeRecord } from './entities';
+import type { InvoiceFailureRecord, PendingChangeRecord } from './entities';
+
+export type { InvoiceFailureRecord };
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
 
@@ -44,6 +46,15 @@ export interface SubscriptionView {
     timing: string;
     plan?: PendingChangeRecord['plan'];
   }[];
+  /** present while issuing one of its invoices keeps failing (the workflow retries it with a backoff) */
+  invoice_failure?: {
+    invoice_key: string;
+    /** failed tries so far (each try is a few attempts) */
+    attempts: number;
+    failing_since: string;
+    last_error: string;
+    next_attempt_at: string;
+  };
   created_at: string;
   updated_at: string;
 }
@@ -65,6 +76,7 @@ interface Row {
   current_period_end: Date | null;
   next_period_end: Date | null;
   pending_change: PendingChangeRecord | null;
+  invoice_failure: InvoiceFailureRecord | null;
   workflow_id: string;
   created_at: Date;
   updated_at: Date;
@@ -104,6 +116,17 @@ function toView(r: Row): SubscriptionView {
           },
         ]
       : [],
+    ...(r.invoice_failure
+      ? {
+          invoice_failure: {
+            invoice_key: r.invoice_failure.invoiceKey,
+            attempts: r.invoice_failure.tries,
+            failing_since: r.invoice_failure.since,
+            last_error: r.invoice_failure.lastError,
+            next_attempt_at: r.invoice_failure.retryAt,
+          },
+        }
+      : {}),
     created_at: iso(r.created_at),
     updated_at: iso(r.updated_at),
   };
@@ -203,6 +226,26 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
       r.subscriptionId,
     ],
   );
+}
+
+/** The failing invoice shown on the subscription, or null once none fails (idempotent). */
+export async function recordInvoiceFailure(
+  em: EntityManager,
+  subscriptionId: string,
+  failure: InvoiceFailureRecord | null,
+): Promise<void> {
+  await em.execute('update subscriptions set invoice_failure = ?::jsonb, updated_at = now() where id = ?', [
+    failure
+      ? JSON.stringify({
+          invoiceKey: failure.invoiceKey,
+          tries: failure.tries,
+          since: failure.since,
+          lastError: failure.lastError,
+          retryAt: failure.retryAt,
+        })
+      : null,
+    subscriptionId,
+  ]);
 }
 
 export async function recordCanceled(

@@ -10,7 +10,19 @@ export const SA_PLAN_KEY = defineSearchAttributeKey('TallyPlanKey', SearchAttrib
 export const SA_PLAN_VERSION = defineSearchAttributeKey('TallyPlanVersion', SearchAttributeType.INT);
 export const SA_STATUS = defineSearchAttributeKey('TallySubscriptionStatus', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTE_KEYS = [SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS];
+/** the key of the invoice whose issuing keeps failing (absent when none): `TallyInvoiceFailing IS NOT NULL` */
+export const SA_INVOICE_FAILING = defineSearchAttributeKey(
+  'TallyInvoiceFailing',
+  SearchAttributeType.KEYWORD,
+);
+
+export const SEARCH_ATTRIBUTE_KEYS = [
+  SA_CUSTOMER_KEY,
+  SA_PLAN_KEY,
+  SA_PLAN_VERSION,
+  SA_STATUS,
+  SA_INVOICE_FAILING,
+];
 
 /** `name=Type` as the Temporal CLI's `--search-attribute` flag takes it */
 export const cliSearchAttributeFlags = (): string[] =>

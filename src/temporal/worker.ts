@@ -17,8 +17,10 @@ export interface WorkerTuning {
   shutdownGraceTime: Duration;
   /**
    * how long a workflow task may wait for this worker on its sticky queue before the server hands it to
-   * any worker (which replays the history); a busy worker at a shared billing boundary needs more than the
-   * SDK's 10s (a crashed worker's tasks then wait up to this long before another worker takes them)
+   * any worker (which replays the history). It bounds how late a crashed worker's cached subscriptions
+   * are (measured: the invoices came 61.5 s late with 1m); shorter costs CPU only under overload, when a
+   * busy worker's backlog outlasts it and its tasks time out and replay (BENCHMARKS.md, billing-run,
+   * "Sticky timeout"): 15s by default
    */
   stickyQueueScheduleToStartTimeout: Duration;
   /** one V8 context for all workflows (the SDK's default) or one context per workflow */
@@ -30,7 +32,7 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   maxConcurrentWorkflowTaskExecutions: 40,
   maxConcurrentActivityTaskExecutions: 40,
   shutdownGraceTime: '10s',
-  stickyQueueScheduleToStartTimeout: '1m',
+  stickyQueueScheduleToStartTimeout: '15s',
   reuseV8Context: true,
 };
 

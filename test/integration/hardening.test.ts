@@ -17,6 +17,5 @@
  */
 import './../hardening/values.cases';
 import './../hardening/customers.cases';
-// edge.cases.ts
 import './../hardening/edge.cases';
-// invoices.cases.ts
+import './../hardening/invoices.cases';

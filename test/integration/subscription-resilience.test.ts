@@ -93,14 +93,15 @@ it('an invoice activity that fails after writing is retried without issuing a du
   expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '0.30']]);
 });
 
-it('an invoice that keeps failing locally falls back to a (remote) activity: bounded history, one invoice', async () => {
+it('an invoice whose local try fails is tried again, after a backoff, as a (remote) activity: bounded history, one invoice', async () => {
   let attempts = 0;
   h = await createHarness({
     activities: (real) => ({
       ...real,
       async issueInvoice(input) {
         attempts++;
-        // the three local attempts and the first remote one fail; the remote retry succeeds
+        // the first try's two local attempts and the second try's first two remote attempts fail; the
+        // second try's third attempt succeeds
         if (attempts <= 4) throw new Error(`billing database unavailable (attempt ${attempts})`);
         return real.issueInvoice(input);
       },

@@ -1,12 +1,16 @@
 /** The pure subscription state machine, driven with explicit instants. */
 import {
   applyRequest,
+  failingInvoice,
   initialState,
+  INVOICE_ERROR_MAX,
+  invoiceFailed,
   invoiceIssued,
   nextWakeAt,
   plainNextPeriod,
   step,
   validateRequest,
+  type PendingInvoice,
   type PlanSchedule,
   type SubscriptionState,
 } from '../../src/subscriptions/machine';
@@ -54,7 +58,8 @@ describe('subscription machine', () => {
       cycleFrom: '2026-01-31T10:00:00.000Z',
       cycleTo: '2026-02-28T10:00:00.000Z',
     });
-    expect(nextWakeAt(s)).toBe(t('2026-02-28T10:00:00.000Z'));
+    // a plain rollover: the workflow sleeps until the invoice falls due (end + collection period)
+    expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z'));
     expect(runUntil(s, t('2026-02-28T10:00:00.000Z'))).toEqual([]); // invoice not yet due
     expect(s.period?.to).toBe('2026-03-31T10:00:00.000Z');
     expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z')); // collection period
@@ -165,10 +170,9 @@ describe('subscription machine', () => {
     expect(nextWakeAt(s)).toBeUndefined();
   });
 
-  it('a scheduled change whose time passed before the current period began never re-bills (decision fix 1)', () => {
-    const run = (rules: SubscriptionState['rules']) => {
+  it('a scheduled change whose time passed before the current period began never re-bills', () => {
+    const run = () => {
       const s = start({ activeFrom: '2026-01-01T00:00:00.000Z', billingAnchor: '2026-01-01T00:00:00.000Z' });
-      s.rules = rules;
       const other = plan({ id: 'basic-v1', key: 'basic' });
       // accepted on Jan 25 for Jan 31 23:55; the workflow was busy until Feb 1 01:00 (the boundary passed)
       applyRequest(s, { kind: 'change', timing: '2026-01-31T23:55:00.000Z', plan: other }, -Infinity);
@@ -178,43 +182,75 @@ describe('subscription machine', () => {
       const issued = runUntil(s, t('2026-02-01T02:00:00.000Z'));
       return { s, issued };
     };
-    const fixed = run({ clampLateChanges: true });
+    const fixed = run();
     // the change applies at the start of the current period: nothing is billed twice
     expect(fixed.s.plan.id).toBe('basic-v1');
     expect(fixed.s.period?.from).toBe('2026-02-01T00:00:00.000Z');
     const spans = fixed.issued.map((i) => [i.arrears?.from, i.arrears?.to]);
     expect(spans).toEqual([['2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z']]);
-    // the original rule (kept for replaying old histories) reached back and billed [23:55, 00:00) again
-    const old = run(undefined);
-    expect(old.issued.map((i) => [i.arrears?.from, i.arrears?.to])).toContainEqual([
-      '2026-01-31T23:55:00.000Z',
-      '2026-02-01T00:00:00.000Z',
-    ]);
   });
 
-  it('a migration at the boundary where the phase ends moves to the next phase (decision fix 1)', () => {
+  it('a migration at the boundary where the phase ends moves to the next phase', () => {
     const phases = [
       { key: 'trial', duration: 'P1M', hasAdvanceFees: false },
       { key: 'paid', hasAdvanceFees: false },
     ];
-    const run = (rules: SubscriptionState['rules']) => {
+    const run = () => {
       const s = start({
         activeFrom: '2026-01-01T00:00:00.000Z',
         billingAnchor: '2026-01-01T00:00:00.000Z',
         plan: plan({ phases }),
       });
-      s.rules = rules;
       const v2 = plan({ id: 'plan-v2', version: 2, phases });
       applyRequest(s, { kind: 'migrate', timing: 'next_billing_cycle', plan: v2 }, t('2026-01-10T00:00:00Z'));
       runUntil(s, t('2026-02-01T00:00:00.000Z'));
       return s;
     };
-    const fixed = run({ phaseEndOnMigration: true });
+    const fixed = run();
     expect(fixed.plan.id).toBe('plan-v2');
     expect(fixed.plan.phases[fixed.phaseIndex].key).toBe('paid');
     expect(fixed.phaseStartedAt).toBe('2026-02-01T00:00:00.000Z');
-    // the original rule left the subscriber in the trial for another period
-    expect(run(undefined).plan.phases[run(undefined).phaseIndex].key).toBe('trial');
+  });
+
+  describe('a failing invoice', () => {
+    it('backs off (1 min, doubling, at most 15 min), keeps its first failure time and last error', () => {
+      const s = start();
+      step(s, t('2026-02-28T11:00:00.000Z')); // the period closes
+      const due = step(s, t('2026-02-28T11:00:00.000Z'));
+      expect(due?.type).toBe('invoice');
+      const key = (due as { invoice: PendingInvoice }).invoice.invoiceKey;
+      let now = t('2026-02-28T11:00:00.000Z');
+      const waits: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const f = invoiceFailed(s, key, `boom ${i}`, now)!;
+        waits.push((t(f.retryAt) - now) / 60_000);
+        expect(f).toMatchObject({ tries: i + 1, since: '2026-02-28T11:00:00.000Z', lastError: `boom ${i}` });
+        // not due again before retryAt; the wake time is retryAt
+        expect(step(s, t(f.retryAt) - 1)).toBeUndefined();
+        expect(nextWakeAt(s)).toBe(t(f.retryAt));
+        now = t(f.retryAt);
+        expect(step(s, now)).toMatchObject({ type: 'invoice', invoice: { invoiceKey: key } });
+      }
+      expect(waits).toEqual([1, 2, 4, 8, 15, 15]);
+      expect(failingInvoice(s)).toMatchObject({ invoiceKey: key, tries: 6 });
+      expect(invoiceFailed(s, key, 'x'.repeat(2000), now)!.lastError).toHaveLength(INVOICE_ERROR_MAX);
+      invoiceIssued(s, key);
+      expect(failingInvoice(s)).toBeUndefined();
+      expect(s.invoicesIssued).toBe(1);
+    });
+
+    it('while an invoice try is in flight, transitions and requests go on; no invoice step, no busy wake', () => {
+      const s = start();
+      step(s, t('2026-02-28T11:00:00.000Z'));
+      expect(step(s, t('2026-02-28T11:00:00.000Z'), true)).toBeUndefined();
+      expect(nextWakeAt(s, true)).toBe(t('2026-03-31T11:00:00.000Z')); // not the in-flight invoice's due time
+      applyRequest(s, { kind: 'cancel', timing: 'immediate' }, t('2026-03-01T00:00:00.000Z'));
+      expect(s.status).toBe('canceled');
+      expect(s.pendingInvoices.map((i) => i.arrears?.to)).toEqual([
+        '2026-02-28T10:00:00.000Z',
+        '2026-03-01T00:00:00.000Z',
+      ]);
+    });
   });
 
   describe('deferred plain rollover', () => {
@@ -224,21 +260,20 @@ describe('subscription machine', () => {
         from: '2026-02-28T10:00:00.000Z',
         to: '2026-03-31T10:00:00.000Z',
       });
-      expect(nextWakeAt(s, true)).toBe(t('2026-02-28T11:00:00.000Z')); // end + collection period
-      expect(nextWakeAt(s, false)).toBe(t('2026-02-28T10:00:00.000Z'));
+      expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z')); // end + collection period
       const issued = runUntil(s, t('2026-02-28T11:00:00.000Z'));
       expect(issued.map((i) => [i.arrears?.from, i.arrears?.to])).toEqual([
         ['2026-01-31T10:00:00.000Z', '2026-02-28T10:00:00.000Z'],
       ]);
       expect(s.period?.from).toBe('2026-02-28T10:00:00.000Z');
-      expect(nextWakeAt(s, true)).toBe(t('2026-03-31T11:00:00.000Z'));
+      expect(nextWakeAt(s)).toBe(t('2026-03-31T11:00:00.000Z'));
     });
 
     it('not plain when a change is pending, the phase ends at the boundary, or the subscription is canceled', () => {
       const withChange = start();
       applyRequest(withChange, { kind: 'cancel', timing: 'next_billing_cycle' }, t('2026-02-01T00:00:00Z'));
       expect(plainNextPeriod(withChange)).toBeUndefined();
-      expect(nextWakeAt(withChange, true)).toBe(t('2026-02-28T10:00:00.000Z'));
+      expect(nextWakeAt(withChange)).toBe(t('2026-02-28T10:00:00.000Z'));
 
       const trial = start({
         plan: plan({
@@ -249,7 +284,7 @@ describe('subscription machine', () => {
         }),
       });
       expect(plainNextPeriod(trial)).toBeUndefined(); // the trial ends at the first boundary
-      expect(nextWakeAt(trial, true)).toBe(t('2026-02-28T10:00:00.000Z'));
+      expect(nextWakeAt(trial)).toBe(t('2026-02-28T10:00:00.000Z'));
       runUntil(trial, t('2026-02-28T11:00:00.000Z'));
       expect(plainNextPeriod(trial)?.to).toBe('2026-04-30T10:00:00.000Z'); // the last phase rolls plainly
 
@@ -276,10 +311,10 @@ describe('subscription machine', () => {
           billingAnchor: '2026-01-01T00:00:00.000Z',
           plan: plan({ billingCadence: 'P1D' }),
         });
-      expect(nextWakeAt(daily('P3D'), true)).toBe(t('2026-01-02T00:00:00.000Z'));
-      expect(nextWakeAt(daily('P1D'), true)).toBe(t('2026-01-02T00:00:00.000Z')); // due exactly at the next end
-      expect(nextWakeAt(daily('PT23H'), true)).toBe(t('2026-01-02T23:00:00.000Z'));
-      expect(nextWakeAt(daily('PT0S'), true)).toBe(t('2026-01-02T00:00:00.000Z'));
+      expect(nextWakeAt(daily('P3D'))).toBe(t('2026-01-02T00:00:00.000Z'));
+      expect(nextWakeAt(daily('P1D'))).toBe(t('2026-01-02T00:00:00.000Z')); // due exactly at the next end
+      expect(nextWakeAt(daily('PT23H'))).toBe(t('2026-01-02T23:00:00.000Z'));
+      expect(nextWakeAt(daily('PT0S'))).toBe(t('2026-01-02T00:00:00.000Z'));
     });
 
     it('a request arriving between the boundary and the due time sees the period rolled first', () => {

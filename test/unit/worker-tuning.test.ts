@@ -5,7 +5,7 @@ describe('workerTuningFromEnv', () => {
   it('defaults when nothing is set', () => {
     expect(workerTuningFromEnv({})).toEqual(DEFAULT_WORKER_TUNING);
     expect(DEFAULT_WORKER_TUNING).toMatchObject({
-      stickyQueueScheduleToStartTimeout: '1m',
+      stickyQueueScheduleToStartTimeout: '15s',
       reuseV8Context: true,
     });
   });
