@@ -7,6 +7,7 @@ import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
+import { stringifyWithRaw } from '../lib/raw-json';
 import { AGGREGATIONS } from './entities';
 import { MAX_DATA_BYTES, mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
 import { jsonPathProblem } from './jsonpath';
@@ -202,7 +203,9 @@ export function meteringRoutes(deps: AppDeps): Router {
 
   r.get('/events', async (req, res) => {
     const q = parseQuery(listEventsQuery, req.query);
-    res.json(await listEvents(em(), { ...(q.filter ?? {}), size: q.page.size, after: q.page.after }));
+    const page = await listEvents(em(), { ...(q.filter ?? {}), size: q.page.size, after: q.page.after });
+    // data as stored: numbers exactly as ingested, not rounded through JavaScript numbers
+    res.type('application/json').send(stringifyWithRaw(page));
   });
 
   r.post('/meters', async (req, res) => {

@@ -7,6 +7,7 @@ import { badRequest, conflict, notFound } from '../api/problem';
 import { customerAtSql, subjectWindows, subjectWindowsSql, type SubjectWindow } from '../customers/service';
 import { idOrKey, looksLikeId, newId } from '../lib/ids';
 import { logger } from '../lib/logger';
+import { RawJson } from '../lib/raw-json';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
 import { unstorableNumber, type IngestEvent } from './events';
@@ -317,7 +318,8 @@ export interface IngestedEventDto {
     time: string;
     datacontenttype?: string;
     dataschema?: string;
-    data: Record<string, unknown> | null;
+    /** the stored JSON text, numbers exactly as ingested (see `stringifyWithRaw`) */
+    data: RawJson | null;
   };
   customer?: { id: string };
   ingested_at: string;
@@ -402,7 +404,7 @@ function subjectsOfCustomers(q: Sql, ids: string[]): void {
 }
 
 /** Columns of a listed event row (shared by the plain and the per-subject listing). */
-const EVENT_COLS = `e.source, e.id, e.type, e.subject, e.time as t, ${tsSql('e.time')} as time, e.data,
+const EVENT_COLS = `e.source, e.id, e.type, e.subject, e.time as t, ${tsSql('e.time')} as time, e.data::text as data,
   e.specversion, e.datacontenttype, e.dataschema, ${tsSql('e.ingested_at')} as ingested_at,
   ${tsSql('e.stored_at')} as stored_at`;
 
@@ -524,7 +526,7 @@ export async function listEvents(
         type: string;
         subject: string;
         time: string;
-        data: Record<string, unknown> | null;
+        data: string | null;
         specversion: string;
         datacontenttype: string | null;
         dataschema: string | null;
@@ -547,7 +549,7 @@ export async function listEvents(
         time: normalizeTs(r.time),
         ...(r.datacontenttype !== null ? { datacontenttype: r.datacontenttype } : {}),
         ...(r.dataschema !== null ? { dataschema: r.dataschema } : {}),
-        data: r.data,
+        data: r.data === null ? null : new RawJson(r.data),
       },
       ...(r.customer_id !== null ? { customer: { id: r.customer_id } } : {}),
       ingested_at: normalizeTs(r.ingested_at),

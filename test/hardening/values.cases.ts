@@ -398,6 +398,15 @@ describe('hardening: one parser, one result (issue 9 item 4)', () => {
           200,
         )
       ).data[0].value;
+    // GET /events lists data exactly as stored: the response text carries the numbers as sent
+    for (const subject of ['same-alone', 'same-batch']) {
+      const res = await app.api.get(`${P}/events`).query({ 'filter[subject]': subject, 'page[size]': 100 });
+      expect(res.status).toBe(200);
+      for (const v of values) {
+        const [{ t }] = await sql<{ t: string }>('select (?::jsonb)::text as t', [data(v)]);
+        expect([subject, v, res.text.includes(`"data":${t}`)]).toEqual([subject, v, true]);
+      }
+    }
     // 1e309 is out of range on both paths (and 0.1000000000000000055511151231257827 has too many decimals)
     expect(await total('same-alone')).toBe('141471187521827751.723456789012345678');
     expect(await total('same-batch')).toBe('141471187521827751.723456789012345678');
