@@ -319,7 +319,8 @@ function updateError(e: unknown): ProblemError {
         'the request may still be applied (see the subscription), or retry',
     );
   }
-  return unavailable(`the subscription workflow did not answer: ${(e as Error).message}`);
+  // the driver's text goes to the log only (`send` logs it), never into the answer
+  return unavailable('the subscription workflow did not answer (Temporal unavailable); retry');
 }
 
 export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' | 'temporal' | 'logger'>) {
@@ -396,7 +397,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       // compensation: no row without its workflow
       await em().execute('delete from subscriptions where id = ?', [id]);
       deps.logger.error({ err, subscription_id: id }, 'could not start the subscription workflow');
-      throw unavailable(`could not start the subscription workflow: ${(err as Error).message}`);
+      throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }
     deps.logger.info({ subscription_id: id, customer: customer.key, plan: plan.key }, 'subscription created');
     return getSubscription(em(), id);
@@ -419,7 +420,10 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       // one deadline for the whole Update (the SDK polls until the workflow answers)
       await withTemporalDeadline(client, TEMPORAL_UPDATE_TIMEOUT_MS, () => run(handle));
     } catch (e) {
-      throw updateError(e);
+      const problem = updateError(e);
+      if (problem.status === 503)
+        deps.logger.warn({ err: e, subscription_id: row.id }, 'subscription update failed');
+      throw problem;
     }
     return getSubscription(em(), row.id);
   }
