@@ -53,11 +53,14 @@ const MAX_US = BigInt(Date.parse('9999-12-31T23:59:59Z')) * 1000n + 999999n;
 export function eventTimeProblem(s: string): string | undefined {
   const year = +s.slice(0, 4);
   if (year > 1970 && year < 9999) return undefined;
-  const m = /^(.*:\d{2})(?:\.(\d+))?(.*)$/.exec(s)!;
-  const ns = (m[2] ?? '').padEnd(9, '0');
-  let us = BigInt(ns.slice(0, 6));
-  const rest = Number(ns.slice(6));
-  if (rest > 500 || (rest === 500 && us % 2n === 1n)) us += 1n;
+  const m = /^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(.*)$/.exec(s)!;
+  const frac = m[2] ?? '';
+  let us = BigInt(frac.slice(0, 6).padEnd(6, '0'));
+  // the digits past the microsecond, as a fraction of one: above one half rounds up, exactly one half to even
+  const rest = frac.slice(6);
+  const half =
+    rest === '' ? -1 : rest[0] !== '5' ? Math.sign(+rest[0] - 5) : /[1-9]/.test(rest.slice(1)) ? 1 : 0;
+  if (half > 0 || (half === 0 && us % 2n === 1n)) us += 1n;
   const whole = Date.parse(`${m[1]}${m[3].toUpperCase()}`);
   const t = BigInt(whole) * 1000n + us;
   if (t < MIN_US || t > MAX_US)

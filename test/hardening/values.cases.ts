@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
 import { buildMeterQuery, rawValueSql, valueProblemSql } from '../../src/metering/service';
+import { eventTimeProblem } from '../../src/metering/time';
 import { createTestApp, type TestApp } from '../support/app';
 
 const P = '/v3/openmeter';
@@ -462,6 +463,31 @@ describe('hardening: one parser, one result (issue 9 item 4)', () => {
       { id: 't-ok-1', t: '1970-01-01T00:00:00.000000' },
       { id: 't-ok-2', t: '9999-12-31T23:59:59.999999' },
     ]);
+  });
+
+  it('9.4 eventTimeProblem agrees with PostgreSQL on which times it stores inside 1970..9999 (offsets and long fractions included)', async () => {
+    const times = [
+      '9999-12-31T23:59:59.9999999+00:00',
+      '9999-12-31T21:59:59.9999999-02:00',
+      '9999-12-31T21:59:59.9999994-02:00',
+      '9999-12-31T23:59:59.9999991000Z',
+      '9999-12-31T23:59:59.99999949999Z',
+      '9999-12-31T23:59:59.99999950001Z',
+      '9999-12-31T23:59:59.9999995Z',
+      '9999-12-31T23:59:59.9999985Z',
+      '9999-12-31T23:59:59.999999Z',
+      '1969-12-31T23:59:59.9999991000Z',
+      '1969-12-31T23:59:59.9999995Z',
+      '1970-01-01T00:30:00.5+01:00',
+      '1970-01-01T00:00:00.0000004Z',
+    ];
+    for (const time of times) {
+      const [{ inside }] = await sql<{ inside: boolean }>(
+        `select ?::timestamptz between '1970-01-01T00:00:00Z'::timestamptz and '9999-12-31T23:59:59.999999Z'::timestamptz as inside`,
+        [time],
+      );
+      expect([time, eventTimeProblem(time) === undefined]).toEqual([time, inside]);
+    }
   });
 
   it('9.4 another charset (UTF-16) is stored from its decoded text, numbers exact', async () => {

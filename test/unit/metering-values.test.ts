@@ -20,6 +20,15 @@ describe('eventTimeProblem: 1970-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999Z
     ['9999-12-31T21:59:59.999999-02:00', true],
     ['9999-12-31T22:00:00-02:00', false],
     ['9999-12-31T23:59:59.999999z', true],
+    // an offset does not hide the fraction
+    ['9999-12-31T23:59:59.9999999+00:00', false],
+    ['9999-12-31T21:59:59.9999999-02:00', false],
+    ['9999-12-31T21:59:59.9999994-02:00', true],
+    // digits past the seventh are a fraction, not a number compared with 500
+    ['9999-12-31T23:59:59.9999991000Z', true],
+    ['9999-12-31T23:59:59.99999949999Z', true],
+    ['9999-12-31T23:59:59.99999950001Z', false],
+    ['1969-12-31T23:59:59.9999991000Z', false],
   ])('%s → %s', (t, ok) => {
     expect(eventTimeProblem(t) === undefined).toBe(ok);
   });
