@@ -334,7 +334,7 @@ async function insertInvoice(
        insert into invoices (id, number, invoice_key, customer_id, subscription_id, currency, status,
            service_period_from, service_period_to, issued_at, amount, charges_total, discounts_total,
            taxes_total, credits_total, total, customer, created_at, updated_at)
-       select ?::text, 'INV-' || lpad(n.last_value::text, 6, '0'), ?::text, ?::text, ?::text, ?::text,
+       select ?::text, 'INV-' || lpad(n.last_value::text, greatest(6, length(n.last_value::text)), '0'), ?::text, ?::text, ?::text, ?::text,
            'issued', ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::numeric, ?::numeric, ?::numeric,
            ?::numeric, ?::numeric, ?::numeric, ?::jsonb, ?::timestamptz, ?::timestamptz
          from n

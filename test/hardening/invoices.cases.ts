@@ -108,7 +108,7 @@ describe('9 invoice numbers are gapless and unique', () => {
       Number(r.number.slice(4)),
     );
 
-  it('9.1 concurrent issuance with rollbacks in the middle of the transaction → numbers 1..N without gaps', async () => {
+  it('9.9 concurrent issuance with rollbacks in the middle of the transaction → numbers 1..N without gaps', async () => {
     const N = 60;
     const outcomes = await Promise.allSettled(
       Array.from({ length: N }, (_, i) =>
@@ -138,7 +138,7 @@ describe('9 invoice numbers are gapless and unique', () => {
     expect(await allNumbers()).toEqual(Array.from({ length: N - 15 }, (_, i) => i + 1));
   });
 
-  it('9.2 a connection killed inside the transaction gives its number back', async () => {
+  it('9.9 a connection killed inside the transaction gives its number back', async () => {
     const before = await allNumbers();
     await expect(
       issueInvoice(em(), input(), {
@@ -150,6 +150,17 @@ describe('9 invoice numbers are gapless and unique', () => {
     const ref = await issueInvoice(em(), input());
     expect(Number(ref.number.slice(4))).toBe(before.length + 1);
     expect(await allNumbers()).toEqual(Array.from({ length: before.length + 1 }, (_, i) => i + 1));
+  });
+
+  it('9.9 numbers past 999,999 keep all their digits (lpad would cut INV-1000000 to INV-100000 and stop billing)', async () => {
+    await em().execute(`update invoice_number_counter set last_value = 999998 where name = 'invoices'`);
+    const refs = [];
+    for (let i = 0; i < 3; i++) refs.push(await issueInvoice(em(), input()));
+    expect(refs.map((r) => [r.created, r.number])).toEqual([
+      [true, 'INV-999999'],
+      [true, 'INV-1000000'],
+      [true, 'INV-1000001'],
+    ]);
   });
 });
 
