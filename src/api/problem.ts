@@ -74,7 +74,7 @@ export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 // PostgreSQL SQLSTATEs of a server that is shutting down, starting or unreachable (class 08: connection
 // exception; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections)
-const PG_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
+const PG_UNAVAILABLE = /^(08[0-9]{3}|57P0[123]|53300)$/; // not 08P01 (a protocol violation is a bug, not an outage)
 const NET_UNAVAILABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

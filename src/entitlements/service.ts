@@ -41,7 +41,7 @@ export type { AccessEntry } from './evaluate';
 /** How input keys name customers: `id_or_key` (the customer path) or `key_or_subject` (the access query). */
 export type MatchMode = 'id_or_key' | 'key_or_subject';
 
-interface MeterInfo {
+export interface MeterInfo {
   id: string;
   key: string;
   aggregation: Aggregation;
@@ -222,7 +222,7 @@ export async function loadCustomers(
 // ---------------------------------------------------------------------------------------------------
 // usage (statement 2)
 
-interface UsageItem {
+export interface UsageItem {
   meter: MeterInfo;
   subjects: SubjectWindow[];
   from: Date;

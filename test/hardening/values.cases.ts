@@ -9,6 +9,7 @@ import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
 import { buildMeterQuery, rawValueSql, valueProblemSql } from '../../src/metering/service';
 import { eventTimeProblem } from '../../src/metering/time';
+import { usageOf, type MeterInfo, type UsageItem } from '../../src/entitlements/service';
 import { createTestApp, type TestApp } from '../support/app';
 
 const P = '/v3/openmeter';
@@ -284,6 +285,39 @@ describe('hardening: event values (issue 9 items 1 and 3)', () => {
     );
     // 999999999999999999.999999999999999999 - 999999999999999999.999999999999999999 + 1e-18 + 1
     expect(q.data.map((r: any) => r.value)).toEqual(['1.000000000000000001']);
+  });
+
+  it('9.1 the access query never fails on its size: 40 items of 1,000 windowed subjects (past the 65,535 bind parameters of one statement) in one exact statement', async () => {
+    const m = await meter({
+      key: 'many_sum',
+      name: 'many',
+      aggregation: 'sum',
+      event_type: 'many_usage',
+      value_property: '$.v',
+    });
+    const t0 = '2026-03-01T00:00:00Z';
+    expect(
+      (
+        await postRaw(
+          `[${evText('many-1', 'many_usage', 'many-s0', t0, '{"v":2}')},${evText('many-2', 'many_usage', 'many-s999', t0, '{"v":3}')}]`,
+        )
+      ).status,
+    ).toBe(202);
+    const info: MeterInfo = { ...m, value_property: m.value_property, dimensions: {}, events_from: null };
+    // 1,000 windowed subjects each (the most a customer has), 40 items: ~240,000 parameters in one statement
+    const subjects = Array.from({ length: 1000 }, (_, i) => ({
+      subject: `many-s${i}`,
+      from: '2026-01-01T00:00:00Z',
+    }));
+    const items: UsageItem[] = Array.from({ length: 40 }, (_, i) => ({
+      meter: info,
+      subjects,
+      from: new Date(Date.parse('2026-02-01T00:00:00Z') + i * 1000),
+      to: new Date('2026-04-01T00:00:00Z'),
+    }));
+    const usage = await usageOf(app.deps.orm.em.fork(), items);
+    expect(usage.size).toBe(40);
+    expect([...usage.values()].every((v) => v === '5')).toBe(true);
   });
 
   it('9.1 the value rule, case by case, as SQL (the one expression every aggregation and GET /events use)', async () => {
