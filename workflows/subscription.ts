@@ -87,13 +87,15 @@ const rowWriteOptions = {
  */
 const rowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOptions);
 /**
- * An invoice's first try: local attempts (idempotent by invoice key: no activity task round trip, one
- * marker instead of three events and a workflow task). Few and short, because a local activity holds
- * the workflow task open (requests wait for it) and a failing one grows the history.
+ * An invoice's first try: one local attempt (idempotent by invoice key: no activity task round trip, one
+ * marker instead of three events and a workflow task). One and short, because a local activity holds
+ * the workflow task open — a cancel or change arriving meanwhile waits for it — and a failing one grows
+ * the history: an invoice that takes longer than 3 s (a slow query, a lock or connection wait) goes on
+ * as a remote activity, which holds nothing.
  */
 const localBilling = proxyLocalActivities<BillingActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 2 },
+  startToCloseTimeout: '3s',
+  retry: { maximumAttempts: 1 },
 });
 /**
  * Later tries: remote attempts (their retries cost no history; the pending activity shows the last

@@ -4,6 +4,7 @@
  * invoice numbers) and 10 (the sticky schedule-to-start timeout that delays invoices after a worker crash).
  * Imported by test/integration/hardening.test.ts.
  */
+import { Context } from '@temporalio/activity';
 import type { IssueInvoiceInput } from '../../src/billing/contract';
 import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
@@ -292,6 +293,59 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     expect((await f.get(sub.id)).invoice_failure).toBeUndefined();
     expect(await sa()).toBeUndefined();
     await maybeRecordHistory(h, sub.id, 'subscription-invoice-failing');
+  });
+
+  it('1.w2 while an invoice hangs (a slow query, a lock wait): cancel answers within seconds and the invoice is issued once', async () => {
+    const hang = { calls: 0, hanging: false, issued: [] as string[] };
+    h = await createHarness({
+      activities: (real) => ({
+        ...real,
+        async issueInvoice(input) {
+          if (++hang.calls === 1) {
+            // the first try hangs far beyond any real invoice; it ends when its timeout cancels it
+            hang.hanging = true;
+            await Promise.race([
+              new Promise((r) => setTimeout(r, 30_000)),
+              Context.current().cancelled.catch(() => undefined),
+            ]);
+            hang.hanging = false;
+            throw new Error('hung invoice given up');
+          }
+          const ref = await real.issueInvoice(input);
+          if (ref.created) hang.issued.push(input.invoiceKey);
+          return ref;
+        },
+      }),
+    });
+    const f = fixtures(h.app);
+    await f.plan('flat', [
+      {
+        key: 'default',
+        name: 'Default',
+        rate_cards: [
+          { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '5' } },
+        ],
+      },
+    ]);
+    await f.customer('slow-inc');
+    const sub = await f.subscribe({ customer: { key: 'slow-inc' }, plan: { key: 'flat' } });
+    const a = Date.parse(sub.active_from);
+    await advanceTo(h, month(a, 1) - DAY, [sub.id]);
+    void h.env.sleep(DAY + 3 * 60_000);
+    await waitFor(() => Promise.resolve(hang.hanging));
+
+    const t0 = Date.now();
+    const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' });
+    const answeredMs = Date.now() - t0;
+    if (process.env.TALLY_TEST_LOG) console.log(`cancel answered in ${answeredMs} ms while the invoice hung`);
+    expect([res.status, res.body.status]).toEqual([200, 'canceled']);
+    // the local try gives up after 3 s and the invoice goes on remotely; before, the cancel waited ~8 s
+    expect(answeredMs).toBeLessThan(6_000);
+    const result = await workflowHandle(h, sub.id).result();
+    expect(result).toMatchObject({ status: 'canceled', pendingInvoices: [] });
+    const invs = await invoicesOf(h.app, sub.id);
+    expect(invs[0]).toMatchObject({ invoice_key: `${sub.id}:${isoOf(a)}`, total: '5.00' });
+    expect(hang.issued.sort()).toEqual(invs.map((i) => i.invoice_key).sort());
   });
 });
 
