@@ -21,7 +21,7 @@ import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
-import { createHarness } from '../integration/subscription-harness';
+import { createHarness } from '../support/harness';
 
 const P = '/v3/openmeter';
 

@@ -13,16 +13,15 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
   isoOf,
-  maybeRecordHistory,
   month,
-  runHistories,
   waitFor,
   workflowHandle,
   type Harness,
-} from '../integration/subscription-harness';
+} from '../support/harness';
+import { fixtures } from '../support/api';
+import { maybeRecordHistory, runHistories } from '../support/history';
 
 const P = '/v3/openmeter';
 

@@ -2,15 +2,8 @@
 import type { Client } from '@temporalio/client';
 import { getStateQuery } from '../../workflows/definitions';
 import { createTestApp, type TestApp } from '../support/app';
-import {
-  createHarness,
-  DAY,
-  fixtures,
-  P,
-  advanceTo,
-  workflowHandle,
-  type Harness,
-} from './subscription-harness';
+import { createHarness, DAY, advanceTo, workflowHandle, type Harness } from '../support/harness';
+import { fixtures, P } from '../support/api';
 
 jest.setTimeout(120_000);
 

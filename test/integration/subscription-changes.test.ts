@@ -7,17 +7,16 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
-  maybeRecordHistory,
-  P,
   settle,
   waitFor,
   workflowHandle,
   type Harness,
   isoOf,
   month,
-} from './subscription-harness';
+} from '../support/harness';
+import { fixtures, P } from '../support/api';
+import { maybeRecordHistory } from '../support/history';
 
 jest.setTimeout(120_000);
 

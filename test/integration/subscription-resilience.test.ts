@@ -6,15 +6,15 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
   settle,
   waitFor,
   type Harness,
   isoOf,
-  maybeRecordHistory,
   month,
-} from './subscription-harness';
+} from '../support/harness';
+import { fixtures } from '../support/api';
+import { maybeRecordHistory } from '../support/history';
 
 jest.setTimeout(120_000);
 

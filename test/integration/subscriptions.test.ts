@@ -6,17 +6,15 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
-  maybeRecordHistory,
-  P,
   waitFor,
   workflowHandle,
   type Harness,
   isoOf,
   month,
-  runHistories,
-} from './subscription-harness';
+} from '../support/harness';
+import { fixtures, P } from '../support/api';
+import { maybeRecordHistory, runHistories } from '../support/history';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
 import { previewInvoice } from '../../src/billing/service';
 import { currentPeriodOf } from '../../src/subscriptions/row-period';
