@@ -21,9 +21,8 @@ import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
+import { defaultPhase, fixtures, flatFeeRateCard, P } from '../support/api';
 import { createHarness } from '../support/harness';
-
-const P = '/v3/openmeter';
 
 interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -519,30 +518,10 @@ describe('9.8 outages answer 503 quickly', () => {
   });
 
   async function withPlan(app: TestApp): Promise<{ planId: string; customerId: string }> {
-    const c = await app.api
-      .post(`${P}/customers`)
-      .send({ key: 'acme', name: 'Acme', currency: 'USD' })
-      .expect(201);
-    const plan = await app.api
-      .post(`${P}/plans`)
-      .send({
-        key: 'basic',
-        name: 'Basic',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '10' } },
-            ],
-          },
-        ],
-      })
-      .expect(201);
-    await app.api.post(`${P}/plans/${plan.body.id}/publish`).expect(200);
-    return { planId: plan.body.id as string, customerId: c.body.id as string };
+    const f = fixtures(app);
+    const c = await f.customer('acme', { name: 'Acme' });
+    const plan = await f.plan('basic', defaultPhase([flatFeeRateCard('10')]), { name: 'Basic' });
+    return { planId: plan.id as string, customerId: c.id as string };
   }
 
   async function timed(t: request.Test): Promise<{ res: request.Response; ms: number }> {

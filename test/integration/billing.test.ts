@@ -3,8 +3,7 @@ import type { IssueInvoiceInput } from '../../src/billing/contract';
 import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
 import { createTestApp, type TestApp } from '../support/app';
-
-const P = '/v3/openmeter';
+import { ok, P } from '../support/api';
 
 let app: TestApp;
 const em = () => app.deps.orm.em.fork();
@@ -15,13 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-async function ok<T = any>(req: Promise<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 async function createCustomer(key: string, subjects: string[] = []) {
   return ok(
