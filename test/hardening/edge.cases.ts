@@ -20,6 +20,7 @@ import { modules } from '../../src/modules';
 import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
+import { freePort } from '../../scripts/lib/net';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
 import { defaultPhase, fixtures, flatFeeRateCard, P } from '../support/api';
 import { createHarness } from '../support/harness';
@@ -331,16 +332,6 @@ describe('9.12 authentication', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 // what pg, knex and gRPC say (case matters: our own 'unavailable' is fine)
 const DRIVER_TEXT =
