@@ -515,6 +515,23 @@ describe('9.8 outages answer 503 quickly', () => {
     return { planId: plan.id as string, customerId: c.id as string };
   }
 
+  /** an active subscription of `acme` to `basic` (the row as if created while Temporal was up) */
+  async function activeSubscription(app: TestApp, id: string, plan: { planId: string; customerId: string }) {
+    await app.db.orm.em.fork().execute(
+      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+         billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
+       values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
+      [id, plan.customerId, plan.planId, `subscription-${id}`],
+    );
+  }
+
+  const createSubscription = (app: TestApp) =>
+    timed(app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }));
+
+  /** 503 with a Retry-After in whole seconds */
+  const expectRetryAfter503 = (res: request.Response) =>
+    expect([res.status, res.headers['retry-after']]).toEqual([503, expect.stringMatching(/^\d+$/)]);
+
   async function timed(t: request.Test): Promise<{ res: request.Response; ms: number }> {
     const t0 = Date.now();
     const res = await t;
@@ -527,14 +544,9 @@ describe('9.8 outages answer 503 quickly', () => {
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      const { planId, customerId } = await withPlan(app);
-      const create = await timed(
-        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
-      );
-      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      const plan = await withPlan(app);
+      const create = await createSubscription(app);
+      expectRetryAfter503(create.res);
       expect(create.ms).toBeLessThan(5000);
       console.log(`9.8 Temporal port closed: POST /subscriptions answered 503 in ${create.ms} ms`);
       // nothing was stored
@@ -542,17 +554,9 @@ describe('9.8 outages answer 503 quickly', () => {
 
       // an active subscription (as if created while Temporal was up): cancelling it answers 503 quickly
       const id = '01JDZZZZZZZZZZZZZZZZZZZZZZ';
-      await app.db.orm.em.fork().execute(
-        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
-         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
-        [id, customerId, planId, `subscription-${id}`],
-      );
+      await activeSubscription(app, id, plan);
       const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
-      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      expectRetryAfter503(cancel.res);
       expect(cancel.ms).toBeLessThan(5000);
       console.log(
         `9.8 Temporal port closed: POST /subscriptions/{id}/cancel answered 503 in ${cancel.ms} ms`,
@@ -582,34 +586,21 @@ describe('9.8 outages answer 503 quickly', () => {
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      const { planId, customerId } = await withPlan(app);
-      const create = await timed(
-        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
-      );
-      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      const plan = await withPlan(app);
+      const create = await createSubscription(app);
+      expectRetryAfter503(create.res);
       expect(create.ms).toBeLessThan(6000);
       console.log(`9.8 Temporal silent: POST /subscriptions answered 503 in ${create.ms} ms`);
       expect((await app.api.get(`${P}/subscriptions`)).body.data).toEqual([]);
 
       // an Update (cancel) to a silent server answers 503 after the Update deadline (10 s), not never
       const id = '01JDZZZZZZZZZZZZZZZZZZZZZY';
-      await app.db.orm.em.fork().execute(
-        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
-         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
-        [id, customerId, planId, `subscription-${id}`],
-      );
+      await activeSubscription(app, id, plan);
       const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
       console.log(
         `9.8 Temporal silent: POST /subscriptions/{id}/cancel answered ${cancel.res.status} in ${cancel.ms} ms`,
       );
-      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      expectRetryAfter503(cancel.res);
       expect(cancel.ms).toBeLessThan(12_000);
       expect(cancel.res.body.detail).toMatch(/did not answer within 10 s/);
     } finally {

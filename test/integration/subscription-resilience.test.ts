@@ -26,23 +26,8 @@ afterEach(async () => {
 
 async function subscribe(hh: Harness) {
   const f = fixtures(hh.app);
-  const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' });
-  const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
-  await f.plan('metered', [
-    {
-      key: 'default',
-      name: 'Default',
-      rate_cards: [
-        {
-          key: 'calls',
-          name: 'Calls',
-          feature: { id: feature.id },
-          billing_cadence: 'P1M',
-          price: { type: 'unit', amount: '0.1' },
-        },
-      ],
-    },
-  ]);
+  const { feature } = await f.meteredFeature();
+  await f.meteredPlan('metered', { featureId: feature.id, price: '0.1' });
   await f.customer('acme-inc');
   const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
   const a = Date.parse(sub.active_from);

@@ -21,14 +21,16 @@ export interface UsageRateCard {
   key?: string;
   name?: string;
   entitlement?: Record<string, unknown>;
+  /** billing cadence; default P1M */
+  cadence?: string;
 }
 
-/** A monthly rate card billing `featureId` per unit at `price`, with an optional entitlement. */
+/** A rate card (monthly unless `cadence` says) billing `featureId` per unit at `price`, with an optional entitlement. */
 export const usageRateCard = (c: UsageRateCard): Record<string, unknown> => ({
   key: c.key ?? 'calls',
   name: c.name ?? 'Calls',
   feature: { id: c.featureId },
-  billing_cadence: 'P1M',
+  billing_cadence: c.cadence ?? 'P1M',
   price: { type: 'unit', amount: c.price },
   ...(c.entitlement ? { entitlement: c.entitlement } : {}),
 });
@@ -66,6 +68,18 @@ export function fixtures(app: TestApp) {
       const name = m.name ?? 'Calls';
       const meter = await f.meter({ key, name, aggregation: 'count', event_type: m.event_type ?? 'call' });
       const feature = await f.feature({ key, name, meter: { id: meter.id } });
+      return { meter, feature };
+    },
+    /** the meter `active_users` (unique `$.user_id` of `request` events) and its feature `active-users` */
+    async activeUsers() {
+      const meter = await f.meter({
+        key: 'active_users',
+        name: 'Active users',
+        aggregation: 'unique_count',
+        event_type: 'request',
+        value_property: '$.user_id',
+      });
+      const feature = await f.feature({ key: 'active-users', name: 'Active users', meter: { id: meter.id } });
       return { meter, feature };
     },
     /** creates (and publishes) a plan version; a second call with the same key creates the next version */
