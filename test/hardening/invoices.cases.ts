@@ -12,6 +12,7 @@ import { createTestApp, type TestApp } from '../support/app';
 import {
   advanceTo,
   createHarness,
+  subscribeMetered,
   DAY,
   invoicesOf,
   isoOf,
@@ -135,15 +136,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
         },
       }),
     });
-    const f = fixtures(h.app);
-    const { feature } = await f.meteredFeature();
-    await f.meteredPlan('metered', { featureId: feature.id, price: '0.1' });
-    await f.customer('acme-inc');
-    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
-    const a = Date.parse(sub.active_from);
-    await f.ingest(
-      [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
-    );
+    const { f, sub, a } = await subscribeMetered(h);
     const firstKey = `${sub.id}:${isoOf(a)}`;
 
     // past the period end + collection period (PT1M): the invoice falls due and its tries fail

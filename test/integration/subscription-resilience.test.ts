@@ -5,6 +5,7 @@
 import {
   advanceTo,
   createHarness,
+  subscribeMetered,
   DAY,
   invoicesOf,
   settle,
@@ -13,7 +14,6 @@ import {
   isoOf,
   month,
 } from '../support/harness';
-import { fixtures } from '../support/api';
 import { maybeRecordHistory } from '../support/history';
 
 jest.setTimeout(120_000);
@@ -24,24 +24,11 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function subscribe(hh: Harness) {
-  const f = fixtures(hh.app);
-  const { feature } = await f.meteredFeature();
-  await f.meteredPlan('metered', { featureId: feature.id, price: '0.1' });
-  await f.customer('acme-inc');
-  const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
-  const a = Date.parse(sub.active_from);
-  await f.ingest(
-    [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
-  );
-  return { f, sub, a };
-}
-
 it('a worker killed mid-period is replaced; the new one resumes the sleeping workflow and bills once', async () => {
   // no sticky cache: a real server moves a dead worker's sticky tasks back to the shared queue after a
   // timeout, which the time-skipping server never does
   h = await createHarness({ maxCachedWorkflows: 0 });
-  const { f, sub, a } = await subscribe(h);
+  const { f, sub, a } = await subscribeMetered(h);
   await advanceTo(h, a + 12 * DAY, [sub.id]);
   await h.stopWorker();
   await h.restartWorker(); // a fresh Worker: no cached workflow state, it replays the history
@@ -69,7 +56,7 @@ it('an invoice activity that fails after writing is retried without issuing a du
       },
     }),
   });
-  const { sub, a } = await subscribe(h);
+  const { sub, a } = await subscribeMetered(h);
   await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
   await waitFor(() => Promise.resolve(attempts >= 2), 30_000);
   await settle(h, [sub.id]);
@@ -92,7 +79,7 @@ it('an invoice whose local try fails is tried again, after a backoff, as a (remo
       },
     }),
   });
-  const { sub, a } = await subscribe(h);
+  const { sub, a } = await subscribeMetered(h);
   await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
   await waitFor(() => Promise.resolve(attempts >= 5), 30_000);
   await settle(h, [sub.id]);

@@ -9,6 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
+import { fixtures } from './api';
 import { createTestApp, type TestApp } from './app';
 import { createTimeSkippingEnv, registerSearchAttributes } from './temporal';
 import { addDuration } from '../../src/catalog/periods';
@@ -97,6 +98,23 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
   };
   await h.restartWorker();
   return h;
+}
+
+/**
+ * The usual scenario: plan `metered` (0.1 per call on meter/feature `calls`), customer `acme-inc` subscribed
+ * to it now, and one `call` event on each of days 1, 2 and 3 after `active_from` (`a`, ms since epoch).
+ */
+export async function subscribeMetered(h: Harness) {
+  const f = fixtures(h.app);
+  const { feature } = await f.meteredFeature();
+  await f.meteredPlan('metered', { featureId: feature.id, price: '0.1' });
+  await f.customer('acme-inc');
+  const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
+  const a = Date.parse(sub.active_from);
+  await f.ingest(
+    [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
+  );
+  return { f, sub, a };
 }
 
 export interface IssuedInvoice {
