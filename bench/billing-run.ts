@@ -24,7 +24,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
@@ -34,7 +33,7 @@ import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter } from '../src/metering/service';
 import { createSubscriptionsService } from '../src/subscriptions/service';
-import { waitForPort } from '../scripts/lib/postgres';
+import { freePort, waitForPort } from '../scripts/lib/net';
 import { temporalCliPath } from '../scripts/lib/tools';
 import { cliSearchAttributeFlags } from '../src/temporal/search-attributes';
 import { fmtInt, progress } from './lib/progress';
@@ -90,16 +89,6 @@ function expectedTotal(i: number): string {
   let tokens = 0;
   for (let j = 0; j < eventsOf(i); j++) tokens += tokensOf(i, j);
   return new Decimal(tokens).mul('0.01').toFixed(2);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));

@@ -10,22 +10,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePostgres, type RunningPostgres } from './lib/postgres';
+import { freePort } from './lib/net';
 import { ROOT, temporalCliPath, temporalTestServerPath } from './lib/tools';
 import { createOrm, migrate } from '../src/db/orm';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function main(): Promise<number> {
   const t0 = Date.now();

@@ -3,27 +3,17 @@
  * data dir, a free port) — or DATABASE_URL's server with a fresh database — migrated with every module.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { ensurePostgres, type RunningPostgres } from '../../scripts/lib/postgres';
+import { freePort } from '../../scripts/lib/net';
 import { progress } from './progress';
 
 export interface BenchDatabase {
   /** a new, migrated, empty database on the same server (each benchmark gets its own) */
   fresh(name: string, poolMax?: number): Promise<{ orm: Orm; url: string }>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export async function startBenchDatabase(): Promise<BenchDatabase> {

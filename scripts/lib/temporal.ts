@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { portOpen, waitForPort } from './postgres';
+import { portOpen, waitForPort } from './net';
 import { temporalCliPath } from './tools';
 import { cliSearchAttributeFlags } from '../../src/temporal/search-attributes';
 

@@ -2,25 +2,16 @@
  * Issue 9 items 5, 6 and 11 (customers): keys and ids never confusable; a customer never sees usage from
  * before it owned a name; a customer's event listing is a few index probes, not a scan.
  */
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ulid } from 'ulid';
 import { computeLines } from '../../src/billing/calculator';
 import { listEvents } from '../../src/metering/service';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
 import { createTestApp, type TestApp } from '../support/app';
-import { createTimeSkippingEnv } from '../support/temporal';
+import { fixtures, ok, P } from '../support/api';
+import { createTimeSkippingEnv, registerSearchAttributes } from '../support/temporal';
 
-const P = '/v3/openmeter';
 const HOUR = 3600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked by the tests
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 const fields = (body: { invalid_parameters?: { field: string }[] }) =>
   (body.invalid_parameters ?? []).map((p) => p.field);
@@ -33,12 +24,7 @@ describe('issue 9 — customers', () => {
 
   beforeAll(async () => {
     env = await createTimeSkippingEnv();
-    await env.connection.operatorService.addSearchAttributes({
-      namespace: 'default',
-      searchAttributes: Object.fromEntries(
-        SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
-      ),
-    });
+    await registerSearchAttributes(env);
     // no worker: subscriptions are created (row + started workflow) but never run
     t = await createTestApp({ temporal: env.client });
   }, 120_000);
@@ -51,42 +37,14 @@ describe('issue 9 — customers', () => {
   let plan: { id: string; key: string; version: number };
   let meter: { id: string };
   beforeAll(async () => {
-    meter = await ok(
-      t.api
-        .post(`${P}/meters`)
-        .send({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' }),
-      201,
+    const f = fixtures(t);
+    const calls = await f.meteredFeature();
+    meter = calls.meter;
+    plan = await f.meteredPlan(
+      'metered',
+      { featureId: calls.feature.id, price: '1', entitlement: { type: 'metered', limit: 1000 } },
+      { name: 'Metered' },
     );
-    const feature = await ok(
-      t.api.post(`${P}/features`).send({ key: 'calls', name: 'Calls', meter: { id: meter.id } }),
-      201,
-    );
-    const draft = await ok(
-      t.api.post(`${P}/plans`).send({
-        key: 'metered',
-        name: 'Metered',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'calls',
-                name: 'Calls',
-                feature: { id: feature.id },
-                billing_cadence: 'P1M',
-                price: { type: 'unit', amount: '1' },
-                entitlement: { type: 'metered', limit: 1000 },
-              },
-            ],
-          },
-        ],
-      }),
-      201,
-    );
-    plan = await ok(t.api.post(`${P}/plans/${draft.id}/publish`), 200);
   }, 60_000);
 
   // ---------------------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ import { modules } from '../../src/modules';
 import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
+import { freePort } from '../../scripts/lib/net';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
-import { createHarness } from '../integration/subscription-harness';
-
-const P = '/v3/openmeter';
+import { defaultPhase, fixtures, flatFeeRateCard, P } from '../support/api';
+import { createHarness } from '../support/harness';
 
 interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -333,16 +333,6 @@ describe('9.12 authentication', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 // what pg, knex and gRPC say (case matters: our own 'unavailable' is fine)
 const DRIVER_TEXT =
   /ECONNREFUSED|ECONNRESET|connect|Connection|127\.0\.0\.1|::1|terminat|postgres:\/\/|UNAVAILABLE|Knex|timeout/;
@@ -519,31 +509,28 @@ describe('9.8 outages answer 503 quickly', () => {
   });
 
   async function withPlan(app: TestApp): Promise<{ planId: string; customerId: string }> {
-    const c = await app.api
-      .post(`${P}/customers`)
-      .send({ key: 'acme', name: 'Acme', currency: 'USD' })
-      .expect(201);
-    const plan = await app.api
-      .post(`${P}/plans`)
-      .send({
-        key: 'basic',
-        name: 'Basic',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '10' } },
-            ],
-          },
-        ],
-      })
-      .expect(201);
-    await app.api.post(`${P}/plans/${plan.body.id}/publish`).expect(200);
-    return { planId: plan.body.id as string, customerId: c.body.id as string };
+    const f = fixtures(app);
+    const c = await f.customer('acme', { name: 'Acme' });
+    const plan = await f.plan('basic', defaultPhase([flatFeeRateCard('10')]), { name: 'Basic' });
+    return { planId: plan.id as string, customerId: c.id as string };
   }
+
+  /** an active subscription of `acme` to `basic` (the row as if created while Temporal was up) */
+  async function activeSubscription(app: TestApp, id: string, plan: { planId: string; customerId: string }) {
+    await app.db.orm.em.fork().execute(
+      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+         billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
+       values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
+      [id, plan.customerId, plan.planId, `subscription-${id}`],
+    );
+  }
+
+  const createSubscription = (app: TestApp) =>
+    timed(app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }));
+
+  /** 503 with a Retry-After in whole seconds */
+  const expectRetryAfter503 = (res: request.Response) =>
+    expect([res.status, res.headers['retry-after']]).toEqual([503, expect.stringMatching(/^\d+$/)]);
 
   async function timed(t: request.Test): Promise<{ res: request.Response; ms: number }> {
     const t0 = Date.now();
@@ -557,14 +544,9 @@ describe('9.8 outages answer 503 quickly', () => {
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      const { planId, customerId } = await withPlan(app);
-      const create = await timed(
-        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
-      );
-      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      const plan = await withPlan(app);
+      const create = await createSubscription(app);
+      expectRetryAfter503(create.res);
       expect(create.ms).toBeLessThan(5000);
       expect(JSON.stringify(create.res.body)).not.toMatch(DRIVER_TEXT);
       console.log(`9.8 Temporal port closed: POST /subscriptions answered 503 in ${create.ms} ms`);
@@ -573,17 +555,9 @@ describe('9.8 outages answer 503 quickly', () => {
 
       // an active subscription (as if created while Temporal was up): cancelling it answers 503 quickly
       const id = '01JDZZZZZZZZZZZZZZZZZZZZZZ';
-      await app.db.orm.em.fork().execute(
-        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
-         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
-        [id, customerId, planId, `subscription-${id}`],
-      );
+      await activeSubscription(app, id, plan);
       const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
-      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      expectRetryAfter503(cancel.res);
       expect(cancel.ms).toBeLessThan(5000);
       expect(JSON.stringify(cancel.res.body)).not.toMatch(DRIVER_TEXT);
       console.log(
@@ -614,34 +588,21 @@ describe('9.8 outages answer 503 quickly', () => {
     const client = new Client({ connection, namespace: 'default' });
     const app = await createTestApp({ temporal: client });
     try {
-      const { planId, customerId } = await withPlan(app);
-      const create = await timed(
-        app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'basic' } }),
-      );
-      expect([create.res.status, create.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      const plan = await withPlan(app);
+      const create = await createSubscription(app);
+      expectRetryAfter503(create.res);
       expect(create.ms).toBeLessThan(6000);
       console.log(`9.8 Temporal silent: POST /subscriptions answered 503 in ${create.ms} ms`);
       expect((await app.api.get(`${P}/subscriptions`)).body.data).toEqual([]);
 
       // an Update (cancel) to a silent server answers 503 after the Update deadline (10 s), not never
       const id = '01JDZZZZZZZZZZZZZZZZZZZZZY';
-      await app.db.orm.em.fork().execute(
-        `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-           billing_anchor, active_from, phase_key, phase_started_at, workflow_id)
-         values (?, ?, 'acme', ?, 'basic', 1, 'active', now(), now(), 'default', now(), ?)`,
-        [id, customerId, planId, `subscription-${id}`],
-      );
+      await activeSubscription(app, id, plan);
       const cancel = await timed(app.api.post(`${P}/subscriptions/${id}/cancel`).send({}));
       console.log(
         `9.8 Temporal silent: POST /subscriptions/{id}/cancel answered ${cancel.res.status} in ${cancel.ms} ms`,
       );
-      expect([cancel.res.status, cancel.res.headers['retry-after']]).toEqual([
-        503,
-        expect.stringMatching(/^\d+$/),
-      ]);
+      expectRetryAfter503(cancel.res);
       expect(cancel.ms).toBeLessThan(12_000);
       expect(cancel.res.body.detail).toMatch(/did not answer within 10 s/);
     } finally {

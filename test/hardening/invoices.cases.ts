@@ -13,28 +13,19 @@ import { createTestApp, type TestApp } from '../support/app';
 import {
   advanceTo,
   createHarness,
+  subscribeMetered,
   DAY,
-  fixtures,
   invoicesOf,
   isoOf,
-  maybeRecordHistory,
   month,
-  runHistories,
   waitFor,
   workflowHandle,
   type Harness,
-} from '../integration/subscription-harness';
-
-const P = '/v3/openmeter';
+} from '../support/harness';
+import { fixtures, flatFeeRateCard, P } from '../support/api';
+import { maybeRecordHistory, runHistories } from '../support/history';
 
 jest.setTimeout(180_000);
-
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 describe('9 invoice numbers are gapless and unique', () => {
   let app: TestApp;
@@ -44,47 +35,15 @@ describe('9 invoice numbers are gapless and unique', () => {
 
   beforeAll(async () => {
     app = await createTestApp();
-    const customer = await ok(
-      app.api.post(`${P}/customers`).send({ key: 'numbers', name: 'Numbers', currency: 'USD' }),
-      201,
+    const f = fixtures(app);
+    customerId = (await f.customer('numbers', { name: 'Numbers' })).id;
+    const { feature } = await f.meteredFeature();
+    const plan = await f.meteredPlan(
+      'numbers',
+      { featureId: feature.id, price: '0.1' },
+      { name: 'Numbers', more: [flatFeeRateCard('5')] },
     );
-    customerId = customer.id;
-    const meter = await ok(
-      app.api
-        .post(`${P}/meters`)
-        .send({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' }),
-      201,
-    );
-    const feature = await ok(
-      app.api.post(`${P}/features`).send({ key: 'calls', name: 'Calls', meter: { id: meter.id } }),
-      201,
-    );
-    const plan = await ok(
-      app.api.post(`${P}/plans`).send({
-        key: 'numbers',
-        name: 'Numbers',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'calls',
-                name: 'Calls',
-                feature: { id: feature.id },
-                billing_cadence: 'P1M',
-                price: { type: 'unit', amount: '0.1' },
-              },
-              { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '5' } },
-            ],
-          },
-        ],
-      }),
-      201,
-    );
-    planId = (await ok(app.api.post(`${P}/plans/${plan.id}/publish`), 200)).id;
+    planId = plan.id;
   });
   afterAll(async () => {
     await app?.close();
@@ -189,30 +148,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
         },
       }),
     });
-    const f = fixtures(h.app);
-    const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' });
-    const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
-    await f.plan('metered', [
-      {
-        key: 'default',
-        name: 'Default',
-        rate_cards: [
-          {
-            key: 'calls',
-            name: 'Calls',
-            feature: { id: feature.id },
-            billing_cadence: 'P1M',
-            price: { type: 'unit', amount: '0.1' },
-          },
-        ],
-      },
-    ]);
-    await f.customer('acme-inc');
-    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
-    const a = Date.parse(sub.active_from);
-    await f.ingest(
-      [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
-    );
+    const { f, sub, a } = await subscribeMetered(h);
     const firstKey = `${sub.id}:${isoOf(a)}`;
 
     // past the period end + collection period (PT1M): the invoice falls due and its tries fail

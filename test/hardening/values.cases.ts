@@ -11,19 +11,12 @@ import { buildMeterQuery, rawValueSql, valueProblemSql } from '../../src/meterin
 import { eventTimeProblem } from '../../src/metering/time';
 import { usageOf, type MeterInfo, type UsageItem } from '../../src/entitlements/service';
 import { createTestApp, type TestApp } from '../support/app';
+import { fixtures, ok, P } from '../support/api';
 
-const P = '/v3/openmeter';
 const BATCH = 'application/cloudevents-batch+json';
 const SINGLE = 'application/cloudevents+json';
 
 let app: TestApp;
-
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 /** sends `body` as its exact text (superagent would re-encode an object) */
 const postRaw = (body: string | Buffer, contentType = BATCH) =>
@@ -54,40 +47,20 @@ async function meter(body: Record<string, unknown>) {
 
 /** a customer with an active subscription (row as the workflow writes it) to a plan billing `meterId` */
 async function billedCustomer(key: string, meterId: string, start: Date) {
-  const customer = await ok(
-    app.api.post(`${P}/customers`).send({ key, name: `Customer ${key}`, currency: 'USD' }),
-    201,
+  const f = fixtures(app);
+  const customer = await f.customer(key);
+  const feature = await f.feature({ key: `f_${key}`, name: `f_${key}`, meter: { id: meterId } });
+  const plan = await f.meteredPlan(
+    `p_${key}`,
+    {
+      featureId: feature.id,
+      price: '0.5',
+      key: 'usage',
+      name: 'usage',
+      entitlement: { type: 'metered', limit: 1000 },
+    },
+    { name: `Plan ${key}` },
   );
-  const feature = await ok(
-    app.api.post(`${P}/features`).send({ key: `f_${key}`, name: `f_${key}`, meter: { id: meterId } }),
-    201,
-  );
-  const draft = await ok(
-    app.api.post(`${P}/plans`).send({
-      key: `p_${key}`,
-      name: `Plan ${key}`,
-      currency: 'USD',
-      billing_cadence: 'P1M',
-      phases: [
-        {
-          key: 'default',
-          name: 'Default',
-          rate_cards: [
-            {
-              key: 'usage',
-              name: 'usage',
-              feature: { id: feature.id },
-              billing_cadence: 'P1M',
-              price: { type: 'unit', amount: '0.5' },
-              entitlement: { type: 'metered', limit: 1000 },
-            },
-          ],
-        },
-      ],
-    }),
-    201,
-  );
-  const plan = await ok(app.api.post(`${P}/plans/${draft.id}/publish`), 200);
   const id = newId();
   await sql(
     `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,

@@ -3,8 +3,7 @@ import type { IssueInvoiceInput } from '../../src/billing/contract';
 import { issueInvoice } from '../../src/billing/service';
 import { newId } from '../../src/lib/ids';
 import { createTestApp, type TestApp } from '../support/app';
-
-const P = '/v3/openmeter';
+import { defaultPhase, fixtures, ok, P } from '../support/api';
 
 let app: TestApp;
 const em = () => app.deps.orm.em.fork();
@@ -15,13 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-async function ok<T = any>(req: Promise<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 async function createCustomer(key: string, subjects: string[] = []) {
   return ok(
@@ -35,32 +27,11 @@ async function createCustomer(key: string, subjects: string[] = []) {
   );
 }
 
-async function createMeter(body: Record<string, unknown>) {
-  return ok(app.api.post(`${P}/meters`).send(body), 201);
-}
-
-async function createFeature(body: Record<string, unknown>) {
-  return ok(app.api.post(`${P}/features`).send(body), 201);
-}
-
-async function createPlan(
-  key: string,
-  rateCards: Record<string, unknown>[],
-  extra: Record<string, unknown> = {},
-) {
-  const plan = await ok(
-    app.api.post(`${P}/plans`).send({
-      key,
-      name: `Plan ${key}`,
-      currency: 'USD',
-      billing_cadence: 'P1M',
-      phases: [{ key: 'default', name: 'Default', rate_cards: rateCards }],
-      ...extra,
-    }),
-    201,
-  );
-  return ok(app.api.post(`${P}/plans/${plan.id}/publish`), 200);
-}
+const createMeter = (body: Record<string, unknown>) => fixtures(app).meter(body);
+const createFeature = (body: Record<string, unknown>) => fixtures(app).feature(body);
+/** creates and publishes plan `key` with one phase `default` */
+const createPlan = (key: string, rateCards: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
+  fixtures(app).plan(key, defaultPhase(rateCards), extra);
 
 async function ingest(events: { type: string; subject: string; time: string; data: unknown }[]) {
   await ok(

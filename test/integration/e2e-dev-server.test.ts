@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- untyped JSON bodies of the API responses */
 /**
  * End to end against the real Temporal dev server (real timers, real visibility), not the time-skipping
  * server: a plan billed every minute, events at the current time, a real worker (`createWorker`), and
@@ -10,11 +9,11 @@ import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createWorker } from '../../src/temporal/worker';
 import { createTestApp, type TestApp } from '../support/app';
+import { ok, P } from '../support/api';
 import { createLocalEnv } from '../support/temporal';
 
 jest.setTimeout(300_000);
 
-const P = '/v3/openmeter';
 const TASK_QUEUE = 'tally-e2e-dev-server';
 const CUSTOMER_KEY = `e2e-${randomUUID().slice(0, 8)}`;
 
@@ -45,13 +44,6 @@ afterAll(async () => {
   await env?.teardown();
   await app?.close();
 });
-
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 /** Polls `fn` every `everyMs` until it returns a truthy value, or fails after `timeoutMs`. */
 async function poll<T>(

@@ -5,69 +5,23 @@
  * version without it removes the feature, and an immediate cancelation removes all access — each visible
  * as soon as the API call that changed the subscription has answered.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTimeSkippingEnv } from '../support/temporal';
+import type { TestApp } from '../support/app';
+import { ok, P } from '../support/api';
+import { createHarness, type Harness } from '../support/harness';
 
 jest.setTimeout(120_000);
 
-const P = '/v3/openmeter';
-const TASK_QUEUE = 'tally-entitlements-test';
-
-let env: TestWorkflowEnvironment;
+let h: Harness;
 let app: TestApp;
-let worker: Worker;
-let running: Promise<void>;
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (m: string) => console.error(m),
-};
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
-    ),
-  });
-  app = await createTestApp({
-    temporal: env.client,
-    config: { TALLY_COLLECTION_PERIOD: 'PT1M', TEMPORAL_TASK_QUEUE: TASK_QUEUE },
-  });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: quietLogger,
-    }),
-    activities: createActivities(app.deps),
-  });
-  running = worker.run();
+  h = await createHarness();
+  app = h.app;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-  await app?.close();
+  await h?.close();
 });
-
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 async function access(customer: string): Promise<Record<string, any>> {
   const body = await ok(app.api.get(`${P}/customers/${customer}/entitlement-access`), 200);

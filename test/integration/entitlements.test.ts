@@ -6,8 +6,8 @@
 import { newId } from '../../src/lib/ids';
 import { createEntitlementsService } from '../../src/entitlements/service';
 import { createTestApp, type TestApp } from '../support/app';
+import { ok, P } from '../support/api';
 
-const P = '/v3/openmeter';
 let app: TestApp;
 let svc: ReturnType<typeof createEntitlementsService>;
 
@@ -18,13 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 const customer = (key: string, subject_keys: string[] = []) =>
   ok(

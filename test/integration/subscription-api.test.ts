@@ -2,15 +2,8 @@
 import type { Client } from '@temporalio/client';
 import { getStateQuery } from '../../workflows/definitions';
 import { createTestApp, type TestApp } from '../support/app';
-import {
-  createHarness,
-  DAY,
-  fixtures,
-  P,
-  advanceTo,
-  workflowHandle,
-  type Harness,
-} from './subscription-harness';
+import { createHarness, DAY, advanceTo, workflowHandle, type Harness } from '../support/harness';
+import { defaultPhase, fixtures, P } from '../support/api';
 
 jest.setTimeout(120_000);
 
@@ -28,15 +21,15 @@ describe('with a running worker', () => {
     const f = fixtures(h.app);
     await f.customer('acme-inc');
     await f.customer('globex');
-    await f.plan('basic', [{ key: 'default', name: 'Default', rate_cards: [rateCard('10')] }]);
-    await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [rateCard('50')] }]);
+    await f.plan('basic', defaultPhase([rateCard('10')]));
+    await f.plan('pro', defaultPhase([rateCard('50')]));
     // a draft (unpublished) version 2 of pro
     await h.app.api.post(`${P}/plans`).send({
       key: 'pro',
       name: 'Pro v2',
       currency: 'USD',
       billing_cadence: 'P1M',
-      phases: [{ key: 'default', name: 'Default', rate_cards: [rateCard('60')] }],
+      phases: defaultPhase([rateCard('60')]),
     });
   });
   afterAll(async () => {
@@ -134,7 +127,7 @@ describe('with a running worker', () => {
 
   it('refuses a plan in another currency', async () => {
     const f = fixtures(h.app);
-    await f.plan('euro', [{ key: 'default', name: 'Default', rate_cards: [rateCard('9')] }], {
+    await f.plan('euro', defaultPhase([rateCard('9')]), {
       currency: 'EUR',
     });
     const sub = await f.subscribe({ customer: { key: 'globex' }, plan: { key: 'basic' } });
@@ -169,7 +162,7 @@ describe('when the workflow cannot be started', () => {
   async function seed(a: TestApp) {
     const f = fixtures(a);
     await f.customer('acme-inc');
-    await f.plan('basic', [{ key: 'default', name: 'Default', rate_cards: [rateCard('10')] }]);
+    await f.plan('basic', defaultPhase([rateCard('10')]));
   }
   const count = async (a: TestApp) =>
     Number(

@@ -7,17 +7,16 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
-  maybeRecordHistory,
-  P,
   settle,
   waitFor,
   workflowHandle,
   type Harness,
   isoOf,
   month,
-} from './subscription-harness';
+} from '../support/harness';
+import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
+import { maybeRecordHistory } from '../support/history';
 
 jest.setTimeout(120_000);
 
@@ -36,21 +35,9 @@ const req = (subject: string, time: number, user: string) => ({
 
 async function setup(hh: Harness) {
   const f = fixtures(hh.app);
-  const meter = await f.meter({
-    key: 'active_users',
-    name: 'Active users',
-    aggregation: 'unique_count',
-    event_type: 'request',
-    value_property: '$.user_id',
-  });
-  const feature = await f.feature({ key: 'active-users', name: 'Active users', meter: { id: meter.id } });
-  const usage = (amount: string) => ({
-    key: 'active-users',
-    name: 'Active users',
-    feature: { id: feature.id },
-    billing_cadence: 'P1M',
-    price: { type: 'unit', amount },
-  });
+  const { feature } = await f.activeUsers();
+  const usage = (amount: string) =>
+    usageRateCard({ featureId: feature.id, price: amount, key: 'active-users', name: 'Active users' });
   const platform = (amount: string) => ({
     key: 'platform',
     name: 'Platform fee',
@@ -72,10 +59,10 @@ describe('migrations', () => {
   it('next_billing_cycle: v1 prices until the boundary, v2 after it', async () => {
     h = await createHarness();
     const { f, usage } = await setup(h);
-    const v1 = await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('1')] }]);
+    const v1 = await f.plan('starter', defaultPhase([usage('1')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
     const a = Date.parse(sub.active_from);
-    const v2 = await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('2')] }]);
+    const v2 = await f.plan('starter', defaultPhase([usage('2')]));
     expect(v2.version).toBe(2);
     await f.ingest([
       req('acme-inc', a + DAY, 'u1'),
@@ -118,10 +105,10 @@ describe('migrations', () => {
   it('immediate: the cut period is prorated under v1, the rest of the cycle under v2', async () => {
     h = await createHarness({ collectionPeriod: 'PT0S' });
     const { f, platform } = await setup(h);
-    await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [platform('30')] }]);
+    await f.plan('pro', defaultPhase([platform('30')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'pro' } });
     const a = Date.parse(sub.active_from);
-    const v2 = await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [platform('60')] }]);
+    const v2 = await f.plan('pro', defaultPhase([platform('60')]));
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/migrate`).send({ timing: 'immediate' });
     expect(res.status).toBe(200);
@@ -156,10 +143,10 @@ describe('in-advance fees on an immediate change', () => {
       payment_term: 'in_advance',
       price: { type: 'flat', amount },
     });
-    await f.plan('team', [{ key: 'default', name: 'Default', rate_cards: [seats('100')] }]);
+    await f.plan('team', defaultPhase([seats('100')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'team' } });
     const a = Date.parse(sub.active_from);
-    await f.plan('team', [{ key: 'default', name: 'Default', rate_cards: [seats('200')] }]);
+    await f.plan('team', defaultPhase([seats('200')]));
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/migrate`).send({ timing: 'immediate' });
     expect(res.status).toBe(200);
@@ -190,7 +177,7 @@ describe('cancelation', () => {
   it('immediate: bills the partial period once, ends the subscription and completes the workflow', async () => {
     h = await createHarness();
     const { f, usage } = await setup(h);
-    await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('1')] }]);
+    await f.plan('starter', defaultPhase([usage('1')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
     const a = Date.parse(sub.active_from);
     await f.ingest([
@@ -223,7 +210,7 @@ describe('cancelation', () => {
   it('next_billing_cycle: runs to the boundary, bills the last full period, then ends', async () => {
     h = await createHarness();
     const { f, usage } = await setup(h);
-    await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('1')] }]);
+    await f.plan('starter', defaultPhase([usage('1')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
     const a = Date.parse(sub.active_from);
     await f.ingest([req('acme-inc', a + DAY, 'u1'), req('acme-inc', a + 25 * DAY, 'u2')]);
@@ -262,7 +249,7 @@ describe('cancelation', () => {
   it('a scheduled cancelation brought forward: immediate after next_billing_cycle cuts now', async () => {
     h = await createHarness();
     const { f, usage } = await setup(h);
-    await f.plan('starter', [{ key: 'default', name: 'Default', rate_cards: [usage('1')] }]);
+    await f.plan('starter', defaultPhase([usage('1')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'starter' } });
     const a = Date.parse(sub.active_from);
     await f.ingest([req('acme-inc', a + DAY, 'u1'), req('acme-inc', a + 20 * DAY, 'late')]);
@@ -285,7 +272,7 @@ describe('cancelation', () => {
   it('at a timestamp: cuts exactly there', async () => {
     h = await createHarness({ collectionPeriod: 'PT0S' });
     const { f, platform } = await setup(h);
-    await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [platform('30')] }]);
+    await f.plan('pro', defaultPhase([platform('30')]));
     const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'pro' } });
     const a = Date.parse(sub.active_from);
     const at = a + 15 * DAY;

@@ -9,7 +9,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { historyFromFixture, workflowBundle } from './subscription-harness';
+import { workflowBundle } from '../support/harness';
+import { historyFromFixture } from '../support/history';
 
 jest.setTimeout(120_000);
 

@@ -5,16 +5,16 @@
 import {
   advanceTo,
   createHarness,
+  subscribeMetered,
   DAY,
-  fixtures,
   invoicesOf,
   settle,
   waitFor,
   type Harness,
   isoOf,
-  maybeRecordHistory,
   month,
-} from './subscription-harness';
+} from '../support/harness';
+import { maybeRecordHistory } from '../support/history';
 
 jest.setTimeout(120_000);
 
@@ -24,39 +24,11 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function subscribe(hh: Harness) {
-  const f = fixtures(hh.app);
-  const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'call' });
-  const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
-  await f.plan('metered', [
-    {
-      key: 'default',
-      name: 'Default',
-      rate_cards: [
-        {
-          key: 'calls',
-          name: 'Calls',
-          feature: { id: feature.id },
-          billing_cadence: 'P1M',
-          price: { type: 'unit', amount: '0.1' },
-        },
-      ],
-    },
-  ]);
-  await f.customer('acme-inc');
-  const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
-  const a = Date.parse(sub.active_from);
-  await f.ingest(
-    [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
-  );
-  return { f, sub, a };
-}
-
 it('a worker killed mid-period is replaced; the new one resumes the sleeping workflow and bills once', async () => {
   // no sticky cache: a real server moves a dead worker's sticky tasks back to the shared queue after a
   // timeout, which the time-skipping server never does
   h = await createHarness({ maxCachedWorkflows: 0 });
-  const { f, sub, a } = await subscribe(h);
+  const { f, sub, a } = await subscribeMetered(h);
   await advanceTo(h, a + 12 * DAY, [sub.id]);
   await h.stopWorker();
   await h.restartWorker(); // a fresh Worker: no cached workflow state, it replays the history
@@ -84,7 +56,7 @@ it('an invoice activity that fails after writing is retried without issuing a du
       },
     }),
   });
-  const { sub, a } = await subscribe(h);
+  const { sub, a } = await subscribeMetered(h);
   await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
   await waitFor(() => Promise.resolve(attempts >= 2), 30_000);
   await settle(h, [sub.id]);
@@ -107,7 +79,7 @@ it('an invoice whose local try fails is tried again, after a backoff, as a (remo
       },
     }),
   });
-  const { sub, a } = await subscribe(h);
+  const { sub, a } = await subscribeMetered(h);
   await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
   await waitFor(() => Promise.resolve(attempts >= 5), 30_000);
   await settle(h, [sub.id]);

@@ -6,17 +6,15 @@ import {
   advanceTo,
   createHarness,
   DAY,
-  fixtures,
   invoicesOf,
-  maybeRecordHistory,
-  P,
   waitFor,
   workflowHandle,
   type Harness,
   isoOf,
   month,
-  runHistories,
-} from './subscription-harness';
+} from '../support/harness';
+import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
+import { maybeRecordHistory, runHistories } from '../support/history';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
 import { previewInvoice } from '../../src/billing/service';
 import { currentPeriodOf } from '../../src/subscriptions/row-period';
@@ -45,29 +43,13 @@ afterEach(async () => {
 
 async function activeUsersSetup(hh: Harness, customerKey = 'acme-inc') {
   const f = fixtures(hh.app);
-  const meter = await f.meter({
-    key: 'active_users',
+  const { meter, feature } = await f.activeUsers();
+  const plan = await f.meteredPlan('starter', {
+    featureId: feature.id,
+    price: '1',
+    key: 'active-users',
     name: 'Active users',
-    aggregation: 'unique_count',
-    event_type: 'request',
-    value_property: '$.user_id',
   });
-  const feature = await f.feature({ key: 'active-users', name: 'Active users', meter: { id: meter.id } });
-  const plan = await f.plan('starter', [
-    {
-      key: 'default',
-      name: 'Default',
-      rate_cards: [
-        {
-          key: 'active-users',
-          name: 'Active users',
-          feature: { id: feature.id },
-          billing_cadence: 'P1M',
-          price: { type: 'unit', amount: '1' },
-        },
-      ],
-    },
-  ]);
   const customer = await f.customer(customerKey);
   return { f, meter, feature, plan, customer };
 }
@@ -161,25 +143,10 @@ describe('subscription billing cycles', () => {
   it('history stays bounded: the workflow continues as new once a run passes HISTORY_LIMIT events, nothing billed twice or lost', async () => {
     h = await createHarness({ collectionPeriod: 'PT0S' });
     const f = fixtures(h.app);
-    const meter = await f.meter({ key: 'calls', name: 'Calls', aggregation: 'count', event_type: 'request' });
-    const feature = await f.feature({ key: 'calls', name: 'Calls', meter: { id: meter.id } });
+    const { feature } = await f.meteredFeature({ event_type: 'request' });
     const plan = await f.plan(
       'daily',
-      [
-        {
-          key: 'default',
-          name: 'Default',
-          rate_cards: [
-            {
-              key: 'calls',
-              name: 'Calls',
-              feature: { id: feature.id },
-              billing_cadence: 'P1D',
-              price: { type: 'unit', amount: '1' },
-            },
-          ],
-        },
-      ],
+      defaultPhase([usageRateCard({ featureId: feature.id, price: '1', cadence: 'P1D' })]),
       { billing_cadence: 'P1D' },
     );
     const customer = await f.customer('acme-inc');

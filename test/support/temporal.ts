@@ -18,3 +18,13 @@ export async function createLocalEnv(): Promise<TestWorkflowEnvironment> {
     },
   });
 }
+
+/** Tells a time-skipping server Tally's custom search attributes (it knows none until told). */
+export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
+    ),
+  });
+}

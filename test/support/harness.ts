@@ -5,20 +5,15 @@
  * Each test gets its own harness, so workflow time starts at real "now" (the API stamps `active_from` with
  * the wall clock) and then jumps as the test sleeps.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities';
-import { newId } from '../../src/lib/ids';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
-import { createTestApp, type TestApp } from '../support/app';
-import { createTimeSkippingEnv } from '../support/temporal';
+import { fixtures } from './api';
+import { createTestApp, type TestApp } from './app';
+import { createTimeSkippingEnv, registerSearchAttributes } from './temporal';
 import { addDuration } from '../../src/catalog/periods';
 
-export const P = '/v3/openmeter';
 export const TASK_QUEUE = 'tally-subscriptions-test';
 export const DAY = 24 * 3600 * 1000;
 /** `n` calendar months after `from` (ms since epoch), as billing periods count them */
@@ -61,13 +56,7 @@ export interface HarnessOptions {
 
 export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = await createTimeSkippingEnv();
-  // the time-skipping server knows no custom search attributes until told
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
-    ),
-  });
+  await registerSearchAttributes(env);
   const app = await createTestApp({
     temporal: env.client,
     config: { TALLY_COLLECTION_PERIOD: opts.collectionPeriod ?? 'PT1M', TEMPORAL_TASK_QUEUE: TASK_QUEUE },
@@ -111,55 +100,21 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
   return h;
 }
 
-export async function ok<T = any>(req: PromiseLike<{ status: number; body: T }>, status: number): Promise<T> {
-  const res = await req;
-  if (res.status !== status)
-    throw new Error(`expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
-
-/** Catalog and customer set-up through the API. */
-export function fixtures(app: TestApp) {
-  return {
-    customer: (key: string) =>
-      ok(app.api.post(`${P}/customers`).send({ key, name: `Customer ${key}`, currency: 'USD' }), 201),
-    meter: (body: Record<string, unknown>) => ok(app.api.post(`${P}/meters`).send(body), 201),
-    feature: (body: Record<string, unknown>) => ok(app.api.post(`${P}/features`).send(body), 201),
-    /** creates (and publishes) a plan version; a second call with the same key creates the next version */
-    async plan(key: string, phases: Record<string, unknown>[], extra: Record<string, unknown> = {}) {
-      const plan = await ok(
-        app.api.post(`${P}/plans`).send({
-          key,
-          name: `Plan ${key}`,
-          currency: 'USD',
-          billing_cadence: 'P1M',
-          phases,
-          ...extra,
-        }),
-        201,
-      );
-      return ok(app.api.post(`${P}/plans/${plan.id}/publish`), 200);
-    },
-    async ingest(events: { type: string; subject: string; time: Date | string; data: unknown }[]) {
-      await ok(
-        app.api
-          .post(`${P}/events`)
-          .set('Content-Type', 'application/cloudevents-batch+json')
-          .send(
-            events.map((e) => ({
-              specversion: '1.0',
-              id: newId(),
-              source: 'subscription-test',
-              ...e,
-              time: new Date(e.time).toISOString(),
-            })),
-          ),
-        202,
-      );
-    },
-    subscribe: (body: Record<string, unknown>) => ok(app.api.post(`${P}/subscriptions`).send(body), 201),
-    get: (id: string) => ok(app.api.get(`${P}/subscriptions/${id}`), 200),
-  };
+/**
+ * The usual scenario: plan `metered` (0.1 per call on meter/feature `calls`), customer `acme-inc` subscribed
+ * to it now, and one `call` event on each of days 1, 2 and 3 after `active_from` (`a`, ms since epoch).
+ */
+export async function subscribeMetered(h: Harness) {
+  const f = fixtures(h.app);
+  const { feature } = await f.meteredFeature();
+  await f.meteredPlan('metered', { featureId: feature.id, price: '0.1' });
+  await f.customer('acme-inc');
+  const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'metered' } });
+  const a = Date.parse(sub.active_from);
+  await f.ingest(
+    [1, 2, 3].map((d) => ({ type: 'call', subject: 'acme-inc', time: new Date(a + d * DAY), data: {} })),
+  );
+  return { f, sub, a };
 }
 
 export interface IssuedInvoice {
@@ -254,48 +209,3 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-/**
- * Writes the workflow's histories as replay fixtures when RECORD_HISTORIES=1: one file per run that did
- * something (the chain of continued-as-new runs is followed backwards from the latest).
- */
-export async function maybeRecordHistory(h: Harness, subscriptionId: string, name: string): Promise<void> {
-  if (process.env.RECORD_HISTORIES !== '1') return;
-  const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-  mkdirSync(dir, { recursive: true });
-  const runs = await runHistories(h, subscriptionId);
-  runs
-    .filter((r) => (r.events?.length ?? 0) > 5)
-    .forEach((r, i) => writeFileSync(path.join(dir, `${name}-run${i + 1}.json`), historyJson(r)));
-}
-
-/** The histories of all the workflow's runs, oldest first (the continue-as-new chain, followed back). */
-export async function runHistories(
-  h: Harness,
-  subscriptionId: string,
-): Promise<temporal.api.history.v1.IHistory[]> {
-  const runs = [];
-  let runId: string | undefined;
-  for (;;) {
-    const history = await h.env.client.workflow
-      .getHandle(`subscription-${subscriptionId}`, runId)
-      .fetchHistory();
-    runs.unshift(history);
-    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    runId = started?.continuedExecutionRunId || undefined;
-    if (!runId) return runs;
-  }
-}
-
-const { History } = temporal.api.history.v1;
-
-/** protobufjs object form (longs and enums as strings, bytes base64): `History.fromObject` reads it back. */
-export const historyJson = (h: temporal.api.history.v1.IHistory): string =>
-  JSON.stringify(
-    History.toObject(History.fromObject(h), { longs: String, enums: String, bytes: String }),
-    null,
-    1,
-  );
-
-export const historyFromFixture = (json: string): temporal.api.history.v1.History =>
-  History.fromObject(JSON.parse(json));
