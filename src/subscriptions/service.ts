@@ -18,8 +18,13 @@ import { newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
 import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
-import type { subscriptionWorkflow } from '../../workflows/subscription';
-import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
+import {
+  cancelUpdate,
+  changeUpdate,
+  migrateUpdate,
+  REJECTION_TYPES,
+  type SubscriptionWorkflow,
+} from '../../workflows/definitions';
 import type { InvoiceFailureRecord, PendingChangeRecord } from './entities';
 
 export type { InvoiceFailureRecord };
@@ -380,7 +385,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       ],
     );
     try {
-      await client.workflow.start<typeof subscriptionWorkflow>('subscriptionWorkflow', {
+      await client.workflow.start<SubscriptionWorkflow>('subscriptionWorkflow', {
         taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
         workflowId,
         args: [state],
