@@ -25,9 +25,9 @@ import {
   REJECTION_TYPES,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
-import type { InvoiceFailureRecord, PendingChangeRecord } from './entities';
+import type { InvoiceFailureRecord, PendingChangeRecord, PeriodRecord } from './records';
 
-export type { InvoiceFailureRecord };
+export type { InvoiceFailureRecord, PeriodRecord };
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
 
@@ -199,18 +199,6 @@ export async function listSubscriptions(
 
 // ---------------------------------------------------------------------------------------------------
 // row writes by the workflow's activities (absolute values: idempotent)
-
-export interface PeriodRecord {
-  subscriptionId: string;
-  plan: { id: string; key: string; version: number };
-  phaseKey: string;
-  phaseStartedAt: string;
-  periodStart: string;
-  periodEnd: string;
-  /** the end of the next period when the current one will simply roll over into it, else null/absent */
-  nextPeriodEnd?: string | null;
-  pendingChange: PendingChangeRecord | null;
-}
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   await em.execute(
