@@ -3,8 +3,11 @@ import { log } from '@temporalio/activity';
 import type { IssueInvoiceInput, IssuedInvoiceRef } from '../src/billing/contract';
 import { issueInvoice } from '../src/billing/service';
 import type { AppDeps } from '../src/deps';
+import type { BillingActivities } from './contract';
 
-export function createBillingActivities(deps: Pick<AppDeps, 'orm'>) {
+export type { BillingActivities };
+
+export function createBillingActivities(deps: Pick<AppDeps, 'orm'>): BillingActivities {
   return {
     /** Issues the invoice for a closed period (and/or a starting period's in-advance fees) once per key. */
     async issueInvoice(input: IssueInvoiceInput): Promise<IssuedInvoiceRef> {
@@ -20,5 +23,3 @@ export function createBillingActivities(deps: Pick<AppDeps, 'orm'>) {
     },
   };
 }
-
-export type BillingActivities = ReturnType<typeof createBillingActivities>;

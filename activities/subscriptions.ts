@@ -4,15 +4,13 @@
  */
 import { log } from '@temporalio/activity';
 import type { AppDeps } from '../src/deps';
-import {
-  recordCanceled,
-  recordInvoiceFailure,
-  recordPeriod,
-  type InvoiceFailureRecord,
-  type PeriodRecord,
-} from '../src/subscriptions/service';
+import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
+import { recordCanceled, recordInvoiceFailure, recordPeriod } from '../src/subscriptions/service';
+import type { SubscriptionActivities } from './contract';
 
-export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>) {
+export type { SubscriptionActivities };
+
+export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>): SubscriptionActivities {
   return {
     /** The period, plan, phase and pending change now in force. */
     async recordSubscriptionPeriod(input: PeriodRecord): Promise<void> {
@@ -41,5 +39,3 @@ export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>) {
     },
   };
 }
-
-export type SubscriptionActivities = ReturnType<typeof createSubscriptionActivities>;

@@ -3,7 +3,14 @@
  * Updates and Queries). No workflow-only calls here, so it is safe to import outside the sandbox.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { PlanSchedule, SubscriptionView, Timing } from '../src/subscriptions/machine';
+import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
+
+/**
+ * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
+ * names it here instead of importing the workflow (and through it the activities); workflows/index.ts
+ * checks that the workflow matches it.
+ */
+export type SubscriptionWorkflow = (state: SubscriptionState) => Promise<SubscriptionView>;
 
 export interface CancelArgs {
   timing: Timing;

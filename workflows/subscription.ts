@@ -42,8 +42,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { SubscriptionActivities } from '../activities/subscriptions';
-import type { BillingActivities } from '../activities/billing';
+import type { BillingActivities, SubscriptionActivities } from '../activities/contract';
 import {
   applyRequest,
   describeState,

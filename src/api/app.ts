@@ -2,13 +2,13 @@
 import { RequestContext } from '@mikro-orm/core';
 import express, { type Express } from 'express';
 import type { AppDeps } from '../deps';
-import { modules } from '../modules';
 import YAML from 'yaml';
 import { bearerAuth } from './auth';
 import { buildOpenApiDocument } from './openapi';
 import { guardPathParams, refuseHostileInput } from './hostile';
 import { errorHandler, notFoundHandler, UNAVAILABLE_RETRY_AFTER_S } from './problem';
 import { keepRawBody } from './raw-body';
+import { routers } from './routers';
 
 export const API_PREFIX = '/v3/openmeter';
 
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(refuseHostileInput);
   // one MikroORM identity map per request
   api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
-  for (const m of modules) if (m.routes) api.use(guardPathParams(m.routes(deps)));
+  for (const r of routers) api.use(guardPathParams(r.routes(deps)));
   app.use(API_PREFIX, api);
 
   app.use(notFoundHandler);

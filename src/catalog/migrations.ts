@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { MigrationEntry } from '../db/orm';
+import type { MigrationEntry } from '../db/migration';
 
 /**
  * features: a feature's key is unique among live (not archived) features; the meter is referenced by id

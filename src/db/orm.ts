@@ -1,17 +1,16 @@
 /**
- * The MikroORM instance: every domain module contributes its entities and migrations here.
+ * The MikroORM instance, built from the database layer's registry (./schema.ts: every domain's entities and
+ * migrations; no routes, services or workflows).
  * Entities use `defineEntity` (no decorators) and SQL goes through MikroORM's connection, so that the
  * move to MikroORM 7 stays small.
  */
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import type { MigrationObject } from '@mikro-orm/core';
-import { allEntities, allMigrations } from '../modules';
+import { allEntities, allMigrations } from './schema';
 
 export type Orm = MikroORM;
 
-/** `name` sorts globally: `mYYYYMMDDNN_<domain>_<what>`; `class` extends `Migration` from @mikro-orm/migrations */
-export type MigrationEntry = MigrationObject;
+export type { MigrationEntry } from './migration';
 
 /**
  * `acquireTimeoutMs`: how long a query waits for a pooled connection (or for a new one to open) before it

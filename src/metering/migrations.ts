@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { MigrationEntry } from '../db/orm';
+import type { MigrationEntry } from '../db/migration';
 
 /**
  * Events are append-mostly and can reach tens of millions of rows, so indexes are few:

@@ -4,22 +4,9 @@
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { timestamps } from '../db/columns';
+import type { InvoiceFailureRecord, PendingChangeRecord } from './records';
 
-export interface PendingChangeRecord {
-  kind: 'cancel' | 'change' | 'migrate';
-  /** `next_billing_cycle` or an ISO instant */
-  at: string;
-  plan?: { id: string; key: string; version: number };
-}
-
-/** The invoice whose issuing keeps failing (written by the workflow; machine.ts InvoiceFailure + key). */
-export interface InvoiceFailureRecord {
-  invoiceKey: string;
-  tries: number;
-  since: string;
-  lastError: string;
-  retryAt: string;
-}
+export type { InvoiceFailureRecord, PendingChangeRecord };
 
 export const Subscription = defineEntity({
   name: 'Subscription',

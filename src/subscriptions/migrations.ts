@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { MigrationEntry } from '../db/orm';
+import type { MigrationEntry } from '../db/migration';
 
 /**
  * subscriptions: one row per subscription, kept in step with its workflow (`workflow_id`). `plan_id` is the

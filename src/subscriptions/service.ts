@@ -18,11 +18,16 @@ import { newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
 import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
-import type { subscriptionWorkflow } from '../../workflows/subscription';
-import { cancelUpdate, changeUpdate, migrateUpdate, REJECTION_TYPES } from '../../workflows/definitions';
-import type { InvoiceFailureRecord, PendingChangeRecord } from './entities';
+import {
+  cancelUpdate,
+  changeUpdate,
+  migrateUpdate,
+  REJECTION_TYPES,
+  type SubscriptionWorkflow,
+} from '../../workflows/definitions';
+import type { InvoiceFailureRecord, PendingChangeRecord, PeriodRecord } from './records';
 
-export type { InvoiceFailureRecord };
+export type { InvoiceFailureRecord, PeriodRecord };
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
 
@@ -194,18 +199,6 @@ export async function listSubscriptions(
 
 // ---------------------------------------------------------------------------------------------------
 // row writes by the workflow's activities (absolute values: idempotent)
-
-export interface PeriodRecord {
-  subscriptionId: string;
-  plan: { id: string; key: string; version: number };
-  phaseKey: string;
-  phaseStartedAt: string;
-  periodStart: string;
-  periodEnd: string;
-  /** the end of the next period when the current one will simply roll over into it, else null/absent */
-  nextPeriodEnd?: string | null;
-  pendingChange: PendingChangeRecord | null;
-}
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   await em.execute(
@@ -381,7 +374,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       ],
     );
     try {
-      await client.workflow.start<typeof subscriptionWorkflow>('subscriptionWorkflow', {
+      await client.workflow.start<SubscriptionWorkflow>('subscriptionWorkflow', {
         taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
         workflowId,
         args: [state],

@@ -16,7 +16,7 @@ import { buildOpenApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createOrm, migrate } from '../../src/db/orm';
 import { logger } from '../../src/lib/logger';
-import { modules } from '../../src/modules';
+import { routers } from '../../src/api/routers';
 import { encodeCursor } from '../../src/metering/service';
 import { apiConnectionOptions } from '../../src/temporal/client';
 import { ensurePostgres } from '../../scripts/lib/postgres';
@@ -35,9 +35,8 @@ interface Route {
 /** every route the modules mount, as express sees them */
 function mountedRoutes(app: TestApp): Route[] {
   const out: Route[] = [];
-  for (const m of modules) {
-    if (!m.routes) continue;
-    const router = m.routes(app.deps) as unknown as {
+  for (const r of routers) {
+    const router = r.routes(app.deps) as unknown as {
       stack: { route?: { path: string; methods: Record<string, boolean> } }[];
     };
     for (const layer of router.stack) {

@@ -1,5 +1,5 @@
 /** Every route a module mounts is described in the served OpenAPI document, and the document parses. */
-import { modules } from '../../src/modules';
+import { routers } from '../../src/api/routers';
 import { createTestApp, type TestApp } from '../support/app';
 
 let app: TestApp;
@@ -16,9 +16,8 @@ interface Layer {
 
 function mountedRoutes(): string[] {
   const out: string[] = [];
-  for (const m of modules) {
-    if (!m.routes) continue;
-    const router = m.routes(app.deps) as unknown as { stack: Layer[] };
+  for (const r of routers) {
+    const router = r.routes(app.deps) as unknown as { stack: Layer[] };
     for (const layer of router.stack) {
       if (!layer.route) continue;
       const path = `/v3/openmeter${layer.route.path.replace(/:(\w+)/g, '{$1}')}`;

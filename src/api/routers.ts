@@ -1,0 +1,27 @@
+/**
+ * The API layer's registry: every domain's router, mounted under /v3/openmeter (authenticated). Imported
+ * only by src/api/app.ts, the API's composition root (and by tests that walk the mounted routes).
+ */
+import type { Router } from 'express';
+import type { AppDeps } from '../deps';
+import { billingRoutes } from '../billing/routes';
+import { catalogRoutes } from '../catalog/routes';
+import { customerRoutes } from '../customers/routes';
+import { entitlementRoutes } from '../entitlements/routes';
+import { meteringRoutes } from '../metering/routes';
+import { subscriptionRoutes } from '../subscriptions/routes';
+
+export interface DomainRouter {
+  domain: string;
+  routes: (deps: AppDeps) => Router;
+}
+
+// Mounted in this order.
+export const routers: DomainRouter[] = [
+  { domain: 'customers', routes: customerRoutes },
+  { domain: 'metering', routes: meteringRoutes },
+  { domain: 'catalog', routes: catalogRoutes },
+  { domain: 'subscriptions', routes: subscriptionRoutes },
+  { domain: 'billing', routes: billingRoutes },
+  { domain: 'entitlements', routes: entitlementRoutes },
+];

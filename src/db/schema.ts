@@ -1,0 +1,38 @@
+/**
+ * The database layer's registry: every domain's entities and migrations, and nothing else (no routes,
+ * services or workflows), so that loading the ORM loads neither Express nor a router. Imported only by
+ * src/db/orm.ts, the database layer's composition root.
+ */
+import type { EntitySchema } from '@mikro-orm/core';
+import type { MigrationEntry } from './migration';
+import { Invoice, InvoiceLine } from '../billing/entities';
+import { billingMigrations } from '../billing/migrations';
+import { FeatureEntity, PlanEntity } from '../catalog/entities';
+import { catalogMigrations } from '../catalog/migrations';
+import { Customer, CustomerSubject } from '../customers/entities';
+import { customersMigrations } from '../customers/migrations';
+import { Meter, MeterEvent } from '../metering/entities';
+import { meteringMigrations } from '../metering/migrations';
+import { Subscription } from '../subscriptions/entities';
+import { subscriptionsMigrations } from '../subscriptions/migrations';
+
+export interface DomainSchema {
+  domain: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationEntry[];
+}
+
+// In dependency order (referenced tables first). Entitlements are derived from subscriptions and plans:
+// no tables of their own.
+export const schema: DomainSchema[] = [
+  { domain: 'customers', entities: [Customer, CustomerSubject], migrations: customersMigrations },
+  { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
+  { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
+  { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
+  { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
+];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const allEntities = (): EntitySchema<any, any>[] => schema.flatMap((s) => s.entities);
+export const allMigrations = (): MigrationEntry[] => schema.flatMap((s) => s.migrations);

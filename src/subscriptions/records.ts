@@ -1,0 +1,32 @@
+/**
+ * The JSON the subscription workflow writes to its `subscriptions` row (through activities). Pure type
+ * declarations, a leaf: the entity, the service, the activities and the workflow all name them from here.
+ */
+
+export interface PendingChangeRecord {
+  kind: 'cancel' | 'change' | 'migrate';
+  /** `next_billing_cycle` or an ISO instant */
+  at: string;
+  plan?: { id: string; key: string; version: number };
+}
+
+/** The invoice whose issuing keeps failing (written by the workflow; machine.ts InvoiceFailure + key). */
+export interface InvoiceFailureRecord {
+  invoiceKey: string;
+  tries: number;
+  since: string;
+  lastError: string;
+  retryAt: string;
+}
+
+export interface PeriodRecord {
+  subscriptionId: string;
+  plan: { id: string; key: string; version: number };
+  phaseKey: string;
+  phaseStartedAt: string;
+  periodStart: string;
+  periodEnd: string;
+  /** the end of the next period when the current one will simply roll over into it, else null/absent */
+  nextPeriodEnd?: string | null;
+  pendingChange: PendingChangeRecord | null;
+}
