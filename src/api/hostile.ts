@@ -7,21 +7,12 @@
 import type { Request, RequestHandler, Router } from 'express';
 import { badRequest, type InvalidParam } from './problem';
 import { rawJsonBody } from './raw-body';
+import { textProblem } from '../lib/text';
 
 /** deepest accepted nesting of a JSON body (objects and arrays; `{}` and `[]` count one each) */
 export const MAX_JSON_DEPTH = 64;
 /** a request reports at most this many bad fields */
 const MAX_REPORTED = 20;
-
-// in u-mode only unpaired surrogates are code points of category Cs
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** why PostgreSQL text/jsonb cannot hold `s`, or undefined */
-export function textProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'must not contain NUL characters';
-  if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
-  return undefined;
-}
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 

@@ -32,42 +32,8 @@ const REQUIRED = ['id', 'source', 'type', 'subject'] as const;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-// PostgreSQL text and jsonb cannot hold U+0000 nor an unpaired UTF-16 surrogate (JSON can spell both as
-// `\u` escapes); such text is rejected here with its index rather than failing the whole statement.
-const LONE_SURROGATE = /\p{Cs}/u; // in u-mode only unpaired surrogates are code points of category Cs
-
-function textProblem(s: string): string | undefined {
-  if (s.includes('\u0000')) return 'must not contain NUL characters';
-  if (LONE_SURROGATE.test(s)) return 'must not contain unpaired UTF-16 surrogates';
-  return undefined;
-}
-
-/** the first `textProblem` of any key or string of a JSON value */
-function textProblemDeep(v: unknown): string | undefined {
-  if (typeof v === 'string') return textProblem(v);
-  if (typeof v !== 'object' || v === null) return undefined;
-  if (Array.isArray(v)) {
-    for (const x of v) {
-      const p = textProblemDeep(x);
-      if (p) return p;
-    }
-    return undefined;
-  }
-  for (const [k, x] of Object.entries(v)) {
-    const p = textProblem(k) ?? textProblemDeep(x);
-    if (p) return p;
-  }
-  return undefined;
-}
-
-/**
- * Whether JSON text may hold what `textProblem` rejects: only a `\u0000` or `\uD800`–`\uDFFF` escape can
- * (UTF-8 has no NUL inside JSON strings and cannot encode surrogates). When false, validation skips those
- * per-string checks.
- */
-export function mayHoldUnstorableText(json: Buffer | string): boolean {
-  return json.includes('\\u0000') || json.includes('\\ud') || json.includes('\\uD');
-}
+// U+0000 and unpaired UTF-16 surrogates (which PostgreSQL text and jsonb cannot hold) are refused for every
+// route at the edge (src/api/hostile.ts), before validation: no string here can hold them.
 
 /** where an event's problems go (module-level helpers: no closures per event on the hot path) */
 interface Sink {
@@ -88,16 +54,10 @@ function optString(
   sink: Sink,
   raw: Record<string, unknown>,
   f: 'datacontenttype' | 'dataschema',
-  textChecks: boolean,
 ): string | null {
   const v = raw[f];
   if (v === undefined || v === null) return null;
-  if (
-    typeof v !== 'string' ||
-    v.length === 0 ||
-    tooLong(v, MAX_STRING) ||
-    (textChecks && textProblem(v) !== undefined)
-  ) {
+  if (typeof v !== 'string' || v.length === 0 || tooLong(v, MAX_STRING)) {
     fail(sink, f, 'must be a non-empty string or null');
     return null;
   }
@@ -116,7 +76,6 @@ export function validateEvent(
   index: number | undefined,
   now: string,
   errors: InvalidParam[],
-  textChecks = true,
   sizeChecks = true,
 ): IngestEvent | undefined {
   const sink: Sink = { prefix, index, errors };
@@ -131,10 +90,6 @@ export function validateEvent(
     else if (typeof v !== 'string') fail(sink, f, 'must be a string');
     else if (v.length === 0) fail(sink, f, 'must not be empty');
     else if (tooLong(v, MAX_STRING)) fail(sink, f, `must be at most ${MAX_STRING} bytes (UTF-8)`);
-    else if (textChecks) {
-      const p = textProblem(v);
-      if (p) fail(sink, f, p);
-    }
   }
   let specversion = '1.0';
   if (raw.specversion !== undefined && raw.specversion !== null) {
@@ -156,17 +111,15 @@ export function validateEvent(
   if (raw.data !== undefined && raw.data !== null) {
     if (!isPlainObject(raw.data)) fail(sink, 'data', 'must be a JSON object or null');
     else {
-      const p = textChecks ? textProblemDeep(raw.data) : undefined;
-      if (p) fail(sink, 'data', p);
-      else if (sizeChecks && tooLong(JSON.stringify(raw.data), MAX_DATA_BYTES))
+      if (sizeChecks && tooLong(JSON.stringify(raw.data), MAX_DATA_BYTES))
         fail(sink, 'data', `must be at most ${MAX_DATA_BYTES} bytes as JSON (UTF-8)`);
       else data = raw.data;
     }
   }
-  const datacontenttype = optString(sink, raw, 'datacontenttype', textChecks);
+  const datacontenttype = optString(sink, raw, 'datacontenttype');
   if (datacontenttype !== null && !JSON_CONTENT_TYPE.test(datacontenttype))
     fail(sink, 'datacontenttype', 'must be application/json (data is a JSON object)');
-  const dataschema = optString(sink, raw, 'dataschema', textChecks);
+  const dataschema = optString(sink, raw, 'dataschema');
   if (errors.length > before) return undefined;
   return {
     id: raw.id as string,
@@ -185,15 +138,13 @@ export type BodyShape = 'single' | 'batch' | 'either';
 
 /**
  * Validates a request body (one event or an array); returns the events or the list of problems.
- * `textChecks: false` skips the per-string NUL / lone-surrogate checks when the caller knows the JSON text
- * cannot hold them (`mayHoldUnstorableText`); `sizeChecks: false` skips measuring `data` when the whole
- * body is at most MAX_DATA_BYTES.
+ * `sizeChecks: false` skips measuring `data` when the whole body is at most MAX_DATA_BYTES.
  */
 export function validateEvents(
   body: unknown,
   shape: BodyShape,
   now: string,
-  opts: { textChecks?: boolean; sizeChecks?: boolean } = {},
+  opts: { sizeChecks?: boolean } = {},
 ): { events: IngestEvent[]; errors: InvalidParam[] } {
   const errors: InvalidParam[] = [];
   const events: IngestEvent[] = [];
@@ -207,30 +158,14 @@ export function validateEvents(
       errors.push({ field: 'body', reason: 'must contain at least one event' });
     } else {
       body.forEach((raw, i) => {
-        const ev = validateEvent(
-          raw,
-          `body[${i}]`,
-          i,
-          now,
-          errors,
-          opts.textChecks ?? true,
-          opts.sizeChecks ?? true,
-        );
+        const ev = validateEvent(raw, `body[${i}]`, i, now, errors, opts.sizeChecks ?? true);
         if (ev) events.push(ev);
       });
     }
   } else if (shape === 'batch') {
     errors.push({ field: 'body', reason: 'application/cloudevents-batch+json takes an array of events' });
   } else {
-    const ev = validateEvent(
-      body,
-      'body',
-      undefined,
-      now,
-      errors,
-      opts.textChecks ?? true,
-      opts.sizeChecks ?? true,
-    );
+    const ev = validateEvent(body, 'body', undefined, now, errors, opts.sizeChecks ?? true);
     if (ev) events.push(ev);
   }
   return { events: errors.length ? [] : events, errors };

@@ -9,7 +9,7 @@ import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { stringifyWithRaw } from '../lib/raw-json';
 import { AGGREGATIONS } from './entities';
-import { MAX_DATA_BYTES, mayHoldUnstorableText, validateEvents, type BodyShape } from './events';
+import { MAX_DATA_BYTES, validateEvents, type BodyShape } from './events';
 import { jsonPathProblem } from './jsonpath';
 import {
   createMeter,
@@ -185,7 +185,6 @@ export function meteringRoutes(deps: AppDeps): Router {
     const single = !Array.isArray(req.body);
     const raw = rawJsonBody(req);
     const { events, errors } = validateEvents(req.body, shape, receivedAt.toISOString(), {
-      textChecks: raw === undefined || typeof raw === 'string' || mayHoldUnstorableText(raw),
       sizeChecks: raw === undefined || typeof raw === 'string' || raw.length > MAX_DATA_BYTES,
     });
     if (errors.length) {

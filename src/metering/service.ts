@@ -8,6 +8,7 @@ import { customerAtSql, subjectWindows, subjectWindowsSql, type SubjectWindow } 
 import { idOrKey, looksLikeId, newId } from '../lib/ids';
 import { logger } from '../lib/logger';
 import { RawJson } from '../lib/raw-json';
+import { textProblem } from '../lib/text';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import type { Aggregation } from './entities';
 import { unstorableNumber, type IngestEvent } from './events';
@@ -359,8 +360,7 @@ function isCursorTime(t: string): boolean {
 }
 
 /** PostgreSQL text cannot hold NUL nor unpaired surrogates; the encoder never produces them */
-const isCursorText = (x: string): boolean =>
-  x.length <= CURSOR_PART_MAX && !x.includes('\u0000') && !/\p{Cs}/u.test(x);
+const isCursorText = (x: string): boolean => x.length <= CURSOR_PART_MAX && textProblem(x) === undefined;
 
 /**
  * The position `encodeCursor` wrote. Anything else, including a forged cursor of the right shape that
