@@ -3,10 +3,6 @@ import { ulid } from 'ulid';
 /** Resource ids are ULIDs (26 chars, time-ordered), as in OpenMeter. */
 export const newId = (): string => ulid();
 
-export const ULID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-/** A ULID as generated (upper case). */
-export const isUlid = (s: string): boolean => ULID_RE.test(s);
-
 /**
  * ULIDs are case-insensitive (Crockford base 32): any 26 characters of that alphabet, in either case, are
  * shaped like an id. No resource key may have this shape (see `assertNotIdShaped` in the routes), so a
