@@ -240,10 +240,12 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
           if (++hang.calls === 1) {
             // the first try hangs far beyond any real invoice; it ends when its timeout cancels it
             hang.hanging = true;
+            let timer: NodeJS.Timeout | undefined;
             await Promise.race([
-              new Promise((r) => setTimeout(r, 30_000)),
+              new Promise((r) => (timer = setTimeout(r, 30_000))),
               Context.current().cancelled.catch(() => undefined),
             ]);
+            clearTimeout(timer);
             hang.hanging = false;
             throw new Error('hung invoice given up');
           }
