@@ -2,15 +2,18 @@
  * RFC 9457 problem details: every error Tally answers is `application/problem+json`.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import {
+  ConflictError,
+  DomainError,
+  GoneError,
+  InvalidError,
+  NotFoundError,
+  UnavailableError,
+  type InvalidParam,
+} from '../lib/errors';
 import { logger } from '../lib/logger';
 
-export interface InvalidParam {
-  /** where the problem is, e.g. `body[3].subject` or `query.from` */
-  field: string;
-  reason: string;
-  /** index in a batch, when the body is an array */
-  index?: number;
-}
+export type { InvalidParam };
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -19,6 +22,7 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  410: 'Gone',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
@@ -143,9 +147,23 @@ function sendProblem(
     .json(problemBody(status, detail, instance, extra));
 }
 
+/** The one place a domain error becomes an HTTP status. */
+function domainStatus(e: DomainError): number {
+  if (e instanceof InvalidError) return 400;
+  if (e instanceof NotFoundError) return 404;
+  if (e instanceof ConflictError) return 409;
+  if (e instanceof GoneError) return 410;
+  if (e instanceof UnavailableError) return 503;
+  return 500;
+}
+
 export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
   if (err instanceof ProblemError) {
     sendProblem(res, err.status, err.detail, req.originalUrl, err.extra);
+    return;
+  }
+  if (err instanceof DomainError) {
+    sendProblem(res, domainStatus(err), err.message, req.originalUrl, err.extra);
     return;
   }
   const e = (err ?? {}) as HttpishError;

@@ -5,7 +5,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { getFeature, getPlan } from '../catalog/service';
 import type { Feature, Plan, RateCard } from '../catalog/types';
-import { notFound } from '../api/problem';
+import { notFound } from '../lib/errors';
 import { findCustomer, subjectWindows, type BillingCustomer } from '../customers/service';
 import { aggregateUsage, billableUsage } from '../metering/service';
 import type { BilledPeriod, IssueInvoiceInput } from './contract';

@@ -11,7 +11,7 @@
 import Decimal from 'decimal.js';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { conflict, notFound } from '../api/problem';
+import { conflict, notFound } from '../lib/errors';
 import { roundMoney } from '../catalog/pricing';
 import type { Price } from '../catalog/types';
 import { findCustomer, getCustomer, type BillingCustomer } from '../customers/service';

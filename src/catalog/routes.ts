@@ -1,7 +1,7 @@
 /** REST: /v3/openmeter/features and /v3/openmeter/plans. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { ProblemError } from '../api/problem';
+import { gone } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
@@ -187,7 +187,7 @@ export function catalogRoutes(deps: AppDeps): Router {
 
   r.get('/features/:featureId', async (req, res) => {
     const f = await getFeature(em(), req.params.featureId);
-    if (f.deleted_at) throw new ProblemError(410, `feature ${f.id} has been deleted`);
+    if (f.deleted_at) throw gone('feature', f.id);
     res.json(f);
   });
 

@@ -11,7 +11,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { badRequest, conflict, notFound, ProblemError, type InvalidParam } from '../api/problem';
+import { invalid, conflict, gone, notFound, type InvalidParam } from '../lib/errors';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { minDurationMs, parseDuration } from './periods';
@@ -30,8 +30,6 @@ function isUniqueViolation(e: unknown): boolean {
     (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
   );
 }
-
-const gone = (what: string, id: string) => new ProblemError(410, `${what} ${id} has been deleted`);
 
 // ---------------------------------------------------------------------------------------------------------
 // Features
@@ -74,7 +72,7 @@ export async function findFeature(em: EntityManager, idOrKey: string): Promise<F
   return rows[0] ? toFeature(rows[0]) : null;
 }
 
-/** Like `findFeature`, but a 404 ProblemError when there is none. Archived features have `deleted_at`. */
+/** Like `findFeature`, but a NotFoundError when there is none. Archived features have `deleted_at`. */
 export async function getFeature(em: EntityManager, idOrKey: string): Promise<Feature> {
   const f = await findFeature(em, idOrKey);
   if (!f) throw notFound('feature', idOrKey);
@@ -110,7 +108,7 @@ export async function createFeature(em: EntityManager, input: FeatureInput): Pro
   if (input.meter) {
     const meter = await findMeter(em, input.meter.id);
     if (!meter)
-      throw badRequest('the referenced meter does not exist', [
+      throw invalid('the referenced meter does not exist', [
         { field: 'body.meter.id', reason: `meter ${input.meter.id} not found` },
       ]);
     const dims = dimensionNames(meter.dimensions);
@@ -120,7 +118,7 @@ export async function createFeature(em: EntityManager, input: FeatureInput): Pro
         field: `body.meter.filters.${k}`,
         reason: `the meter has no dimension ${k} (dimensions: ${dims.join(', ') || 'none'})`,
       }));
-    if (bad.length) throw badRequest('feature meter filters are invalid', bad);
+    if (bad.length) throw invalid('feature meter filters are invalid', bad);
     meterId = meter.id;
   }
   const id = newId();
@@ -386,7 +384,7 @@ async function checkPhases(
       rate_cards: rateCards,
     });
   }
-  if (errs.length) throw badRequest('the plan is invalid', errs);
+  if (errs.length) throw invalid('the plan is invalid', errs);
   return out;
 }
 

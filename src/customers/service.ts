@@ -19,7 +19,7 @@
  */
 import { UniqueConstraintViolationException, type EntityManager as CoreEntityManager } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { conflict, notFound, ProblemError } from '../api/problem';
+import { conflict, notFound, type ConflictError } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -373,7 +373,7 @@ async function findClaims(em: EntityManager, selfId: string, names: string[]): P
   );
 }
 
-function conflictError(key: string, subjects: string[], claims: Claim[]): ProblemError | undefined {
+function conflictError(key: string, subjects: string[], claims: Claim[]): ConflictError | undefined {
   if (!claims.length) return undefined;
   const conflicts = claims.map(({ subject_key, customer_id, customer_key }) => ({
     subject_key,
@@ -393,7 +393,7 @@ function conflictError(key: string, subjects: string[], claims: Claim[]): Proble
     detail =
       `subject [${sub.subject_key}] is already attributed to customer [${sub.customer_id}]` +
       ` (key [${sub.customer_key}])`;
-  return new ProblemError(409, detail, { conflicts });
+  return conflict(detail, { conflicts });
 }
 
 /** Claims check inside the transaction, after the names are locked. */

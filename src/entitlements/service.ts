@@ -15,7 +15,7 @@
  * Statement 2 is skipped when nothing metered is in force. No cache: answers are always current.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { notFound } from '../api/problem';
+import { notFound } from '../lib/errors';
 import type { EntitlementTemplate, FeatureMeterFilter } from '../catalog/types';
 import { subjectWindowsSql, windowsFromJson, type SubjectWindow } from '../customers/service';
 import { idOrKey } from '../lib/ids';

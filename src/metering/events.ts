@@ -2,7 +2,7 @@
  * CloudEvents validation at the edge. Hand-written (not zod) so a 10,000-event batch validates fast and
  * every bad event is reported with its index and field.
  */
-import type { InvalidParam } from '../api/problem';
+import type { InvalidParam } from '../lib/errors';
 import { eventTimeProblem, isRfc3339 } from './time';
 
 /** A validated event, as stored. */

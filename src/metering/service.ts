@@ -3,7 +3,7 @@
  * All event work is raw SQL (one statement per ingested batch; one indexed statement per aggregation).
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { badRequest, conflict, notFound } from '../api/problem';
+import { invalid, conflict, notFound } from '../lib/errors';
 import { customerAtSql, subjectWindows, subjectWindowsSql, type SubjectWindow } from '../customers/service';
 import { idOrKey, looksLikeId, newId } from '../lib/ids';
 import { logger } from '../lib/logger';
@@ -268,10 +268,9 @@ async function exactBatch(
     texts = await dataTexts(em, raw);
   } catch (err) {
     if (!UNSTORABLE_JSON.has((err as { code?: string }).code ?? '')) throw err;
-    throw badRequest(
-      single ? 'the event cannot be stored' : 'the batch cannot be stored; nothing was stored',
-      [{ field: 'body', reason: `holds JSON that PostgreSQL cannot store: ${(err as Error).message}` }],
-    );
+    throw invalid(single ? 'the event cannot be stored' : 'the batch cannot be stored; nothing was stored', [
+      { field: 'body', reason: `holds JSON that PostgreSQL cannot store: ${(err as Error).message}` },
+    ]);
   }
   if (texts.length !== events.length) throw new Error('raw batch and validated events differ in length');
   const errors = texts.flatMap((t, i) => {
@@ -287,7 +286,7 @@ async function exactBatch(
     ];
   });
   if (errors.length)
-    throw badRequest(
+    throw invalid(
       single ? 'the event is invalid' : `${errors.length} event(s) are invalid; nothing was stored`,
       errors,
     );
@@ -380,7 +379,7 @@ export function decodeCursor(s: string): Cursor {
   } catch {
     // fall through
   }
-  throw badRequest('query parameters are invalid', [
+  throw invalid('query parameters are invalid', [
     { field: 'query.page[after]', reason: 'is not a valid cursor' },
   ]);
 }
@@ -819,7 +818,7 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
         reason: `meter ${meter.key} has no dimension ${d}`,
       })),
   ];
-  if (bad.length) throw badRequest('unknown dimension', bad);
+  if (bad.length) throw invalid('unknown dimension', bad);
   const dimNames = used.filter((d) => d in dims && !(RESERVED_DIMENSIONS as readonly string[]).includes(d));
   const idx = new Map(dimNames.map((d, i) => [d, i]));
   const needCustomer = used.includes('customer_id');
@@ -907,7 +906,7 @@ export async function queryMeter(
   } catch (e) {
     // an IANA name the JS runtime knows but PostgreSQL does not
     if (/time zone .* not recognized/i.test((e as Error).message))
-      throw badRequest('time_zone is not known', [{ field: 'body.time_zone', reason: 'unknown time zone' }]);
+      throw invalid('time_zone is not known', [{ field: 'body.time_zone', reason: 'unknown time zone' }]);
     throw e;
   }
   return {

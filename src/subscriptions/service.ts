@@ -9,7 +9,15 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ProblemError, badRequest, conflict, notFound } from '../api/problem';
+import {
+  ConflictError,
+  UnavailableError,
+  invalid,
+  conflict,
+  notFound,
+  unavailable,
+  type DomainError,
+} from '../lib/errors';
 import { resolvePlan, type PlanRef } from '../catalog/service';
 import type { Plan } from '../catalog/types';
 import { getCustomer } from '../customers/service';
@@ -271,13 +279,12 @@ async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): 
     plan = await resolvePlan(em, planRef);
   } catch (e) {
     // "no active version" is a bad request from the subscriber's point of view
-    if (e instanceof ProblemError && e.status === 409)
-      throw badRequest(e.detail, [{ field, reason: e.detail }]);
+    if (e instanceof ConflictError) throw invalid(e.message, [{ field, reason: e.message }]);
     throw e;
   }
   if (plan.status !== 'active') {
     const detail = `plan ${plan.key} version ${plan.version} is ${plan.status}, not active`;
-    throw badRequest(detail, [{ field, reason: detail }]);
+    throw invalid(detail, [{ field, reason: detail }]);
   }
   return plan;
 }
@@ -286,7 +293,7 @@ async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): 
 function sameCurrency(row: { currency: string }, target: Plan, field: string): void {
   if (target.currency.trim() === row.currency.trim()) return;
   const detail = `plan ${target.key} version ${target.version} is priced in ${target.currency}, the subscription in ${row.currency.trim()}`;
-  throw badRequest(detail, [{ field, reason: detail }]);
+  throw invalid(detail, [{ field, reason: detail }]);
 }
 
 export interface CreateSubscriptionInput {
@@ -295,13 +302,12 @@ export interface CreateSubscriptionInput {
   billing_anchor?: string;
 }
 
-const unavailable = (detail: string) => new ProblemError(503, detail);
-
-/** Maps a rejected Update (validator or handler) to 400/409; anything else to 503. */
-function updateError(e: unknown): ProblemError {
+/** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
+function updateError(e: unknown): DomainError {
   if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
-    const status = e.cause.type === REJECTION_TYPES.bad_request ? 400 : 409;
-    return new ProblemError(status, e.cause.message);
+    return e.cause.type === REJECTION_TYPES.bad_request
+      ? invalid(e.cause.message)
+      : conflict(e.cause.message);
   }
   if (e instanceof Error && e.name === 'WorkflowNotFoundError') {
     return conflict('the subscription workflow is no longer running');
@@ -332,7 +338,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       ref.id !== undefined ? { id: ref.id.toUpperCase() } : { key: ref.key! },
     );
     if (ref.id !== undefined && ref.key !== undefined && ref.key !== customer.key)
-      throw badRequest('customer.id and customer.key name different customers', [
+      throw invalid('customer.id and customer.key name different customers', [
         { field: 'body.customer.key', reason: `customer ${customer.id} has key [${customer.key}]` },
       ]);
     const plan = await activePlan(e, input.plan, 'body.plan');
@@ -414,7 +420,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       await withTemporalDeadline(client, TEMPORAL_UPDATE_TIMEOUT_MS, () => run(handle));
     } catch (e) {
       const problem = updateError(e);
-      if (problem.status === 503)
+      if (problem instanceof UnavailableError)
         deps.logger.warn({ err: e, subscription_id: row.id }, 'subscription update failed');
       throw problem;
     }

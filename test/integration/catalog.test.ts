@@ -1,3 +1,4 @@
+import { ConflictError, NotFoundError } from '../../src/lib/errors';
 import { newId } from '../../src/lib/ids';
 import { getFeature, getPlan, resolvePlan } from '../../src/catalog/service';
 import { createTestApp, type TestApp } from '../support/app';
@@ -208,7 +209,7 @@ describe('plans', () => {
     expect(rcs[3].entitlement).toEqual({ type: 'static', config: { max_seats: 5 } });
 
     // no active version yet
-    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'pro' })).rejects.toMatchObject({ status: 409 });
+    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'pro' })).rejects.toBeInstanceOf(ConflictError);
 
     // drafts are editable
     const edited = await app.api
@@ -249,9 +250,9 @@ describe('plans', () => {
     expect(resolved).toMatchObject({ id: v2.body.id, version: 2, status: 'active' });
     expect((await resolvePlan(app.deps.orm.em.fork(), { key: 'pro', version: 1 })).id).toBe(v1.body.id);
     expect((await resolvePlan(app.deps.orm.em.fork(), { id: v1.body.id })).status).toBe('archived');
-    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'missing' })).rejects.toMatchObject({
-      status: 404,
-    });
+    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'missing' })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
     expect((await getPlan(app.deps.orm.em.fork(), v2.body.id)).phases).toEqual(p2.body.phases);
 
     // lists and filters
@@ -267,7 +268,7 @@ describe('plans', () => {
     const archived = await app.api.post(`/v3/openmeter/plans/${v2.body.id}/archive`).expect(200);
     expect(archived.body.status).toBe('archived');
     await app.api.post(`/v3/openmeter/plans/${v2.body.id}/archive`).expect(409);
-    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'pro' })).rejects.toMatchObject({ status: 409 });
+    await expect(resolvePlan(app.deps.orm.em.fork(), { key: 'pro' })).rejects.toBeInstanceOf(ConflictError);
   });
 
   it('deletes drafts; deleting an active version archives it', async () => {

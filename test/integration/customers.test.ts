@@ -1,3 +1,4 @@
+import { NotFoundError } from '../../src/lib/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   customerAtSql,
@@ -438,7 +439,7 @@ describe('customers API', () => {
   });
 
   describe('service API for other domains', () => {
-    it('getCustomer resolves id or key, 404 ProblemError otherwise; subjectsOf lists key then subjects', async () => {
+    it('getCustomer resolves id or key, NotFoundError otherwise; subjectsOf lists key then subjects', async () => {
       const created = await create({
         key: 'svc-key',
         name: 'Svc',
@@ -449,7 +450,7 @@ describe('customers API', () => {
       const byKey = await getCustomer(em(), 'svc-key');
       expect(byKey).toEqual(byId);
       expect(subjectsOf(byId)).toEqual(['svc-key', 'svc-s1', 'svc-s2']);
-      await expect(getCustomer(em(), 'svc-missing')).rejects.toMatchObject({ status: 404 });
+      await expect(getCustomer(em(), 'svc-missing')).rejects.toBeInstanceOf(NotFoundError);
     });
 
     it('customerForSubject and the SQL helpers attribute by key and by subject, ignoring deleted customers', async () => {

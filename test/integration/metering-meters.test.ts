@@ -1,3 +1,4 @@
+import { NotFoundError } from '../../src/lib/errors';
 import { createTestApp, type TestApp } from '../support/app';
 
 let app: TestApp;
@@ -204,7 +205,7 @@ describe('meters API', () => {
         from: new Date('2026-01-01T00:00:00Z'),
         to: new Date('2026-02-01T00:00:00Z'),
       }),
-    ).rejects.toMatchObject({ status: 404 });
+    ).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('answers 404 for an unknown meter and 401 without a token', async () => {

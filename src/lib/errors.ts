@@ -1,0 +1,49 @@
+/**
+ * Domain errors: what went wrong, in the domain's words. Services, activities and the workflow's
+ * rejections throw these; only the API layer (`src/api/problem.ts`) turns them into HTTP statuses.
+ */
+
+/** One bad input, e.g. `{ field: 'body[3].subject', reason: 'is required' }`. */
+export interface InvalidParam {
+  /** where the problem is, e.g. `body[3].subject` or `query.from` */
+  field: string;
+  reason: string;
+  /** index in a batch, when the body is an array */
+  index?: number;
+}
+
+export abstract class DomainError extends Error {
+  constructor(
+    message: string,
+    /** details for the caller (e.g. `conflicts`), shown beside the message */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is not acceptable; `params` names each bad field. */
+export class InvalidError extends DomainError {
+  constructor(
+    message: string,
+    readonly params?: InvalidParam[],
+  ) {
+    super(message, params ? { invalid_parameters: params } : {});
+  }
+}
+/** Nothing of that kind with that id or key. */
+export class NotFoundError extends DomainError {}
+/** The request contradicts the current state (a duplicate key, a resource still in use, a wrong status). */
+export class ConflictError extends DomainError {}
+/** The resource existed and was deleted. */
+export class GoneError extends DomainError {}
+/** A dependency (database, Temporal) cannot answer now; retrying later may succeed. */
+export class UnavailableError extends DomainError {}
+
+export const invalid = (message: string, params?: InvalidParam[]) => new InvalidError(message, params);
+export const notFound = (what: string, id: string) => new NotFoundError(`${what} ${id} not found`);
+export const conflict = (message: string, extra?: Record<string, unknown>) =>
+  new ConflictError(message, extra);
+export const gone = (what: string, id: string) => new GoneError(`${what} ${id} has been deleted`);
+export const unavailable = (message: string) => new UnavailableError(message);
