@@ -8,7 +8,7 @@
 import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
 import { queryAccess } from '../src/entitlements/service';
 import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
-import { exec } from '../src/metering/sql';
+import { exec } from '../src/db/sql';
 import { fmtInt, progress } from './lib/progress';
 import { seedCustomersWithSubscriptions } from './lib/seed';
 import { fmtLatency, measure, rng } from './lib/stats';

@@ -22,7 +22,7 @@ import { idOrKey } from '../lib/ids';
 import type { AppDeps } from '../deps';
 import type { Aggregation } from '../metering/entities';
 import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
-import { exec, Sql } from '../metering/sql';
+import { exec, Sql } from '../db/sql';
 import { normalizeTs, tsSql } from '../metering/time';
 import {
   accessEntry,

@@ -14,7 +14,7 @@ import type { Aggregation } from './entities';
 import { unstorableNumber, type IngestEvent } from './events';
 import { dataTexts, insertBatch } from './ingest';
 import { jsonPathToPg } from './jsonpath';
-import { exec, Sql } from './sql';
+import { exec, Sql } from '../db/sql';
 import { normalizeTs, tsSql } from './time';
 
 // ---------------------------------------------------------------------------------------------------
