@@ -10,6 +10,7 @@ const workflowSandbox = [
   'src/catalog/periods.ts',
   'src/catalog/types.ts',
   'src/billing/contract.ts',
+  'src/billing/lifecycle.ts',
   'src/temporal/search-attributes.ts',
   'src/subscriptions/records.ts',
   'activities/contract.ts',

@@ -1,25 +1,104 @@
-/** Billing activities: the workflow decides when and what period; billing computes and stores, idempotently. */
-import { log } from '@temporalio/activity';
-import type { IssueInvoiceInput, IssuedInvoiceRef } from '../src/billing/contract';
-import { issueInvoice } from '../src/billing/service';
+/**
+ * Billing activities. The subscription workflow decides when a period is billable and hands it over
+ * (`handOverInvoice`: the draft, then its workflow); the invoice workflow runs the invoice's steps. Each one
+ * is idempotent: see src/billing/invoices.ts.
+ */
+import { Context, log } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { IssueInvoiceInput } from '../src/billing/contract';
+import {
+  createDraftInvoice,
+  editDraftInvoice,
+  handOverToPayment,
+  issueDraftInvoice,
+  recordInvoiceFailure,
+  recordInvoiceStatus,
+  rerateDraftInvoice,
+} from '../src/billing/invoices';
+import { invoicingSnapshotFor, type SnapshotResolver } from '../src/billing/settings';
 import type { AppDeps } from '../src/deps';
-import type { BillingActivities } from './contract';
+import { SA_CUSTOMER_KEY, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
+import type { InvoiceWorkflow } from '../workflows/definitions';
+import type { BillingActivities, InvoiceActivities } from './contract';
 
-export type { BillingActivities };
+export type { BillingActivities, InvoiceActivities };
 
-export function createBillingActivities(deps: Pick<AppDeps, 'orm'>): BillingActivities {
+export interface BillingActivityOptions {
+  /** the customer's billing settings (default: the default profile, src/billing/settings.ts) */
+  invoicingSnapshot?: SnapshotResolver;
+}
+
+export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
+
+export function createBillingActivities(
+  deps: Pick<AppDeps, 'orm' | 'config'>,
+  opts: BillingActivityOptions = {},
+): BillingActivities & InvoiceActivities {
+  const em = () => deps.orm.em.fork();
+  const resolve = opts.invoicingSnapshot ?? invoicingSnapshotFor(deps.config);
   return {
-    /** Issues the invoice for a closed period (and/or a starting period's in-advance fees) once per key. */
-    async issueInvoice(input: IssueInvoiceInput): Promise<IssuedInvoiceRef> {
-      const ref = await issueInvoice(deps.orm.em.fork(), input);
-      log.info('issueInvoice', {
+    async handOverInvoice(input: IssueInvoiceInput) {
+      const e = em();
+      const snapshot = await resolve(e, input.customerId);
+      const draft = await createDraftInvoice(e, input, snapshot);
+      let workflowStarted = false;
+      // a draft found again (a retry) may already be past its workflow: started once, by id
+      if (draft.status === 'draft') {
+        const ctx = Context.current();
+        try {
+          await ctx.client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
+            taskQueue: ctx.info.taskQueue,
+            workflowId: invoiceWorkflowId(draft.invoiceId),
+            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+            args: [
+              {
+                invoiceId: draft.invoiceId,
+                customerKey: draft.customerKey,
+                lifecycle: draft.lifecycle,
+                draftUntil: draft.draftUntil,
+              },
+            ],
+            typedSearchAttributes: [
+              { key: SA_CUSTOMER_KEY, value: draft.customerKey },
+              { key: SA_INVOICE_STATUS, value: 'draft' },
+            ],
+          });
+          workflowStarted = true;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      log.info('handOverInvoice', {
         invoiceKey: input.invoiceKey,
-        invoiceId: ref.invoiceId,
-        number: ref.number,
-        total: ref.total,
-        created: ref.created,
+        invoiceId: draft.invoiceId,
+        created: draft.created,
+        workflowStarted,
       });
+      return { ...draft, workflowStarted };
+    },
+
+    async rerateDraftInvoice({ invoiceId }) {
+      return rerateDraftInvoice(em(), invoiceId);
+    },
+    async issueDraftInvoice({ invoiceId }) {
+      const ref = await issueDraftInvoice(em(), invoiceId);
+      log.info('issueDraftInvoice', { invoiceId, number: ref.number, issued: ref.issued });
       return ref;
+    },
+    async handOverToPayment({ invoiceId }) {
+      const r = await handOverToPayment(em(), invoiceId);
+      log.info('handOverToPayment', { invoiceId, ...r });
+      return r;
+    },
+    async recordInvoiceStatus({ invoiceId, status }) {
+      await recordInvoiceStatus(em(), invoiceId, status);
+    },
+    async recordInvoiceStepFailure({ invoiceId, step, message }) {
+      await recordInvoiceFailure(em(), invoiceId, step, message);
+    },
+    async editDraftInvoice({ invoiceId, edit }) {
+      await editDraftInvoice(em(), invoiceId, edit);
     },
   };
 }

@@ -3,7 +3,14 @@
  * leaf: the workflow names its activities from here, never from their implementations (which load the ORM),
  * and the implementations in ./subscriptions.ts and ./billing.ts are checked against it.
  */
-import type { IssueInvoiceInput, IssuedInvoiceRef } from '../src/billing/contract';
+import type {
+  DraftEdit,
+  HandOverRef,
+  HandOverResult,
+  IssueInvoiceInput,
+  IssuedRef,
+  RecordedStatus,
+} from '../src/billing/contract';
 import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
 
 /** write what the workflow decided to the `subscriptions` row (absolute values: a retry writes the same) */
@@ -19,7 +26,31 @@ export interface SubscriptionActivities {
   markSubscriptionCanceled(input: { subscriptionId: string; activeTo: string }): Promise<void>;
 }
 
+/** What the subscription workflow calls when a period is billable. */
 export interface BillingActivities {
-  /** Issues the invoice for a closed period (and/or a starting period's in-advance fees) once per key. */
-  issueInvoice(input: IssueInvoiceInput): Promise<IssuedInvoiceRef>;
+  /**
+   * Creates the draft invoice for a closed period (and/or a starting period's in-advance fees) once per key,
+   * with the customer's billing settings, and starts its workflow `invoice-<id>` (once: by workflow id).
+   */
+  handOverInvoice(input: IssueInvoiceInput): Promise<HandOverRef>;
+}
+
+/** The invoice workflow's steps; each idempotent (a retry or a replay acts once). */
+export interface InvoiceActivities {
+  /** Re-rates a draft's usage lines from the events now (no-op once it is not a draft). */
+  rerateDraftInvoice(input: { invoiceId: string }): Promise<{ changed: number }>;
+  /** Numbers, dates and freezes the draft (returns the issued invoice when it is issued already). */
+  issueDraftInvoice(input: { invoiceId: string }): Promise<IssuedRef>;
+  /** Hands the issued invoice to the payment app, once (recorded in the row). */
+  handOverToPayment(input: { invoiceId: string }): Promise<HandOverResult>;
+  /** Writes a status decided by the workflow (void, paid, uncollectible, overdue, deleted). */
+  recordInvoiceStatus(input: { invoiceId: string; status: RecordedStatus }): Promise<void>;
+  /** Shows that a step failed (`status_details.failed`) until it is retried. */
+  recordInvoiceStepFailure(input: {
+    invoiceId: string;
+    step: 'issuing' | 'payment';
+    message: string;
+  }): Promise<void>;
+  /** Applies a user's edit to the draft. */
+  editDraftInvoice(input: { invoiceId: string; edit: DraftEdit }): Promise<void>;
 }

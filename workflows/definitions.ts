@@ -4,6 +4,8 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
+import type { DraftEdit } from '../src/billing/contract';
+import type { InvoiceAction, LifecycleState } from '../src/billing/lifecycle';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
@@ -28,3 +30,32 @@ export const getStateQuery = defineQuery<SubscriptionView>('getState');
 
 /** ApplicationFailure types of rejected requests; the API maps them to 400 and 409. */
 export const REJECTION_TYPES = { bad_request: 'BadRequest', conflict: 'Conflict' } as const;
+
+// ---------------------------------------------------------------------------------------------------
+// the invoice workflow (`invoice-<id>`, workflows/invoice.ts)
+
+export interface InvoiceWorkflowInput {
+  invoiceId: string;
+  customerKey: string;
+  /** where the invoice is (a new draft, or the stored state when a run is started for an existing invoice) */
+  lifecycle: LifecycleState;
+  /** ISO instant: a draft is issued (auto advance) or waits for approval from then on */
+  draftUntil: string;
+  number?: string | null;
+  /** ISO instant, once issued with a due date */
+  dueAt?: string | null;
+}
+export type InvoiceWorkflow = (input: InvoiceWorkflowInput) => Promise<LifecycleState>;
+
+export interface InvoiceActionArgs {
+  action: InvoiceAction;
+  /** with `edit` */
+  edit?: DraftEdit;
+}
+
+/** Every user action on an invoice: validated against the workflow's state, answered once it took effect. */
+export const invoiceActionUpdate = defineUpdate<LifecycleState, [InvoiceActionArgs]>('invoiceAction');
+export const getInvoiceStateQuery = defineQuery<LifecycleState>('getInvoiceState');
+
+/** ApplicationFailure type of a refused invoice action; `details[0]` holds the available actions. */
+export const INVOICE_REFUSAL_TYPE = 'InvoiceActionRefused';

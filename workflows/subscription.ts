@@ -27,7 +27,9 @@
  * of released versions).
  *
  * Activities never call back into the workflow; invoice keys are deterministic (`<subscription>:<period
- * start>`), so a retried or replayed `issueInvoice` finds the invoice it already wrote.
+ * start>`), so a retried or replayed `handOverInvoice` finds the draft it already wrote (and its workflow,
+ * `invoice-<id>`, started once by id). From the hand-over on, the invoice's own workflow carries it (draft
+ * period, approval, issuing, payment: workflows/invoice.ts); the "invoice try" here is the hand-over.
  */
 import {
   ActivityFailure,
@@ -197,9 +199,9 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       ...(inv.advance ? { advance: inv.advance } : {}),
     };
     const billing = inv.failure ? remoteBilling : localBilling;
-    billing.issueInvoice(input).then(
+    billing.handOverInvoice(input).then(
       (ref) => {
-        log.info('invoice issued', {
+        log.info('invoice handed over', {
           invoiceKey: inv.invoiceKey,
           invoiceId: ref.invoiceId,
           created: ref.created,

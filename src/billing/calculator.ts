@@ -57,7 +57,7 @@ export async function oneTimeFeesBilled(
               l.rate_card_key
        from invoice_lines l join invoices i on i.id = l.invoice_id
        left join plans p on p.id = l.detail->>'plan_id'
-      where i.subscription_id = ? and i.invoice_key <> ? and l.kind = 'flat'
+      where i.subscription_id = ? and i.invoice_key <> ? and i.status <> 'deleted' and l.kind = 'flat'
         and l.detail->>'one_time' = 'true'`,
       [subscriptionId, exceptInvoiceKey ?? ''],
     );

@@ -40,3 +40,60 @@ export interface IssuedInvoiceRef {
   /** false when the invoice already existed (idempotent retry) */
   created: boolean;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// the invoice workflow's activities (issue 11): plain JSON in and out
+
+import type { InvoiceStatus, LifecycleState } from './lifecycle';
+
+/** The draft the subscription handed over (or found again: `created: false`). */
+export interface DraftRef {
+  invoiceId: string;
+  created: boolean;
+  status: InvoiceStatus;
+  lifecycle: LifecycleState;
+  draftNumber: string | null;
+  customerKey: string;
+  draftUntil: string;
+}
+
+/** What the subscription's hand-over activity answers: the draft, and whether its workflow was started now. */
+export interface HandOverRef extends DraftRef {
+  workflowStarted: boolean;
+}
+
+export interface IssuedRef {
+  invoiceId: string;
+  number: string;
+  total: string;
+  issuedAt: string;
+  dueAt: string | null;
+  /** false: it was issued already (a retried activity) */
+  issued: boolean;
+}
+
+export interface HandOverResult {
+  status: InvoiceStatus;
+  /** false: the hand-over was recorded already (a retried activity), nothing was done */
+  handedOver: boolean;
+}
+
+/** The statuses the workflow writes after a user action or a timer (absolute writes: idempotent). */
+export type RecordedStatus = 'overdue' | 'paid' | 'uncollectible' | 'voided' | 'deleted';
+
+/** What `PUT /billing/invoices/{id}` may change on a draft. */
+export interface DraftEdit {
+  description?: string | null;
+  /**
+   * The manual lines wanted: a line with `id` updates that manual line (name, quantity, unit price), one
+   * without adds a line; manual lines left out are removed. Lines billed from the subscription stay.
+   * Absent: the lines are left as they are.
+   */
+  lines?: {
+    id?: string;
+    name: string;
+    quantity: string;
+    unit_price: string;
+    service_period?: { from: string; to: string };
+  }[];
+}

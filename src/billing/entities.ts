@@ -1,9 +1,11 @@
 /**
- * Issued invoices (table `invoices`) and their lines (`invoice_lines`). Money columns are `numeric`,
+ * Invoices (table `invoices`), from draft to paid, and their lines (`invoice_lines`). Money columns are `numeric`,
  * read as decimal strings.
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { timestamps } from '../db/columns';
+import type { AppReferences, BillingWorkflowSettings, Supplier } from '../profiles/types';
+import type { IssueInvoiceInput } from './contract';
 
 /** The customer as it was when the invoice was issued. */
 export interface CustomerSnapshot {
@@ -22,7 +24,9 @@ export const Invoice = defineEntity({
   tableName: 'invoices',
   properties: {
     id: p.string().primary().columnType('text'),
-    number: p.string().columnType('text'),
+    /** the issued number (`INV-000042`), null until issued */
+    number: p.string().columnType('text').nullable(),
+    draftNumber: p.string().columnType('text').nullable(),
     invoiceKey: p.string().columnType('text'),
     customerId: p.string().columnType('text'),
     subscriptionId: p.string().columnType('text').nullable(),
@@ -30,7 +34,7 @@ export const Invoice = defineEntity({
     status: p.string().columnType('text'),
     servicePeriodFrom: ts(),
     servicePeriodTo: ts(),
-    issuedAt: ts(),
+    issuedAt: ts().nullable(),
     amount: money(),
     chargesTotal: money(),
     discountsTotal: money(),
@@ -38,9 +42,53 @@ export const Invoice = defineEntity({
     creditsTotal: money(),
     total: money(),
     customer: p.json<CustomerSnapshot>().columnType('jsonb'),
+    profileId: p.string().columnType('text'),
+    supplier: p.json<Supplier>().columnType('jsonb'),
+    workflow: p.json<BillingWorkflowSettings>().columnType('jsonb').nullable(),
+    apps: p.json<AppReferences>().columnType('jsonb').nullable(),
+    source: p.json<IssueInvoiceInput>().columnType('jsonb').nullable(),
+    draftUntil: ts().nullable(),
+    dueAt: ts().nullable(),
+    collectionAt: ts().nullable(),
+    sentToCustomerAt: ts().nullable(),
+    quantitySnapshottedAt: ts().nullable(),
+    voidedAt: ts().nullable(),
+    paidAt: ts().nullable(),
+    deletedAt: ts().nullable(),
+    paymentHandedOverAt: ts().nullable(),
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb'),
+    externalReferences: p.json<Record<string, string>>().columnType('jsonb'),
+    validationIssues: p.json<ValidationIssue[]>().columnType('jsonb'),
+    failure: p.json<InvoiceFailure>().columnType('jsonb').nullable(),
     ...timestamps(),
   },
 });
+
+/** A finding on an invoice (OpenMeter's `BillingInvoiceValidationIssue`, reduced). */
+export interface ValidationIssue {
+  severity: 'critical' | 'warning';
+  code: string;
+  message: string;
+  component: string;
+}
+
+/** The step that failed last (shown as `status_details.failed`); cleared when it succeeds. */
+export interface InvoiceFailure {
+  step: 'issuing' | 'payment';
+  message: string;
+  at: string;
+}
+
+/** One tier or flat part of a line (OpenMeter's `BillingInvoiceDetailedLine`, reduced). */
+export interface DetailedLine {
+  name: string;
+  quantity: string;
+  unit_price: string;
+  amount: string;
+  /** the tier (0-based) of a tiered price */
+  tier_index?: number;
+}
 
 export const InvoiceLine = defineEntity({
   name: 'InvoiceLine',
@@ -61,6 +109,10 @@ export const InvoiceLine = defineEntity({
     amount: money(),
     total: money(),
     detail: p.json<Record<string, unknown>>().columnType('jsonb'),
+    /** added (or edited) by a user on a draft: never re-rated */
+    manual: p.boolean(),
+    rateCard: p.json<Record<string, unknown>>().columnType('jsonb').nullable(),
+    detailedLines: p.json<DetailedLine[]>().columnType('jsonb'),
     ...timestamps(),
   },
 });

@@ -96,7 +96,111 @@ export class BillingInvoiceNumberCounter extends Migration {
   }
 }
 
+/**
+ * The invoice lifecycle (issue 11): an invoice is created as a draft by the subscription's hand-over and
+ * carried to paid by its own workflow (`invoice-<id>`). Additive:
+ * - statuses as OpenMeter (`draft` … `voided`, plus `deleted` for deleted drafts); `failure` holds the step
+ *   that failed (`issuing`, `payment`) with its message, shown as `status_details.failed`.
+ * - `number` is the issued number, null until issued; a draft carries `draft_number` (`DRAFT-000001`, from a
+ *   sequence: drafts may skip numbers, issued invoices never do).
+ * - `invoice_number_counter`: one row per billing profile (`name` = the profile id) with its `prefix`; the
+ *   existing row becomes the default profile's (`default`).
+ * - snapshots taken at creation: `profile_id`, `supplier`, `workflow`, `apps`; `source` is what the
+ *   subscription handed over (the billed periods), so that a draft's usage lines can be re-rated.
+ * - the dates (`draft_until`, `issued_at` now nullable, `due_at`, `collection_at`, `sent_to_customer_at`,
+ *   `quantity_snapshotted_at`, `voided_at`, `paid_at`), `payment_handed_over_at` (the hand-over to the
+ *   payment app, recorded before anything else happens to it: it happens once), `description`, `labels`,
+ *   `external_references`, `validation_issues`.
+ * - lines: `manual` (added by a user on a draft), `rate_card` (snapshot), `detailed_lines` (one per tier or
+ *   flat part, from the pricer).
+ * Existing invoices stay `issued` (issued, never handed over to a payment app): their quantities count as
+ * snapshotted when they were issued, their workflow snapshot is the default profile's (auto advance, no
+ * draft period, charged automatically).
+ */
+export class BillingInvoiceLifecycle extends Migration {
+  override up(): void {
+    this.addSql(`alter table invoices drop constraint if exists invoices_status_check`);
+    this.addSql(`
+      alter table invoices
+        add constraint invoices_status_check check (status in ('draft', 'issuing', 'issued',
+          'payment_processing', 'paid', 'overdue', 'uncollectible', 'voided', 'deleted')),
+        alter column number drop not null,
+        alter column issued_at drop not null,
+        add column draft_number text unique,
+        add column profile_id text not null default 'default',
+        add column supplier jsonb not null default '{}'::jsonb,
+        add column workflow jsonb,
+        add column apps jsonb,
+        add column source jsonb,
+        add column draft_until timestamptz,
+        add column due_at timestamptz,
+        add column collection_at timestamptz,
+        add column sent_to_customer_at timestamptz,
+        add column quantity_snapshotted_at timestamptz,
+        add column voided_at timestamptz,
+        add column paid_at timestamptz,
+        add column deleted_at timestamptz,
+        add column payment_handed_over_at timestamptz,
+        add column description text,
+        add column labels jsonb not null default '{}'::jsonb,
+        add column external_references jsonb not null default '{}'::jsonb,
+        add column validation_issues jsonb not null default '[]'::jsonb,
+        add column failure jsonb`);
+    this.addSql(`
+      update invoices set
+        quantity_snapshotted_at = issued_at,
+        collection_at = issued_at,
+        workflow = '{"collection": {"alignment": {"type": "subscription"}, "interval": "PT1H"},
+          "invoicing": {"auto_advance": true, "draft_period": "P0D"},
+          "payment": {"collection_method": "charge_automatically"}}'::jsonb
+      where workflow is null`);
+    this.addSql(`alter table invoices add constraint invoices_issued_numbered check (
+      (number is null) = (issued_at is null) and (number is not null or draft_number is not null))`);
+    this.addSql('create index invoices_status_idx on invoices (status, created_at, id)');
+    this.addSql('create index invoices_issued_at_idx on invoices (issued_at, id)');
+    this.addSql('create sequence invoice_draft_number_seq start 1');
+    this.addSql(`alter table invoice_number_counter add column prefix text not null default 'INV-'`);
+    this.addSql(`update invoice_number_counter set name = 'default' where name = 'invoices'`);
+    this.addSql(`
+      alter table invoice_lines
+        add column manual boolean not null default false,
+        add column rate_card jsonb,
+        add column detailed_lines jsonb not null default '[]'::jsonb`);
+    this.addSql(`
+      update invoice_lines set rate_card = jsonb_strip_nulls(jsonb_build_object('price', price,
+          'feature_key', feature_key))
+       where rate_card is null`);
+  }
+
+  override down(): void {
+    this.addSql(
+      'alter table invoice_lines drop column manual, drop column rate_card, drop column detailed_lines',
+    );
+    this.addSql(`update invoice_number_counter set name = 'invoices' where name = 'default'`);
+    this.addSql(`delete from invoice_number_counter where name <> 'invoices'`);
+    this.addSql('alter table invoice_number_counter drop column prefix');
+    this.addSql('drop sequence if exists invoice_draft_number_seq');
+    this.addSql(`delete from invoices where number is null`);
+    this.addSql(
+      `update invoices set status = 'issued' where status not in ('draft', 'issued', 'paid', 'voided')`,
+    );
+    this.addSql(`
+      alter table invoices drop constraint invoices_issued_numbered, drop constraint invoices_status_check,
+        add constraint invoices_status_check check (status in ('draft', 'issued', 'paid', 'voided')),
+        alter column number set not null, alter column issued_at set not null,
+        drop column draft_number, drop column profile_id, drop column supplier, drop column workflow,
+        drop column apps, drop column source, drop column draft_until, drop column due_at,
+        drop column collection_at, drop column sent_to_customer_at, drop column quantity_snapshotted_at,
+        drop column voided_at, drop column paid_at, drop column deleted_at, drop column payment_handed_over_at,
+        drop column description, drop column labels, drop column external_references,
+        drop column validation_issues, drop column failure`);
+    this.addSql('drop index if exists invoices_status_idx');
+    this.addSql('drop index if exists invoices_issued_at_idx');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
+  { name: 'm2026120210_billing_invoice_lifecycle', class: BillingInvoiceLifecycle },
 ];

@@ -113,7 +113,7 @@ describe('9 invoice numbers are gapless and unique', () => {
   });
 
   it('9.9 numbers past 999,999 keep all their digits (lpad would cut INV-1000000 to INV-100000 and stop billing)', async () => {
-    await em().execute(`update invoice_number_counter set last_value = 999998 where name = 'invoices'`);
+    await em().execute(`update invoice_number_counter set last_value = 999998 where name = 'default'`);
     const refs = [];
     for (let i = 0; i < 3; i++) refs.push(await issueInvoice(em(), input()));
     expect(refs.map((r) => [r.created, r.number])).toEqual([
@@ -136,13 +136,13 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     h = await createHarness({
       activities: (real) => ({
         ...real,
-        async issueInvoice(input) {
+        async handOverInvoice(input) {
           if (fault.on) {
             fault.calls++;
             // what one poisoned event did to the aggregation before item 1's value checks
             throw new Error('aggregation failed: value overflows numeric format');
           }
-          const ref = await real.issueInvoice(input);
+          const ref = await real.handOverInvoice(input);
           if (ref.created) fault.issued.push(input.invoiceKey);
           return ref;
         },
@@ -236,7 +236,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     h = await createHarness({
       activities: (real) => ({
         ...real,
-        async issueInvoice(input) {
+        async handOverInvoice(input) {
           if (++hang.calls === 1) {
             // the first try hangs far beyond any real invoice; it ends when its timeout cancels it
             hang.hanging = true;
@@ -249,7 +249,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
             hang.hanging = false;
             throw new Error('hung invoice given up');
           }
-          const ref = await real.issueInvoice(input);
+          const ref = await real.handOverInvoice(input);
           if (ref.created) hang.issued.push(input.invoiceKey);
           return ref;
         },

@@ -48,9 +48,9 @@ it('an invoice activity that fails after writing is retried without issuing a du
   h = await createHarness({
     activities: (real) => ({
       ...real,
-      async issueInvoice(input) {
+      async handOverInvoice(input) {
         attempts++;
-        const ref = await real.issueInvoice(input);
+        const ref = await real.handOverInvoice(input);
         if (attempts === 1) throw new Error('connection lost after the invoice was written');
         return ref;
       },
@@ -70,12 +70,12 @@ it('an invoice whose local try fails is tried again, after a backoff, as a (remo
   h = await createHarness({
     activities: (real) => ({
       ...real,
-      async issueInvoice(input) {
+      async handOverInvoice(input) {
         attempts++;
         // the first try's one local attempt and the second try's first two remote attempts fail; the
         // second try's third attempt succeeds
         if (attempts <= 3) throw new Error(`billing database unavailable (attempt ${attempts})`);
-        return real.issueInvoice(input);
+        return real.handOverInvoice(input);
       },
     }),
   });
@@ -88,7 +88,7 @@ it('an invoice whose local try fails is tried again, after a backoff, as a (remo
   expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '0.30']]);
   const history = await h.env.client.workflow.getHandle(`subscription-${sub.id}`).fetchHistory();
   const remote = (history.events ?? []).filter(
-    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'issueInvoice',
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'handOverInvoice',
   );
   expect(remote).toHaveLength(1);
   expect(history.events?.length ?? 0).toBeLessThan(60);

@@ -1,0 +1,724 @@
+/**
+ * Billing's write side: an invoice from its creation as a draft (the subscription's hand-over) to paid. The
+ * invoice workflow calls these through activities; each one is idempotent (absolute writes, checks before
+ * acting), so a retried or replayed activity never creates, numbers, hands over or charges twice.
+ *
+ * - `createDraftInvoice`: once per `invoice_key` (advisory lock + unique key), with the customer's settings
+ *   snapshot and a draft number.
+ * - `issueDraftInvoice`: re-rates the usage lines, then in ONE transaction takes the next number of the
+ *   invoice's profile from its counter row (held until commit: numbers are gapless and unique, a rollback
+ *   gives its number back), freezes the quantities and marks the invoice issued. Issuing an issued invoice
+ *   returns it as it is.
+ * - `handOverToPayment`: the sandbox payment app; the hand-over is recorded in the row
+ *   (`payment_handed_over_at`) in the same transaction as its effect, and skipped when already recorded.
+ * - `issueInvoice`: draft and issue in one transaction (programmatic issuing; the number tests use it).
+ */
+import Decimal from 'decimal.js';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { roundMoney } from '../catalog/pricing';
+import { addDuration } from '../catalog/periods';
+import { Sql, exec } from '../db/sql';
+import { conflict, invalid, notFound } from '../lib/errors';
+import { newId } from '../lib/ids';
+import { instant } from '../lib/time';
+import { logger } from '../lib/logger';
+import type { InvoicingSnapshot } from '../profiles/types';
+import { computeLines, type ComputedInvoice } from './calculator';
+import type { ComposedLine } from './compose';
+import type {
+  DraftEdit,
+  DraftRef,
+  HandOverResult,
+  IssueInvoiceInput,
+  IssuedInvoiceRef,
+  IssuedRef,
+  RecordedStatus,
+} from './contract';
+import type { CustomerSnapshot, DetailedLine } from './entities';
+import type { InvoiceStatus, LifecycleState } from './lifecycle';
+import type { BillingCustomer } from '../customers/service';
+
+const snapshotOf = (c: BillingCustomer): CustomerSnapshot => ({
+  id: c.id,
+  key: c.key,
+  name: c.name,
+  primary_email: c.primary_email ?? null,
+  ...(c.billing_address ? { billing_address: c.billing_address } : {}),
+});
+
+/** One detailed line per tier part (unit and flat price of a tier apart) or per flat fee. */
+export function detailedLinesOf(l: ComposedLine, currency: string): DetailedLine[] {
+  const tiers = l.detail.tiers as
+    | { tier_index: number; quantity: string; unit_price?: string; flat_price?: string; amount: string }[]
+    | undefined;
+  if (tiers) {
+    const out: DetailedLine[] = [];
+    for (const t of tiers) {
+      if (t.unit_price !== undefined && new Decimal(t.quantity).gt(0))
+        out.push({
+          name: `${l.name}: tier ${t.tier_index + 1} usage`,
+          quantity: new Decimal(t.quantity).toFixed(),
+          unit_price: t.unit_price,
+          amount: roundMoney(new Decimal(t.quantity).times(t.unit_price), currency),
+          tier_index: t.tier_index,
+        });
+      if (t.flat_price !== undefined)
+        out.push({
+          name: `${l.name}: tier ${t.tier_index + 1} flat price`,
+          quantity: '1',
+          unit_price: t.flat_price,
+          amount: roundMoney(t.flat_price, currency),
+          tier_index: t.tier_index,
+        });
+    }
+    return out;
+  }
+  if (l.kind === 'usage' && l.unitPrice !== null)
+    return [
+      {
+        name: l.name,
+        quantity: new Decimal(l.quantity).toFixed(),
+        unit_price: l.unitPrice,
+        amount: l.amount,
+      },
+    ];
+  return [{ name: l.name, quantity: '1', unit_price: l.amount, amount: l.amount }];
+}
+
+const rateCardOf = (l: ComposedLine) => ({
+  price: l.price,
+  ...(l.featureKey ? { feature_key: l.featureKey } : {}),
+});
+
+function validateInput(input: IssueInvoiceInput): void {
+  if (!input.invoiceKey) throw new RangeError('invoiceKey is required');
+  if (!input.arrears && !input.advance)
+    throw new RangeError('an invoice needs an arrears or an advance period');
+  for (const p of [input.arrears, input.advance]) {
+    if (!p) continue;
+    for (const d of [p.from, p.to, p.cycleFrom, p.cycleTo])
+      if (Number.isNaN(Date.parse(d))) throw new RangeError(`invalid instant: ${d}`);
+    if (Date.parse(p.to) < Date.parse(p.from)) throw new RangeError('period ends before it starts');
+  }
+}
+
+interface StoredRow {
+  // instants come back from raw SQL as Date or string: read them with `instant`
+  id: string;
+  status: InvoiceStatus;
+  number: string | null;
+  draft_number: string | null;
+  total: string;
+  customer: CustomerSnapshot;
+  workflow: InvoicingSnapshot['workflow'] | null;
+  draft_until: Date | null;
+  failure: { step: string } | null;
+  profile_id: string;
+  source: IssueInvoiceInput | null;
+  currency: string;
+  issued_at: Date | null;
+  due_at: Date | null;
+  payment_handed_over_at: Date | null;
+}
+
+const SELECT_ROW = `select id, status, number, draft_number, total::text as total, customer, workflow,
+  draft_until, failure, profile_id, source, currency, issued_at, due_at, payment_handed_over_at from invoices`;
+
+async function rowByKey(em: EntityManager, key: string): Promise<StoredRow | undefined> {
+  return (await exec<StoredRow>(em, new Sql().add(`${SELECT_ROW} where invoice_key = ?`, key)))[0];
+}
+
+async function rowById(em: EntityManager, id: string, lock = false): Promise<StoredRow> {
+  const rows = await exec<StoredRow>(
+    em,
+    new Sql().add(`${SELECT_ROW} where id = ?${lock ? ' for update' : ''}`, id),
+  );
+  if (!rows[0]) throw notFound('invoice', id);
+  return rows[0];
+}
+
+/** The lifecycle state the workflow starts from (or resumes at), from the stored row. */
+export function lifecycleOf(r: Pick<StoredRow, 'status' | 'failure' | 'workflow'>): LifecycleState {
+  return {
+    status: r.status,
+    failed: r.failure !== null,
+    autoAdvance: r.workflow?.invoicing.auto_advance ?? true,
+    collectionMethod: r.workflow?.payment.collection_method ?? 'charge_automatically',
+  };
+}
+
+const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
+  invoiceId: r.id,
+  created,
+  status: r.status,
+  lifecycle: lifecycleOf(r),
+  draftNumber: r.draft_number,
+  customerKey: r.customer.key,
+  draftUntil: instant(r.draft_until ?? 0),
+});
+
+/** Inserts the draft and its lines (inside the caller's transaction). */
+async function insertDraft(
+  em: EntityManager,
+  input: IssueInvoiceInput,
+  c: ComputedInvoice,
+  s: InvoicingSnapshot,
+  now: Date,
+): Promise<string> {
+  const id = newId();
+  const draftUntil = addDuration(now, s.workflow.invoicing.draft_period);
+  await exec(
+    em,
+    new Sql().add(
+      `insert into invoices (id, draft_number, invoice_key, customer_id, subscription_id, currency, status,
+         service_period_from, service_period_to, amount, charges_total, discounts_total, taxes_total,
+         credits_total, total, customer, profile_id, supplier, workflow, apps, source, draft_until,
+         collection_at, created_at, updated_at)
+       values (?, 'DRAFT-' || lpad(nextval('invoice_draft_number_seq')::text, 6, '0'), ?, ?, ?, ?, 'draft',
+         ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?, ?, ?, ?)`,
+      id,
+      input.invoiceKey,
+      c.customer.id,
+      input.subscriptionId,
+      c.currency,
+      c.servicePeriod.from,
+      c.servicePeriod.to,
+      c.totals.amount,
+      c.totals.charges_total,
+      c.totals.discounts_total,
+      c.totals.taxes_total,
+      c.totals.credits_total,
+      c.totals.total,
+      JSON.stringify(snapshotOf(c.customer)),
+      s.profile_id,
+      JSON.stringify(s.supplier),
+      JSON.stringify(s.workflow),
+      JSON.stringify(s.apps),
+      JSON.stringify(input),
+      draftUntil,
+      now,
+      now,
+      now,
+    ),
+  );
+  if (c.lines.length) {
+    const q = new Sql().add(
+      `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
+         unit_price, price, service_period_from, service_period_to, amount, total, detail, rate_card,
+         detailed_lines, manual, created_at, updated_at) values `,
+    );
+    c.lines.forEach((l, i) => {
+      q.add(
+        `${i ? ', ' : ''}(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, false, ?, ?)`,
+        newId(),
+        id,
+        i + 1,
+        l.name,
+        l.featureKey,
+        l.rateCardKey,
+        l.kind,
+        l.quantity,
+        l.unitPrice,
+        JSON.stringify(l.price),
+        l.periodFrom,
+        l.periodTo,
+        l.amount,
+        l.totals.total,
+        JSON.stringify(l.detail),
+        JSON.stringify(rateCardOf(l)),
+        JSON.stringify(detailedLinesOf(l, c.currency)),
+        now,
+        now,
+      );
+    });
+    await exec(em, q);
+  }
+  return id;
+}
+
+/** Runs `fn` once per invoice key: the stored row when the key exists, else `fn` under the key's lock. */
+async function oncePerKey<T>(
+  em: EntityManager,
+  key: string,
+  existing: (r: StoredRow) => T | Promise<T>,
+  fn: (tem: EntityManager) => Promise<T>,
+): Promise<T> {
+  const found = await rowByKey(em, key);
+  if (found) return existing(found);
+  try {
+    return await em.transactional(async (tem) => {
+      await tem.execute('select pg_advisory_xact_lock(hashtext(?))', [`tally.invoice:${key}`]);
+      const again = await rowByKey(tem, key);
+      if (again) return existing(again);
+      return fn(tem);
+    });
+  } catch (e) {
+    // another transaction won the race for this key (cannot happen under the advisory lock; a guard)
+    const winner = e instanceof UniqueConstraintViolationException && (await rowByKey(em, key));
+    if (!winner) throw e;
+    return existing(winner);
+  }
+}
+
+/**
+ * Creates the draft for `input` once: a second call with the same `invoiceKey` (retry, replay, concurrent
+ * duplicate) returns the stored invoice with `created: false`, whatever its status now.
+ */
+export async function createDraftInvoice(
+  em: EntityManager,
+  input: IssueInvoiceInput,
+  snapshot: InvoicingSnapshot,
+  now: Date = new Date(),
+): Promise<DraftRef> {
+  validateInput(input);
+  const found = await rowByKey(em, input.invoiceKey);
+  if (found) return draftRef(found, false);
+  const computed = await computeLines(em, input);
+  const ref = await oncePerKey(
+    em,
+    input.invoiceKey,
+    (r) => draftRef(r, false),
+    async (tem) => draftRef(await rowById(tem, await insertDraft(tem, input, computed, snapshot, now)), true),
+  );
+  if (ref.created)
+    logger.info(
+      {
+        invoice_id: ref.invoiceId,
+        draft_number: ref.draftNumber,
+        invoice_key: input.invoiceKey,
+        subscription_id: input.subscriptionId,
+        total: computed.totals.total,
+        lines: computed.lines.length,
+      },
+      'draft invoice created',
+    );
+  return ref;
+}
+
+interface LineRow {
+  id: string;
+  rate_card_key: string;
+  kind: string;
+  manual: boolean;
+  service_period_from: Date;
+  quantity: string;
+  amount: string;
+}
+
+/** Recomputes the invoice totals from its lines (no taxes, discounts or credits yet). */
+async function retotal(em: EntityManager, id: string, currency: string, now: Date): Promise<void> {
+  const rows = await exec<{ sum: string | null }>(
+    em,
+    new Sql().add('select sum(amount)::text as sum from invoice_lines where invoice_id = ?', id),
+  );
+  const total = roundMoney(rows[0]?.sum ?? '0', currency);
+  await exec(
+    em,
+    new Sql().add(
+      `update invoices set amount = ?, total = ?, updated_at = ? where id = ?`,
+      total,
+      total,
+      now,
+      id,
+    ),
+  );
+}
+
+/**
+ * Re-rates the draft's usage lines from the events (as at creation: the same billed periods, today's
+ * events), inside the caller's transaction; manual and flat lines stay. Returns the lines that changed.
+ */
+async function rerateLines(em: EntityManager, r: StoredRow, now: Date): Promise<number> {
+  if (!r.source) return 0;
+  const computed = await computeLines(em, r.source);
+  const lines = await exec<LineRow>(
+    em,
+    new Sql().add(
+      `select id, rate_card_key, kind, manual, service_period_from, quantity::text as quantity,
+         amount::text as amount from invoice_lines where invoice_id = ? order by position`,
+      r.id,
+    ),
+  );
+  let changed = 0;
+  for (const l of lines) {
+    if (l.manual || l.kind !== 'usage') continue;
+    const c = computed.lines.find(
+      (x) =>
+        x.kind === 'usage' &&
+        x.rateCardKey === l.rate_card_key &&
+        Date.parse(x.periodFrom) === new Date(l.service_period_from).getTime(),
+    );
+    if (!c || (new Decimal(c.quantity).eq(l.quantity) && new Decimal(c.amount).eq(l.amount))) continue;
+    changed++;
+    await exec(
+      em,
+      new Sql().add(
+        `update invoice_lines set quantity = ?, unit_price = ?, amount = ?, total = ?, detail = ?::jsonb,
+           detailed_lines = ?::jsonb, updated_at = ? where id = ?`,
+        c.quantity,
+        c.unitPrice,
+        c.amount,
+        c.totals.total,
+        JSON.stringify(c.detail),
+        JSON.stringify(detailedLinesOf(c, r.currency)),
+        now,
+        l.id,
+      ),
+    );
+  }
+  if (changed) await retotal(em, r.id, r.currency, now);
+  return changed;
+}
+
+/** Re-rates a draft's usage lines now (`snapshot_quantities`, the end of the draft period); else no-op. */
+export async function rerateDraftInvoice(
+  em: EntityManager,
+  id: string,
+  now: Date = new Date(),
+): Promise<{ changed: number }> {
+  return em.transactional(async (tem) => {
+    const r = await rowById(tem, id, true);
+    if (r.status !== 'draft') return { changed: 0 };
+    const changed = await rerateLines(tem, r, now);
+    await exec(
+      tem,
+      new Sql().add(
+        'update invoices set quantity_snapshotted_at = ?, updated_at = ? where id = ?',
+        now,
+        now,
+        id,
+      ),
+    );
+    return { changed };
+  });
+}
+
+export interface IssueOptions {
+  /** runs inside the transaction after the number was taken (tests inject failures there) */
+  beforeCommit?: (em: EntityManager) => Promise<void>;
+}
+
+/** Takes the next number of the profile's counter (its row stays locked until the transaction ends). */
+async function nextNumber(em: EntityManager, profileId: string): Promise<string> {
+  await exec(
+    em,
+    new Sql().add(
+      'insert into invoice_number_counter (name, last_value) values (?, 0) on conflict (name) do nothing',
+      profileId,
+    ),
+  );
+  const rows = await exec<{ number: string }>(
+    em,
+    new Sql().add(
+      `update invoice_number_counter set last_value = last_value + 1 where name = ?
+       returning prefix || lpad(last_value::text, greatest(6, length(last_value::text)), '0') as number`,
+      profileId,
+    ),
+  );
+  return rows[0].number;
+}
+
+const issuedRef = (r: StoredRow, issued: boolean): IssuedRef => ({
+  invoiceId: r.id,
+  number: r.number!,
+  total: r.total,
+  issuedAt: instant(r.issued_at!),
+  dueAt: r.due_at ? instant(r.due_at) : null,
+  issued,
+});
+
+/** Numbers, dates and freezes the locked draft (inside the caller's transaction). */
+async function issueLocked(em: EntityManager, r: StoredRow, now: Date): Promise<IssuedRef> {
+  const number = await nextNumber(em, r.profile_id);
+  const pay = r.workflow?.payment;
+  const dueAt = pay?.collection_method === 'send_invoice' ? addDuration(now, pay.due_after) : null;
+  await exec(
+    em,
+    new Sql().add(
+      `update invoices set status = 'issued', number = ?, issued_at = ?, due_at = ?,
+         quantity_snapshotted_at = ?, failure = null, validation_issues = '[]'::jsonb, updated_at = ?
+       where id = ?`,
+      number,
+      now,
+      dueAt,
+      now,
+      now,
+      r.id,
+    ),
+  );
+  return issuedRef(await rowById(em, r.id), true);
+}
+
+/**
+ * Issues the draft (or the invoice stuck in `issuing`): its usage lines re-rated one last time, then
+ * numbered, dated and frozen in one transaction. An invoice issued already is returned as it is; a
+ * deleted or voided one is refused.
+ */
+export async function issueDraftInvoice(
+  em: EntityManager,
+  id: string,
+  now: Date = new Date(),
+  opts: IssueOptions = {},
+): Promise<IssuedRef> {
+  const ref = await em.transactional(async (tem) => {
+    const r = await rowById(tem, id, true);
+    if (r.number) return issuedRef(r, false);
+    if (r.status !== 'draft' && r.status !== 'issuing')
+      throw conflict(`invoice ${id} is ${r.status}: it cannot be issued`);
+    await rerateLines(tem, r, now);
+    const issued = await issueLocked(tem, r, now);
+    await opts.beforeCommit?.(tem);
+    return issued;
+  });
+  if (ref.issued)
+    logger.info({ invoice_id: id, invoice_number: ref.number, total: ref.total }, 'invoice issued');
+  return ref;
+}
+
+/**
+ * Drafts and issues the invoice for `input` at once, in one transaction (a rollback leaves neither the
+ * draft nor a number). Once per `invoiceKey`: a repeated call returns the stored invoice, `created: false`.
+ */
+export async function issueInvoice(
+  em: EntityManager,
+  input: IssueInvoiceInput,
+  snapshot: InvoicingSnapshot,
+  opts: IssueOptions = {},
+): Promise<IssuedInvoiceRef> {
+  validateInput(input);
+  const asRef = (r: StoredRow): IssuedInvoiceRef => ({
+    invoiceId: r.id,
+    number: r.number ?? r.draft_number ?? '',
+    total: r.total,
+    created: false,
+  });
+  const found = await rowByKey(em, input.invoiceKey);
+  if (found) return asRef(found);
+  const computed = await computeLines(em, input);
+  return oncePerKey(em, input.invoiceKey, asRef, async (tem) => {
+    const now = new Date();
+    const id = await insertDraft(tem, input, computed, snapshot, now);
+    const issued = await issueLocked(tem, await rowById(tem, id, true), now);
+    await opts.beforeCommit?.(tem);
+    return { invoiceId: id, number: issued.number, total: issued.total, created: true };
+  });
+}
+
+/**
+ * Hands the issued invoice to the payment app, once. The sandbox app: `charge_automatically` is charged at
+ * once (paid); `send_invoice` is sent to the customer and awaits payment (payment_processing).
+ */
+export async function handOverToPayment(
+  em: EntityManager,
+  id: string,
+  now: Date = new Date(),
+): Promise<HandOverResult> {
+  const res = await em.transactional(async (tem) => {
+    const r = await rowById(tem, id, true);
+    if (r.payment_handed_over_at || r.status !== 'issued') return { status: r.status, handedOver: false };
+    const charged =
+      (r.workflow?.payment.collection_method ?? 'charge_automatically') === 'charge_automatically';
+    const status: InvoiceStatus = charged ? 'paid' : 'payment_processing';
+    await exec(
+      tem,
+      new Sql().add(
+        `update invoices set payment_handed_over_at = ?, status = ?, paid_at = ?, sent_to_customer_at = ?,
+           failure = null, updated_at = ? where id = ?`,
+        now,
+        status,
+        charged ? now : null,
+        charged ? null : now,
+        now,
+        id,
+      ),
+    );
+    return { status, handedOver: true };
+  });
+  if (res.handedOver)
+    logger.info({ invoice_id: id, status: res.status }, 'invoice handed to the payment app');
+  return res;
+}
+
+const ALLOWED_BEFORE: Record<RecordedStatus, InvoiceStatus[]> = {
+  overdue: ['payment_processing'],
+  paid: ['payment_processing', 'overdue', 'uncollectible'],
+  uncollectible: ['payment_processing', 'overdue'],
+  voided: ['issued', 'payment_processing', 'overdue', 'uncollectible'],
+  deleted: ['draft', 'issuing'],
+};
+
+/**
+ * Writes a status the workflow decided. Writing the status the invoice already has is a no-op (a retry);
+ * a status the current one does not lead to is refused (the workflow decided from a stale state: a bug).
+ */
+export async function recordInvoiceStatus(
+  em: EntityManager,
+  id: string,
+  status: RecordedStatus,
+  now: Date = new Date(),
+): Promise<void> {
+  await em.transactional(async (tem) => {
+    const r = await rowById(tem, id, true);
+    if (r.status === status) return;
+    if (!ALLOWED_BEFORE[status].includes(r.status))
+      throw conflict(`invoice ${id} is ${r.status}: it cannot become ${status}`);
+    const dates: Partial<Record<RecordedStatus, string>> = {
+      paid: 'paid_at',
+      voided: 'voided_at',
+      deleted: 'deleted_at',
+    };
+    const col = dates[status];
+    await exec(
+      tem,
+      new Sql().add(
+        `update invoices set status = ?, failure = null, updated_at = ?${col ? `, ${col} = ?` : ''} where id = ?`,
+        ...(col ? [status, now, now, id] : [status, now, id]),
+      ),
+    );
+  });
+  logger.info({ invoice_id: id, status }, 'invoice status recorded');
+}
+
+/** Records that a step failed (`status_details.failed`), with the status the invoice is in meanwhile. */
+export async function recordInvoiceFailure(
+  em: EntityManager,
+  id: string,
+  step: 'issuing' | 'payment',
+  message: string,
+  now: Date = new Date(),
+): Promise<void> {
+  await exec(
+    em,
+    new Sql().add(
+      `update invoices set failure = ?::jsonb, status = case when status = 'draft' then 'issuing' else status end,
+         updated_at = ? where id = ? and status in ('draft', 'issuing', 'issued')`,
+      JSON.stringify({ step, message: message.slice(0, 1000), at: now.toISOString() }),
+      now,
+      id,
+    ),
+  );
+}
+
+/** Applies an edit to a draft (refused once it is not a draft). */
+export async function editDraftInvoice(
+  em: EntityManager,
+  id: string,
+  edit: DraftEdit,
+  now: Date = new Date(),
+): Promise<void> {
+  await em.transactional(async (tem) => {
+    const r = await rowById(tem, id, true);
+    if (r.status !== 'draft') throw conflict(`invoice ${id} is ${r.status}: only a draft can be edited`);
+    if (edit.description !== undefined)
+      await exec(
+        tem,
+        new Sql().add(
+          'update invoices set description = ?, updated_at = ? where id = ?',
+          edit.description,
+          now,
+          id,
+        ),
+      );
+    if (!edit.lines) return;
+    const existing = await exec<{ id: string; manual: boolean; position: number }>(
+      tem,
+      new Sql().add('select id, manual, position from invoice_lines where invoice_id = ?', id),
+    );
+    const byId = new Map(existing.map((l) => [l.id, l]));
+    edit.lines.forEach((l, i) => {
+      if (l.id === undefined) return;
+      const found = byId.get(l.id);
+      if (!found)
+        throw invalid(`invoice ${id} has no line ${l.id}`, [
+          { field: `body.lines[${i}].id`, reason: 'no such line' },
+        ]);
+      if (!found.manual)
+        throw invalid(`line ${l.id} is billed from the subscription: only manual lines can be edited`, [
+          { field: `body.lines[${i}].id`, reason: 'not a manual line' },
+        ]);
+    });
+    const keep = new Set(edit.lines.map((l) => l.id).filter((x): x is string => !!x));
+    const gone = existing.filter((l) => l.manual && !keep.has(l.id)).map((l) => l.id);
+    if (gone.length) await exec(tem, new Sql().add('delete from invoice_lines where id in ').list(gone));
+    let position = Math.max(0, ...existing.map((l) => l.position));
+    const period = await exec<{ from: Date; to: Date }>(
+      tem,
+      new Sql().add(
+        'select service_period_from as from, service_period_to as to from invoices where id = ?',
+        id,
+      ),
+    );
+    for (const l of edit.lines) {
+      const amount = roundMoney(new Decimal(l.quantity).times(l.unit_price), r.currency);
+      const from = l.service_period?.from ?? period[0].from;
+      const to = l.service_period?.to ?? period[0].to;
+      const price = { type: 'flat', amount: l.unit_price };
+      const detailed: DetailedLine[] = [
+        { name: l.name, quantity: new Decimal(l.quantity).toFixed(), unit_price: l.unit_price, amount },
+      ];
+      if (l.id)
+        await exec(
+          tem,
+          new Sql().add(
+            `update invoice_lines set name = ?, quantity = ?, unit_price = ?, price = ?::jsonb, rate_card = ?::jsonb,
+               amount = ?, total = ?, service_period_from = ?, service_period_to = ?, detailed_lines = ?::jsonb,
+               updated_at = ? where id = ?`,
+            l.name,
+            l.quantity,
+            l.unit_price,
+            JSON.stringify(price),
+            JSON.stringify({ price }),
+            amount,
+            amount,
+            from,
+            to,
+            JSON.stringify(detailed),
+            now,
+            l.id,
+          ),
+        );
+      else
+        await exec(
+          tem,
+          new Sql().add(
+            `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
+               unit_price, price, service_period_from, service_period_to, amount, total, detail, rate_card,
+               detailed_lines, manual, created_at, updated_at)
+             values (?, ?, ?, ?, null, 'manual', 'flat', ?, ?, ?::jsonb, ?, ?, ?, ?, '{}'::jsonb, ?::jsonb, ?::jsonb,
+               true, ?, ?)`,
+            newId(),
+            id,
+            ++position,
+            l.name,
+            l.quantity,
+            l.unit_price,
+            JSON.stringify(price),
+            from,
+            to,
+            amount,
+            amount,
+            JSON.stringify({ price }),
+            JSON.stringify(detailed),
+            now,
+            now,
+          ),
+        );
+    }
+    await retotal(tem, id, r.currency, now);
+  });
+}
+
+/** The stored lifecycle of an invoice (the workflow resumes from it; the API pre-checks actions on it). */
+export async function invoiceLifecycle(
+  em: EntityManager,
+  id: string,
+): Promise<{ lifecycle: LifecycleState; customerKey: string; number: string | null; draftUntil: string }> {
+  const r = await rowById(em, id);
+  return {
+    lifecycle: lifecycleOf(r),
+    customerKey: r.customer.key,
+    number: r.number,
+    draftUntil: instant(r.draft_until ?? 0),
+  };
+}

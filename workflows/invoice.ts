@@ -1,0 +1,241 @@
+/**
+ * One durable workflow per invoice (`invoice-<id>`), started by the subscription's hand-over with the new
+ * draft. It decides WHEN (the draft period, approval, the due date) and leaves the I/O to idempotent
+ * activities; the state machine is pure (src/billing/lifecycle.ts).
+ *
+ * - draft: sleeps until `draft_until`; with auto advance it then issues, else it waits for `approve`
+ *   (re-rating the usage lines at `draft_until`). Edits and `snapshot_quantities` re-rate/change the draft.
+ * - issuing: `issueDraftInvoice` (re-rate, number, dates, frozen quantities, in one transaction).
+ * - issued: `handOverToPayment` (the sandbox app: charged → paid, or sent → payment_processing), recorded in
+ *   the row so that it happens once.
+ * - payment_processing: sleeps until `due_at` and marks the invoice overdue if still unpaid.
+ * - a step that fails after its retries leaves the invoice `failed` (row and search attribute) until `retry`.
+ *
+ * User actions arrive as ONE Update (`invoiceAction`) whose validator refuses, with the available actions,
+ * what the state does not allow. An accepted action changes the state at once (so a concurrent action is
+ * judged against it: of approve and delete, one wins), and is answered once its steps have run.
+ *
+ * History: an invoice's life is short (a draft, one issue, one hand-over, perhaps a due timer and a payment
+ * action: ~40 events); only edits of a long-lived draft grow it, so a run continues as new past
+ * HISTORY_LIMIT events, carrying its state.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  makeContinueAsNewFunc,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { InvoiceActivities } from '../activities/contract';
+import type { DraftEdit, RecordedStatus } from '../src/billing/contract';
+import {
+  apply,
+  isFinal,
+  type InvoiceEvent,
+  type InvoiceStatus,
+  type LifecycleState,
+  type Refusal,
+} from '../src/billing/lifecycle';
+import { SA_INVOICE_NUMBER, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
+import {
+  getInvoiceStateQuery,
+  INVOICE_REFUSAL_TYPE,
+  invoiceActionUpdate,
+  REJECTION_TYPES,
+  type InvoiceActionArgs,
+  type InvoiceWorkflowInput,
+} from './definitions';
+
+/** errors an activity raises for a request that cannot succeed by retrying */
+const nonRetryableErrorTypes = ['ConflictError', 'InvalidError', 'NotFoundError'];
+
+/** issuing and the payment hand-over: remote (visible as pending activities), a few attempts, then failed */
+const steps = proxyActivities<InvoiceActivities>({
+  startToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
+});
+/** row writes (status, failure, edits, re-rating): local, one idempotent transaction each */
+const writes = proxyLocalActivities<InvoiceActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
+});
+
+export const INVOICE_HISTORY_LIMIT = 500;
+
+const refused = (r: Refusal) =>
+  ApplicationFailure.create({
+    type: INVOICE_REFUSAL_TYPE,
+    message: r.message,
+    details: [r.available_actions],
+    nonRetryable: true,
+  });
+
+const errorMessage = (err: unknown): string =>
+  err instanceof ActivityFailure && err.cause
+    ? err.cause.message
+    : err instanceof Error
+      ? err.message
+      : String(err);
+
+export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<LifecycleState> {
+  const { invoiceId } = input;
+  let s = input.lifecycle;
+  /** the status the row shows (written by the last step) */
+  let persisted: InvoiceStatus = s.status;
+  let number = input.number ?? null;
+  let dueAt = input.dueAt ? Date.parse(input.dueAt) : undefined;
+  const draftUntil = Date.parse(input.draftUntil);
+  let draftPeriodOver = false;
+
+  // accepted actions: a ticket each; `done` = every ticket up to it has taken effect
+  let tickets = 0;
+  let done = 0;
+  const work: { ticket: number; action: 'edit' | 'snapshot_quantities'; edit?: DraftEdit }[] = [];
+  const errors = new Map<number, string>();
+
+  const must = (e: InvoiceEvent) => {
+    const r = apply(s, e);
+    // the workflow only applies events its own state expects: anything else is a bug
+    if (!r.ok) throw ApplicationFailure.create({ message: r.refusal.message, nonRetryable: false });
+    s = r.state;
+  };
+
+  setHandler(getInvoiceStateQuery, () => s);
+  setHandler(
+    invoiceActionUpdate,
+    async ({ action, edit }: InvoiceActionArgs) => {
+      // judged again here: an action accepted just before (same task) may have changed the state
+      const r = apply(s, action);
+      if (!r.ok) throw refused(r.refusal);
+      s = r.state;
+      const ticket = ++tickets;
+      if (action === 'edit' || action === 'snapshot_quantities') work.push({ ticket, action, edit });
+      await condition(() => done >= ticket);
+      const err = errors.get(ticket);
+      errors.delete(ticket);
+      if (err !== undefined)
+        throw ApplicationFailure.create({
+          type: REJECTION_TYPES.bad_request,
+          message: err,
+          nonRetryable: true,
+        });
+      return s;
+    },
+    {
+      validator: ({ action }: InvoiceActionArgs) => {
+        const r = apply(s, action);
+        if (!r.ok) throw refused(r.refusal);
+      },
+    },
+  );
+
+  let shown = { status: s.status as string, number };
+  const show = () => {
+    if (shown.status === s.status && shown.number === number) return;
+    upsertSearchAttributes([
+      { key: SA_INVOICE_STATUS, value: s.status },
+      ...(number && number !== shown.number ? [{ key: SA_INVOICE_NUMBER, value: number }] : []),
+    ]);
+    shown = { status: s.status, number };
+  };
+
+  for (;;) {
+    // 1. edits and snapshots of the draft, in the order they were accepted
+    while (work.length) {
+      const w = work.shift()!;
+      try {
+        if (w.action === 'edit') await writes.editDraftInvoice({ invoiceId, edit: w.edit ?? {} });
+        else await writes.rerateDraftInvoice({ invoiceId });
+      } catch (err) {
+        errors.set(w.ticket, errorMessage(err));
+      }
+    }
+    // 2. the step the state asks for
+    if (s.status === 'issuing' && !s.failed) {
+      try {
+        const ref = await steps.issueDraftInvoice({ invoiceId });
+        number = ref.number;
+        dueAt = ref.dueAt ? Date.parse(ref.dueAt) : undefined;
+        must({ type: 'issued' });
+        persisted = 'issued';
+      } catch (err) {
+        must({ type: 'issue_failed' });
+        await writes.recordInvoiceStepFailure({ invoiceId, step: 'issuing', message: errorMessage(err) });
+        persisted = 'issuing';
+      }
+      show();
+      continue;
+    }
+    if (s.status === 'issued' && !s.failed) {
+      try {
+        const r = await steps.handOverToPayment({ invoiceId });
+        if (r.status !== 'paid' && r.status !== 'payment_processing')
+          throw new Error(`the payment app left the invoice ${r.status}`);
+        must({ type: 'handed_over', result: r.status });
+        persisted = r.status;
+      } catch (err) {
+        must({ type: 'hand_over_failed' });
+        await writes.recordInvoiceStepFailure({ invoiceId, step: 'payment', message: errorMessage(err) });
+      }
+      show();
+      continue;
+    }
+    if (s.status !== persisted) {
+      await writes.recordInvoiceStatus({ invoiceId, status: s.status as RecordedStatus });
+      persisted = s.status;
+      show();
+      continue;
+    }
+    if (work.length) continue;
+    // 3. every accepted action has taken effect
+    done = tickets;
+    if (isFinal(s.status)) break;
+
+    const woken = () => tickets > done || work.length > 0;
+    if (s.status === 'draft' && !draftPeriodOver) {
+      const wait = draftUntil - Date.now();
+      if (wait > 0 && (await condition(woken, wait))) continue;
+      draftPeriodOver = true;
+      if (s.status === 'draft' && !s.autoAdvance) await writes.rerateDraftInvoice({ invoiceId });
+      if (s.status === 'draft') must({ type: 'draft_period_ended' });
+      continue;
+    }
+    if (s.status === 'payment_processing' && dueAt !== undefined) {
+      const wait = dueAt - Date.now();
+      if (wait > 0 && (await condition(woken, wait))) continue;
+      if (s.status === 'payment_processing') must({ type: 'due' });
+      continue;
+    }
+    const info = workflowInfo();
+    if (info.historyLength >= INVOICE_HISTORY_LIMIT || info.continueAsNewSuggested) {
+      await condition(() => allHandlersFinished() || woken());
+      if (woken()) continue;
+      const next = makeContinueAsNewFunc<typeof invoiceWorkflow>({
+        memo: info.memo,
+        typedSearchAttributes: info.typedSearchAttributes,
+      });
+      return await next({
+        ...input,
+        lifecycle: s,
+        number,
+        dueAt: dueAt === undefined ? null : new Date(dueAt).toISOString(),
+        // the draft period was over (or never mattered) when this run ended
+        draftUntil: draftPeriodOver ? new Date(0).toISOString() : input.draftUntil,
+      });
+    }
+    await condition(woken);
+  }
+  await condition(allHandlersFinished);
+  return s;
+}
