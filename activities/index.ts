@@ -1,12 +1,12 @@
 import type { AppDeps } from '../src/deps';
-import { createBillingActivities } from './billing';
+import { createBillingActivities, type BillingActivityOptions } from './billing';
 import { createSubscriptionActivities } from './subscriptions';
 
 /** All activities, built from the app's dependencies (createActivities(deps) factory). */
-export function createActivities(deps: AppDeps) {
+export function createActivities(deps: AppDeps, billing: BillingActivityOptions = {}) {
   return {
     ...createSubscriptionActivities(deps),
-    ...createBillingActivities(deps),
+    ...createBillingActivities(deps, billing),
   };
 }
 

@@ -1,13 +1,21 @@
-/** REST: invoices (`/billing/invoices`) and the customer's invoice preview. */
+/**
+ * REST: invoices (`/billing/invoices`), their lifecycle actions (sent to the invoice's workflow) and the
+ * customer's invoice preview.
+ */
 import { Router } from 'express';
 import { z } from 'zod';
-import { parseQuery } from '../api/validate';
+import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
-import { createBillingService, type InvoiceListQuery, type InvoiceSortField } from './service';
+import { INVOICE_STATUSES, type InvoiceAction } from './lifecycle';
+import {
+  createBillingService,
+  type InstantRange,
+  type InvoiceListQuery,
+  type InvoiceSortField,
+} from './service';
 
-const STATUSES = ['draft', 'issued', 'paid', 'voided'] as const;
-const status = z.enum(STATUSES);
+const status = z.enum(INVOICE_STATUSES);
 const csvStatuses = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()))
@@ -27,14 +35,33 @@ const customerFilter = z.union([
   z.strictObject({ eq: z.string().min(1) }).transform((f) => f.eq),
 ]);
 
+const dateTime = z.iso
+  .datetime({ offset: true, message: 'must be an RFC 3339 date-time' })
+  .transform((s) => new Date(s));
+/** `filter[issued_at]=t` (equal) or `filter[issued_at][gte]=t&filter[issued_at][lt]=u` … */
+const instantFilter = z.union([
+  dateTime.transform((d): InstantRange => ({ eq: d })),
+  z
+    .strictObject({
+      eq: dateTime.optional(),
+      gt: dateTime.optional(),
+      gte: dateTime.optional(),
+      lt: dateTime.optional(),
+      lte: dateTime.optional(),
+    })
+    .refine((o) => Object.keys(o).length > 0, { message: 'needs one of eq, gt, gte, lt, lte' }),
+]);
+
 const SORTS = ['created_at', 'issued_at', 'service_period_start'] as const;
+/** `issued_at`, `issued_at desc` (OpenMeter's SortQuery) or `-issued_at` */
 const sort = z
   .string()
   .regex(
-    new RegExp(`^(${SORTS.join('|')})( (asc|desc))?$`),
-    `must be one of ${SORTS.join(', ')}, optionally followed by asc or desc`,
+    new RegExp(`^(-?(${SORTS.join('|')})|(${SORTS.join('|')}) (asc|desc))$`),
+    `must be one of ${SORTS.join(', ')}, optionally followed by asc or desc (or prefixed with -)`,
   )
   .transform((s) => {
+    if (s.startsWith('-')) return { field: s.slice(1) as InvoiceSortField, desc: true };
     const [field, dir] = s.split(' ');
     return { field: field as InvoiceSortField, desc: dir === 'desc' };
   });
@@ -42,10 +69,50 @@ const sort = z
 const listQuery = z.object({
   page: pageQuery,
   filter: z
-    .strictObject({ customer_id: customerFilter.optional(), status: statusFilter.optional() })
+    .strictObject({
+      customer_id: customerFilter.optional(),
+      status: statusFilter.optional(),
+      issued_at: instantFilter.optional(),
+      service_period_start: instantFilter.optional(),
+      created_at: instantFilter.optional(),
+    })
     .optional(),
   sort: sort.optional(),
 });
+
+const decimal = (what: string) =>
+  z.string().regex(/^-?\d{1,15}(\.\d{1,12})?$/, `${what} must be a decimal string such as "12.5"`);
+
+const manualLine = z.strictObject({
+  id: z.string().min(1).optional(),
+  name: z.string().min(1).max(256),
+  quantity: decimal('quantity').refine((q) => !q.startsWith('-'), { message: 'must not be negative' }),
+  unit_price: decimal('unit_price'),
+  service_period: z
+    .strictObject({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
+    .refine((p) => Date.parse(p.to) >= Date.parse(p.from), { message: 'ends before it starts' })
+    .optional(),
+});
+
+const editBody = z
+  .strictObject({
+    description: z.string().max(1024).nullable().optional(),
+    lines: z.array(manualLine).max(500).optional(),
+  })
+  .refine((b) => b.description !== undefined || b.lines !== undefined, {
+    message: 'nothing to change: give description and/or lines',
+  });
+
+/** The POST actions: `/billing/invoices/{id}/<path>` */
+const ACTIONS: [string, InvoiceAction][] = [
+  ['advance', 'advance'],
+  ['approve', 'approve'],
+  ['retry', 'retry'],
+  ['snapshot-quantities', 'snapshot_quantities'],
+  ['void', 'void'],
+  ['mark-paid', 'mark_paid'],
+  ['mark-uncollectible', 'mark_uncollectible'],
+];
 
 export function billingRoutes(deps: AppDeps): Router {
   const svc = createBillingService(deps);
@@ -53,11 +120,15 @@ export function billingRoutes(deps: AppDeps): Router {
 
   r.get('/billing/invoices', async (req, res) => {
     const q = parseQuery(listQuery, req.query);
+    const f = q.filter;
     const list: InvoiceListQuery = {
       page: q.page,
-      customer: q.filter?.customer_id,
-      status: q.filter?.status && 'in' in q.filter.status ? q.filter.status.in : undefined,
-      statusNot: q.filter?.status && 'nin' in q.filter.status ? q.filter.status.nin : undefined,
+      customer: f?.customer_id,
+      status: f?.status && 'in' in f.status ? f.status.in : undefined,
+      statusNot: f?.status && 'nin' in f.status ? f.status.nin : undefined,
+      issuedAt: f?.issued_at,
+      servicePeriodStart: f?.service_period_start,
+      createdAt: f?.created_at,
       sort: q.sort,
     };
     res.json(await svc.listInvoices(list));
@@ -66,6 +137,22 @@ export function billingRoutes(deps: AppDeps): Router {
   r.get('/billing/invoices/:invoiceId', async (req, res) => {
     res.json(await svc.getInvoice(req.params.invoiceId));
   });
+
+  r.put('/billing/invoices/:invoiceId', async (req, res) => {
+    const edit = parseBody(editBody, req.body);
+    res.json(await svc.act(req.params.invoiceId, 'edit', edit));
+  });
+
+  r.delete('/billing/invoices/:invoiceId', async (req, res) => {
+    await svc.act(req.params.invoiceId, 'delete');
+    res.status(204).end();
+  });
+
+  for (const [path, action] of ACTIONS) {
+    r.post(`/billing/invoices/:invoiceId/${path}`, async (req, res) => {
+      res.json(await svc.act(req.params.invoiceId, action));
+    });
+  }
 
   r.get('/customers/:customerId/invoices/preview', async (req, res) => {
     res.json(await svc.previewInvoice(req.params.customerId, new Date()));

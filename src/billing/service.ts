@@ -282,7 +282,7 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
    * Runs a user action through the invoice's workflow. Refused at once (409 with the available actions)
    * when the stored status does not allow it; the workflow's validator has the last word.
    */
-  async function act(id: string, action: InvoiceAction, edit?: DraftEdit): Promise<InvoiceView | null> {
+  async function act(id: string, action: InvoiceAction, edit?: DraftEdit): Promise<InvoiceView> {
     const stored = await invoiceLifecycle(em(), id);
     const pre = apply(stored.lifecycle, action);
     if (!pre.ok) throw refusedAction(pre.refusal.message, pre.refusal.available_actions);

@@ -13,6 +13,7 @@ import { fixtures } from './api';
 import { createTestApp, type TestApp } from './app';
 import { createTimeSkippingEnv, registerSearchAttributes } from './temporal';
 import { addDuration } from '../../src/catalog/periods';
+import type { SnapshotResolver } from '../../src/billing/settings';
 
 export const TASK_QUEUE = 'tally-subscriptions-test';
 export const DAY = 24 * 3600 * 1000;
@@ -52,6 +53,8 @@ export interface HarnessOptions {
   maxCachedWorkflows?: number;
   /** wrap the real activities (e.g. to inject failures) */
   activities?: (real: Activities) => Activities;
+  /** the customers' billing settings (default: the default profile) */
+  invoicing?: SnapshotResolver;
 }
 
 export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -61,7 +64,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     temporal: env.client,
     config: { TALLY_COLLECTION_PERIOD: opts.collectionPeriod ?? 'PT1M', TEMPORAL_TASK_QUEUE: TASK_QUEUE },
   });
-  const real = createActivities(app.deps);
+  const real = createActivities(app.deps, { invoicingSnapshot: opts.invoicing });
   const activities = opts.activities ? opts.activities(real) : real;
   let running: Promise<void> | undefined;
   const h: Harness = {
