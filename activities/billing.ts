@@ -20,7 +20,7 @@ import { invoicingSnapshotFor, type SnapshotResolver } from '../src/billing/sett
 import type { AppDeps } from '../src/deps';
 import { SA_CUSTOMER_KEY, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
 import type { InvoiceWorkflow } from '../workflows/definitions';
-import type { BillingActivities, InvoiceActivities } from './contract';
+import type { At, BillingActivities, InvoiceActivities } from './contract';
 
 export type { BillingActivities, InvoiceActivities };
 
@@ -29,25 +29,30 @@ export interface BillingActivityOptions {
   invoicingSnapshot?: SnapshotResolver;
 }
 
+/** the workflow's "now" when it sent one, else the wall clock */
+const when = (at: string | undefined) => (at ? new Date(at) : new Date());
+
 export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
 
 export function createBillingActivities(
-  deps: Pick<AppDeps, 'orm' | 'config'>,
+  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
   opts: BillingActivityOptions = {},
 ): BillingActivities & InvoiceActivities {
   const em = () => deps.orm.em.fork();
   const resolve = opts.invoicingSnapshot ?? invoicingSnapshotFor(deps.config);
   return {
-    async handOverInvoice(input: IssueInvoiceInput) {
+    async handOverInvoice({ at, ...input }: IssueInvoiceInput & At) {
       const e = em();
       const snapshot = await resolve(e, input.customerId);
-      const draft = await createDraftInvoice(e, input, snapshot);
+      const draft = await createDraftInvoice(e, input, snapshot, when(at));
       let workflowStarted = false;
       // a draft found again (a retry) may already be past its workflow: started once, by id
       if (draft.status === 'draft') {
         const ctx = Context.current();
+        // the app's client when it has one (tests: the time-skipping server's), else the worker's
+        const client = deps.temporal ?? ctx.client;
         try {
-          await ctx.client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
+          await client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
             taskQueue: ctx.info.taskQueue,
             workflowId: invoiceWorkflowId(draft.invoiceId),
             workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
@@ -78,27 +83,27 @@ export function createBillingActivities(
       return { ...draft, workflowStarted };
     },
 
-    async rerateDraftInvoice({ invoiceId }) {
-      return rerateDraftInvoice(em(), invoiceId);
+    async rerateDraftInvoice({ invoiceId, at }) {
+      return rerateDraftInvoice(em(), invoiceId, when(at));
     },
-    async issueDraftInvoice({ invoiceId }) {
-      const ref = await issueDraftInvoice(em(), invoiceId);
+    async issueDraftInvoice({ invoiceId, at }) {
+      const ref = await issueDraftInvoice(em(), invoiceId, when(at));
       log.info('issueDraftInvoice', { invoiceId, number: ref.number, issued: ref.issued });
       return ref;
     },
-    async handOverToPayment({ invoiceId }) {
-      const r = await handOverToPayment(em(), invoiceId);
+    async handOverToPayment({ invoiceId, at }) {
+      const r = await handOverToPayment(em(), invoiceId, when(at));
       log.info('handOverToPayment', { invoiceId, ...r });
       return r;
     },
-    async recordInvoiceStatus({ invoiceId, status }) {
-      await recordInvoiceStatus(em(), invoiceId, status);
+    async recordInvoiceStatus({ invoiceId, status, at }) {
+      await recordInvoiceStatus(em(), invoiceId, status, when(at));
     },
-    async recordInvoiceStepFailure({ invoiceId, step, message }) {
-      await recordInvoiceFailure(em(), invoiceId, step, message);
+    async recordInvoiceStepFailure({ invoiceId, step, message, at }) {
+      await recordInvoiceFailure(em(), invoiceId, step, message, when(at));
     },
-    async editDraftInvoice({ invoiceId, edit }) {
-      await editDraftInvoice(em(), invoiceId, edit);
+    async editDraftInvoice({ invoiceId, edit, at }) {
+      await editDraftInvoice(em(), invoiceId, edit, when(at));
     },
   };
 }

@@ -32,25 +32,31 @@ export interface BillingActivities {
    * Creates the draft invoice for a closed period (and/or a starting period's in-advance fees) once per key,
    * with the customer's billing settings, and starts its workflow `invoice-<id>` (once: by workflow id).
    */
-  handOverInvoice(input: IssueInvoiceInput): Promise<HandOverRef>;
+  handOverInvoice(input: IssueInvoiceInput & At): Promise<HandOverRef>;
+}
+
+/**
+ * `at`: the workflow's "now" (ISO): the instants an activity stores (issued_at, due_at, paid_at, …) are the
+ * ones the workflow's timers count from (equal to the wall clock in production, not under time skipping).
+ */
+export interface At {
+  at?: string;
 }
 
 /** The invoice workflow's steps; each idempotent (a retry or a replay acts once). */
 export interface InvoiceActivities {
   /** Re-rates a draft's usage lines from the events now (no-op once it is not a draft). */
-  rerateDraftInvoice(input: { invoiceId: string }): Promise<{ changed: number }>;
+  rerateDraftInvoice(input: { invoiceId: string } & At): Promise<{ changed: number }>;
   /** Numbers, dates and freezes the draft (returns the issued invoice when it is issued already). */
-  issueDraftInvoice(input: { invoiceId: string }): Promise<IssuedRef>;
+  issueDraftInvoice(input: { invoiceId: string } & At): Promise<IssuedRef>;
   /** Hands the issued invoice to the payment app, once (recorded in the row). */
-  handOverToPayment(input: { invoiceId: string }): Promise<HandOverResult>;
+  handOverToPayment(input: { invoiceId: string } & At): Promise<HandOverResult>;
   /** Writes a status decided by the workflow (void, paid, uncollectible, overdue, deleted). */
-  recordInvoiceStatus(input: { invoiceId: string; status: RecordedStatus }): Promise<void>;
+  recordInvoiceStatus(input: { invoiceId: string; status: RecordedStatus } & At): Promise<void>;
   /** Shows that a step failed (`status_details.failed`) until it is retried. */
-  recordInvoiceStepFailure(input: {
-    invoiceId: string;
-    step: 'issuing' | 'payment';
-    message: string;
-  }): Promise<void>;
+  recordInvoiceStepFailure(
+    input: { invoiceId: string; step: 'issuing' | 'payment'; message: string } & At,
+  ): Promise<void>;
   /** Applies a user's edit to the draft. */
-  editDraftInvoice(input: { invoiceId: string; edit: DraftEdit }): Promise<void>;
+  editDraftInvoice(input: { invoiceId: string; edit: DraftEdit } & At): Promise<void>;
 }

@@ -81,6 +81,9 @@ const refused = (r: Refusal) =>
     nonRetryable: true,
   });
 
+/** the workflow's now (deterministic): what the activities store, what the timers count from */
+const now = () => new Date(Date.now()).toISOString();
+
 const errorMessage = (err: unknown): string =>
   err instanceof ActivityFailure && err.cause
     ? err.cause.message
@@ -155,8 +158,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     while (work.length) {
       const w = work.shift()!;
       try {
-        if (w.action === 'edit') await writes.editDraftInvoice({ invoiceId, edit: w.edit ?? {} });
-        else await writes.rerateDraftInvoice({ invoiceId });
+        if (w.action === 'edit') await writes.editDraftInvoice({ invoiceId, edit: w.edit ?? {}, at: now() });
+        else await writes.rerateDraftInvoice({ invoiceId, at: now() });
       } catch (err) {
         errors.set(w.ticket, errorMessage(err));
       }
@@ -164,14 +167,19 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     // 2. the step the state asks for
     if (s.status === 'issuing' && !s.failed) {
       try {
-        const ref = await steps.issueDraftInvoice({ invoiceId });
+        const ref = await steps.issueDraftInvoice({ invoiceId, at: now() });
         number = ref.number;
         dueAt = ref.dueAt ? Date.parse(ref.dueAt) : undefined;
         must({ type: 'issued' });
         persisted = 'issued';
       } catch (err) {
         must({ type: 'issue_failed' });
-        await writes.recordInvoiceStepFailure({ invoiceId, step: 'issuing', message: errorMessage(err) });
+        await writes.recordInvoiceStepFailure({
+          invoiceId,
+          step: 'issuing',
+          message: errorMessage(err),
+          at: now(),
+        });
         persisted = 'issuing';
       }
       show();
@@ -179,20 +187,25 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     }
     if (s.status === 'issued' && !s.failed) {
       try {
-        const r = await steps.handOverToPayment({ invoiceId });
+        const r = await steps.handOverToPayment({ invoiceId, at: now() });
         if (r.status !== 'paid' && r.status !== 'payment_processing')
           throw new Error(`the payment app left the invoice ${r.status}`);
         must({ type: 'handed_over', result: r.status });
         persisted = r.status;
       } catch (err) {
         must({ type: 'hand_over_failed' });
-        await writes.recordInvoiceStepFailure({ invoiceId, step: 'payment', message: errorMessage(err) });
+        await writes.recordInvoiceStepFailure({
+          invoiceId,
+          step: 'payment',
+          message: errorMessage(err),
+          at: now(),
+        });
       }
       show();
       continue;
     }
     if (s.status !== persisted) {
-      await writes.recordInvoiceStatus({ invoiceId, status: s.status as RecordedStatus });
+      await writes.recordInvoiceStatus({ invoiceId, status: s.status as RecordedStatus, at: now() });
       persisted = s.status;
       show();
       continue;
@@ -207,7 +220,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
       const wait = draftUntil - Date.now();
       if (wait > 0 && (await condition(woken, wait))) continue;
       draftPeriodOver = true;
-      if (s.status === 'draft' && !s.autoAdvance) await writes.rerateDraftInvoice({ invoiceId });
+      if (s.status === 'draft' && !s.autoAdvance) await writes.rerateDraftInvoice({ invoiceId, at: now() });
       if (s.status === 'draft') must({ type: 'draft_period_ended' });
       continue;
     }

@@ -197,6 +197,8 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       subscriptionStart: state.activeFrom,
       ...(inv.arrears ? { arrears: inv.arrears } : {}),
       ...(inv.advance ? { advance: inv.advance } : {}),
+      // the workflow's now: the draft's dates (and its workflow's timers) count from it
+      at: new Date(Date.now()).toISOString(),
     };
     const billing = inv.failure ? remoteBilling : localBilling;
     billing.handOverInvoice(input).then(
