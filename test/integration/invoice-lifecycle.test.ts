@@ -158,6 +158,7 @@ it('default profile: issued and charged at the period end, as before; a paid inv
     running: 'COMPLETED',
   });
   expect((await refusedAll(h, id)).length).toBe(9);
+  await recordInvoiceHistory(h, id, 'invoice-default-paid');
 });
 
 it('approval flow: a draft waits (draft period, then approval), is re-rated by a late event and edited, approve issues and sends it, overdue by timer, then paid', async () => {
@@ -426,6 +427,7 @@ it('a crash between issuing and the hand-over, and after the hand-over: one issu
   expect(
     await em.execute('select count(*)::int as n from invoices where payment_handed_over_at is not null'),
   ).toEqual([{ n: 1 }]);
+  await recordInvoiceHistory(h, id, 'invoice-crash-retried');
 
   // the next invoice's issuing keeps failing: issuing.failed, retry issues it
   failIssue = 5;
