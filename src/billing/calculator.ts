@@ -3,10 +3,16 @@
  * usage) and hands it to the pure composition in `compose.ts`.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { getFeature, getPlan } from '../catalog/service';
+import { findPlanKey, getFeature, getPlan } from '../catalog/service';
+import { Sql, exec } from '../db/sql';
 import type { Feature, Plan, RateCard } from '../catalog/types';
 import { notFound } from '../lib/errors';
-import { findCustomer, subjectWindows, type BillingCustomer } from '../customers/service';
+import {
+  findCustomer,
+  findDeletedCustomer,
+  subjectWindows,
+  type BillingCustomer,
+} from '../customers/service';
 import { aggregateUsage, billableUsage } from '../metering/service';
 import type { BilledPeriod, IssueInvoiceInput } from './contract';
 import {
@@ -44,24 +50,45 @@ export function meterFilters(feature: Feature): Record<string, string[]> | undef
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** One-time fees already on invoices of the subscription. */
+/**
+ * One-time fees already on invoices of the subscription (deleted drafts do not count). A line names its plan
+ * version's key (`plan_key`, since issue 11); older lines name the version only, whose key the catalog gives.
+ */
 export async function oneTimeFeesBilled(
   em: EntityManager,
   subscriptionId: string,
   exceptInvoiceKey?: string,
 ): Promise<Set<string>> {
-  const rows = await em
-    .getConnection()
-    .execute<{ plan_id: string; phase_key: string; rate_card_key: string }[]>(
-      `select coalesce(p.key, l.detail->>'plan_id') as plan_id, l.detail->>'phase_key' as phase_key,
-              l.rate_card_key
-       from invoice_lines l join invoices i on i.id = l.invoice_id
-       left join plans p on p.id = l.detail->>'plan_id'
-      where i.subscription_id = ? and i.invoice_key <> ? and i.status <> 'deleted' and l.kind = 'flat'
-        and l.detail->>'one_time' = 'true'`,
-      [subscriptionId, exceptInvoiceKey ?? ''],
-    );
-  return new Set(rows.map((r) => oneTimeKey(r.plan_id, r.phase_key, r.rate_card_key)));
+  const rows = await exec<{
+    plan_id: string;
+    plan_key: string | null;
+    phase_key: string;
+    rate_card_key: string;
+  }>(
+    em,
+    new Sql().add(
+      `select l.detail->>'plan_id' as plan_id, l.detail->>'plan_key' as plan_key,
+              l.detail->>'phase_key' as phase_key, l.rate_card_key
+         from invoice_lines l join invoices i on i.id = l.invoice_id
+        where i.subscription_id = ? and i.invoice_key <> ? and i.status <> 'deleted' and l.kind = 'flat'
+          and l.detail->>'one_time' = 'true'`,
+      subscriptionId,
+      exceptInvoiceKey ?? '',
+    ),
+  );
+  const keys = new Map<string, string>();
+  const keyOf = async (planId: string) => {
+    let k = keys.get(planId);
+    if (k === undefined) {
+      k = (await findPlanKey(em, planId)) ?? planId;
+      keys.set(planId, k);
+    }
+    return k;
+  };
+  const out = new Set<string>();
+  for (const r of rows)
+    out.add(oneTimeKey(r.plan_key ?? (await keyOf(r.plan_id)), r.phase_key, r.rate_card_key));
+  return out;
 }
 
 /**
@@ -71,21 +98,9 @@ export async function oneTimeFeesBilled(
 export async function billedCustomer(em: EntityManager, idOrKey: string): Promise<BillingCustomer> {
   const live = await findCustomer(em, idOrKey);
   if (live) return live;
-  const rows = await em.execute<{ id: string; key: string; name: string; currency: string | null }[]>(
-    'select id, key, name, currency from customers where id = ?',
-    [idOrKey],
-  );
-  const r = rows[0];
-  if (!r) throw notFound('customer', idOrKey);
-  return {
-    id: r.id,
-    key: r.key,
-    name: r.name,
-    usage_attribution: { subject_keys: [] },
-    ...(r.currency ? { currency: r.currency.trim() } : {}),
-    created_at: '',
-    updated_at: '',
-  };
+  const deleted = await findDeletedCustomer(em, idOrKey);
+  if (!deleted) throw notFound('customer', idOrKey);
+  return deleted;
 }
 
 function phaseOf(plan: Plan, phaseKey: string): PhaseInfo {

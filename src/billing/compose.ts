@@ -165,6 +165,7 @@ function flatLine(
     totals: totalsOf([amount], currency),
     detail: {
       plan_id: s.phase.planId,
+      ...(s.phase.planKey ? { plan_key: s.phase.planKey } : {}),
       phase_key: s.phase.phaseKey,
       payment_term: paymentTerm(rc),
       one_time: oneTime,

@@ -16,6 +16,7 @@ import { findCustomer, getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { currentPeriodOf } from '../subscriptions/row-period';
+import { activeSubscriptionPeriods } from '../subscriptions/service';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
 import { SA_CUSTOMER_KEY, SA_INVOICE_NUMBER, SA_INVOICE_STATUS } from '../temporal/search-attributes';
 import {
@@ -120,16 +121,6 @@ export async function listInvoices(em: EntityManager, q: InvoiceListQuery): Prom
   );
 }
 
-interface SubscriptionRow {
-  id: string;
-  plan_id: string;
-  phase_key: string;
-  active_from: Date;
-  current_period_start: Date;
-  current_period_end: Date;
-  next_period_end: Date | null;
-}
-
 /**
  * What the customer's active subscriptions would bill if their open periods closed at `now`: usage in
  * [max(current_period_start, subscription start), now), in-arrears flat fees prorated to now when the plan
@@ -142,15 +133,7 @@ export async function previewInvoice(
   now: Date,
 ): Promise<InvoiceView> {
   const customer = await getCustomer(em, customerIdOrKey);
-  const subs = await em.execute<SubscriptionRow[]>(
-    `select id, plan_id, phase_key, active_from, current_period_start, current_period_end, next_period_end
-       from subscriptions
-      where customer_id = ? and status = 'active' and active_from <= ?
-        and current_period_start is not null and current_period_end is not null
-        and current_period_start <= ?
-      order by active_from, id`,
-    [customer.id, now, now],
-  );
+  const subs = await activeSubscriptionPeriods(em, customer.id, now);
   const lines: InvoiceLineView[] = [];
   let currency: string | undefined;
   let amount = new Decimal(0);
@@ -222,7 +205,7 @@ const refusedAction = (message: string, available: AvailableActions) =>
 function actionError(e: unknown): DomainError | undefined {
   if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
     if (e.cause.type === INVOICE_REFUSAL_TYPE)
-      return refusedAction(e.cause.message, (e.cause.details?.[0] ?? {}));
+      return refusedAction(e.cause.message, e.cause.details?.[0] ?? {});
     if (e.cause.type === REJECTION_TYPES.bad_request) return invalid(e.cause.message);
     return conflict(e.cause.message);
   }

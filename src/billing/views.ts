@@ -5,12 +5,7 @@ import type { Price } from '../catalog/types';
 import { instant, optionalInstant } from '../lib/time';
 import type { AppReferences, BillingWorkflowSettings, Supplier } from '../profiles/types';
 import type { BillingTotals, ComposedLine } from './compose';
-import type {
-  DetailedLine,
-  InvoiceEntity,
-  InvoiceLineEntity,
-  ValidationIssue,
-} from './entities';
+import type { DetailedLine, InvoiceEntity, InvoiceLineEntity, ValidationIssue } from './entities';
 import { lifecycleOf } from './invoices';
 import { statusDetails, type StatusDetails } from './lifecycle';
 

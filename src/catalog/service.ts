@@ -410,6 +410,12 @@ export async function getPlan(em: EntityManager, id: string): Promise<Plan> {
   return toPlan(rows[0]);
 }
 
+/** The key of a plan version, deleted ones included (billing names one-time fees by plan key); null if unknown. */
+export async function findPlanKey(em: EntityManager, id: string): Promise<string | null> {
+  const rows = await em.execute<{ key: string }[]>('select key from plans where id = ?', [id]);
+  return rows[0]?.key ?? null;
+}
+
 export type PlanRef = { id: string } | { key: string; version?: number };
 
 /**

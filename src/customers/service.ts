@@ -238,6 +238,28 @@ export async function findCustomer(em: EntityManager, ref: CustomerRef): Promise
   return rows[0] ? toDto(rows[0]) : null;
 }
 
+/**
+ * A deleted customer by id, or null (billing issues a deleted customer's final invoice). Its usage
+ * attribution is gone with it: its events are found through `subjectWindows`.
+ */
+export async function findDeletedCustomer(em: EntityManager, id: string): Promise<BillingCustomer | null> {
+  const rows = await em.execute<{ id: string; key: string; name: string; currency: string | null }[]>(
+    'select id, key, name, currency from customers where id = ? and deleted_at is not null',
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    usage_attribution: { subject_keys: [] },
+    ...(r.currency ? { currency: r.currency.trim() } : {}),
+    created_at: '',
+    updated_at: '',
+  };
+}
+
 /** The live customer named by `ref` (see `findCustomer`); 404 problem when missing or deleted. */
 export async function getCustomer(em: EntityManager, ref: CustomerRef): Promise<BillingCustomer> {
   const c = await findCustomer(em, ref);

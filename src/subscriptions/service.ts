@@ -205,6 +205,34 @@ export async function listSubscriptions(
   return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
 }
 
+/** An active subscription's billing columns (what billing's preview rates). */
+export interface ActiveSubscriptionPeriod {
+  id: string;
+  plan_id: string;
+  phase_key: string;
+  active_from: Date;
+  current_period_start: Date;
+  current_period_end: Date;
+  next_period_end: Date | null;
+}
+
+/** The customer's subscriptions active at `now` with an open period, oldest first. */
+export async function activeSubscriptionPeriods(
+  em: EntityManager,
+  customerId: string,
+  now: Date,
+): Promise<ActiveSubscriptionPeriod[]> {
+  return em.execute<ActiveSubscriptionPeriod[]>(
+    `select id, plan_id, phase_key, active_from, current_period_start, current_period_end, next_period_end
+       from subscriptions
+      where customer_id = ? and status = 'active' and active_from <= ?
+        and current_period_start is not null and current_period_end is not null
+        and current_period_start <= ?
+      order by active_from, id`,
+    [customerId, now, now],
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------
 // row writes by the workflow's activities (absolute values: idempotent)
 
