@@ -44,6 +44,8 @@ export interface InvoiceWorkflowInput {
   number?: string | null;
   /** ISO instant, once issued with a due date */
   dueAt?: string | null;
+  /** the issued invoice was handed to the payment app already (or issued before there was one) */
+  handedOver?: boolean;
 }
 export type InvoiceWorkflow = (input: InvoiceWorkflowInput) => Promise<LifecycleState>;
 

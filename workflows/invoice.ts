@@ -100,6 +100,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
   let dueAt = input.dueAt ? Date.parse(input.dueAt) : undefined;
   const draftUntil = Date.parse(input.draftUntil);
   let draftPeriodOver = false;
+  let handedOver = input.handedOver ?? false;
 
   // accepted actions: a ticket each; `done` = every ticket up to it has taken effect
   let tickets = 0;
@@ -185,13 +186,14 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
       show();
       continue;
     }
-    if (s.status === 'issued' && !s.failed) {
+    if (s.status === 'issued' && !s.failed && !handedOver) {
       try {
         const r = await steps.handOverToPayment({ invoiceId, at: now() });
         if (r.status !== 'paid' && r.status !== 'payment_processing')
           throw new Error(`the payment app left the invoice ${r.status}`);
         must({ type: 'handed_over', result: r.status });
         persisted = r.status;
+        handedOver = true;
       } catch (err) {
         must({ type: 'hand_over_failed' });
         await writes.recordInvoiceStepFailure({
@@ -242,6 +244,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
         ...input,
         lifecycle: s,
         number,
+        handedOver,
         dueAt: dueAt === undefined ? null : new Date(dueAt).toISOString(),
         // the draft period was over (or never mattered) when this run ended
         draftUntil: draftPeriodOver ? new Date(0).toISOString() : input.draftUntil,

@@ -113,9 +113,10 @@ export class BillingInvoiceNumberCounter extends Migration {
  *   `external_references`, `validation_issues`.
  * - lines: `manual` (added by a user on a draft), `rate_card` (snapshot), `detailed_lines` (one per tier or
  *   flat part, from the pricer).
- * Existing invoices stay `issued` (issued, never handed over to a payment app): their quantities count as
- * snapshotted when they were issued, their workflow snapshot is the default profile's (auto advance, no
- * draft period, charged automatically).
+ * Existing invoices stay `issued`: their quantities count as snapshotted when they were issued, their
+ * workflow snapshot is the default profile's (auto advance, no draft period, charged automatically), and
+ * they count as handed over (`payment_handed_over_at` = `issued_at`), so that no payment app charges them
+ * now: they can still be voided (their workflow is started on the first action).
  */
 export class BillingInvoiceLifecycle extends Migration {
   override up(): void {
@@ -150,6 +151,7 @@ export class BillingInvoiceLifecycle extends Migration {
       update invoices set
         quantity_snapshotted_at = issued_at,
         collection_at = issued_at,
+        payment_handed_over_at = issued_at,
         workflow = '{"collection": {"alignment": {"type": "subscription"}, "interval": "PT1H"},
           "invoicing": {"auto_advance": true, "draft_period": "P0D"},
           "payment": {"collection_method": "charge_automatically"}}'::jsonb

@@ -246,6 +246,7 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
             draftUntil: stored.draftUntil,
             number: stored.number,
             dueAt: row?.dueAt ? row.dueAt.toISOString() : null,
+            handedOver: !!row?.paymentHandedOverAt,
           },
         ],
         typedSearchAttributes: [

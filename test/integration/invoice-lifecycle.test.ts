@@ -7,6 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { issueInvoice } from '../../src/billing/service';
 import { defaultInvoicingSnapshot } from '../../src/billing/settings';
 import type { BillingWorkflowSettings, InvoicingSnapshot } from '../../src/profiles/types';
 import { SA_INVOICE_NUMBER, SA_INVOICE_STATUS } from '../../src/temporal/search-attributes';
@@ -471,6 +472,37 @@ it('lists invoices by status, customer, issue and period ranges, sorted', async 
   const bad = await h.app.api.get(`${P}/billing/invoices?filter[issued_at][after]=x`);
   expect(bad.status).toBe(400);
   expect((await h.app.api.get(`${P}/billing/invoices?sort=-number`)).status).toBe(400);
+});
+
+it('an invoice issued before the lifecycle (no workflow): its first action starts its workflow from the row; it is never charged now', async () => {
+  const { h, sub, a } = await start();
+  const em = h.app.deps.orm.em.fork();
+  const ref = await issueInvoice(em, {
+    invoiceKey: `legacy-${sub.id}`,
+    subscriptionId: sub.id,
+    customerId: sub.customer_id,
+    subscriptionStart: sub.active_from,
+    arrears: {
+      planId: sub.plan.id,
+      phaseKey: 'default',
+      from: new Date(a).toISOString(),
+      to: new Date(a + 5 * DAY).toISOString(),
+      cycleFrom: new Date(a).toISOString(),
+      cycleTo: new Date(month(a, 1)).toISOString(),
+    },
+  });
+  // what the lifecycle migration writes for the invoices issued before it
+  await em.execute('update invoices set payment_handed_over_at = issued_at where id = ?', [ref.invoiceId]);
+  const inv = await get(h, ref.invoiceId);
+  expect([inv.status, inv.number, inv.status_details.available_actions]).toEqual([
+    'issued',
+    ref.number,
+    { void: { resulting_state: 'voided' } },
+  ]);
+  expect(await refusedAll(h, ref.invoiceId)).toHaveLength(8);
+  const voided = await ok(act(h, ref.invoiceId, 'void'), 200);
+  expect([voided.status, voided.paid_at]).toEqual(['voided', undefined]);
+  expect(await searchAttributes(h, ref.invoiceId)).toMatchObject({ status: 'voided', running: 'COMPLETED' });
 });
 
 /** Writes the invoice workflow's history as a replay fixture when RECORD_HISTORIES=1. */
