@@ -183,7 +183,6 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
         });
         persisted = 'issuing';
       }
-      show();
       continue;
     }
     if (s.status === 'issued' && !s.failed && !handedOver) {
@@ -203,17 +202,16 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
           at: now(),
         });
       }
-      show();
       continue;
     }
     if (s.status !== persisted) {
       await writes.recordInvoiceStatus({ invoiceId, status: s.status as RecordedStatus, at: now() });
       persisted = s.status;
-      show();
       continue;
     }
     if (work.length) continue;
-    // 3. every accepted action has taken effect
+    // 3. every accepted action has taken effect: the search attributes show where the invoice rests
+    show();
     done = tickets;
     if (isFinal(s.status)) break;
 

@@ -474,6 +474,110 @@ it('lists invoices by status, customer, issue and period ranges, sorted', async 
   expect((await h.app.api.get(`${P}/billing/invoices?sort=-number`)).status).toBe(400);
 });
 
+it('the remaining transitions: overdue → void, overdue → uncollectible → void, a failed hand-over → retry, a failed issue → delete; a waiting auto-advance draft refuses the rest', async () => {
+  let failHandOver = 0;
+  let failIssue = 0;
+  const { h, sub, a } = await start(
+    settings(
+      { auto_advance: true, draft_period: 'P1D' },
+      { collection_method: 'send_invoice', due_after: 'P1D' },
+    ),
+    {
+      activities: (real) => ({
+        ...real,
+        async issueDraftInvoice(input) {
+          if (failIssue > 0) {
+            failIssue--;
+            throw new Error('issuing refused by the test');
+          }
+          return real.issueDraftInvoice(input);
+        },
+        async handOverToPayment(input) {
+          if (failHandOver > 0) {
+            failHandOver--;
+            throw new Error('payment app unreachable');
+          }
+          return real.handOverToPayment(input);
+        },
+      }),
+    },
+  );
+  // 1st invoice: a waiting auto-advance draft; its hand-over fails (5 attempts), then retry
+  const first = await firstInvoice(h, sub.id, a);
+  expect((await get(h, first)).status_details.extended_status).toBe('draft.waiting_auto_approval');
+  expect(await refusedAll(h, first)).toEqual(['retry', 'void', 'mark_paid', 'mark_uncollectible']);
+  // at draft_until it is issued; the hand-over fails (5 attempts, backing off while time skips)
+  failHandOver = 5;
+  await h.env.sleep(DAY + 60_000);
+  let inv = await waitFor(async () => {
+    const i = await get(h, first);
+    return i.status_details.failed && i;
+  });
+  expect(inv).toMatchObject({
+    status: 'issued',
+    number: 'INV-000001',
+    status_details: {
+      failed: true,
+      extended_status: 'issued.payment_hand_over_failed',
+      available_actions: {
+        retry: { resulting_state: 'payment_processing.pending' },
+        void: { resulting_state: 'voided' },
+      },
+    },
+    failure: { step: 'payment', message: 'payment app unreachable' },
+  });
+  await refusedAll(h, first);
+  inv = await ok(act(h, first, 'retry'), 200);
+  expect([inv.status, inv.status_details.failed, inv.failure]).toEqual([
+    'payment_processing',
+    false,
+    undefined,
+  ]);
+  // overdue a day later, then void
+  await h.env.sleep(2 * DAY);
+  await waitStatus(h, first, 'overdue');
+  inv = await ok(act(h, first, 'void'), 200);
+  expect(inv.status).toBe('voided');
+
+  // 2nd invoice: overdue → uncollectible → void
+  await advanceTo(h, month(a, 2) + 120_000, [sub.id]);
+  const second = await waitFor(async () => {
+    const l = await ok(h.app.api.get(`${P}/billing/invoices?filter[status]=draft`), 200);
+    return l.data[0]?.id as string | undefined;
+  });
+  await h.env.sleep(3 * DAY);
+  await waitStatus(h, second, 'overdue');
+  inv = await ok(act(h, second, 'mark-uncollectible'), 200);
+  expect(inv.status).toBe('uncollectible');
+  inv = await ok(act(h, second, 'void'), 200);
+  expect([inv.status, inv.number]).toEqual(['voided', 'INV-000002']);
+
+  // 3rd invoice: issuing fails (5 attempts): the draft, still unnumbered, is deleted
+  await advanceTo(h, month(a, 3) + 120_000, [sub.id]);
+  const third = await waitFor(async () => {
+    const l = await ok(h.app.api.get(`${P}/billing/invoices?filter[status]=draft`), 200);
+    return l.data[0]?.id as string | undefined;
+  });
+  failIssue = 5;
+  await h.env.sleep(DAY + 60_000);
+  inv = await waitFor(async () => {
+    const i = await get(h, third);
+    return i.status_details.failed && i;
+  });
+  expect(inv).toMatchObject({
+    status: 'issuing',
+    number: expect.stringMatching(/^DRAFT-/),
+    status_details: { failed: true, extended_status: 'issuing.failed' },
+  });
+  await refusedAll(h, third);
+  await h.app.api.delete(`${P}/billing/invoices/${third}`).expect(204);
+  expect((await get(h, third)).status).toBe('deleted');
+  const counter = await h.app.deps.orm.em
+    .fork()
+    .execute(`select last_value::int as n from invoice_number_counter where name = 'default'`);
+  expect(counter).toEqual([{ n: 2 }]);
+});
+
 it('an invoice issued before the lifecycle (no workflow): its first action starts its workflow from the row; it is never charged now', async () => {
   const { h, sub, a } = await start();
   const em = h.app.deps.orm.em.fork();
