@@ -110,8 +110,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
 
   const must = (e: InvoiceEvent) => {
     const r = apply(s, e);
-    // the workflow only applies events its own state expects: anything else is a bug
-    if (!r.ok) throw ApplicationFailure.create({ message: r.refusal.message, nonRetryable: false });
+    // the workflow only applies events its own state expects: anything else is a bug, which fails the
+    // workflow task (retried, visible in the UI) rather than the invoice's workflow
+    if (!r.ok) throw new Error(`invoice ${invoiceId}: ${r.refusal.message}`);
     s = r.state;
   };
 

@@ -303,7 +303,8 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
   }
 
   return {
-    issueInvoice: (input: IssueInvoiceInput) => issueInvoice(em(), input),
+    issueInvoice: (input: IssueInvoiceInput) =>
+      issueInvoice(em(), input, { snapshot: defaultInvoicingSnapshot(deps.config) }),
     getInvoice: (id: string) => getInvoice(em(), id),
     listInvoices: (q: InvoiceListQuery) => listInvoices(em(), q),
     previewInvoice: (customerIdOrKey: string, now: Date = new Date()) =>

@@ -166,9 +166,20 @@ it('bills a one-minute plan with a real invoice, findable by search attribute, t
     },
     180_000,
   );
-  const invoice = await ok(api.get(`${P}/billing/invoices/${listed.id}`), 200);
+  // handed over as a draft, issued and charged (the default profile, the sandbox payment app) by its own
+  // workflow at once
+  const invoice = await poll(
+    'the invoice paid',
+    async () => {
+      const inv = await ok(api.get(`${P}/billing/invoices/${listed.id}`), 200);
+      return inv.status === 'paid' && inv;
+    },
+    30_000,
+    250,
+  );
   expect(invoice).toMatchObject({
-    status: 'issued',
+    status: 'paid',
+    number: expect.stringMatching(/^INV-\d{6}$/),
     currency: 'USD',
     customer: { id: customer.id, key: CUSTOMER_KEY },
     subscription: { id: sub.id },
@@ -188,6 +199,22 @@ it('bills a one-minute plan with a real invoice, findable by search attribute, t
     service_period: { from: periodFrom, to: periodTo },
     totals: { amount: '7.50', total: '7.50' },
   });
+
+  // the invoice's workflow is findable by its number
+  const byNumber = await poll(
+    'the invoice workflow in visibility',
+    async () => {
+      const ids: string[] = [];
+      for await (const wf of env!.client.workflow.list({
+        query: `TallyInvoiceNumber="${invoice.number}" AND TallyInvoiceStatus="paid"`,
+      }))
+        ids.push(wf.workflowId);
+      return ids.length > 0 && ids;
+    },
+    20_000,
+    250,
+  );
+  expect(byNumber).toEqual([`invoice-${invoice.id}`]);
 
   // cancel now: the workflow completes and its status search attribute says so
   const canceled = await ok(
