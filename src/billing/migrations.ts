@@ -104,7 +104,8 @@ export class BillingInvoiceNumberCounter extends Migration {
  * - `number` is the issued number, null until issued; a draft carries `draft_number` (`DRAFT-000001`, from a
  *   sequence: drafts may skip numbers, issued invoices never do).
  * - `invoice_number_counter`: one row per billing profile (`name` = the profile id) with its `prefix`; the
- *   existing row becomes the default profile's (`default`).
+ *   existing row becomes the default profile's (`default`). A number is unique within its profile
+ *   (`unique (profile_id, number)`): profiles tell their invoices apart by their prefixes.
  * - snapshots taken at creation: `profile_id`, `supplier`, `workflow`, `apps`; `source` is what the
  *   subscription handed over (the billed periods), so that a draft's usage lines can be re-rated.
  * - the dates (`draft_until`, `issued_at` now nullable, `due_at`, `collection_at`, `sent_to_customer_at`,
@@ -158,6 +159,11 @@ export class BillingInvoiceLifecycle extends Migration {
       where workflow is null`);
     this.addSql(`alter table invoices add constraint invoices_issued_numbered check (
       (number is null) = (issued_at is null) and (number is not null or draft_number is not null))`);
+    // numbers are unique within their profile's sequence (each profile counts from 1 with its own prefix)
+    this.addSql('alter table invoices drop constraint invoices_number_key');
+    this.addSql(
+      'alter table invoices add constraint invoices_profile_number_key unique (profile_id, number)',
+    );
     this.addSql('create index invoices_status_idx on invoices (status, created_at, id)');
     this.addSql('create index invoices_issued_at_idx on invoices (issued_at, id)');
     this.addSql('create sequence invoice_draft_number_seq start 1');
@@ -183,6 +189,8 @@ export class BillingInvoiceLifecycle extends Migration {
     this.addSql('alter table invoice_number_counter drop column prefix');
     this.addSql('drop sequence if exists invoice_draft_number_seq');
     this.addSql(`delete from invoices where number is null`);
+    this.addSql('alter table invoices drop constraint invoices_profile_number_key');
+    this.addSql('alter table invoices add constraint invoices_number_key unique (number)');
     this.addSql(
       `update invoices set status = 'issued' where status not in ('draft', 'issued', 'paid', 'voided')`,
     );
