@@ -37,7 +37,10 @@ export interface SubscriptionView {
   updated_at: string;
 }
 
-/** A raw `subscriptions` row (timestamps as PostgreSQL prints them, or Dates). */
+/** A timestamp as a raw row carries it: PostgreSQL's text (`2026-01-01 00:00:00.123456+00`) or a Date. */
+type Instant = Date | string;
+
+/** A raw `subscriptions` row. */
 export interface SubscriptionRow {
   id: string;
   customer_id: string;
@@ -46,19 +49,19 @@ export interface SubscriptionRow {
   plan_key: string;
   plan_version: number;
   status: 'active' | 'canceled';
-  billing_anchor: Date;
-  active_from: Date;
-  active_to: Date | null;
+  billing_anchor: Instant;
+  active_from: Instant;
+  active_to: Instant | null;
   phase_key: string;
-  phase_started_at: Date;
-  current_period_start: Date | null;
-  current_period_end: Date | null;
-  next_period_end: Date | null;
+  phase_started_at: Instant;
+  current_period_start: Instant | null;
+  current_period_end: Instant | null;
+  next_period_end: Instant | null;
   pending_change: PendingChangeRecord | null;
   invoice_failure: InvoiceFailureRecord | null;
   workflow_id: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Instant;
+  updated_at: Instant;
 }
 
 /** The view of a row with its plan version's name, currency and cadence, its current period at `now`. */

@@ -28,17 +28,29 @@ export function sqlTextsOf(source: string): string[] {
   return out;
 }
 
-const TABLE_AFTER =
-  /\b(?:from|join|into|update|table|references|exists|truncate)\s+(?:only\s+)?"?([a-z_][a-z0-9_]*)"?/gi;
+const NAME = String.raw`(?:"?public"?\.)?"?([a-z_][a-z0-9_]*)"?`;
+/** a table after a keyword that takes one (`from x`, `join public.x`, `insert into "x"`, …) */
+const TABLE_AFTER = new RegExp(
+  String.raw`\b(?:from|join|into|update|table|references|exists|truncate)\s+(?:only\s+)?` + NAME,
+  'gi',
+);
+/** the second table of a comma join: `from x a, y b` (not a column `a.b` nor a function `f(…)`) */
+const COMMA_JOIN = new RegExp(
+  String.raw`\bfrom\s+(?:"?public"?\.)?"?[a-z_][a-z0-9_]*"?(?:\s+(?:as\s+)?[a-z_][a-z0-9_]*)?\s*,\s*` +
+    NAME +
+    String.raw`(?!\s*[.(])`,
+  'gi',
+);
 
 /** The known tables that a source's SQL names. */
 export function tablesNamedIn(source: string, known: ReadonlySet<string>): Set<string> {
   const found = new Set<string>();
   for (const text of sqlTextsOf(source))
-    for (const m of text.matchAll(TABLE_AFTER)) {
-      const t = m[1].toLowerCase();
-      if (known.has(t)) found.add(t);
-    }
+    for (const re of [TABLE_AFTER, COMMA_JOIN])
+      for (const m of text.matchAll(re)) {
+        const t = m[1].toLowerCase();
+        if (known.has(t)) found.add(t);
+      }
   return found;
 }
 
@@ -91,15 +103,25 @@ function scannedFiles(): { domain: string; file: string }[] {
 }
 
 /** every reference of a domain's file to a table another domain owns */
-function foreignReferences(owned: Map<string, Set<string>>): Reference[] {
+/** the references of one file's source to tables its domain does not own */
+function foreignIn(
+  owned: Map<string, Set<string>>,
+  domain: string,
+  file: string,
+  source: string,
+): Reference[] {
   const known = new Set([...owned.values()].flatMap((s) => [...s]));
-  const refs: Reference[] = [];
-  for (const { domain, file } of scannedFiles()) {
-    const mine = owned.get(domain) ?? new Set<string>();
-    for (const table of tablesNamedIn(fs.readFileSync(path.join(ROOT, file), 'utf8'), known))
-      if (!mine.has(table)) refs.push({ domain, file, table });
-  }
-  return refs;
+  const mine = owned.get(domain) ?? new Set<string>();
+  return [...tablesNamedIn(source, known)]
+    .filter((t) => !mine.has(t))
+    .map((table) => ({ domain, file, table }));
+}
+
+/** every reference of a scanned file to a table another domain owns */
+function foreignReferences(owned: Map<string, Set<string>>): Reference[] {
+  return scannedFiles().flatMap(({ domain, file }) =>
+    foreignIn(owned, domain, file, fs.readFileSync(path.join(ROOT, file), 'utf8')),
+  );
 }
 
 const excuses = (x: OwnershipException, r: { domain: string; table: string; file: string }) =>
@@ -133,26 +155,40 @@ describe('10.2 table ownership', () => {
       await em.execute('update meters set x = 1');
       await em.execute("insert into events (id) values (?)");
       const msg = 'the customer has active subscriptions';
-      const t = \`delete from features where id = ?\`;`;
+      const t = \`delete from features where id = ?\`;
+      const u = 'select 1 from public.plans p, invoices i where p.id = i.plan_id';
+      const v = 'select key from customers, jsonb_object_keys(x) d(dim)';
+      const w = 'drop table if exists "invoice_lines"';`;
     expect([...tablesNamedIn(src, known)].sort()).toEqual([
       'customer_subjects',
+      'customers',
       'events',
       'features',
+      'invoice_lines',
+      'invoices',
       'meters',
+      'plans',
       'subscriptions',
     ]);
+    // a column or alias that happens to share a table's name is not a reference
+    expect([
+      ...tablesNamedIn("const q = 'select s.plans, count(*) as meters from x, y.events'", known),
+    ]).toEqual([]);
   });
 
   it('catches a planted violation: a customers file naming the subscriptions table', () => {
-    const planted = `await em.execute("select id from subscriptions where customer_id = ? and status = 'active'", [id]);`;
-    const named = [...tablesNamedIn(planted, known)];
-    expect(named).toEqual(['subscriptions']);
-    const violations = named.filter(
-      (table) =>
-        !owned.get('customers')!.has(table) &&
-        !declared({ domain: 'customers', table, file: 'src/customers/service.ts' }),
-    );
-    expect(violations).toEqual(['subscriptions']);
+    const file = 'src/customers/service.ts';
+    const real = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    const planted = `${real}
+      const active = await em.execute("select id from subscriptions where customer_id = ? and status = 'active'", [id]);`;
+    // the same path as the check below: the real file passes, the planted line is caught
+    expect(foreignIn(owned, 'customers', file, real).filter((r) => !declared(r))).toEqual([]);
+    expect(foreignIn(owned, 'customers', file, planted).filter((r) => !declared(r))).toEqual([
+      { domain: 'customers', file, table: 'subscriptions' },
+    ]);
+    // and its own tables are never a violation
+    const own = `${real}\nawait em.execute('delete from customer_subject_releases where customer_id = ?', [id]);`;
+    expect(foreignIn(owned, 'customers', file, own)).toEqual([]);
   });
 
   it('every domain names only its own tables, or a declared exception (src/db/ownership.ts)', () => {
