@@ -23,6 +23,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, type ConflictError } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
+import { exec, Sql } from '../db/sql';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { activeSubscriptionIds } from '../subscriptions/queries';
 import { customerAtSql } from './attribution';
@@ -98,11 +99,12 @@ const refText = (ref: CustomerRef): string =>
  */
 export async function findCustomer(em: EntityManager, ref: CustomerRef): Promise<BillingCustomer | null> {
   const r = refOf(ref);
-  const rows = await em.execute<CustomerRow[]>(
+  const q = new Sql().add(
     `select ${SELECT_COLUMNS} from customers c where c.deleted_at is null and c.${'id' in r ? 'id' : 'key'} = ?`,
-    ['id' in r ? r.id : r.key],
+    'id' in r ? r.id : r.key,
   );
-  return rows[0] ? customerView(rows[0]) : null;
+  const [row] = await exec<CustomerRow>(em, q);
+  return row ? customerView(row) : null;
 }
 
 /** The live customer named by `ref` (see `findCustomer`); 404 problem when missing or deleted. */
@@ -125,17 +127,19 @@ export async function customerForSubject(
   em: EntityManager,
   subject: string,
 ): Promise<BillingCustomer | null> {
-  const rows = await em.execute<CustomerRow[]>(
+  const q = new Sql().add(
     `select ${SELECT_COLUMNS} from (select ?::text as s) v
        join customers c on c.id = ${customerAtSql('v.s', 'now()')} where c.deleted_at is null`,
-    [subject],
+    subject,
   );
-  return rows[0] ? customerView(rows[0]) : null;
+  const [row] = await exec<CustomerRow>(em, q);
+  return row ? customerView(row) : null;
 }
 
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, '\\$&');
 
-function filterSql(col: string, f: StringFilter, params: unknown[]): string {
+/** Appends the condition `f` on the column `col` to `q`. */
+function filterSql(q: Sql, col: string, f: StringFilter): Sql {
   switch (f.op) {
     case 'eq':
     case 'neq':
@@ -144,63 +148,62 @@ function filterSql(col: string, f: StringFilter, params: unknown[]): string {
     case 'lt':
     case 'lte': {
       const sqlOp = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[f.op];
-      params.push(f.value);
-      return f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`;
+      return q.add(f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`, f.value);
     }
     case 'contains':
-      params.push(likeEscape(f.value));
-      return `${col} ilike '%' || ? || '%'`;
+      return q.add(`${col} ilike '%' || ? || '%'`, likeEscape(f.value));
     case 'oeq':
-      params.push(...f.values);
-      return `${col} in (${f.values.map(() => '?').join(', ')})`;
+      return q.add(`${col} in `).list(f.values);
     case 'ocontains':
-      params.push(...f.values.map(likeEscape));
-      return `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`;
+      return q.add(
+        `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`,
+        ...f.values.map(likeEscape),
+      );
     case 'exists':
-      return f.value ? `${col} is not null` : `${col} is null`;
+      return q.add(f.value ? `${col} is not null` : `${col} is null`);
   }
 }
 
 export async function listCustomers(em: EntityManager, q: CustomerListQuery): Promise<Page<BillingCustomer>> {
-  const where: string[] = ['c.deleted_at is null'];
-  const params: unknown[] = [];
+  const where = new Sql().add('c.deleted_at is null');
   const f = q.filter ?? {};
-  if (f.key) where.push(filterSql('c.key', f.key, params));
-  if (f.name) where.push(filterSql('c.name', f.name, params));
-  if (f.primary_email) where.push(filterSql('c.primary_email', f.primary_email, params));
+  if (f.key) filterSql(where.add(' and '), 'c.key', f.key);
+  if (f.name) filterSql(where.add(' and '), 'c.name', f.name);
+  if (f.primary_email) filterSql(where.add(' and '), 'c.primary_email', f.primary_email);
   const sf = f.usage_attribution_subject_key;
   if (sf) {
     if (sf.op === 'exists') {
-      where.push(
-        `${sf.value ? '' : 'not '}exists (select 1 from customer_subjects s where s.customer_id = c.id)`,
+      where.add(
+        ` and ${sf.value ? '' : 'not '}exists (select 1 from customer_subjects s where s.customer_id = c.id)`,
       );
     } else if (sf.op === 'neq') {
       // customers none of whose subjects equals the value
-      params.push(sf.value);
-      where.push(
-        'not exists (select 1 from customer_subjects s where s.customer_id = c.id and s.subject_key = ?)',
+      where.add(
+        ' and not exists (select 1 from customer_subjects s where s.customer_id = c.id and s.subject_key = ?)',
+        sf.value,
       );
     } else {
-      where.push(
-        `exists (select 1 from customer_subjects s where s.customer_id = c.id and ${filterSql('s.subject_key', sf, params)})`,
-      );
+      where.add(' and exists (select 1 from customer_subjects s where s.customer_id = c.id and ');
+      filterSql(where, 's.subject_key', sf).add(')');
     }
   }
   const sort = q.sort?.length ? q.sort : [{ field: 'name' as const, desc: false }];
   const order = sort.map((s) => `c.${s.field} ${s.desc ? 'desc' : 'asc'}`);
   if (!sort.some((s) => s.field === 'id')) order.push('c.id asc');
   const { limit, offset } = pageOffset(q.page);
-  const rows = await em.execute<CustomerRow[]>(
-    `select ${SELECT_COLUMNS}, count(*) over () as total from customers c
-      where ${where.join(' and ')} order by ${order.join(', ')} limit ? offset ?`,
-    [...params, limit, offset],
+  const rows = await exec<CustomerRow>(
+    em,
+    new Sql()
+      .add(`select ${SELECT_COLUMNS}, count(*) over () as total from customers c where `)
+      .add(where.text, ...where.params)
+      .add(` order by ${order.join(', ')} limit ? offset ?`, limit, offset),
   );
   let total = rows[0] ? Number(rows[0].total) : 0;
   if (!rows.length && offset > 0) {
     // past the last page: still report the total
-    const [r] = await em.execute<{ n: string }[]>(
-      `select count(*) as n from customers c where ${where.join(' and ')}`,
-      params,
+    const [r] = await exec<{ n: string }>(
+      em,
+      new Sql().add('select count(*) as n from customers c where ').add(where.text, ...where.params),
     );
     total = Number(r?.n ?? 0);
   }
@@ -221,23 +224,32 @@ interface Claim {
 /** Serialise writers that claim any of these names (transaction-scoped, sorted to avoid deadlocks). */
 async function lockNames(em: EntityManager, names: string[]): Promise<void> {
   for (const n of [...new Set(names)].sort()) {
-    await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 7244211))`, [`customer-subject:${n}`]);
+    await exec(
+      em,
+      new Sql().add('select pg_advisory_xact_lock(hashtextextended(?, 7244211))', `customer-subject:${n}`),
+    );
   }
 }
 
 /** Live customers other than `selfId` that hold any of `names` as key or subject. */
 async function findClaims(em: EntityManager, selfId: string, names: string[]): Promise<Claim[]> {
   if (!names.length) return [];
-  const ph = names.map(() => '?').join(', ');
-  return em.execute<Claim[]>(
-    `select s.subject_key, c.id as customer_id, c.key as customer_key, 'subject' as held_as
-       from customer_subjects s join customers c on c.id = s.customer_id
-      where c.deleted_at is null and c.id <> ? and s.subject_key in (${ph})
-     union all
-     select c.key, c.id, c.key, 'key' from customers c
-      where c.deleted_at is null and c.id <> ? and c.key in (${ph})`,
-    [selfId, ...names, selfId, ...names],
-  );
+  const q = new Sql()
+    .add(
+      `select s.subject_key, c.id as customer_id, c.key as customer_key, 'subject' as held_as
+         from customer_subjects s join customers c on c.id = s.customer_id
+        where c.deleted_at is null and c.id <> ? and s.subject_key in `,
+      selfId,
+    )
+    .list(names)
+    .add(
+      ` union all
+       select c.key, c.id, c.key, 'key' from customers c
+        where c.deleted_at is null and c.id <> ? and c.key in `,
+      selfId,
+    )
+    .list(names);
+  return exec<Claim>(em, q);
 }
 
 function conflictError(key: string, subjects: string[], claims: Claim[]): ConflictError | undefined {
@@ -309,23 +321,28 @@ const ownedFromSql = (nameExpr: string) => `greatest(
 /** Claims `subjects` for the customer (inside the locked transaction), each owned from its last release. */
 async function claimSubjects(em: EntityManager, customerId: string, subjects: string[]): Promise<void> {
   if (!subjects.length) return;
-  await em.execute(
+  const q = new Sql().add(
     `insert into customer_subjects (subject_key, customer_id, owned_from)
      select n.name, ?, ${ownedFromSql('n.name')} from jsonb_array_elements_text(?::jsonb) n(name)`,
-    [customerId, JSON.stringify(subjects)],
+    customerId,
+    JSON.stringify(subjects),
   );
+  await exec(em, q);
 }
 
 /** Releases the customer's `subjects` (all of them when omitted) at the transaction's instant. */
 async function releaseSubjects(em: EntityManager, customerId: string, subjects?: string[]): Promise<void> {
-  const only = subjects ? ' and subject_key in (select jsonb_array_elements_text(?::jsonb))' : '';
-  const params = subjects ? [customerId, JSON.stringify(subjects)] : [customerId];
-  await em.execute(
+  const which = (q: Sql): Sql =>
+    subjects
+      ? q.add(' and subject_key in (select jsonb_array_elements_text(?::jsonb))', JSON.stringify(subjects))
+      : q;
+  const release = new Sql().add(
     `insert into customer_subject_releases (customer_id, subject_key, owned_from, released_at)
-     select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?${only}`,
-    params,
+     select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?`,
+    customerId,
   );
-  await em.execute(`delete from customer_subjects where customer_id = ?${only}`, params);
+  await exec(em, which(release));
+  await exec(em, which(new Sql().add('delete from customer_subjects where customer_id = ?', customerId)));
 }
 
 export async function createCustomer(em: EntityManager, input: CustomerCreate): Promise<BillingCustomer> {
@@ -338,7 +355,10 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
       const now = new Date();
       tem.create(Customer, { id, key: input.key, ...columnsOf(input), createdAt: now, updatedAt: now });
       await tem.flush();
-      await tem.execute(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, [id]);
+      await exec(
+        tem,
+        new Sql().add(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, id),
+      );
       await claimSubjects(tem, id, subjects);
     });
   } catch (e) {
@@ -350,10 +370,11 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
 /** Lock the live customer row (by id or key, see `findCustomer`) for the rest of the transaction. */
 async function lockCustomer(em: EntityManager, idOrKey: string): Promise<{ id: string; key: string }> {
   const r = lookupOf(idOrKey);
-  const [row] = await em.execute<{ id: string; key: string }[]>(
+  const q = new Sql().add(
     `select id, key from customers where deleted_at is null and ${'id' in r ? 'id' : 'key'} = ? for update`,
-    ['id' in r ? r.id : r.key],
+    'id' in r ? r.id : r.key,
   );
+  const [row] = await exec<{ id: string; key: string }>(em, q);
   if (!row) throw notFound('customer', idOrKey);
   return row;
 }
@@ -407,7 +428,10 @@ export async function deleteCustomer(em: EntityManager, idOrKey: string): Promis
       );
     }
     await releaseSubjects(tem, id);
-    await tem.execute('update customers set deleted_at = now(), updated_at = now() where id = ?', [id]);
+    await exec(
+      tem,
+      new Sql().add('update customers set deleted_at = now(), updated_at = now() where id = ?', id),
+    );
   });
 }
 

@@ -23,6 +23,7 @@ import { resolvePlan, type PlanRef } from '../catalog/service';
 import type { Plan } from '../catalog/types';
 import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
+import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -60,7 +61,10 @@ async function withPlans(em: EntityManager, rows: SubscriptionRow[]): Promise<Ro
 const toView = (r: Row): SubscriptionView => subscriptionView(r, r.plan);
 
 async function findRow(em: EntityManager, id: string): Promise<Row | undefined> {
-  const rows = await em.execute<SubscriptionRow[]>('select s.* from subscriptions s where s.id = ?', [id]);
+  const rows = await exec<SubscriptionRow>(
+    em,
+    new Sql().add('select s.* from subscriptions s where s.id = ?', id),
+  );
   return (await withPlans(em, rows))[0];
 }
 
@@ -79,41 +83,23 @@ export async function listSubscriptions(
   em: EntityManager,
   q: SubscriptionListQuery,
 ): Promise<Page<SubscriptionView>> {
-  const where: string[] = [];
-  const params: unknown[] = [];
+  const where = new Sql();
+  const and = () => where.add(where.text ? ' and ' : 'where ');
   const f = q.filter ?? {};
-  if (f.customer_id) {
-    where.push('(s.customer_id = ? or s.customer_key = ?)');
-    params.push(f.customer_id, f.customer_id);
-  }
-  if (f.status) {
-    where.push('s.status = ?');
-    params.push(f.status);
-  }
-  if (f.plan_key) {
-    where.push('s.plan_key = ?');
-    params.push(f.plan_key);
-  }
-  if (f.plan_id) {
-    where.push('s.plan_id = ?');
-    params.push(f.plan_id);
-  }
-  if (f.id) {
-    where.push('s.id = ?');
-    params.push(f.id);
-  }
-  const w = where.length ? `where ${where.join(' and ')}` : '';
+  if (f.customer_id) and().add('(s.customer_id = ? or s.customer_key = ?)', f.customer_id, f.customer_id);
+  if (f.status) and().add('s.status = ?', f.status);
+  if (f.plan_key) and().add('s.plan_key = ?', f.plan_key);
+  if (f.plan_id) and().add('s.plan_id = ?', f.plan_id);
+  if (f.id) and().add('s.id = ?', f.id);
   const { limit, offset } = pageOffset(q.page);
-  const rows = await withPlans(
+  const page = new Sql()
+    .add('select s.* from subscriptions s ')
+    .add(where.text, ...where.params)
+    .add(' order by s.active_from, s.id limit ? offset ?', limit, offset);
+  const rows = await withPlans(em, await exec<SubscriptionRow>(em, page));
+  const count = await exec<{ n: string }>(
     em,
-    await em.execute<SubscriptionRow[]>(
-      `select s.* from subscriptions s ${w} order by s.active_from, s.id limit ? offset ?`,
-      [...params, limit, offset],
-    ),
-  );
-  const count = await em.execute<{ n: string }[]>(
-    `select count(*)::text as n from subscriptions s ${w}`,
-    params,
+    new Sql().add('select count(*)::text as n from subscriptions s ').add(where.text, ...where.params),
   );
   return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
 }
@@ -122,12 +108,12 @@ export async function listSubscriptions(
 // row writes by the workflow's activities (absolute values: idempotent)
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
-  await em.execute(
+  const q = new Sql().add(
     `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
        current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
        updated_at = now()
      where id = ? and status = 'active'`,
-    [
+    ...[
       r.plan.id,
       r.plan.key,
       r.plan.version,
@@ -140,6 +126,7 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
       r.subscriptionId,
     ],
   );
+  await exec(em, q);
 }
 
 /** The failing invoice shown on the subscription, or null once none fails (idempotent). */
@@ -148,7 +135,8 @@ export async function recordInvoiceFailure(
   subscriptionId: string,
   failure: InvoiceFailureRecord | null,
 ): Promise<void> {
-  await em.execute('update subscriptions set invoice_failure = ?::jsonb, updated_at = now() where id = ?', [
+  const q = new Sql().add(
+    'update subscriptions set invoice_failure = ?::jsonb, updated_at = now() where id = ?',
     failure
       ? JSON.stringify({
           invoiceKey: failure.invoiceKey,
@@ -159,7 +147,8 @@ export async function recordInvoiceFailure(
         })
       : null,
     subscriptionId,
-  ]);
+  );
+  await exec(em, q);
 }
 
 export async function recordCanceled(
@@ -167,11 +156,13 @@ export async function recordCanceled(
   subscriptionId: string,
   activeTo: string,
 ): Promise<void> {
-  await em.execute(
+  const q = new Sql().add(
     `update subscriptions set status = 'canceled', active_to = ?, pending_change = null, updated_at = now()
      where id = ?`,
-    [activeTo, subscriptionId],
+    activeTo,
+    subscriptionId,
   );
+  await exec(em, q);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -273,12 +264,12 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       plan: toPlanSchedule(plan),
     });
     const workflowId = `subscription-${id}`;
-    await e.execute(
+    const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
          next_period_end, workflow_id, created_at, updated_at)
        values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
+      ...[
         id,
         customer.id,
         customer.key,
@@ -297,6 +288,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         now,
       ],
     );
+    await exec(e, insert);
     try {
       await client.workflow.start<SubscriptionWorkflow>('subscriptionWorkflow', {
         taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
@@ -312,7 +304,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       });
     } catch (err) {
       // compensation: no row without its workflow
-      await em().execute('delete from subscriptions where id = ?', [id]);
+      await exec(em(), new Sql().add('delete from subscriptions where id = ?', id));
       deps.logger.error({ err, subscription_id: id }, 'could not start the subscription workflow');
       throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }
