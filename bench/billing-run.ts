@@ -27,6 +27,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
+import { RequestContext } from '@mikro-orm/core';
 import { Client, Connection } from '@temporalio/client';
 import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
 import { loadConfig } from '../src/config';
@@ -295,11 +296,14 @@ export const billingRun: Benchmark = {
           Array.from({ length: CONCURRENCY }, async () => {
             while (next <= upTo) {
               const i = next++;
-              const s = await subs.create({
-                customer: { key: `customer-${i}` },
-                plan: { key: plan.key },
-                billing_anchor: anchor,
-              });
+              // one EntityManager per call, as the API has one per request (src/db/README.md)
+              const s = await RequestContext.create(orm.em, () =>
+                subs.create({
+                  customer: { key: `customer-${i}` },
+                  plan: { key: plan.key },
+                  billing_anchor: anchor,
+                }),
+              );
               ids.push(s.id);
               const done = ids.length;
               if (done === upTo || Date.now() - lastReport > 2_000) {
