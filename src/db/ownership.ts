@@ -53,9 +53,4 @@ export const ownershipExceptions: readonly OwnershipException[] = [
     table: 'meters',
     reason: "a feature's meter is read by SQL; branch i10-catalog reads it through metering",
   },
-  {
-    domain: 'metering',
-    table: 'features',
-    reason: 'meter updates and deletion check features by SQL; branch i10-metering asks catalog',
-  },
 ];

@@ -3,11 +3,11 @@
  * `POST /meters/{meterId}/query` (`queryMeter`), by billing (`aggregateUsage`) and by entitlements (which
  * embeds the statement). Aggregates exactly in `numeric` under the value rule of `values.ts`; a customer's
  * usage is its subjects' events within their ownership windows (customers' `subjectWindows`).
- * Customer attribution (`customer_id` dimension) is customers' exported SQL (`customerAtSql`,
- * `subjectWindowsSql`) embedded in the statement, so that the query stays one statement.
+ * Customer attribution (`customer_id` dimension) is customers' exported SQL (`attributionJoinSql`,
+ * `subjectsOfCustomersSql`) embedded in the statement, so that the query stays one statement.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { customerAtSql, subjectWindowsSql, type SubjectWindow } from '../customers/service';
+import { attributionJoinSql, subjectsOfCustomersSql, type SubjectWindow } from '../customers/service';
 import { exec, Sql } from '../db/sql';
 import { invalid } from '../lib/errors';
 import { looksLikeId } from '../lib/ids';
@@ -46,7 +46,7 @@ export interface MeterQuery {
  * The customer that owned an event's subject at the event's time (see `SubjectWindow` in customers; live or
  * deleted), as `attr.customer_id`. Used as `left join lateral (...) attr on true`.
  */
-const ATTRIBUTION = `left join lateral (select ${customerAtSql('e.subject', 'e.time')} as customer_id) attr on true`;
+const ATTRIBUTION = attributionJoinSql('attr', 'e.subject', 'e.time');
 
 /**
  * `e.subject in (<every name these customers ever owned>)`: lets a customer filter use the subject
@@ -54,8 +54,7 @@ const ATTRIBUTION = `left join lateral (select ${customerAtSql('e.subject', 'e.t
  */
 function subjectsOfCustomers(q: Sql, ids: string[]): void {
   q.add(
-    ` and e.subject in (select w.subject from jsonb_array_elements_text(?::jsonb) cid(id),` +
-      ` lateral ${subjectWindowsSql('cid.id')} w)`,
+    ` and e.subject in ${subjectsOfCustomersSql('?::jsonb')}`,
     JSON.stringify(ids.map((id) => (looksLikeId(id) ? id.toUpperCase() : id))),
   );
 }
