@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
 import { Client, Connection } from '@temporalio/client';
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { createCatalogService } from '../src/catalog/service';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter } from '../src/metering/service';
@@ -187,6 +187,7 @@ export const billingRun: Benchmark = {
     const { orm, url } = await db.fresh('billing_run', 16);
     const conn = orm.em.getConnection();
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
     const cleanup: (() => Promise<void>)[] = [];
     try {
@@ -205,12 +206,12 @@ export const billingRun: Benchmark = {
         event_type: 'llm_call',
         value_property: '$.tokens',
       });
-      const feature = await createFeature(em(), {
+      const feature = await catalog.createFeature({
         key: 'tokens',
         name: 'Tokens',
         meter: { id: meter.id },
       });
-      const draft = await createPlan(em(), {
+      const draft = await catalog.createPlan({
         key: 'per-minute',
         name: 'Per minute',
         currency: 'USD',
@@ -231,7 +232,7 @@ export const billingRun: Benchmark = {
           },
         ],
       });
-      const plan = await publishPlan(em(), draft.id);
+      const plan = await catalog.publishPlan(draft.id);
 
       progress(`seeding ${fmtInt(N)} customers`);
       await conn.execute(

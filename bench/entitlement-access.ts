@@ -5,8 +5,8 @@
  * period). Measures the access query for 1 and for 50 customers beside two baselines from the same run: a
  * `select 1` round trip and ONE customer's raw usage SQL (the statement `aggregateUsage` runs).
  */
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
-import { queryAccess } from '../src/entitlements/service';
+import { createCatalogService } from '../src/catalog/service';
+import { createEntitlementsService } from '../src/entitlements/service';
 import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
 import { exec } from '../src/db/sql';
 import { fmtInt, progress } from './lib/progress';
@@ -25,6 +25,8 @@ export const entitlementAccess: Benchmark = {
   async run(db) {
     const { orm } = await db.fresh('entitlement_access', 4);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
+    const entitlements = createEntitlementsService({ orm });
     const now = new Date();
     const anchor = new Date(now.getTime() - 10 * DAY);
 
@@ -36,10 +38,14 @@ export const entitlementAccess: Benchmark = {
       event_type: 'api_call',
       dimensions: { model: '$.model' },
     });
-    const calls = await createFeature(em(), { key: 'api-calls', name: 'API calls', meter: { id: meter.id } });
-    const sso = await createFeature(em(), { key: 'sso', name: 'SSO' });
-    const seats = await createFeature(em(), { key: 'seats', name: 'Seats' });
-    const draft = await createPlan(em(), {
+    const calls = await catalog.createFeature({
+      key: 'api-calls',
+      name: 'API calls',
+      meter: { id: meter.id },
+    });
+    const sso = await catalog.createFeature({ key: 'sso', name: 'SSO' });
+    const seats = await catalog.createFeature({ key: 'seats', name: 'Seats' });
+    const draft = await catalog.createPlan({
       key: 'pro',
       name: 'Pro',
       currency: 'USD',
@@ -77,7 +83,7 @@ export const entitlementAccess: Benchmark = {
         },
       ],
     });
-    const plan = await publishPlan(em(), draft.id);
+    const plan = await catalog.publishPlan(draft.id);
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     const conn = orm.em.getConnection();
@@ -107,7 +113,7 @@ export const entitlementAccess: Benchmark = {
     const pick = (n: number) => Array.from({ length: n }, () => keys[Math.floor(rand() * keys.length)]);
 
     // sanity: the answer is what the seed implies (the metered feature sees this period's events)
-    const sample = await queryAccess(em(), { customer: { keys: ['customer-1'] } });
+    const sample = await entitlements.queryAccess({ customer: { keys: ['customer-1'] } });
     const f = sample.data[0]?.features;
     if (!f || !f['api-calls'] || !f.sso?.has_access || !f.seats?.has_access)
       throw new Error(`unexpected answer: ${JSON.stringify(sample)}`);
@@ -136,13 +142,13 @@ export const entitlementAccess: Benchmark = {
     );
 
     progress(`measuring the access query for 1 customer (${ITERATIONS} runs)`);
-    const one = await measure(() => queryAccess(em(), { customer: { keys: pick(1) } }), {
+    const one = await measure(() => entitlements.queryAccess({ customer: { keys: pick(1) } }), {
       iterations: ITERATIONS,
     });
 
     const it50 = Math.max(50, Math.floor(ITERATIONS / 2));
     progress(`measuring the access query for 50 customers (${it50} runs)`);
-    const fifty = await measure(() => queryAccess(em(), { customer: { keys: pick(50) } }), {
+    const fifty = await measure(() => entitlements.queryAccess({ customer: { keys: pick(50) } }), {
       iterations: it50,
     });
 

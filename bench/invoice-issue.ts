@@ -9,7 +9,7 @@
  *
  * Env: BENCH_INVOICES (2000), BENCH_INVOICE_CONCURRENCY (16), BENCH_INVOICE_CUSTOMERS (200).
  */
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { createCatalogService } from '../src/catalog/service';
 import { issueInvoice } from '../src/billing/service';
 import { newId } from '../src/lib/ids';
 import { createMeter } from '../src/metering/service';
@@ -27,6 +27,7 @@ export const invoiceIssue: Benchmark = {
   async run(db) {
     const { orm } = await db.fresh('invoice_issue', CONCURRENCY + 2);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
     const conn = orm.em.getConnection();
     const meter = await createMeter(em(), {
       key: 'tokens',
@@ -35,8 +36,8 @@ export const invoiceIssue: Benchmark = {
       event_type: 'llm_call',
       value_property: '$.tokens',
     });
-    const feature = await createFeature(em(), { key: 'tokens', name: 'Tokens', meter: { id: meter.id } });
-    const draft = await createPlan(em(), {
+    const feature = await catalog.createFeature({ key: 'tokens', name: 'Tokens', meter: { id: meter.id } });
+    const draft = await catalog.createPlan({
       key: 'monthly',
       name: 'Monthly',
       currency: 'USD',
@@ -58,7 +59,7 @@ export const invoiceIssue: Benchmark = {
         },
       ],
     });
-    const plan = await publishPlan(em(), draft.id);
+    const plan = await catalog.publishPlan(draft.id);
     await conn.execute(
       `insert into customers (id, key, name, currency, created_at, updated_at)
        select 'BENCHI' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, 'USD', now(), now()

@@ -15,7 +15,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { previewInvoice } from '../src/billing/service';
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { createCatalogService } from '../src/catalog/service';
 import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
@@ -46,6 +46,7 @@ export const query: Benchmark = {
   async run(db) {
     const { orm, url } = await db.fresh('query', 4);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
     const conn = orm.em.getConnection();
 
     progress('seeding catalog: meters, features, plan');
@@ -65,9 +66,9 @@ export const query: Benchmark = {
       value_property: '$.tokens',
       dimensions: { model: '$.model' },
     });
-    const fUsers = await createFeature(em(), { key: 'users', name: 'Users', meter: { id: users.id } });
-    const fTokens = await createFeature(em(), { key: 'tokens', name: 'Tokens', meter: { id: tokens.id } });
-    const draft = await createPlan(em(), {
+    const fUsers = await catalog.createFeature({ key: 'users', name: 'Users', meter: { id: users.id } });
+    const fTokens = await catalog.createFeature({ key: 'tokens', name: 'Tokens', meter: { id: tokens.id } });
+    const draft = await catalog.createPlan({
       key: 'ai',
       name: 'AI',
       currency: 'USD',
@@ -101,7 +102,7 @@ export const query: Benchmark = {
         },
       ],
     });
-    const plan = await publishPlan(em(), draft.id);
+    const plan = await catalog.publishPlan(draft.id);
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     await seedCustomersWithSubscriptions(conn, {
