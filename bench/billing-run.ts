@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
 import { Client, Connection } from '@temporalio/client';
+import { RequestContext } from '@mikro-orm/core';
 import { createCatalogService } from '../src/catalog/service';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
@@ -188,6 +189,8 @@ export const billingRun: Benchmark = {
     const conn = orm.em.getConnection();
     const em = () => orm.em.fork();
     const catalog = createCatalogService({ orm });
+    // one EntityManager per service call, as the API has one per request (src/db/README.md)
+    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
     const cleanup: (() => Promise<void>)[] = [];
     try {
@@ -206,33 +209,37 @@ export const billingRun: Benchmark = {
         event_type: 'llm_call',
         value_property: '$.tokens',
       });
-      const feature = await catalog.createFeature({
-        key: 'tokens',
-        name: 'Tokens',
-        meter: { id: meter.id },
-      });
-      const draft = await catalog.createPlan({
-        key: 'per-minute',
-        name: 'Per minute',
-        currency: 'USD',
-        billing_cadence: CADENCE,
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'tokens',
-                name: 'Tokens',
-                feature: { id: feature.id },
-                billing_cadence: CADENCE,
-                price: { type: 'unit', amount: '0.01' },
-              },
-            ],
-          },
-        ],
-      });
-      const plan = await catalog.publishPlan(draft.id);
+      const feature = await inRequest(() =>
+        catalog.createFeature({
+          key: 'tokens',
+          name: 'Tokens',
+          meter: { id: meter.id },
+        }),
+      );
+      const draft = await inRequest(() =>
+        catalog.createPlan({
+          key: 'per-minute',
+          name: 'Per minute',
+          currency: 'USD',
+          billing_cadence: CADENCE,
+          phases: [
+            {
+              key: 'default',
+              name: 'Default',
+              rate_cards: [
+                {
+                  key: 'tokens',
+                  name: 'Tokens',
+                  feature: { id: feature.id },
+                  billing_cadence: CADENCE,
+                  price: { type: 'unit', amount: '0.01' },
+                },
+              ],
+            },
+          ],
+        }),
+      );
+      const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
       progress(`seeding ${fmtInt(N)} customers`);
       await conn.execute(

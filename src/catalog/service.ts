@@ -461,9 +461,12 @@ function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** The catalog as the routes (and tools) use it: every call on its own fork of the app's EntityManager. */
+/**
+ * The catalog as the routes use it, on the request's EntityManager (`deps.orm.em` under the API's
+ * RequestContext; callers outside a request run it inside `RequestContext.create`). It never forks.
+ */
 export function createCatalogService(deps: Pick<AppDeps, 'orm'>) {
-  const em = (): EntityManager => deps.orm.em.fork();
+  const em = (): EntityManager => deps.orm.em;
   return {
     createFeature: (input: FeatureInput) => createFeature(em(), input),
     listFeatures: (q: FeatureListQuery) => listFeatures(em(), q),

@@ -190,12 +190,16 @@ async function queryAccess(em: EntityManager, query: AccessQuery, now: Date): Pr
   return accessQueryView(customers, query.customer.keys, featureKeys, now);
 }
 
-/** Entitlements as the routes (and tools) use them: every call on its own fork; `now` defaults to the clock. */
+/**
+ * Entitlements as the routes use them, on the request's EntityManager (`deps.orm.em` under the API's
+ * RequestContext; callers outside a request run it inside `RequestContext.create`); `now` defaults to the
+ * clock.
+ */
 export function createEntitlementsService(deps: Pick<AppDeps, 'orm'>) {
+  const em = (): EntityManager => deps.orm.em;
   return {
-    customerAccess: (idOrKey: string, now: Date = new Date()) =>
-      customerAccess(deps.orm.em.fork(), idOrKey, now),
-    queryAccess: (query: AccessQuery, now: Date = new Date()) => queryAccess(deps.orm.em.fork(), query, now),
+    customerAccess: (idOrKey: string, now: Date = new Date()) => customerAccess(em(), idOrKey, now),
+    queryAccess: (query: AccessQuery, now: Date = new Date()) => queryAccess(em(), query, now),
   };
 }
 

@@ -467,7 +467,7 @@ describe('plans', () => {
     const live = (
       await app.api.post('/v3/openmeter/features').send({ key: 'reused', name: 'new' }).expect(201)
     ).body;
-    const rateCards = made.map((f, i) => ({
+    const rateCards: Record<string, unknown>[] = made.map((f, i) => ({
       key: `rc-${i}`,
       name: `RC ${i}`,
       feature: { id: i < 6 ? f.id : f.key },
