@@ -6,8 +6,8 @@
  * (effective_from = now) and archives the previously active one (effective_to = now) in one transaction.
  * Drafts are editable; active and archived versions are immutable.
  *
- * The routes use `createCatalogService(deps)`. The free functions exported here (`findFeature`,
- * `getFeature`, `findFeatures`, `getPlan`, `resolvePlan`) take the caller's EntityManager (a request fork,
+ * The routes use `createCatalogService(deps)`. The free functions exported here (`getFeature`,
+ * `findFeatures`, `getPlan`, `resolvePlan`) take the caller's EntityManager (a request fork,
  * or a transaction's) so that billing and subscriptions can call them inside their own transactions.
  * Plan validation is the pure `validatePlan` (`validate.ts`) over the features loaded in one query.
  */
@@ -48,7 +48,7 @@ export interface FeatureInput {
  * A feature by id (live or archived: plans and subscriptions keep referencing archived features) or by
  * key (live only). Null when there is none.
  */
-export async function findFeature(em: EntityManager, idOrKey: string): Promise<Feature | null> {
+async function findFeature(em: EntityManager, idOrKey: string): Promise<Feature | null> {
   return (await findFeatures(em, [idOrKey])).get(idOrKey) ?? null;
 }
 
