@@ -457,12 +457,10 @@ describe('PUT /profiles/{id}', () => {
 
   it('validates the body as POST does (400 naming the field)', async () => {
     const p = await createOk();
-    const res = await t.api
-      .put(`${PROFILES}/${p.id}`)
-      .send({
-        ...profile(),
-        workflow: { payment: { collection_method: 'send_invoice', due_after: '30 days' } },
-      });
+    const res = await t.api.put(`${PROFILES}/${p.id}`).send({
+      ...profile(),
+      workflow: { payment: { collection_method: 'send_invoice', due_after: '30 days' } },
+    });
     expect(res.status).toBe(400);
     expect(Object.keys(fieldsOf(res.body))).toEqual(['body.workflow.payment.due_after']);
   });
