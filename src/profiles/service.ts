@@ -111,19 +111,23 @@ async function loadLive(em: EntityManager, id: string, lockMode?: LockMode): Pro
  */
 export async function ensureDefaultProfile(em: EntityManager, interval: string): Promise<BillingProfile> {
   const workflow = fillWorkflow({ collection: { interval } });
-  await exec(
-    em,
-    new Sql().add(
-      `insert into billing_profiles (id, name, supplier, workflow, apps, is_default)
-       select ?, ?, '{}'::jsonb, ?::jsonb, ?::jsonb, true
-        where not exists (select 1 from billing_profiles where is_default and deleted_at is null)
-       on conflict do nothing`,
-      newId(),
-      DEFAULT_PROFILE_NAME,
-      JSON.stringify(workflow),
-      JSON.stringify(sandboxApps()),
-    ),
-  );
+  await em.transactional(async (tem) => {
+    // serialised with the transactions that move the default; the index would stop a second default anyway
+    await lockDefault(tem);
+    await exec(
+      tem,
+      new Sql().add(
+        `insert into billing_profiles (id, name, supplier, workflow, apps, is_default)
+         select ?, ?, '{}'::jsonb, ?::jsonb, ?::jsonb, true
+          where not exists (select 1 from billing_profiles where is_default and deleted_at is null)
+         on conflict do nothing`,
+        newId(),
+        DEFAULT_PROFILE_NAME,
+        JSON.stringify(workflow),
+        JSON.stringify(sandboxApps()),
+      ),
+    );
+  });
   return getDefaultProfile(em);
 }
 

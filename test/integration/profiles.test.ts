@@ -9,6 +9,7 @@ import { createOrm, type Orm } from '../../src/db/orm';
 import { InvalidError } from '../../src/lib/errors';
 import { SANDBOX_APP_ID } from '../../src/profiles/apps';
 import {
+  createProfile,
   ensureDefaultProfile,
   getProfile,
   replaceProfile,
@@ -111,6 +112,31 @@ describe('ensureDefaultProfile when processes race', () => {
         expect(rows[0].is_default).toBe(true);
         // every process got the same profile back
         expect(new Set(made.map((p) => p.id))).toEqual(new Set([rows[0].id]));
+      }
+    } finally {
+      for (const o of procs) await o.close(true);
+      await db.drop();
+    }
+  });
+  it('a profile created as the default while processes start: one default, no error (20 rounds)', async () => {
+    const db = await createTestDatabase();
+    const procs: Orm[] = [];
+    try {
+      for (let i = 0; i < 3; i++) procs.push(await createOrm(db.url, 2));
+      for (let round = 0; round < 20; round++) {
+        await db.orm.em.fork().execute('delete from billing_profiles');
+        await Promise.all(procs.map((o) => o.em.fork().execute('select 1')));
+        const [created] = await Promise.all([
+          createProfile(procs[0].em.fork(), { name: `created ${round}`, supplier: {}, default: true }),
+          ensureDefaultProfile(procs[1].em.fork(), 'PT1M'),
+          ensureDefaultProfile(procs[2].em.fork(), 'PT2M'),
+        ]);
+        const rows = await db.orm.em
+          .fork()
+          .execute<{ id: string }[]>(
+            'select id from billing_profiles where is_default and deleted_at is null',
+          );
+        expect(rows).toEqual([{ id: created.id }]);
       }
     } finally {
       for (const o of procs) await o.close(true);
