@@ -106,8 +106,9 @@ async function loadLive(em: EntityManager, id: string, lockMode?: LockMode): Pro
  * Creates the default profile unless one exists: the workflow collects late usage for `interval` (the
  * configured `TALLY_COLLECTION_PERIOD`, so existing set-ups keep their window), advances automatically with
  * no draft period and charges automatically; the sandbox app in every role. Idempotent and safe when several
- * processes start at once (the partial unique index lets one insert win). Later starts change nothing: from
- * then on the profile, not the configuration, says what the window is.
+ * processes start at once, or a profile is created as the default meanwhile (the default lock serialises
+ * them; the partial unique index would turn a second insert into a no-op anyway). Later starts change
+ * nothing: from then on the profile, not the configuration, says what the window is.
  */
 export async function ensureDefaultProfile(em: EntityManager, interval: string): Promise<BillingProfile> {
   const workflow = fillWorkflow({ collection: { interval } });
