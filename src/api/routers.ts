@@ -9,6 +9,7 @@ import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
+import { profileRoutes } from '../profiles/routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
 export interface DomainRouter {
@@ -19,6 +20,7 @@ export interface DomainRouter {
 // Mounted in this order.
 export const routers: DomainRouter[] = [
   { domain: 'customers', routes: customerRoutes },
+  { domain: 'profiles', routes: profileRoutes },
   { domain: 'metering', routes: meteringRoutes },
   { domain: 'catalog', routes: catalogRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },

@@ -13,6 +13,8 @@ import { Customer, CustomerSubject } from '../customers/entities';
 import { customersMigrations } from '../customers/migrations';
 import { Meter, MeterEvent } from '../metering/entities';
 import { meteringMigrations } from '../metering/migrations';
+import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entities';
+import { profilesMigrations } from '../profiles/migrations';
 import { Subscription } from '../subscriptions/entities';
 import { subscriptionsMigrations } from '../subscriptions/migrations';
 
@@ -27,6 +29,11 @@ export interface DomainSchema {
 // no tables of their own.
 export const schema: DomainSchema[] = [
   { domain: 'customers', entities: [Customer, CustomerSubject], migrations: customersMigrations },
+  {
+    domain: 'profiles',
+    entities: [BillingProfileEntity, CustomerBillingOverride],
+    migrations: profilesMigrations,
+  },
   { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
   { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
