@@ -56,11 +56,11 @@ export {
 export type { EventValidationError, IngestedEventDto, MeterDto, MeterQueryRow } from './views';
 
 /**
- * The service the routes use. Each call runs on its own fork of the app's entity manager (metering's
- * statements are single raw SQL statements; ingestion writes through its own pool, see `ingest.ts`).
+ * The service the routes use. Each call runs on the request's entity manager (`deps.orm.em` inside the API's
+ * `RequestContext`; the rule is in `src/db/README.md`); ingestion writes through its own pool (`ingest.ts`).
  */
 export function createMeteringService(deps: Pick<AppDeps, 'orm'>) {
-  const em = (): EntityManager => deps.orm.em.fork();
+  const em = (): EntityManager => deps.orm.em;
   return {
     ingest: (
       events: IngestEvent[],
@@ -74,7 +74,7 @@ export function createMeteringService(deps: Pick<AppDeps, 'orm'>) {
     getMeter: (idOrKey: string) => getMeter(em(), idOrKey),
     updateMeter: (idOrKey: string, input: UpdateMeterInput) => updateMeter(em(), idOrKey, input),
     deleteMeter: (idOrKey: string) => deleteMeter(em(), idOrKey),
-    /** the live meter `idOrKey` (404 otherwise), queried; both on one fork */
+    /** the live meter `idOrKey` (404 otherwise), queried */
     queryMeter: async (idOrKey: string, q: MeterQuery) => {
       const e = em();
       return queryMeter(e, await getMeter(e, idOrKey), q);
