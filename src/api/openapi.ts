@@ -1,6 +1,7 @@
 /**
- * Our OpenAPI document: `api/openapi.base.yaml` plus each domain's fragment `src/<domain>/openapi.yaml`
- * (paths and components.schemas), merged once at start-up and served as JSON and YAML.
+ * Our OpenAPI document: `api/openapi.base.yaml` plus each domain's fragments, `src/<domain>/openapi.yaml` and
+ * `src/<domain>/<part>.openapi.yaml` (paths and components.schemas; a path or schema defined twice is an
+ * error), merged once at start-up and served as JSON and YAML.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,11 @@ export function fragmentFiles(): string[] {
   const src = path.join(ROOT, 'src');
   return readdirSync(src, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .map((d) => path.join(src, d.name, 'openapi.yaml'))
+    .flatMap((d) =>
+      readdirSync(path.join(src, d.name))
+        .filter((f) => f === 'openapi.yaml' || f.endsWith('.openapi.yaml'))
+        .map((f) => path.join(src, d.name, f)),
+    )
     .filter((f) => existsSync(f))
     .sort();
 }
