@@ -57,7 +57,9 @@ const schema = z.object({
   TALLY_COLLECTION_PERIOD: isoDuration.default('PT1H'),
   // how long an Idempotency-Key and its stored response are kept (at its shortest length: a month = 28 days)
   TALLY_IDEMPOTENCY_TTL: isoDuration
-    .refine((v) => minDurationMs(v) >= 86_400_000, { message: 'must be at least 24 hours (PT24H, P1D)' })
+    .refine((v) => !isValidDuration(v) || minDurationMs(v) >= 86_400_000, {
+      message: 'must be at least 24 hours (PT24H, P1D)',
+    })
     .default('P1D'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
