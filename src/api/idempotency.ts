@@ -136,9 +136,14 @@ export function idempotency(deps: Pick<AppDeps, 'orm' | 'config'>): RequestHandl
     let size = 0;
     const keep = (chunk: unknown, encoding: unknown) => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-      const b = Buffer.isBuffer(chunk)
-        ? chunk
-        : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+        size = Infinity; // not a body we can keep: the answer is not stored
+        return;
+      }
+      const b =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+          : Buffer.from(chunk);
       size += b.length;
       if (size <= MAX_STORED_BODY) parts.push(b);
     };
