@@ -61,6 +61,9 @@ const schema = z.object({
       message: 'must be at least 24 hours (PT24H, P1D)',
     })
     .default('P1D'),
+  // TrueType/OpenType files embedded in invoice PDFs (default: the standard Helvetica, Latin-1 only)
+  TALLY_INVOICE_FONT: z.string().min(1).optional(),
+  TALLY_INVOICE_FONT_BOLD: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -3,15 +3,31 @@
  * Invoice documents over HTTP: a real invoice (usage from events, a graduated price, a flat fee) is billed,
  * then its PDF and HTML are fetched and read back: the number, every line, the tier breakdown, the total.
  */
+import path from 'node:path';
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
 import { issueInvoice } from '../../src/billing/service';
+import { loadConfig } from '../../src/config';
 import { formatMoney } from '../../src/billing/document';
 import { newId } from '../../src/lib/ids';
-import { createTestApp, type TestApp } from '../support/app';
+import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
 import { defaultPhase, fixtures, ok, P } from '../support/api';
 import { pdfText } from '../support/pdf-text';
 
 let app: TestApp;
 let invoice: any;
+let planId: string;
+
+/** the environment the test app was configured from */
+const envOf = (a: TestApp) => ({ DATABASE_URL: a.db.url, TALLY_API_TOKENS: TEST_TOKEN });
+
+/** supertest parser keeping the body as bytes */
+const binary = (r: request.Response, cb: (err: Error | null, body: Buffer) => void) => {
+  const stream = r as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => cb(null, Buffer.concat(chunks)));
+};
 
 const JAN = { from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z' };
 
@@ -52,6 +68,7 @@ beforeAll(async () => {
       },
     ]),
   );
+  planId = plan.id;
   await f.ingest(
     Array.from({ length: 5 }, (_, i) => ({
       type: 'call',
@@ -83,14 +100,7 @@ it('the invoice billed: 5 calls over two tiers and the flat fee', () => {
 });
 
 it('GET …/pdf: a PDF named after the number, holding the number, each line, the breakdown and the total', async () => {
-  const res = await app.api
-    .get(`${P}/billing/invoices/${invoice.id}/pdf`)
-    .buffer(true)
-    .parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+  const res = await app.api.get(`${P}/billing/invoices/${invoice.id}/pdf`).buffer(true).parse(binary);
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toBe('application/pdf');
   expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
@@ -146,4 +156,36 @@ it('404 problem for an unknown invoice, on both', async () => {
 
 it('needs the bearer token', async () => {
   await app.raw.get(`${P}/billing/invoices/${invoice.id}/pdf`).expect(401);
+});
+
+it('with TALLY_INVOICE_FONT the PDF embeds the font and prints non-Latin names', async () => {
+  const font = path.join(
+    path.dirname(require.resolve('pdfjs-dist/package.json')),
+    'standard_fonts',
+    'LiberationSans-Regular.ttf',
+  );
+  const withFont = request(
+    createApp({
+      ...app.deps,
+      config: loadConfig({ ...process.env, ...envOf(app), TALLY_INVOICE_FONT: font }),
+    }),
+  );
+  const f = fixtures(app);
+  const customer = await f.customer('zhuk', { name: 'ООО Жук' });
+  const ref = await issueInvoice(app.deps.orm.em.fork(), {
+    invoiceKey: `doc-${newId()}`,
+    subscriptionId: newId(),
+    customerId: customer.id,
+    subscriptionStart: JAN.from,
+    arrears: { planId: planId, phaseKey: 'default', ...JAN, cycleFrom: JAN.from, cycleTo: JAN.to },
+  });
+  const get = (agent: ReturnType<typeof request>) =>
+    agent
+      .get(`${P}/billing/invoices/${ref.invoiceId}/pdf`)
+      .set('Authorization', `Bearer ${TEST_TOKEN}`)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+  expect((await pdfText((await get(withFont)).body)).text).toContain('ООО Жук');
+  expect((await pdfText((await get(app.raw)).body)).text).toContain('??? ???');
 });

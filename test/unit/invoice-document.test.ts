@@ -1,4 +1,5 @@
 /** The invoice document renderer: money formatting per currency, escaping, tier breakdowns, pagination. */
+import path from 'node:path';
 import Decimal from 'decimal.js';
 import { composeInvoice, type ComposedLine } from '../../src/billing/compose';
 import {
@@ -14,7 +15,7 @@ import {
   type SourceInvoice,
 } from '../../src/billing/document';
 import { pdfSafeText } from '../../src/billing/document/pdf';
-import { documentFileName } from '../../src/billing/document-routes';
+import { documentFileName, invoiceFonts } from '../../src/billing/document-routes';
 import type { Price, RateCard } from '../../src/catalog/types';
 import { pdfText } from '../support/pdf-text';
 
@@ -462,5 +463,38 @@ describe('renderInvoicePdf', () => {
     expect(documentFileName('INV-000042', 'pdf')).toBe('INV-000042.pdf');
     expect(documentFileName('a"b/c\r\n', 'html')).toBe('a_b_c__.html');
     expect(documentFileName('', 'pdf')).toBe('invoice.pdf');
+  });
+});
+
+describe('embedded fonts (TALLY_INVOICE_FONT)', () => {
+  // a TrueType font with Latin, Greek and Cyrillic that ships with pdf.js (a dev dependency)
+  const dir = path.join(path.dirname(require.resolve('pdfjs-dist/package.json')), 'standard_fonts');
+  const regular = path.join(dir, 'LiberationSans-Regular.ttf');
+  const bold = path.join(dir, 'LiberationSans-Bold.ttf');
+
+  it('prints every character the embedded font has', async () => {
+    const fonts = invoiceFonts({ TALLY_INVOICE_FONT: regular, TALLY_INVOICE_FONT_BOLD: bold })!;
+    const d = doc({ customer: { name: 'Zoë Жук', billing_address: { city: 'Αθήνα' } } });
+    const { text } = await pdfText(await renderInvoicePdf(d, { fonts }));
+    expect(text).toContain('Zoë Жук');
+    expect(text).toContain('Αθήνα');
+    expect(text).toContain('USD 3.00');
+    // the standard fonts cannot
+    const { text: standard } = await pdfText(await renderInvoicePdf(d));
+    expect(standard).toContain('Zoë ???');
+  });
+
+  it('no font configured: the standard fonts', () => {
+    expect(invoiceFonts({})).toBeUndefined();
+  });
+
+  it('refuses a missing file, a file that is not a font, a bold face alone', () => {
+    expect(() => invoiceFonts({ TALLY_INVOICE_FONT: '/nonexistent/font.ttf' })).toThrow(
+      /TALLY_INVOICE_FONT: cannot read the font file \/nonexistent\/font.ttf/,
+    );
+    expect(() => invoiceFonts({ TALLY_INVOICE_FONT: __filename })).toThrow(
+      /not a usable TrueType\/OpenType font/,
+    );
+    expect(() => invoiceFonts({ TALLY_INVOICE_FONT_BOLD: bold })).toThrow(/needs TALLY_INVOICE_FONT/);
   });
 });

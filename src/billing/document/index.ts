@@ -2,5 +2,5 @@
 export type * from './types';
 export { invoiceDocumentFromView, type SourceInvoice } from './from-view';
 export { renderInvoiceHtml, escapeHtml } from './html';
-export { renderInvoicePdf } from './pdf';
+export { renderInvoicePdf, checkPdfFonts, type PdfFonts } from './pdf';
 export { formatMoney, formatUnitPrice, formatQuantity, formatPeriod } from './format';

@@ -1,11 +1,12 @@
 /**
- * The invoice document as a PDF (A4), drawn with pdfkit in the API process: no browser, no network, no font
- * file (the standard Helvetica faces every PDF reader has). Long invoices continue on further pages, each
- * with the table header repeated, and every page is numbered ("Page 2 of 5").
+ * The invoice document as a PDF (A4), drawn with pdfkit in the API process: no browser, no network. Long
+ * invoices continue on further pages, each with the table header repeated, and every page is numbered
+ * ("Page 2 of 5").
  *
- * The standard fonts encode WinAnsi (Latin-1 and the usual typographic signs: € – “ ” …): a character
- * outside it (e.g. Cyrillic or CJK in a customer's name) prints as `?` in the PDF. The HTML rendering
- * prints every character.
+ * Fonts: by default the standard Helvetica faces every PDF reader has (nothing embedded). They encode
+ * WinAnsi (Latin-1 and the usual typographic signs: € – “ ” …): a character outside it (e.g. Cyrillic or
+ * CJK in a customer's name) prints as `?`. With `fonts` (TrueType/OpenType bytes, e.g. from
+ * TALLY_INVOICE_FONT), those fonts are embedded (subset) and every character they have prints.
  */
 import PDFDocument from 'pdfkit';
 import {
@@ -44,11 +45,22 @@ const COLS = {
   amount: { x: PAGE.margin + 420, w: PAGE.width - 2 * PAGE.margin - 420 },
 };
 const RIGHT = PAGE.width - PAGE.margin;
-const FONT = 'Helvetica';
-const BOLD = 'Helvetica-Bold';
+// names registered on each document (standard faces, or the embedded fonts)
+const FONT = 'regular';
+const BOLD = 'bold';
 const GREY = '#555555';
 
 type Doc = PDFKit.PDFDocument;
+
+/** Fonts to embed (TrueType/OpenType file bytes); `bold` defaults to `regular`. */
+export interface PdfFonts {
+  regular: Buffer;
+  bold?: Buffer;
+}
+
+/** how each document prints text: `pdfSafeText` with the standard fonts, NFC with embedded ones */
+const cleaners = new WeakMap<Doc, (s: string) => string>();
+const clean = (doc: Doc, s: string) => (cleaners.get(doc) ?? pdfSafeText)(s);
 
 interface Row {
   name: string;
@@ -87,22 +99,22 @@ const INDENT = 12;
 function rowHeight(doc: Doc, r: Row): number {
   const w = COLS.desc.w - (r.detail ? INDENT : 0);
   doc.font(r.detail ? FONT : BOLD).fontSize(r.detail ? 8.5 : 9.5);
-  let h = doc.heightOfString(pdfSafeText(r.name), { width: w });
+  let h = doc.heightOfString(clean(doc, r.name), { width: w });
   doc.font(FONT).fontSize(8);
-  for (const s of r.sub) h += doc.heightOfString(pdfSafeText(s), { width: w });
+  for (const s of r.sub) h += doc.heightOfString(clean(doc, s), { width: w });
   for (const [col, text] of [
     ['qty', r.qty],
     ['unit', r.unit],
     ['amount', r.amount],
   ] as const) {
     doc.fontSize(9.5);
-    h = Math.max(h, doc.heightOfString(pdfSafeText(text), { width: COLS[col].w }));
+    h = Math.max(h, doc.heightOfString(clean(doc, text), { width: COLS[col].w }));
   }
   return h + (r.detail ? 3 : 7);
 }
 
 function text(doc: Doc, s: string, x: number, y: number, opts: PDFKit.Mixins.TextOptions = {}): number {
-  doc.text(pdfSafeText(s), x, y, { lineBreak: true, ...opts });
+  doc.text(clean(doc, s), x, y, { lineBreak: true, ...opts });
   return doc.y;
 }
 
@@ -210,7 +222,7 @@ function footers(doc: Doc, d: InvoiceDocument): void {
     doc.page.margins.bottom = 0;
     doc.font(FONT).fontSize(8).fillColor(GREY);
     const y = PAGE.height - PAGE.margin - 10;
-    doc.text(pdfSafeText(d.number), PAGE.margin, y, { width: 200, lineBreak: false });
+    doc.text(clean(doc, d.number), PAGE.margin, y, { width: 200, lineBreak: false });
     doc.text(`Page ${i + 1} of ${range.count}`, RIGHT - 200, y, {
       width: 200,
       align: 'right',
@@ -221,19 +233,41 @@ function footers(doc: Doc, d: InvoiceDocument): void {
   doc.fillColor('black');
 }
 
+/** Throws unless `fonts` can be embedded (checked once, at start-up). */
+export function checkPdfFonts(fonts: PdfFonts): void {
+  const doc = new PDFDocument({ autoFirstPage: false });
+  doc.registerFont('regular', fonts.regular);
+  doc.font('regular');
+  if (fonts.bold) {
+    doc.registerFont('bold', fonts.bold);
+    doc.font('bold');
+  }
+}
+
 /** The document as a PDF. */
-export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
+export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } = {}): Promise<Buffer> {
+  const embedded = opts.fonts;
+  const plain = (s: string) => s.normalize('NFC').replace(/\s+/g, ' ');
+  const infoText = embedded ? plain : pdfSafeText;
   const doc = new PDFDocument({
     size: 'A4',
     margin: PAGE.margin,
     bufferPages: true,
     info: {
-      Title: pdfSafeText(documentTitle(d)),
-      ...(d.supplier?.name ? { Author: pdfSafeText(d.supplier.name) } : {}),
-      Subject: pdfSafeText(`Invoice ${d.number} for ${d.customer.name}`),
+      Title: infoText(documentTitle(d)),
+      ...(d.supplier?.name ? { Author: infoText(d.supplier.name) } : {}),
+      Subject: infoText(`Invoice ${d.number} for ${d.customer.name}`),
       ...(d.issued_at ? { CreationDate: new Date(d.issued_at) } : {}),
     },
   });
+  if (embedded) {
+    cleaners.set(doc, plain);
+    doc.registerFont(FONT, embedded.regular);
+    doc.registerFont(BOLD, embedded.bold ?? embedded.regular);
+  } else {
+    doc.registerFont(FONT, 'Helvetica');
+    doc.registerFont(BOLD, 'Helvetica-Bold');
+  }
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
     doc.on('data', (c: Buffer) => chunks.push(c));
@@ -278,7 +312,7 @@ export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
         doc
           .font(FONT)
           .fontSize(9)
-          .heightOfString(pdfSafeText(n), { width: RIGHT - PAGE.margin }) +
+          .heightOfString(clean(doc, n), { width: RIGHT - PAGE.margin }) +
         4,
       0,
     );
