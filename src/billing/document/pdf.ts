@@ -45,9 +45,7 @@ const COLS = {
   amount: { x: PAGE.margin + 420, w: PAGE.width - 2 * PAGE.margin - 420 },
 };
 const RIGHT = PAGE.width - PAGE.margin;
-// names registered on each document (standard faces, or the embedded fonts)
-const FONT = 'regular';
-const BOLD = 'bold';
+
 const GREY = '#555555';
 
 type Doc = PDFKit.PDFDocument;
@@ -58,9 +56,22 @@ export interface PdfFonts {
   bold?: Buffer;
 }
 
-/** how each document prints text: `pdfSafeText` with the standard fonts, NFC with embedded ones */
-const cleaners = new WeakMap<Doc, (s: string) => string>();
-const clean = (doc: Doc, s: string) => (cleaners.get(doc) ?? pdfSafeText)(s);
+interface Faces {
+  regular: string;
+  bold: string;
+  /** how text is printed: `pdfSafeText` with the standard fonts, NFC with embedded ones */
+  clean: (s: string) => string;
+}
+const STANDARD: Faces = { regular: 'Helvetica', bold: 'Helvetica-Bold', clean: pdfSafeText };
+/**
+ * The faces of each document. (pdfkit re-reads a font on every `font()` call when a second registered name
+ * maps to an already open font, so each font is given exactly one name.)
+ */
+const faces = new WeakMap<Doc, Faces>();
+const facesOf = (doc: Doc) => faces.get(doc) ?? STANDARD;
+const clean = (doc: Doc, s: string) => facesOf(doc).clean(s);
+const FONT = (doc: Doc) => facesOf(doc).regular;
+const BOLD = (doc: Doc) => facesOf(doc).bold;
 
 interface Row {
   name: string;
@@ -98,9 +109,9 @@ const INDENT = 12;
 
 function rowHeight(doc: Doc, r: Row): number {
   const w = COLS.desc.w - (r.detail ? INDENT : 0);
-  doc.font(r.detail ? FONT : BOLD).fontSize(r.detail ? 8.5 : 9.5);
+  doc.font(r.detail ? FONT(doc) : BOLD(doc)).fontSize(r.detail ? 8.5 : 9.5);
   let h = doc.heightOfString(clean(doc, r.name), { width: w });
-  doc.font(FONT).fontSize(8);
+  doc.font(FONT(doc)).fontSize(8);
   for (const s of r.sub) h += doc.heightOfString(clean(doc, s), { width: w });
   for (const [col, text] of [
     ['qty', r.qty],
@@ -119,7 +130,7 @@ function text(doc: Doc, s: string, x: number, y: number, opts: PDFKit.Mixins.Tex
 }
 
 function tableHeader(doc: Doc, y: number): number {
-  doc.font(BOLD).fontSize(8).fillColor(GREY);
+  doc.font(BOLD(doc)).fontSize(8).fillColor(GREY);
   text(doc, 'DESCRIPTION', COLS.desc.x, y, { width: COLS.desc.w });
   text(doc, 'QUANTITY', COLS.qty.x, y, { width: COLS.qty.w, align: 'right' });
   text(doc, 'UNIT PRICE', COLS.unit.x, y, { width: COLS.unit.w, align: 'right' });
@@ -134,14 +145,14 @@ function drawRow(doc: Doc, r: Row, y: number): void {
   const x = COLS.desc.x + (r.detail ? INDENT : 0);
   const w = COLS.desc.w - (r.detail ? INDENT : 0);
   doc
-    .font(r.detail ? FONT : BOLD)
+    .font(r.detail ? FONT(doc) : BOLD(doc))
     .fontSize(r.detail ? 8.5 : 9.5)
     .fillColor(r.detail ? '#333333' : 'black');
   let yy = text(doc, r.name, x, y, { width: w });
-  doc.font(FONT).fontSize(8).fillColor(GREY);
+  doc.font(FONT(doc)).fontSize(8).fillColor(GREY);
   for (const s of r.sub) yy = text(doc, s, x, yy, { width: w });
   doc
-    .font(FONT)
+    .font(FONT(doc))
     .fontSize(r.detail ? 8.5 : 9.5)
     .fillColor(r.detail ? '#333333' : 'black');
   text(doc, r.qty, COLS.qty.x, y, { width: COLS.qty.w, align: 'right' });
@@ -153,9 +164,9 @@ function drawRow(doc: Doc, r: Row, y: number): void {
 /** The first page's heading: title, status, invoice facts, supplier and customer. Returns the next y. */
 function heading(doc: Doc, d: InvoiceDocument): number {
   const top = PAGE.margin;
-  doc.font(BOLD).fontSize(18);
+  doc.font(BOLD(doc)).fontSize(18);
   text(doc, documentTitle(d), PAGE.margin, top, { width: 300 });
-  doc.font(FONT).fontSize(9).fillColor(GREY);
+  doc.font(FONT(doc)).fontSize(9).fillColor(GREY);
   text(doc, `Status: ${formatStatus(d.status)}`, PAGE.margin, doc.y + 2, { width: 300 });
   doc.fillColor('black');
 
@@ -166,7 +177,7 @@ function heading(doc: Doc, d: InvoiceDocument): number {
   facts.push(['Currency', d.currency]);
   let fy = top;
   for (const [k, v] of facts) {
-    doc.font(FONT).fontSize(9).fillColor(GREY);
+    doc.font(FONT(doc)).fontSize(9).fillColor(GREY);
     text(doc, k, RIGHT - 230, fy, { width: 90 });
     doc.fillColor('black');
     fy = Math.max(doc.y, text(doc, v, RIGHT - 140, fy, { width: 140, align: 'right' })) + 1;
@@ -174,11 +185,11 @@ function heading(doc: Doc, d: InvoiceDocument): number {
 
   let y = Math.max(doc.y, fy) + 18;
   const block = (x: number, label: string, lines: { s: string; bold?: boolean }[]): number => {
-    doc.font(BOLD).fontSize(8).fillColor(GREY);
+    doc.font(BOLD(doc)).fontSize(8).fillColor(GREY);
     let yy = text(doc, label.toUpperCase(), x, y, { width: 230 });
     doc.fillColor('black');
     for (const l of lines) {
-      doc.font(l.bold ? BOLD : FONT).fontSize(9.5);
+      doc.font(l.bold ? BOLD(doc) : FONT(doc)).fontSize(9.5);
       yy = text(doc, l.s, x, yy + 1, { width: 230 });
     }
     return yy;
@@ -208,7 +219,7 @@ function heading(doc: Doc, d: InvoiceDocument): number {
 }
 
 function continuation(doc: Doc, d: InvoiceDocument): number {
-  doc.font(BOLD).fontSize(10);
+  doc.font(BOLD(doc)).fontSize(10);
   text(doc, `${documentTitle(d)} (continued)`, PAGE.margin, PAGE.margin, { width: 400 });
   return doc.y + 10;
 }
@@ -220,7 +231,7 @@ function footers(doc: Doc, d: InvoiceDocument): void {
     // writing in the bottom margin must not start a new page
     const margin = doc.page.margins.bottom;
     doc.page.margins.bottom = 0;
-    doc.font(FONT).fontSize(8).fillColor(GREY);
+    doc.font(FONT(doc)).fontSize(8).fillColor(GREY);
     const y = PAGE.height - PAGE.margin - 10;
     doc.text(clean(doc, d.number), PAGE.margin, y, { width: 200, lineBreak: false });
     doc.text(`Page ${i + 1} of ${range.count}`, RIGHT - 200, y, {
@@ -261,12 +272,10 @@ export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } 
     },
   });
   if (embedded) {
-    cleaners.set(doc, plain);
-    doc.registerFont(FONT, embedded.regular);
-    doc.registerFont(BOLD, embedded.bold ?? embedded.regular);
-  } else {
-    doc.registerFont(FONT, 'Helvetica');
-    doc.registerFont(BOLD, 'Helvetica-Bold');
+    const bold = embedded.bold && !embedded.bold.equals(embedded.regular) ? embedded.bold : undefined;
+    doc.registerFont('regular', embedded.regular);
+    if (bold) doc.registerFont('bold', bold);
+    faces.set(doc, { regular: 'regular', bold: bold ? 'bold' : 'regular', clean: plain });
   }
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -279,7 +288,7 @@ export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } 
     let y = tableHeader(doc, heading(doc, d));
     const all = d.lines.flatMap((l) => rows(l, cur));
     if (all.length === 0) {
-      doc.font(FONT).fontSize(9.5);
+      doc.font(FONT(doc)).fontSize(9.5);
       y = text(doc, 'No lines', COLS.desc.x, y, { width: COLS.desc.w }) + 6;
     }
     for (const r of all) {
@@ -310,7 +319,7 @@ export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } 
       (h, n) =>
         h +
         doc
-          .font(FONT)
+          .font(FONT(doc))
           .fontSize(9)
           .heightOfString(clean(doc, n), { width: RIGHT - PAGE.margin }) +
         4,
@@ -322,14 +331,14 @@ export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } 
     }
     y += 10;
     for (const [label, amount, strong] of totals) {
-      doc.font(strong ? BOLD : FONT).fontSize(strong ? 11 : 9.5);
+      doc.font(strong ? BOLD(doc) : FONT(doc)).fontSize(strong ? 11 : 9.5);
       text(doc, label, RIGHT - 260, y, { width: 140 });
       text(doc, formatMoney(amount, cur), RIGHT - 120, y, { width: 120, align: 'right' });
       y += 16;
     }
     if (d.notes?.length) {
       y += 10;
-      doc.font(FONT).fontSize(9).fillColor('#333333');
+      doc.font(FONT(doc)).fontSize(9).fillColor('#333333');
       for (const n of d.notes) y = text(doc, n, PAGE.margin, y, { width: RIGHT - PAGE.margin }) + 4;
       doc.fillColor('black');
     }
