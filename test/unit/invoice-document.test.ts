@@ -436,7 +436,16 @@ describe('renderInvoicePdf', () => {
       unit_price: '0.01',
       amount: new Decimal(i + 1).div(100).toFixed(2),
       service_period: JAN,
-      detailed_lines: [],
+      // every other line has a four-tier breakdown
+      detailed_lines:
+        i % 2 === 0
+          ? [1, 2, 3, 4].map((t) => ({
+              name: `Tier ${t} of ${i + 1}`,
+              quantity: '1',
+              unit_price: '0',
+              amount: '0',
+            }))
+          : [],
     }));
     const total = lines.reduce((s, l) => s.plus(l.amount), new Decimal(0)).toFixed(2);
     const pdf = await renderInvoicePdf(
@@ -450,6 +459,13 @@ describe('renderInvoicePdf', () => {
     expect(text.match(/Invoice INV-000001 \(continued\)/g)).toHaveLength(pages - 1);
     expect(text).toContain(`Total USD ${formatMoney(total, 'USD').slice(4)}`);
     expect(total).toBe('201.00');
+    // a line and its breakdown are never split over two pages
+    const pageTexts = text.split(/-- \d+ of \d+ --/);
+    for (const l of lines.filter((x) => x.detailed_lines.length > 0)) {
+      const page = pageTexts.findIndex((t) => t.includes(`${l.name}\n`));
+      for (const t of l.detailed_lines)
+        expect({ [t.name]: pageTexts[page].includes(t.name) }).toEqual({ [t.name]: true });
+    }
   });
 
   it('renders a 1,000-line invoice in well under 3 s (each font is read once, not per line)', async () => {

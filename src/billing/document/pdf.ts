@@ -286,28 +286,34 @@ export function renderInvoicePdf(d: InvoiceDocument, opts: { fonts?: PdfFonts } 
   try {
     const cur = d.currency;
     let y = tableHeader(doc, heading(doc, d));
-    const all = d.lines.flatMap((l) => rows(l, cur));
-    if (all.length === 0) {
+    const blocks = d.lines.map((l) => rows(l, cur));
+    if (blocks.length === 0) {
       doc.font(FONT(doc)).fontSize(9.5);
       y = text(doc, 'No lines', COLS.desc.x, y, { width: COLS.desc.w }) + 6;
     }
-    for (const r of all) {
-      const h = rowHeight(doc, r);
-      if (y + h > BOTTOM) {
-        doc.addPage();
-        y = tableHeader(doc, continuation(doc, d));
-      }
-      drawRow(doc, r, y);
-      y += h;
-      if (!r.detail) {
-        doc
-          .moveTo(PAGE.margin, y - 3)
-          .lineTo(RIGHT, y - 3)
-          .lineWidth(0.3)
-          .strokeColor('#dddddd')
-          .stroke();
-      }
+    const rule = (at: number) =>
+      doc.moveTo(PAGE.margin, at).lineTo(RIGHT, at).lineWidth(0.3).strokeColor('#dddddd').stroke();
+    let first = true;
+    const newPage = () => {
+      doc.addPage();
+      y = tableHeader(doc, continuation(doc, d));
+      first = true;
+    };
+    for (const block of blocks) {
+      const heights = block.map((r) => rowHeight(doc, r));
+      const total = heights.reduce((a, b) => a + b, 0);
+      // a line and its tier breakdown stay on one page when they fit on one
+      if (y + total > BOTTOM && total <= BOTTOM - PAGE.margin - 60) newPage();
+      block.forEach((r, i) => {
+        if (y + heights[i] > BOTTOM) newPage();
+        // a rule above each line, none under the table header
+        if (!r.detail && !first) rule(y - 4);
+        drawRow(doc, r, y);
+        y += heights[i];
+        first = false;
+      });
     }
+    if (blocks.length > 0) rule(y - 2);
 
     const t = d.totals;
     const totals: [string, string, boolean][] = [['Subtotal', t.subtotal, false]];
