@@ -4,9 +4,12 @@
  * path (422), a repeat while the first runs (409), concurrent identical requests (the handler runs once),
  * 5xx not stored, expiry and purge, scoping per token.
  */
+import express from 'express';
 import { Client as PgClient } from 'pg';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
+import { idempotency, MAX_STORED_BODY } from '../../src/api/idempotency';
+import { errorHandler } from '../../src/api/problem';
 import { purgeExpired } from '../../src/idempotency/service';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
 import { P } from '../support/api';
@@ -239,5 +242,83 @@ describe('failures and expiry', () => {
     await sql("update idempotency_keys set expires_at = now() - interval '1 hour' where key = 'k-purge-new'");
     expect(await purgeExpired(app.deps.orm.em.fork())).toBe(1);
     expect(await keyRow('k-purge-new')).toBeUndefined();
+  });
+});
+
+describe('what the middleware stores (its own express app, the real table)', () => {
+  let calls: Record<string, number>;
+  let agent: ReturnType<typeof request>;
+
+  beforeAll(() => {
+    calls = {};
+    const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+    const x = express();
+    x.use(express.json());
+    x.use(idempotency(app.deps));
+    x.post('/stream', (_req, res) => {
+      const n = count('stream');
+      res.type('text/plain');
+      res.write('a');
+      res.write(Buffer.from('b'));
+      res.end(`c${n}`);
+    });
+    x.post('/big', (_req, res) => {
+      count('big');
+      res.type('text/plain').send('x'.repeat(MAX_STORED_BODY + 1));
+    });
+    x.post('/empty', (_req, res) => {
+      count('empty');
+      res.status(204).end();
+    });
+    x.post('/created', (_req, res) => {
+      const n = count('created');
+      res.status(201).location(`/things/${n}`).json({ n });
+    });
+    x.post('/boom', () => {
+      count('boom');
+      throw new Error('boom');
+    });
+    x.use(errorHandler);
+    agent = request(x);
+  });
+
+  const post = (path: string, key: string) =>
+    agent.post(path).set('Authorization', `Bearer ${TEST_TOKEN}`).set('Idempotency-Key', key).send({ a: 1 });
+
+  it('a body written in parts is stored whole', async () => {
+    expect((await post('/stream', 'm-stream').expect(200)).text).toBe('abc1');
+    const again = await post('/stream', 'm-stream').expect(200);
+    expect(again.text).toBe('abc1');
+    expect(again.headers['content-type']).toMatch(/^text\/plain/);
+    expect(calls.stream).toBe(1);
+  });
+
+  it('Location is replayed with the status', async () => {
+    await post('/created', 'm-created').expect(201);
+    const again = await post('/created', 'm-created').expect(201);
+    expect(again.headers.location).toBe('/things/1');
+    expect(again.body).toEqual({ n: 1 });
+    expect(calls.created).toBe(1);
+  });
+
+  it('an empty 204 is replayed', async () => {
+    await post('/empty', 'm-empty').expect(204);
+    const again = await post('/empty', 'm-empty').expect(204);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(calls.empty).toBe(1);
+  });
+
+  it('a body larger than MAX_STORED_BODY is not stored: the key is released', async () => {
+    await post('/big', 'm-big').expect(200);
+    expect(await keyRow('m-big')).toBeUndefined();
+    await post('/big', 'm-big').expect(200);
+    expect(calls.big).toBe(2);
+  });
+
+  it('a thrown error (500) releases the key', async () => {
+    await post('/boom', 'm-boom').expect(500);
+    await post('/boom', 'm-boom').expect(500);
+    expect(calls.boom).toBe(2);
+    expect(await keyRow('m-boom')).toBeUndefined();
   });
 });
