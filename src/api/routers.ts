@@ -4,6 +4,7 @@
  */
 import type { Router } from 'express';
 import type { AppDeps } from '../deps';
+import { documentRoutes } from '../billing/document-routes';
 import { billingRoutes } from '../billing/routes';
 import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
@@ -25,5 +26,6 @@ export const routers: DomainRouter[] = [
   { domain: 'catalog', routes: catalogRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },
   { domain: 'billing', routes: billingRoutes },
+  { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },
 ];

@@ -8,6 +8,8 @@ import type { MigrationEntry } from './migration';
 import { Invoice, InvoiceLine } from '../billing/entities';
 import { billingMigrations } from '../billing/migrations';
 import { FeatureEntity, PlanEntity } from '../catalog/entities';
+import { IdempotencyKeyEntity } from '../idempotency/entities';
+import { idempotencyMigrations } from '../idempotency/migrations';
 import { catalogMigrations } from '../catalog/migrations';
 import { Customer, CustomerSubject } from '../customers/entities';
 import { customersMigrations } from '../customers/migrations';
@@ -38,6 +40,7 @@ export const schema: DomainSchema[] = [
   { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
+  { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
