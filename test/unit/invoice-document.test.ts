@@ -468,7 +468,7 @@ describe('renderInvoicePdf', () => {
     }
   });
 
-  it('renders a 1,000-line invoice in well under 3 s (each font is read once, not per line)', async () => {
+  it('renders a 1,000-line invoice (no timing asserted here: speed claims live in benchmarks)', async () => {
     const lines = Array.from({ length: 1000 }, (_, i) => ({
       name: `Item ${i + 1}`,
       quantity: '1',
@@ -478,10 +478,9 @@ describe('renderInvoicePdf', () => {
       detailed_lines: [{ name: 'Tier 1', quantity: '1', unit_price: '1', amount: '1.00' }],
     }));
     const d = doc({ lines, totals: { subtotal: '1000.00', discounts: '0', taxes: '0', total: '1000.00' } });
-    const t = Date.now();
     const pdf = await renderInvoicePdf(d);
-    // measured: ~0.25 s; ~5 s when pdfkit re-parsed the font metrics on every font switch
-    expect(Date.now() - t).toBeLessThan(3000);
+    // measured while building it: ~0.25 s; ~5 s when pdfkit re-parsed the font metrics on every font switch
+    expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(pdf.length).toBeGreaterThan(10_000);
   });
 
