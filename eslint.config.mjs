@@ -9,6 +9,7 @@ const workflowSandbox = [
   'src/subscriptions/machine.ts',
   'src/catalog/periods.ts',
   'src/catalog/types.ts',
+  'src/catalog/rate-cards.ts',
   'src/billing/contract.ts',
   'src/billing/lifecycle.ts',
   'src/temporal/search-attributes.ts',

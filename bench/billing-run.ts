@@ -27,8 +27,9 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
+import { RequestContext } from '@mikro-orm/core';
 import { Client, Connection } from '@temporalio/client';
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { createCatalogService } from '../src/catalog/service';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter } from '../src/metering/service';
@@ -187,6 +188,9 @@ export const billingRun: Benchmark = {
     const { orm, url } = await db.fresh('billing_run', 16);
     const conn = orm.em.getConnection();
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
+    // one EntityManager per service call, as the API has one per request (src/db/README.md)
+    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
     const cleanup: (() => Promise<void>)[] = [];
     try {
@@ -205,33 +209,37 @@ export const billingRun: Benchmark = {
         event_type: 'llm_call',
         value_property: '$.tokens',
       });
-      const feature = await createFeature(em(), {
-        key: 'tokens',
-        name: 'Tokens',
-        meter: { id: meter.id },
-      });
-      const draft = await createPlan(em(), {
-        key: 'per-minute',
-        name: 'Per minute',
-        currency: 'USD',
-        billing_cadence: CADENCE,
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'tokens',
-                name: 'Tokens',
-                feature: { id: feature.id },
-                billing_cadence: CADENCE,
-                price: { type: 'unit', amount: '0.01' },
-              },
-            ],
-          },
-        ],
-      });
-      const plan = await publishPlan(em(), draft.id);
+      const feature = await inRequest(() =>
+        catalog.createFeature({
+          key: 'tokens',
+          name: 'Tokens',
+          meter: { id: meter.id },
+        }),
+      );
+      const draft = await inRequest(() =>
+        catalog.createPlan({
+          key: 'per-minute',
+          name: 'Per minute',
+          currency: 'USD',
+          billing_cadence: CADENCE,
+          phases: [
+            {
+              key: 'default',
+              name: 'Default',
+              rate_cards: [
+                {
+                  key: 'tokens',
+                  name: 'Tokens',
+                  feature: { id: feature.id },
+                  billing_cadence: CADENCE,
+                  price: { type: 'unit', amount: '0.01' },
+                },
+              ],
+            },
+          ],
+        }),
+      );
+      const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
       progress(`seeding ${fmtInt(N)} customers`);
       await conn.execute(
@@ -295,11 +303,14 @@ export const billingRun: Benchmark = {
           Array.from({ length: CONCURRENCY }, async () => {
             while (next <= upTo) {
               const i = next++;
-              const s = await subs.create({
-                customer: { key: `customer-${i}` },
-                plan: { key: plan.key },
-                billing_anchor: anchor,
-              });
+              // one EntityManager per call, as the API has one per request (src/db/README.md)
+              const s = await RequestContext.create(orm.em, () =>
+                subs.create({
+                  customer: { key: `customer-${i}` },
+                  plan: { key: plan.key },
+                  billing_anchor: anchor,
+                }),
+              );
               ids.push(s.id);
               const done = ids.length;
               if (done === upTo || Date.now() - lastReport > 2_000) {

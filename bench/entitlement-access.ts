@@ -5,8 +5,9 @@
  * period). Measures the access query for 1 and for 50 customers beside two baselines from the same run: a
  * `select 1` round trip and ONE customer's raw usage SQL (the statement `aggregateUsage` runs).
  */
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
-import { queryAccess } from '../src/entitlements/service';
+import { RequestContext } from '@mikro-orm/core';
+import { createCatalogService } from '../src/catalog/service';
+import { createEntitlementsService } from '../src/entitlements/service';
 import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
 import { exec } from '../src/db/sql';
 import { fmtInt, progress } from './lib/progress';
@@ -25,6 +26,10 @@ export const entitlementAccess: Benchmark = {
   async run(db) {
     const { orm } = await db.fresh('entitlement_access', 4);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
+    // one EntityManager per service call, as the API has one per request (src/db/README.md)
+    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
+    const entitlements = createEntitlementsService({ orm });
     const now = new Date();
     const anchor = new Date(now.getTime() - 10 * DAY);
 
@@ -36,48 +41,56 @@ export const entitlementAccess: Benchmark = {
       event_type: 'api_call',
       dimensions: { model: '$.model' },
     });
-    const calls = await createFeature(em(), { key: 'api-calls', name: 'API calls', meter: { id: meter.id } });
-    const sso = await createFeature(em(), { key: 'sso', name: 'SSO' });
-    const seats = await createFeature(em(), { key: 'seats', name: 'Seats' });
-    const draft = await createPlan(em(), {
-      key: 'pro',
-      name: 'Pro',
-      currency: 'USD',
-      billing_cadence: 'P1M',
-      phases: [
-        {
-          key: 'default',
-          name: 'Default',
-          rate_cards: [
-            {
-              key: 'api-calls',
-              name: 'API calls',
-              feature: { id: calls.id },
-              billing_cadence: 'P1M',
-              price: { type: 'unit', amount: '0.001' },
-              entitlement: { type: 'metered', limit: 300 },
-            },
-            {
-              key: 'sso',
-              name: 'SSO',
-              feature: { id: sso.id },
-              billing_cadence: 'P1M',
-              price: { type: 'flat', amount: '0' },
-              entitlement: { type: 'boolean' },
-            },
-            {
-              key: 'seats',
-              name: 'Seats',
-              feature: { id: seats.id },
-              billing_cadence: 'P1M',
-              price: { type: 'flat', amount: '10' },
-              entitlement: { type: 'static', config: { seats: 25 } },
-            },
-          ],
-        },
-      ],
-    });
-    const plan = await publishPlan(em(), draft.id);
+    const calls = await inRequest(() =>
+      catalog.createFeature({
+        key: 'api-calls',
+        name: 'API calls',
+        meter: { id: meter.id },
+      }),
+    );
+    const sso = await inRequest(() => catalog.createFeature({ key: 'sso', name: 'SSO' }));
+    const seats = await inRequest(() => catalog.createFeature({ key: 'seats', name: 'Seats' }));
+    const draft = await inRequest(() =>
+      catalog.createPlan({
+        key: 'pro',
+        name: 'Pro',
+        currency: 'USD',
+        billing_cadence: 'P1M',
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              {
+                key: 'api-calls',
+                name: 'API calls',
+                feature: { id: calls.id },
+                billing_cadence: 'P1M',
+                price: { type: 'unit', amount: '0.001' },
+                entitlement: { type: 'metered', limit: 300 },
+              },
+              {
+                key: 'sso',
+                name: 'SSO',
+                feature: { id: sso.id },
+                billing_cadence: 'P1M',
+                price: { type: 'flat', amount: '0' },
+                entitlement: { type: 'boolean' },
+              },
+              {
+                key: 'seats',
+                name: 'Seats',
+                feature: { id: seats.id },
+                billing_cadence: 'P1M',
+                price: { type: 'flat', amount: '10' },
+                entitlement: { type: 'static', config: { seats: 25 } },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     const conn = orm.em.getConnection();
@@ -107,7 +120,7 @@ export const entitlementAccess: Benchmark = {
     const pick = (n: number) => Array.from({ length: n }, () => keys[Math.floor(rand() * keys.length)]);
 
     // sanity: the answer is what the seed implies (the metered feature sees this period's events)
-    const sample = await queryAccess(em(), { customer: { keys: ['customer-1'] } });
+    const sample = await inRequest(() => entitlements.queryAccess({ customer: { keys: ['customer-1'] } }));
     const f = sample.data[0]?.features;
     if (!f || !f['api-calls'] || !f.sso?.has_access || !f.seats?.has_access)
       throw new Error(`unexpected answer: ${JSON.stringify(sample)}`);
@@ -136,15 +149,21 @@ export const entitlementAccess: Benchmark = {
     );
 
     progress(`measuring the access query for 1 customer (${ITERATIONS} runs)`);
-    const one = await measure(() => queryAccess(em(), { customer: { keys: pick(1) } }), {
-      iterations: ITERATIONS,
-    });
+    const one = await measure(
+      () => inRequest(() => entitlements.queryAccess({ customer: { keys: pick(1) } })),
+      {
+        iterations: ITERATIONS,
+      },
+    );
 
     const it50 = Math.max(50, Math.floor(ITERATIONS / 2));
     progress(`measuring the access query for 50 customers (${it50} runs)`);
-    const fifty = await measure(() => queryAccess(em(), { customer: { keys: pick(50) } }), {
-      iterations: it50,
-    });
+    const fifty = await measure(
+      () => inRequest(() => entitlements.queryAccess({ customer: { keys: pick(50) } })),
+      {
+        iterations: it50,
+      },
+    );
 
     return [
       `entitlement-access (${fmtInt(CUSTOMERS)} customers, ${fmtInt(EVENTS)} events):`,

@@ -9,7 +9,8 @@
  *
  * Env: BENCH_INVOICES (2000), BENCH_INVOICE_CONCURRENCY (16), BENCH_INVOICE_CUSTOMERS (200).
  */
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { RequestContext } from '@mikro-orm/core';
+import { createCatalogService } from '../src/catalog/service';
 import { issueInvoice } from '../src/billing/service';
 import { newId } from '../src/lib/ids';
 import { createMeter } from '../src/metering/service';
@@ -27,6 +28,9 @@ export const invoiceIssue: Benchmark = {
   async run(db) {
     const { orm } = await db.fresh('invoice_issue', CONCURRENCY + 2);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
+    // one EntityManager per service call, as the API has one per request (src/db/README.md)
+    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const conn = orm.em.getConnection();
     const meter = await createMeter(em(), {
       key: 'tokens',
@@ -35,30 +39,34 @@ export const invoiceIssue: Benchmark = {
       event_type: 'llm_call',
       value_property: '$.tokens',
     });
-    const feature = await createFeature(em(), { key: 'tokens', name: 'Tokens', meter: { id: meter.id } });
-    const draft = await createPlan(em(), {
-      key: 'monthly',
-      name: 'Monthly',
-      currency: 'USD',
-      billing_cadence: 'P1M',
-      phases: [
-        {
-          key: 'default',
-          name: 'Default',
-          rate_cards: [
-            {
-              key: 'tokens',
-              name: 'Tokens',
-              feature: { id: feature.id },
-              billing_cadence: 'P1M',
-              price: { type: 'unit', amount: '0.01' },
-            },
-            { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '5' } },
-          ],
-        },
-      ],
-    });
-    const plan = await publishPlan(em(), draft.id);
+    const feature = await inRequest(() =>
+      catalog.createFeature({ key: 'tokens', name: 'Tokens', meter: { id: meter.id } }),
+    );
+    const draft = await inRequest(() =>
+      catalog.createPlan({
+        key: 'monthly',
+        name: 'Monthly',
+        currency: 'USD',
+        billing_cadence: 'P1M',
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              {
+                key: 'tokens',
+                name: 'Tokens',
+                feature: { id: feature.id },
+                billing_cadence: 'P1M',
+                price: { type: 'unit', amount: '0.01' },
+              },
+              { key: 'fee', name: 'Fee', billing_cadence: 'P1M', price: { type: 'flat', amount: '5' } },
+            ],
+          },
+        ],
+      }),
+    );
+    const plan = await inRequest(() => catalog.publishPlan(draft.id));
     await conn.execute(
       `insert into customers (id, key, name, currency, created_at, updated_at)
        select 'BENCHI' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, 'USD', now(), now()

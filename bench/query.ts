@@ -15,7 +15,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { previewInvoice } from '../src/billing/service';
-import { createFeature, createPlan, publishPlan } from '../src/catalog/service';
+import { RequestContext } from '@mikro-orm/core';
+import { createCatalogService } from '../src/catalog/service';
 import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
@@ -46,6 +47,9 @@ export const query: Benchmark = {
   async run(db) {
     const { orm, url } = await db.fresh('query', 4);
     const em = () => orm.em.fork();
+    const catalog = createCatalogService({ orm });
+    // one EntityManager per service call, as the API has one per request (src/db/README.md)
+    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const conn = orm.em.getConnection();
 
     progress('seeding catalog: meters, features, plan');
@@ -65,43 +69,49 @@ export const query: Benchmark = {
       value_property: '$.tokens',
       dimensions: { model: '$.model' },
     });
-    const fUsers = await createFeature(em(), { key: 'users', name: 'Users', meter: { id: users.id } });
-    const fTokens = await createFeature(em(), { key: 'tokens', name: 'Tokens', meter: { id: tokens.id } });
-    const draft = await createPlan(em(), {
-      key: 'ai',
-      name: 'AI',
-      currency: 'USD',
-      billing_cadence: 'P1M',
-      phases: [
-        {
-          key: 'default',
-          name: 'Default',
-          rate_cards: [
-            {
-              key: 'users',
-              name: 'Active users',
-              feature: { id: fUsers.id },
-              billing_cadence: 'P1M',
-              price: { type: 'unit', amount: '2' },
-            },
-            {
-              key: 'tokens',
-              name: 'Tokens',
-              feature: { id: fTokens.id },
-              billing_cadence: 'P1M',
-              price: { type: 'unit', amount: '0.00001' },
-            },
-            {
-              key: 'platform',
-              name: 'Platform fee',
-              billing_cadence: 'P1M',
-              price: { type: 'flat', amount: '49' },
-            },
-          ],
-        },
-      ],
-    });
-    const plan = await publishPlan(em(), draft.id);
+    const fUsers = await inRequest(() =>
+      catalog.createFeature({ key: 'users', name: 'Users', meter: { id: users.id } }),
+    );
+    const fTokens = await inRequest(() =>
+      catalog.createFeature({ key: 'tokens', name: 'Tokens', meter: { id: tokens.id } }),
+    );
+    const draft = await inRequest(() =>
+      catalog.createPlan({
+        key: 'ai',
+        name: 'AI',
+        currency: 'USD',
+        billing_cadence: 'P1M',
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              {
+                key: 'users',
+                name: 'Active users',
+                feature: { id: fUsers.id },
+                billing_cadence: 'P1M',
+                price: { type: 'unit', amount: '2' },
+              },
+              {
+                key: 'tokens',
+                name: 'Tokens',
+                feature: { id: fTokens.id },
+                billing_cadence: 'P1M',
+                price: { type: 'unit', amount: '0.00001' },
+              },
+              {
+                key: 'platform',
+                name: 'Platform fee',
+                billing_cadence: 'P1M',
+                price: { type: 'flat', amount: '49' },
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     await seedCustomersWithSubscriptions(conn, {

@@ -1,6 +1,6 @@
 /** Configuration from the environment, validated once at start-up. See the README's "Configuration". */
 import { z } from 'zod';
-import { isValidDuration } from './catalog/periods';
+import { isValidDuration, minDurationMs } from './catalog/periods';
 
 // the same parser the subscription workflow uses, so a value accepted here never fails a workflow later
 const isoDuration = z.string().refine(isValidDuration, {
@@ -55,6 +55,15 @@ const schema = z.object({
     }),
   TALLY_BODY_LIMIT: z.string().default('50mb'),
   TALLY_COLLECTION_PERIOD: isoDuration.default('PT1H'),
+  // how long an Idempotency-Key and its stored response are kept (at its shortest length: a month = 28 days)
+  TALLY_IDEMPOTENCY_TTL: isoDuration
+    .refine((v) => !isValidDuration(v) || minDurationMs(v) >= 86_400_000, {
+      message: 'must be at least 24 hours (PT24H, P1D)',
+    })
+    .default('P1D'),
+  // TrueType/OpenType files embedded in invoice PDFs (default: the standard Helvetica, Latin-1 only)
+  TALLY_INVOICE_FONT: z.string().min(1).optional(),
+  TALLY_INVOICE_FONT_BOLD: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

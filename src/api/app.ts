@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import { bearerAuth } from './auth';
 import { buildOpenApiDocument } from './openapi';
 import { guardPathParams, refuseHostileInput } from './hostile';
+import { idempotency } from './idempotency';
 import { errorHandler, notFoundHandler, UNAVAILABLE_RETRY_AFTER_S } from './problem';
 import { keepRawBody } from './raw-body';
 import { routers } from './routers';
@@ -86,6 +87,8 @@ export function createApp(deps: AppDeps): Express {
   api.use(refuseHostileInput);
   // one MikroORM identity map per request
   api.use((_req, _res, next) => RequestContext.create(deps.orm.em, next));
+  // Idempotency-Key on every POST: a repeat answers the first response, a reused key another request 422
+  api.use(idempotency(deps));
   for (const r of routers) api.use(guardPathParams(r.routes(deps)));
   app.use(API_PREFIX, api);
 

@@ -1,6 +1,7 @@
 /**
- * Our OpenAPI document: `api/openapi.base.yaml` plus each domain's fragment `src/<domain>/openapi.yaml`
- * (paths and components.schemas), merged once at start-up and served as JSON and YAML.
+ * Our OpenAPI document: `api/openapi.base.yaml` plus each domain's fragments, `src/<domain>/openapi.yaml` and
+ * `src/<domain>/<part>.openapi.yaml` (paths and components.schemas; a path or schema defined twice is an
+ * error), merged once at start-up and served as JSON and YAML.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,11 @@ export function fragmentFiles(): string[] {
   const src = path.join(ROOT, 'src');
   return readdirSync(src, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .map((d) => path.join(src, d.name, 'openapi.yaml'))
+    .flatMap((d) =>
+      readdirSync(path.join(src, d.name))
+        .filter((f) => f === 'openapi.yaml' || f.endsWith('.openapi.yaml'))
+        .map((f) => path.join(src, d.name, f)),
+    )
     .filter((f) => existsSync(f))
     .sort();
 }
@@ -44,6 +49,18 @@ export function buildOpenApiDocument(): Doc {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+
+type Operation = { parameters?: unknown[]; responses?: Record<string, unknown> };
+
+/** Every POST takes an Idempotency-Key (src/api/idempotency.ts): its header, its 409 and 422. */
+function addIdempotency(op: Operation): void {
+  const param = { $ref: '#/components/parameters/IdempotencyKey' };
+  op.parameters ??= [];
+  if (!op.parameters.some((p) => (p as { $ref?: string }).$ref === param.$ref)) op.parameters.push(param);
+  op.responses ??= {};
+  op.responses['409'] ??= { $ref: '#/components/responses/IdempotencyKeyInFlight' };
+  op.responses['422'] ??= { $ref: '#/components/responses/IdempotencyKeyReused' };
+}
 const EDGE_RESPONSES: Record<string, string> = {
   '400': '#/components/responses/Problem',
   '401': '#/components/responses/Problem',
@@ -54,13 +71,14 @@ const EDGE_RESPONSES: Record<string, string> = {
 /**
  * The answers the edge (src/api) may give on every operation under /v3/openmeter, whatever the route:
  * 400 for hostile input, 401, 429 for repeated failed authentications, 503 for an outage (with
- * Retry-After). A fragment's own description of a status wins unless it is the generic Problem.
+ * Retry-After); on every POST, the Idempotency-Key header with its 409 and 422. A fragment's own
+ * description of a status wins unless it is the generic Problem.
  */
 function addEdgeResponses(doc: Doc): void {
   for (const [p, item] of Object.entries(doc.paths ?? {})) {
     if (!p.startsWith('/v3/openmeter/') || typeof item !== 'object' || item === null) continue;
     for (const m of METHODS) {
-      const op = (item as Record<string, { responses?: Record<string, unknown> } | undefined>)[m];
+      const op = (item as Record<string, Operation | undefined>)[m];
       if (!op) continue;
       op.responses ??= {};
       for (const [status, ref] of Object.entries(EDGE_RESPONSES)) {
@@ -68,6 +86,7 @@ function addEdgeResponses(doc: Doc): void {
         // the generic Problem becomes the edge's own (429/503 document Retry-After)
         if (!own || own.$ref === EDGE_RESPONSES['400']) op.responses[status] = { $ref: ref };
       }
+      if (m === 'post') addIdempotency(op);
     }
   }
 }

@@ -4,11 +4,13 @@
  */
 import type { Router } from 'express';
 import type { AppDeps } from '../deps';
+import { documentRoutes } from '../billing/document-routes';
 import { billingRoutes } from '../billing/routes';
 import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
+import { profileRoutes } from '../profiles/routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
 export interface DomainRouter {
@@ -19,9 +21,11 @@ export interface DomainRouter {
 // Mounted in this order.
 export const routers: DomainRouter[] = [
   { domain: 'customers', routes: customerRoutes },
+  { domain: 'profiles', routes: profileRoutes },
   { domain: 'metering', routes: meteringRoutes },
   { domain: 'catalog', routes: catalogRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },
   { domain: 'billing', routes: billingRoutes },
+  { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },
 ];

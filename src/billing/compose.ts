@@ -25,6 +25,7 @@
  */
 import Decimal from 'decimal.js';
 import { prorate, rateUsage, roundMoney } from '../catalog/pricing';
+import { isOneTime, isUsagePrice, paymentTermOf as paymentTerm } from '../catalog/rate-cards';
 import type { Price, RateCard } from '../catalog/types';
 
 /** v3 `BillingTotals`: decimal strings. */
@@ -104,13 +105,8 @@ export interface ComposedInvoice {
 export const oneTimeKey = (planId: string, phaseKey: string, rateCardKey: string): string =>
   `${planId}/${phaseKey}/${rateCardKey}`;
 
-export const isUsagePrice = (p: Price): boolean =>
-  p.type === 'unit' || p.type === 'graduated' || p.type === 'volume';
-
-export const isOneTime = (rc: RateCard): boolean =>
-  rc.price.type === 'flat' && (rc.billing_cadence === null || rc.billing_cadence === undefined);
-
-const paymentTerm = (rc: RateCard) => rc.payment_term ?? 'in_arrears';
+// the rate-card predicates are catalog's (one copy, workflow-safe); re-exported for this module's callers
+export { isOneTime, isUsagePrice };
 
 /** Totals of a set of already rounded amounts. */
 export function totalsOf(amounts: string[], currency: string): BillingTotals {

@@ -7,19 +7,7 @@ import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration } from './periods';
-import {
-  archiveFeature,
-  archivePlan,
-  createFeature,
-  createPlan,
-  deletePlan,
-  getFeature,
-  getPlan,
-  listFeatures,
-  listPlans,
-  publishPlan,
-  updatePlan,
-} from './service';
+import { createCatalogService } from './service';
 
 // ---------------------------------------------------------------------------------------------------
 // body schemas (unknown properties are rejected everywhere)
@@ -172,60 +160,60 @@ const planListQuery = z.object({
 // ---------------------------------------------------------------------------------------------------
 
 export function catalogRoutes(deps: AppDeps): Router {
-  const em = () => deps.orm.em;
+  const svc = createCatalogService(deps);
   const r = Router();
 
   r.post('/features', async (req, res) => {
     const body = parseBody(createFeatureBody, req.body);
-    res.status(201).json(await createFeature(em(), body));
+    res.status(201).json(await svc.createFeature(body));
   });
 
   r.get('/features', async (req, res) => {
     const q = parseQuery(featureListQuery, req.query);
-    res.json(await listFeatures(em(), { page: q.page, ...q.filter }));
+    res.json(await svc.listFeatures({ page: q.page, ...q.filter }));
   });
 
   r.get('/features/:featureId', async (req, res) => {
-    const f = await getFeature(em(), req.params.featureId);
+    const f = await svc.getFeature(req.params.featureId);
     if (f.deleted_at) throw gone('feature', f.id);
     res.json(f);
   });
 
   r.delete('/features/:featureId', async (req, res) => {
-    await archiveFeature(em(), req.params.featureId);
+    await svc.archiveFeature(req.params.featureId);
     res.status(204).end();
   });
 
   r.post('/plans', async (req, res) => {
     const body = parseBody(createPlanBody, req.body);
-    res.status(201).json(await createPlan(em(), body));
+    res.status(201).json(await svc.createPlan(body));
   });
 
   r.get('/plans', async (req, res) => {
     const q = parseQuery(planListQuery, req.query);
-    res.json(await listPlans(em(), { page: q.page, ...q.filter }));
+    res.json(await svc.listPlans({ page: q.page, ...q.filter }));
   });
 
   r.get('/plans/:planId', async (req, res) => {
-    res.json(await getPlan(em(), req.params.planId));
+    res.json(await svc.getPlan(req.params.planId));
   });
 
   r.put('/plans/:planId', async (req, res) => {
     const body = parseBody(updatePlanBody, req.body);
-    res.json(await updatePlan(em(), req.params.planId, body));
+    res.json(await svc.updatePlan(req.params.planId, body));
   });
 
   r.delete('/plans/:planId', async (req, res) => {
-    await deletePlan(em(), req.params.planId);
+    await svc.deletePlan(req.params.planId);
     res.status(204).end();
   });
 
   r.post('/plans/:planId/publish', async (req, res) => {
-    res.json(await publishPlan(em(), req.params.planId));
+    res.json(await svc.publishPlan(req.params.planId));
   });
 
   r.post('/plans/:planId/archive', async (req, res) => {
-    res.json(await archivePlan(em(), req.params.planId));
+    res.json(await svc.archivePlan(req.params.planId));
   });
 
   return r;

@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
 import { logger } from '../lib/logger';
+import { ensureDefaultProfile } from '../profiles/service';
 import { retryConnect } from '../temporal/client';
 import { createWorker, installTemporalLogging, workerTuningFromEnv } from '../temporal/worker';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
@@ -12,6 +13,8 @@ async function main(): Promise<void> {
   const tuning = workerTuningFromEnv();
   installTemporalLogging(logger);
   const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  // the default billing profile, at first start (idempotent; the API does the same)
+  await ensureDefaultProfile(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const connection = await retryConnect(`Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
     NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
   );

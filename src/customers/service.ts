@@ -14,34 +14,33 @@
  * Usage attribution is by ownership window (see `SubjectWindow`): an event belongs to the customer that
  * owned its subject at the event's time.
  *
- * For other domains: `getCustomer`, `findCustomer`, `subjectsOf`, `subjectWindows`, `customerForSubject`,
- * `customerAtSql` and `subjectWindowsSql`.
+ * For other domains: `getCustomer`, `findCustomer`, `subjectsOf`, `customerForSubject`, and the attribution
+ * exports of ./attribution.ts (re-exported here): `subjectWindows`, `customerAtSql`, `attributionJoinSql`,
+ * `subjectWindowsSql`, `subjectsOfCustomersSql`, `windowsFromJson`. Views: ./views.ts.
  */
-import { UniqueConstraintViolationException, type EntityManager as CoreEntityManager } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, type ConflictError } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
+import { exec, Sql } from '../db/sql';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
-import { normalizeTs, tsSql } from '../metering/time';
+import { activeSubscriptionIds } from '../subscriptions/queries';
+import { customerAtSql } from './attribution';
 import { Customer, CustomerSubject, type Address } from './entities';
+import { customerView, type BillingCustomer, type CustomerRow } from './views';
 
 export type { Address } from './entities';
-
-/** The API shape of a customer (`BillingCustomer`). */
-export interface BillingCustomer {
-  id: string;
-  key: string;
-  name: string;
-  description?: string;
-  labels?: Record<string, string>;
-  usage_attribution: { subject_keys: string[] };
-  primary_email?: string;
-  currency?: string;
-  billing_address?: Address;
-  created_at: string;
-  updated_at: string;
-}
+export type { BillingCustomer } from './views';
+export {
+  attributionJoinSql,
+  customerAtSql,
+  subjectsOfCustomersSql,
+  subjectWindows,
+  subjectWindowsSql,
+  windowsFromJson,
+  type SubjectWindow,
+} from './attribution';
 
 /** Body of PUT (full replace); `key` is immutable and not part of it. */
 export interface CustomerReplace {
@@ -78,143 +77,12 @@ export interface CustomerListQuery {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// ownership and attribution (the one definition; metering, billing and entitlements use it)
-
-/**
- * Ownership of attribution names. A customer owns its `key` and each of its usage-attribution subject keys
- * over a half-open window `[owned_from, owned_to)` of event time:
- * - `owned_from` is the instant the previous owner of that name let it go (the latest `deleted_at` of a
- *   deleted customer with that key, or the latest release of that subject key), recorded when the name is
- *   claimed; NULL when nobody owned the name before (so back-filled usage of a first owner still counts);
- * - `owned_to` is when this customer let the name go: its own `deleted_at` for its key, the release time for
- *   a subject removed by PUT or released by the deletion (`customer_subject_releases`); NULL while owned.
- * Windows of one name never overlap (a name is claimed only while no live customer holds it, from the
- * latest release on), so every event (subject, time) belongs to at most one customer: the one whose window
- * for that name contains the event's time. A new owner therefore never sees, lists or is billed for usage
- * from before it owned the name, and a deleted customer keeps its own history.
- */
-export interface SubjectWindow {
-  subject: string;
-  /** inclusive, RFC 3339 with microseconds; absent = since forever */
-  from?: string;
-  /** exclusive; absent = still owned */
-  to?: string;
-}
-
-/**
- * A scalar SQL expression: the id of the customer (live or deleted) owning the subject `subjectExpr` at
- * the instant `timeExpr` (both SQL expressions, e.g. `e.subject`, `e.time`), or NULL. Four indexed probes.
- * Example (metering): `select ${customerAtSql('e.subject', 'e.time')} as customer_id from events e`.
- */
-export function customerAtSql(subjectExpr: string, timeExpr: string): string {
-  return `(select oa.customer_id from (
-      select oa_s.customer_id, oa_s.owned_from, null::timestamptz as owned_to from customer_subjects oa_s
-        where oa_s.subject_key = ${subjectExpr}
-      union all
-      select oa_k.id, oa_k.owned_from, null from customers oa_k where oa_k.key = ${subjectExpr} and oa_k.deleted_at is null
-      union all
-      select oa_r.customer_id, oa_r.owned_from, oa_r.released_at from customer_subject_releases oa_r
-        where oa_r.subject_key = ${subjectExpr}
-      union all
-      select oa_d.id, oa_d.owned_from, oa_d.deleted_at from customers oa_d
-        where oa_d.key = ${subjectExpr} and oa_d.deleted_at is not null
-    ) oa where (oa.owned_from is null or oa.owned_from <= ${timeExpr})
-        and (oa.owned_to is null or ${timeExpr} < oa.owned_to)
-    limit 1)`;
-}
-
-/**
- * A derived table `(subject, owned_from, owned_to)` of every ownership window of the customer whose id is
- * the SQL expression `customerIdExpr` (timestamps as RFC 3339 text with microseconds, NULL = unbounded).
- */
-export function subjectWindowsSql(customerIdExpr: string): string {
-  return `(
-    select sww.subject, ${tsSql('sww.owned_from')} as owned_from, ${tsSql('sww.owned_to')} as owned_to from (
-      select swc.key as subject, swc.owned_from, swc.deleted_at as owned_to from customers swc
-        where swc.id = ${customerIdExpr}
-      union all
-      select sws.subject_key, sws.owned_from, null from customer_subjects sws
-        where sws.customer_id = ${customerIdExpr}
-      union all
-      select swr.subject_key, swr.owned_from, swr.released_at from customer_subject_releases swr
-        where swr.customer_id = ${customerIdExpr}
-    ) sww
-  )`;
-}
-
-interface WindowRow {
-  subject: string;
-  owned_from: string | null;
-  owned_to: string | null;
-}
-
-const toWindow = (r: WindowRow): SubjectWindow => ({
-  subject: r.subject,
-  ...(r.owned_from !== null ? { from: normalizeTs(r.owned_from) } : {}),
-  ...(r.owned_to !== null ? { to: normalizeTs(r.owned_to) } : {}),
-});
-
-/** Parses the `jsonb_agg` of `subjectWindowsSql` rows (for one-statement loaders such as entitlements). */
-export const windowsFromJson = (rows: WindowRow[] | null): SubjectWindow[] => (rows ?? []).map(toWindow);
-
-/**
- * Every ownership window of a customer, live or deleted (empty for an unknown id): what its usage is made
- * of. Pass them as `subjects` to `aggregateUsage` / meter queries.
- */
-export async function subjectWindows(em: CoreEntityManager, customerId: string): Promise<SubjectWindow[]> {
-  const rows = (await em
-    .getConnection()
-    .execute(
-      `select * from ${subjectWindowsSql('?')} sw order by sw.subject, sw.owned_from nulls first`,
-      [customerId, customerId, customerId],
-      'all',
-      em.getTransactionContext(),
-    )) as WindowRow[];
-  return rows.map(toWindow);
-}
-
-// ---------------------------------------------------------------------------------------------------
 // reads
 
-interface CustomerRow {
-  id: string;
-  key: string;
-  name: string;
-  description: string | null;
-  primary_email: string | null;
-  currency: string | null;
-  billing_address: Address | null;
-  labels: Record<string, string> | null;
-  created_at: string;
-  updated_at: string;
-  subject_keys: string[] | null;
-  total?: string | number;
-}
-
-/** RFC 3339 UTC with milliseconds, formatted by PostgreSQL (raw rows carry timestamps as text) */
-const isoSql = (col: string) => `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 const SELECT_COLUMNS = `c.id, c.key, c.name, c.description, c.primary_email, c.currency, c.billing_address,
-  c.labels, ${isoSql('c.created_at')} as created_at, ${isoSql('c.updated_at')} as updated_at,
+  c.labels, c.created_at, c.updated_at,
   coalesce((select array_agg(s.subject_key order by s.subject_key) from customer_subjects s
     where s.customer_id = c.id), '{}') as subject_keys`;
-
-function toDto(r: CustomerRow): BillingCustomer {
-  const out: BillingCustomer = {
-    id: r.id,
-    key: r.key,
-    name: r.name,
-    usage_attribution: { subject_keys: r.subject_keys ?? [] },
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-  };
-  if (r.description != null) out.description = r.description;
-  if (r.labels != null) out.labels = r.labels;
-  if (r.primary_email != null) out.primary_email = r.primary_email;
-  if (r.currency != null) out.currency = r.currency;
-  if (r.billing_address != null) out.billing_address = r.billing_address;
-  return out;
-}
 
 /** How a customer is named: by id, by key, or by a string that is an id when shaped like one, else a key. */
 export type CustomerRef = string | { id: string } | { key: string };
@@ -231,11 +99,12 @@ const refText = (ref: CustomerRef): string =>
  */
 export async function findCustomer(em: EntityManager, ref: CustomerRef): Promise<BillingCustomer | null> {
   const r = refOf(ref);
-  const rows = await em.execute<CustomerRow[]>(
+  const q = new Sql().add(
     `select ${SELECT_COLUMNS} from customers c where c.deleted_at is null and c.${'id' in r ? 'id' : 'key'} = ?`,
-    ['id' in r ? r.id : r.key],
+    'id' in r ? r.id : r.key,
   );
-  return rows[0] ? toDto(rows[0]) : null;
+  const [row] = await exec<CustomerRow>(em, q);
+  return row ? customerView(row) : null;
 }
 
 /**
@@ -280,17 +149,19 @@ export async function customerForSubject(
   em: EntityManager,
   subject: string,
 ): Promise<BillingCustomer | null> {
-  const rows = await em.execute<CustomerRow[]>(
+  const q = new Sql().add(
     `select ${SELECT_COLUMNS} from (select ?::text as s) v
        join customers c on c.id = ${customerAtSql('v.s', 'now()')} where c.deleted_at is null`,
-    [subject],
+    subject,
   );
-  return rows[0] ? toDto(rows[0]) : null;
+  const [row] = await exec<CustomerRow>(em, q);
+  return row ? customerView(row) : null;
 }
 
 const likeEscape = (s: string): string => s.replace(/[\\%_]/g, '\\$&');
 
-function filterSql(col: string, f: StringFilter, params: unknown[]): string {
+/** Appends the condition `f` on the column `col` to `q`. */
+function filterSql(q: Sql, col: string, f: StringFilter): Sql {
   switch (f.op) {
     case 'eq':
     case 'neq':
@@ -299,67 +170,66 @@ function filterSql(col: string, f: StringFilter, params: unknown[]): string {
     case 'lt':
     case 'lte': {
       const sqlOp = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[f.op];
-      params.push(f.value);
-      return f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`;
+      return q.add(f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`, f.value);
     }
     case 'contains':
-      params.push(likeEscape(f.value));
-      return `${col} ilike '%' || ? || '%'`;
+      return q.add(`${col} ilike '%' || ? || '%'`, likeEscape(f.value));
     case 'oeq':
-      params.push(...f.values);
-      return `${col} in (${f.values.map(() => '?').join(', ')})`;
+      return q.add(`${col} in `).list(f.values);
     case 'ocontains':
-      params.push(...f.values.map(likeEscape));
-      return `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`;
+      return q.add(
+        `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`,
+        ...f.values.map(likeEscape),
+      );
     case 'exists':
-      return f.value ? `${col} is not null` : `${col} is null`;
+      return q.add(f.value ? `${col} is not null` : `${col} is null`);
   }
 }
 
 export async function listCustomers(em: EntityManager, q: CustomerListQuery): Promise<Page<BillingCustomer>> {
-  const where: string[] = ['c.deleted_at is null'];
-  const params: unknown[] = [];
+  const where = new Sql().add('c.deleted_at is null');
   const f = q.filter ?? {};
-  if (f.key) where.push(filterSql('c.key', f.key, params));
-  if (f.name) where.push(filterSql('c.name', f.name, params));
-  if (f.primary_email) where.push(filterSql('c.primary_email', f.primary_email, params));
+  if (f.key) filterSql(where.add(' and '), 'c.key', f.key);
+  if (f.name) filterSql(where.add(' and '), 'c.name', f.name);
+  if (f.primary_email) filterSql(where.add(' and '), 'c.primary_email', f.primary_email);
   const sf = f.usage_attribution_subject_key;
   if (sf) {
     if (sf.op === 'exists') {
-      where.push(
-        `${sf.value ? '' : 'not '}exists (select 1 from customer_subjects s where s.customer_id = c.id)`,
+      where.add(
+        ` and ${sf.value ? '' : 'not '}exists (select 1 from customer_subjects s where s.customer_id = c.id)`,
       );
     } else if (sf.op === 'neq') {
       // customers none of whose subjects equals the value
-      params.push(sf.value);
-      where.push(
-        'not exists (select 1 from customer_subjects s where s.customer_id = c.id and s.subject_key = ?)',
+      where.add(
+        ' and not exists (select 1 from customer_subjects s where s.customer_id = c.id and s.subject_key = ?)',
+        sf.value,
       );
     } else {
-      where.push(
-        `exists (select 1 from customer_subjects s where s.customer_id = c.id and ${filterSql('s.subject_key', sf, params)})`,
-      );
+      where.add(' and exists (select 1 from customer_subjects s where s.customer_id = c.id and ');
+      filterSql(where, 's.subject_key', sf).add(')');
     }
   }
   const sort = q.sort?.length ? q.sort : [{ field: 'name' as const, desc: false }];
   const order = sort.map((s) => `c.${s.field} ${s.desc ? 'desc' : 'asc'}`);
   if (!sort.some((s) => s.field === 'id')) order.push('c.id asc');
   const { limit, offset } = pageOffset(q.page);
-  const rows = await em.execute<CustomerRow[]>(
-    `select ${SELECT_COLUMNS}, count(*) over () as total from customers c
-      where ${where.join(' and ')} order by ${order.join(', ')} limit ? offset ?`,
-    [...params, limit, offset],
+  const rows = await exec<CustomerRow>(
+    em,
+    new Sql()
+      .add(`select ${SELECT_COLUMNS}, count(*) over () as total from customers c where `)
+      .add(where.text, ...where.params)
+      .add(` order by ${order.join(', ')} limit ? offset ?`, limit, offset),
   );
   let total = rows[0] ? Number(rows[0].total) : 0;
   if (!rows.length && offset > 0) {
     // past the last page: still report the total
-    const [r] = await em.execute<{ n: string }[]>(
-      `select count(*) as n from customers c where ${where.join(' and ')}`,
-      params,
+    const [r] = await exec<{ n: string }>(
+      em,
+      new Sql().add('select count(*) as n from customers c where ').add(where.text, ...where.params),
     );
     total = Number(r?.n ?? 0);
   }
-  return toPage(rows.map(toDto), total, q.page);
+  return toPage(rows.map(customerView), total, q.page);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -376,23 +246,32 @@ interface Claim {
 /** Serialise writers that claim any of these names (transaction-scoped, sorted to avoid deadlocks). */
 async function lockNames(em: EntityManager, names: string[]): Promise<void> {
   for (const n of [...new Set(names)].sort()) {
-    await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 7244211))`, [`customer-subject:${n}`]);
+    await exec(
+      em,
+      new Sql().add('select pg_advisory_xact_lock(hashtextextended(?, 7244211))', `customer-subject:${n}`),
+    );
   }
 }
 
 /** Live customers other than `selfId` that hold any of `names` as key or subject. */
 async function findClaims(em: EntityManager, selfId: string, names: string[]): Promise<Claim[]> {
   if (!names.length) return [];
-  const ph = names.map(() => '?').join(', ');
-  return em.execute<Claim[]>(
-    `select s.subject_key, c.id as customer_id, c.key as customer_key, 'subject' as held_as
-       from customer_subjects s join customers c on c.id = s.customer_id
-      where c.deleted_at is null and c.id <> ? and s.subject_key in (${ph})
-     union all
-     select c.key, c.id, c.key, 'key' from customers c
-      where c.deleted_at is null and c.id <> ? and c.key in (${ph})`,
-    [selfId, ...names, selfId, ...names],
-  );
+  const q = new Sql()
+    .add(
+      `select s.subject_key, c.id as customer_id, c.key as customer_key, 'subject' as held_as
+         from customer_subjects s join customers c on c.id = s.customer_id
+        where c.deleted_at is null and c.id <> ? and s.subject_key in `,
+      selfId,
+    )
+    .list(names)
+    .add(
+      ` union all
+       select c.key, c.id, c.key, 'key' from customers c
+        where c.deleted_at is null and c.id <> ? and c.key in `,
+      selfId,
+    )
+    .list(names);
+  return exec<Claim>(em, q);
 }
 
 function conflictError(key: string, subjects: string[], claims: Claim[]): ConflictError | undefined {
@@ -436,7 +315,7 @@ async function mapUniqueViolation(
   subjects: string[],
 ): Promise<never> {
   if (!(e instanceof UniqueConstraintViolationException)) throw e;
-  const err = conflictError(key, subjects, await findClaims(em.fork(), selfId, [key, ...subjects]));
+  const err = conflictError(key, subjects, await findClaims(em, selfId, [key, ...subjects]));
   throw err ?? conflict(`customer [${key}] or one of its subjects is already taken`);
 }
 
@@ -464,23 +343,28 @@ const ownedFromSql = (nameExpr: string) => `greatest(
 /** Claims `subjects` for the customer (inside the locked transaction), each owned from its last release. */
 async function claimSubjects(em: EntityManager, customerId: string, subjects: string[]): Promise<void> {
   if (!subjects.length) return;
-  await em.execute(
+  const q = new Sql().add(
     `insert into customer_subjects (subject_key, customer_id, owned_from)
      select n.name, ?, ${ownedFromSql('n.name')} from jsonb_array_elements_text(?::jsonb) n(name)`,
-    [customerId, JSON.stringify(subjects)],
+    customerId,
+    JSON.stringify(subjects),
   );
+  await exec(em, q);
 }
 
 /** Releases the customer's `subjects` (all of them when omitted) at the transaction's instant. */
 async function releaseSubjects(em: EntityManager, customerId: string, subjects?: string[]): Promise<void> {
-  const only = subjects ? ' and subject_key in (select jsonb_array_elements_text(?::jsonb))' : '';
-  const params = subjects ? [customerId, JSON.stringify(subjects)] : [customerId];
-  await em.execute(
+  const which = (q: Sql): Sql =>
+    subjects
+      ? q.add(' and subject_key in (select jsonb_array_elements_text(?::jsonb))', JSON.stringify(subjects))
+      : q;
+  const release = new Sql().add(
     `insert into customer_subject_releases (customer_id, subject_key, owned_from, released_at)
-     select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?${only}`,
-    params,
+     select customer_id, subject_key, owned_from, now() from customer_subjects where customer_id = ?`,
+    customerId,
   );
-  await em.execute(`delete from customer_subjects where customer_id = ?${only}`, params);
+  await exec(em, which(release));
+  await exec(em, which(new Sql().add('delete from customer_subjects where customer_id = ?', customerId)));
 }
 
 export async function createCustomer(em: EntityManager, input: CustomerCreate): Promise<BillingCustomer> {
@@ -493,22 +377,26 @@ export async function createCustomer(em: EntityManager, input: CustomerCreate): 
       const now = new Date();
       tem.create(Customer, { id, key: input.key, ...columnsOf(input), createdAt: now, updatedAt: now });
       await tem.flush();
-      await tem.execute(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, [id]);
+      await exec(
+        tem,
+        new Sql().add(`update customers c set owned_from = ${ownedFromSql('c.key')} where c.id = ?`, id),
+      );
       await claimSubjects(tem, id, subjects);
     });
   } catch (e) {
     await mapUniqueViolation(em, e, id, input.key, subjects);
   }
-  return getCustomer(em.fork(), id);
+  return getCustomer(em, id);
 }
 
 /** Lock the live customer row (by id or key, see `findCustomer`) for the rest of the transaction. */
 async function lockCustomer(em: EntityManager, idOrKey: string): Promise<{ id: string; key: string }> {
   const r = lookupOf(idOrKey);
-  const [row] = await em.execute<{ id: string; key: string }[]>(
+  const q = new Sql().add(
     `select id, key from customers where deleted_at is null and ${'id' in r ? 'id' : 'key'} = ? for update`,
-    ['id' in r ? r.id : r.key],
+    'id' in r ? r.id : r.key,
   );
+  const [row] = await exec<{ id: string; key: string }>(em, q);
   if (!row) throw notFound('customer', idOrKey);
   return row;
 }
@@ -543,7 +431,7 @@ export async function replaceCustomer(
     if (!self) throw e;
     await mapUniqueViolation(em, e, self.id, self.key, subjects);
   }
-  return getCustomer(em.fork(), self!.id);
+  return getCustomer(em, self!.id);
 }
 
 /**
@@ -555,21 +443,24 @@ export async function deleteCustomer(em: EntityManager, idOrKey: string): Promis
   await em.transactional(async (tem) => {
     const { id } = await lockCustomer(tem, idOrKey);
     // its usage would go unbilled (or, once its key is reused, be billed to the wrong customer)
-    const active = await tem.execute<{ id: string }[]>(
-      "select id from subscriptions where customer_id = ? and status = 'active' order by id",
-      [id],
-    );
+    const active = await activeSubscriptionIds(tem, id);
     if (active.length) {
       throw conflict(
-        `customer ${idOrKey} has active subscriptions (${active.map((r) => r.id).join(', ')}): cancel them first`,
+        `customer ${idOrKey} has active subscriptions (${active.join(', ')}): cancel them first`,
       );
     }
     await releaseSubjects(tem, id);
-    await tem.execute('update customers set deleted_at = now(), updated_at = now() where id = ?', [id]);
+    await exec(
+      tem,
+      new Sql().add('update customers set deleted_at = now(), updated_at = now() where id = ?', id),
+    );
   });
 }
 
-/** The service bound to the app's entity manager (request-scoped under RequestContext). */
+/**
+ * The customers service of the API. Each call uses `deps.orm.em`, which inside a request is that request's
+ * fork (RequestContext, see src/db/README.md); it never forks.
+ */
 export function createCustomersService(deps: Pick<AppDeps, 'orm'>) {
   const em = (): EntityManager => deps.orm.em;
   return {

@@ -8,11 +8,15 @@ import type { MigrationEntry } from './migration';
 import { Invoice, InvoiceLine } from '../billing/entities';
 import { billingMigrations } from '../billing/migrations';
 import { FeatureEntity, PlanEntity } from '../catalog/entities';
+import { IdempotencyKeyEntity } from '../idempotency/entities';
+import { idempotencyMigrations } from '../idempotency/migrations';
 import { catalogMigrations } from '../catalog/migrations';
 import { Customer, CustomerSubject } from '../customers/entities';
 import { customersMigrations } from '../customers/migrations';
 import { Meter, MeterEvent } from '../metering/entities';
 import { meteringMigrations } from '../metering/migrations';
+import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entities';
+import { profilesMigrations } from '../profiles/migrations';
 import { Subscription } from '../subscriptions/entities';
 import { subscriptionsMigrations } from '../subscriptions/migrations';
 
@@ -27,10 +31,16 @@ export interface DomainSchema {
 // no tables of their own.
 export const schema: DomainSchema[] = [
   { domain: 'customers', entities: [Customer, CustomerSubject], migrations: customersMigrations },
+  {
+    domain: 'profiles',
+    entities: [BillingProfileEntity, CustomerBillingOverride],
+    migrations: profilesMigrations,
+  },
   { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
   { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
+  { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -8,6 +8,7 @@
 import Decimal from 'decimal.js';
 import { periodContaining } from '../catalog/periods';
 import type { EntitlementTemplate } from '../catalog/types';
+import { instant } from '../lib/time';
 
 /** One entitlement template in force for a customer: a rate card of the subscription's current phase. */
 export interface EntitlementSource {
@@ -94,7 +95,7 @@ export function accessEntry(src: EntitlementSource, now: Date, usage?: string): 
         is_soft_limit: soft,
         usage: dec(used),
         usage_period: w.usage_period,
-        current_usage_period: { from: w.period.from.toISOString(), to: w.period.to.toISOString() },
+        current_usage_period: { from: instant(w.period.from), to: instant(w.period.to) },
       };
       if (t.limit !== undefined && t.limit !== null) {
         const limit = new Decimal(t.limit);

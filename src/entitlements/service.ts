@@ -2,222 +2,42 @@
  * Entitlements, derived: a customer's entitlements are the entitlement templates of the rate cards in the
  * current phase of its active subscription(s), read from the `subscriptions` row that the subscription
  * workflow's activities write at the exact instant a subscription starts, changes phase, migrates,
- * changes plan or is canceled. There is no second source of truth (no entitlements table), so access
- * follows billing at the same instant.
+ * changes plan or is canceled. There is no second source of truth (no entitlements table: this domain owns
+ * no table), so access follows billing at the same instant.
  *
  * A subscription counts when `status = 'active'` and `active_from <= now < active_to` (active_to when set).
  *
  * Every evaluation, for one customer or up to a hundred, is TWO SQL statements:
- *  1. customers (by key/subject, or id/key) + their active subscriptions + the phase's rate cards with an
- *     entitlement template and a feature (+ the feature's meter), in one statement;
- *  2. the usage of every metered entitlement, as one `union all` of the metering module's exact meter
- *     query per (meter, filters, subjects, window) — the same SQL `aggregateUsage` runs.
+ *  1. the entitlement access read model (`read-model.ts`): customers (by key/subject, or id/key) + their
+ *     active subscriptions + the phase's rate cards with an entitlement template and a feature (+ the
+ *     feature's meter), in one statement;
+ *  2. the usage of every metered entitlement, as one `union all` of metering's exact meter query
+ *     (`buildMeterQuery`) per (meter, filters, subjects, window) — the same SQL `aggregateUsage` runs.
  * Statement 2 is skipped when nothing metered is in force. No cache: answers are always current.
+ *
+ * The routes use `createEntitlementsService(deps)`; the evaluation itself is pure (`evaluate.ts`), the API
+ * shapes are in `views.ts`.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { notFound } from '../lib/errors';
-import type { EntitlementTemplate, FeatureMeterFilter } from '../catalog/types';
-import { subjectWindowsSql, windowsFromJson, type SubjectWindow } from '../customers/service';
-import { idOrKey } from '../lib/ids';
+import type { SubjectWindow } from '../customers/service';
 import type { AppDeps } from '../deps';
-import type { Aggregation } from '../metering/entities';
-import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
 import { exec, Sql } from '../db/sql';
-import { normalizeTs, tsSql } from '../metering/time';
+import { notFound } from '../lib/errors';
+import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
+import { normalizeTs } from '../metering/time';
+import { accessEntry, mergeEntries, usageWindow, type AccessEntry } from './evaluate';
 import {
-  accessEntry,
-  mergeEntries,
-  usageWindow,
-  type AccessEntry,
-  type EntitlementSource,
-  type EntitlementType,
-} from './evaluate';
+  loadAccessSources,
+  type LoadedCustomer,
+  type LoadedSource,
+  type MatchMode,
+  type MeterInfo,
+} from './read-model';
+import { accessQueryView, customerAccessView, type AccessQueryResult, type EvaluatedAccess } from './views';
 
 export type { AccessEntry } from './evaluate';
-
-// ---------------------------------------------------------------------------------------------------
-// loading (statement 1)
-
-/** How input keys name customers: `id_or_key` (the customer path) or `key_or_subject` (the access query). */
-export type MatchMode = 'id_or_key' | 'key_or_subject';
-
-export interface MeterInfo {
-  id: string;
-  key: string;
-  aggregation: Aggregation;
-  event_type: string;
-  value_property: string | null;
-  dimensions: Record<string, string> | null;
-  events_from: string | null;
-}
-
-interface LoadedSource extends EntitlementSource {
-  meter: MeterInfo | null;
-  filters: Record<string, string[]> | undefined;
-}
-
-export interface LoadedCustomer {
-  id: string;
-  key: string;
-  name: string;
-  /** the input keys that named this customer, in input order */
-  matched: string[];
-  /** the customer's names with their ownership windows: its usage */
-  subjects: SubjectWindow[];
-  sources: LoadedSource[];
-}
-
-interface Row {
-  id: string;
-  key: string;
-  name: string;
-  matched: string[];
-  subject_windows: Parameters<typeof windowsFromJson>[0];
-  subscription_id: string | null;
-  billing_anchor: string | null;
-  active_from: string | null;
-  plan_cadence: string | null;
-  rc_cadence: string | null;
-  template: EntitlementTemplate | null;
-  feature_key: string | null;
-  meter_filters: Record<string, FeatureMeterFilter> | null;
-  meter_id: string | null;
-  meter_key: string | null;
-  aggregation: Aggregation | null;
-  event_type: string | null;
-  value_property: string | null;
-  dimensions: Record<string, string> | null;
-  events_from: string | null;
-}
-
-const ts = (s: string): Date => new Date(normalizeTs(s));
-
-/** A feature's meter filters (`{dim: {eq} | {in}}`) as usage filters (`{dim: values}`), as billing reads them. */
-function filtersOf(f: Record<string, FeatureMeterFilter> | null): Record<string, string[]> | undefined {
-  if (!f) return undefined;
-  const out: Record<string, string[]> = {};
-  for (const [dim, cond] of Object.entries(f)) {
-    const values = cond.in ?? (cond.eq !== undefined ? [cond.eq] : []);
-    if (values.length > 0) out[dim] = values;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/**
- * The customers named by `keys` with the entitlement sources in force at `now` (optionally only for
- * `featureKeys`). Unmatched keys simply name no customer. One SQL statement.
- */
-export async function loadCustomers(
-  em: EntityManager,
-  keys: string[],
-  mode: MatchMode,
-  now: Date,
-  featureKeys?: string[],
-): Promise<LoadedCustomer[]> {
-  const input = [...new Set(keys)];
-  if (input.length === 0) return [];
-  // id_or_key: a key shaped like an id names the id only (upper-cased), any other key the key only
-  const ref = (k: string) => (mode === 'id_or_key' ? idOrKey(k) : { key: k });
-  const q = new Sql().add('with input (k, id, key, ord) as (values ');
-  input.forEach((k, i) => {
-    const r = ref(k);
-    const [id, key] = 'id' in r ? [r.id, null] : [null, r.key];
-    q.add(i === 0 ? '(?::text, ?::text, ?::text, ?::int)' : ', (?, ?, ?, ?)', k, id, key, i);
-  });
-  q.add(`), m as materialized (
-      select i.k, i.ord, c.id as customer_id from input i
-        join customers c on c.key = i.key and c.deleted_at is null`);
-  if (mode === 'key_or_subject')
-    q.add(`
-      union
-      select i.k, i.ord, s.customer_id from input i join customer_subjects s on s.subject_key = i.key
-        join customers c on c.id = s.customer_id and c.deleted_at is null`);
-  else
-    q.add(`
-      union
-      select i.k, i.ord, c.id from input i join customers c on c.id = i.id and c.deleted_at is null`);
-  q.add(
-    `
-    ), cust as (
-      select c.id, c.key, c.name, min(m.ord) as ord, array_agg(m.k order by m.ord) as matched,
-        (select jsonb_agg(to_jsonb(sw) order by sw.subject, sw.owned_from nulls first)
-          from ${subjectWindowsSql('c.id')} sw) as subject_windows
-      from m join customers c on c.id = m.customer_id
-      group by c.id
-    ), ent as materialized (
-      select s.customer_id, s.id as subscription_id, s.active_from as active_from_ts,
-        ${tsSql('s.billing_anchor')} as billing_anchor, ${tsSql('s.active_from')} as active_from,
-        p.billing_cadence as plan_cadence, rc.value->>'billing_cadence' as rc_cadence,
-        rc.value->'entitlement' as template, f.key as feature_key, f.meter_filters,
-        mt.id as meter_id, mt.key as meter_key, mt.aggregation, mt.event_type, mt.value_property,
-        mt.dimensions, ${tsSql('mt.events_from')} as events_from
-      from subscriptions s
-        join plans p on p.id = s.plan_id
-        cross join lateral jsonb_array_elements(p.phases) ph
-        cross join lateral jsonb_array_elements(ph.value->'rate_cards') rc
-        join features f on f.id = rc.value->'feature'->>'id'
-        left join meters mt on mt.id = f.meter_id
-      where s.customer_id in (select id from cust)
-        and s.status = 'active'
-        and s.active_from <= ?::timestamptz
-        and (s.active_to is null or s.active_to > ?::timestamptz)
-        and ph.value->>'key' = s.phase_key
-        and jsonb_typeof(rc.value->'entitlement') = 'object'`,
-    now.toISOString(),
-    now.toISOString(),
-  );
-  if (featureKeys) q.add(' and f.key in ').list([...new Set(featureKeys)]);
-  q.add(`
-    )
-    select cust.id, cust.key, cust.name, cust.matched, cust.subject_windows, ent.subscription_id,
-      ent.billing_anchor, ent.active_from, ent.plan_cadence, ent.rc_cadence, ent.template, ent.feature_key,
-      ent.meter_filters, ent.meter_id, ent.meter_key, ent.aggregation, ent.event_type, ent.value_property,
-      ent.dimensions, ent.events_from
-    from cust left join ent on ent.customer_id = cust.id
-    order by cust.ord, cust.id, ent.active_from_ts, ent.subscription_id, ent.feature_key`);
-  const rows = await exec<Row>(em, q);
-
-  const out = new Map<string, LoadedCustomer>();
-  for (const r of rows) {
-    let c = out.get(r.id);
-    if (!c) {
-      c = {
-        id: r.id,
-        key: r.key,
-        name: r.name,
-        matched: r.matched,
-        subjects: windowsFromJson(r.subject_windows),
-        sources: [],
-      };
-      out.set(r.id, c);
-    }
-    if (!r.subscription_id || !r.template || !r.feature_key) continue;
-    const meter: MeterInfo | null =
-      r.meter_id && r.aggregation && r.event_type
-        ? {
-            id: r.meter_id,
-            key: r.meter_key ?? r.meter_id,
-            aggregation: r.aggregation,
-            event_type: r.event_type,
-            value_property: r.value_property,
-            dimensions: r.dimensions,
-            events_from: r.events_from,
-          }
-        : null;
-    c.sources.push({
-      subscription_id: r.subscription_id,
-      feature_key: r.feature_key,
-      template: r.template,
-      rate_card_cadence: r.rc_cadence,
-      plan_cadence: r.plan_cadence ?? 'P1M',
-      billing_anchor: ts(r.billing_anchor ?? r.active_from ?? now.toISOString()),
-      active_from: ts(r.active_from ?? now.toISOString()),
-      meter,
-      filters: filtersOf(r.meter_filters),
-    });
-  }
-  return [...out.values()];
-}
+export type { MatchMode, MeterInfo } from './read-model';
+export type { AccessQueryResult, FeatureAccess, ReasonCode } from './views';
 
 // ---------------------------------------------------------------------------------------------------
 // usage (statement 2)
@@ -233,6 +53,7 @@ export interface UsageItem {
 const itemKey = (i: UsageItem) =>
   JSON.stringify([i.meter.id, i.subjects, i.from.getTime(), i.to.getTime(), i.filters ?? null]);
 
+/** The meter as metering's query builder takes it (only the fields the query reads matter). */
 function meterDto(m: MeterInfo): MeterDto {
   return {
     id: m.id,
@@ -290,19 +111,19 @@ export async function usageOf(em: EntityManager, items: UsageItem[]): Promise<Ma
 // ---------------------------------------------------------------------------------------------------
 // evaluation
 
-export interface EvaluatedCustomer extends Omit<LoadedCustomer, 'sources'> {
+export interface EvaluatedCustomer extends Omit<LoadedCustomer, 'sources'>, EvaluatedAccess {
   entries: AccessEntry[];
 }
 
 /** Loads and evaluates the customers named by `keys` at `now`: two statements at most. */
-export async function evaluate(
+async function evaluate(
   em: EntityManager,
   keys: string[],
   mode: MatchMode,
   now: Date,
   featureKeys?: string[],
 ): Promise<EvaluatedCustomer[]> {
-  const customers = await loadCustomers(em, keys, mode, now, featureKeys);
+  const customers = await loadAccessSources(em, keys, mode, now, featureKeys);
   const items: { item: UsageItem; src: LoadedSource }[] = [];
   const noMeter: LoadedSource[] = [];
   for (const c of customers)
@@ -342,16 +163,16 @@ export async function evaluate(
 
 /**
  * GET /customers/{customerId}/entitlement-access: the customer by id when `customerId` is shaped like one,
- * else by key; 404 if missing.
+ * else by key; NotFoundError if missing.
  */
-export async function customerAccess(
+async function customerAccess(
   em: EntityManager,
   idOrKey: string,
-  now: Date = new Date(),
+  now: Date,
 ): Promise<{ data: AccessEntry[] }> {
   const [c] = await evaluate(em, [idOrKey], 'id_or_key', now);
   if (!c) throw notFound('customer', idOrKey);
-  return { data: c.entries };
+  return customerAccessView(c.entries);
 }
 
 export interface AccessQuery {
@@ -359,82 +180,27 @@ export interface AccessQuery {
   feature?: { keys: string[] };
 }
 
-export type ReasonCode = 'usage_limit_reached' | 'feature_unavailable';
-
-export interface FeatureAccess {
-  has_access: boolean;
-  /** absent for a requested feature the customer is not entitled to */
-  type?: EntitlementType;
-  reason?: { code: ReasonCode; message: string };
-  limit?: string;
-  usage?: string;
-  balance?: string;
-}
-
-export interface AccessQueryResult {
-  data: {
-    matched: string[];
-    customer: { id: string; key: string; name: string };
-    features: Record<string, FeatureAccess>;
-    updated_at: string;
-  }[];
-  errors: { code: 'customer_not_found'; message: string; customer: string }[];
-}
-
-function featureAccess(e: AccessEntry): FeatureAccess {
-  const out: FeatureAccess = { has_access: e.has_access, type: e.type };
-  if (e.type === 'metered') {
-    if (e.limit !== undefined) out.limit = e.limit;
-    if (e.usage !== undefined) out.usage = e.usage;
-    if (e.balance !== undefined) out.balance = e.balance;
-    if (!e.has_access)
-      out.reason = {
-        code: 'usage_limit_reached',
-        message:
-          `usage ${e.usage} has reached the limit ${e.limit} for the usage period ` +
-          `${e.current_usage_period?.from} – ${e.current_usage_period?.to}`,
-      };
-  }
-  return out;
-}
-
 /**
  * POST /entitlement-access/query: customers by key or usage-attribution subject key; every requested
  * feature (or, without `feature`, every entitled feature) per customer; unknown keys as errors.
  */
-export async function queryAccess(
-  em: EntityManager,
-  query: AccessQuery,
-  now: Date = new Date(),
-): Promise<AccessQueryResult> {
+async function queryAccess(em: EntityManager, query: AccessQuery, now: Date): Promise<AccessQueryResult> {
   const featureKeys = query.feature ? [...new Set(query.feature.keys)] : undefined;
   const customers = await evaluate(em, query.customer.keys, 'key_or_subject', now, featureKeys);
-  const matched = new Set(customers.flatMap((c) => c.matched));
-  const updated_at = now.toISOString();
+  return accessQueryView(customers, query.customer.keys, featureKeys, now);
+}
+
+/**
+ * Entitlements as the routes use them, on the request's EntityManager (`deps.orm.em` under the API's
+ * RequestContext; callers outside a request run it inside `RequestContext.create`); `now` defaults to the
+ * clock.
+ */
+export function createEntitlementsService(deps: Pick<AppDeps, 'orm'>) {
+  const em = (): EntityManager => deps.orm.em;
   return {
-    data: customers.map((c) => {
-      const features: Record<string, FeatureAccess> = {};
-      for (const e of c.entries) features[e.feature_key] = featureAccess(e);
-      for (const k of featureKeys ?? [])
-        features[k] ??= {
-          has_access: false,
-          reason: { code: 'feature_unavailable', message: `feature ${k} is not in the customer's plan` },
-        };
-      return { matched: c.matched, customer: { id: c.id, key: c.key, name: c.name }, features, updated_at };
-    }),
-    errors: [...new Set(query.customer.keys)]
-      .filter((k) => !matched.has(k))
-      .map((k) => ({
-        code: 'customer_not_found' as const,
-        message: `no customer has the key or usage-attribution subject ${k}`,
-        customer: k,
-      })),
+    customerAccess: (idOrKey: string, now: Date = new Date()) => customerAccess(em(), idOrKey, now),
+    queryAccess: (query: AccessQuery, now: Date = new Date()) => queryAccess(em(), query, now),
   };
 }
 
-export function createEntitlementsService(deps: Pick<AppDeps, 'orm'>) {
-  return {
-    customerAccess: (idOrKey: string, now?: Date) => customerAccess(deps.orm.em.fork(), idOrKey, now),
-    queryAccess: (query: AccessQuery, now?: Date) => queryAccess(deps.orm.em.fork(), query, now),
-  };
-}
+export type EntitlementsService = ReturnType<typeof createEntitlementsService>;

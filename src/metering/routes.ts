@@ -11,16 +11,7 @@ import { stringifyWithRaw } from '../lib/raw-json';
 import { AGGREGATIONS } from './entities';
 import { MAX_DATA_BYTES, validateEvents, type BodyShape } from './events';
 import { jsonPathProblem } from './jsonpath';
-import {
-  createMeter,
-  deleteMeter,
-  getMeter,
-  ingestEvents,
-  listEvents,
-  listMeters,
-  queryMeter,
-  updateMeter,
-} from './service';
+import { createMeteringService } from './service';
 import { isRfc3339, isTimeZone } from './time';
 
 const dateTime = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
@@ -174,8 +165,8 @@ const asArray = (raw: Buffer | string): Buffer | string =>
   typeof raw === 'string' ? `[${raw}]` : Buffer.concat([OPEN, raw, CLOSE]);
 
 export function meteringRoutes(deps: AppDeps): Router {
+  const svc = createMeteringService(deps);
   const r = Router();
-  const em = () => deps.orm.em.fork();
 
   r.post('/events', async (req, res) => {
     const shape = bodyShape(req);
@@ -195,47 +186,45 @@ export function meteringRoutes(deps: AppDeps): Router {
       );
     }
     const text = raw === undefined || !single ? raw : asArray(raw);
-    const stored = await ingestEvents(em(), events, receivedAt, text, { single });
+    const stored = await svc.ingest(events, receivedAt, text, { single });
     deps.logger.debug({ received: events.length, stored }, 'events ingested');
     res.status(202).end();
   });
 
   r.get('/events', async (req, res) => {
     const q = parseQuery(listEventsQuery, req.query);
-    const page = await listEvents(em(), { ...(q.filter ?? {}), size: q.page.size, after: q.page.after });
+    const page = await svc.listEvents({ ...(q.filter ?? {}), size: q.page.size, after: q.page.after });
     // data as stored: numbers exactly as ingested, not rounded through JavaScript numbers
     res.type('application/json').send(stringifyWithRaw(page));
   });
 
   r.post('/meters', async (req, res) => {
     const body = parseBody(createMeterBody, req.body);
-    res.status(201).json(await createMeter(em(), body));
+    res.status(201).json(await svc.createMeter(body));
   });
 
   r.get('/meters', async (req, res) => {
     const q = parseQuery(listMetersQuery, req.query);
-    res.json(await listMeters(em(), q.filter ?? {}, q.page));
+    res.json(await svc.listMeters(q.filter ?? {}, q.page));
   });
 
   r.get('/meters/:meterId', async (req, res) => {
-    res.json(await getMeter(em(), req.params.meterId));
+    res.json(await svc.getMeter(req.params.meterId));
   });
 
   r.put('/meters/:meterId', async (req, res) => {
     const body = parseBody(updateMeterBody, req.body);
-    res.json(await updateMeter(em(), req.params.meterId, body));
+    res.json(await svc.updateMeter(req.params.meterId, body));
   });
 
   r.delete('/meters/:meterId', async (req, res) => {
-    await deleteMeter(em(), req.params.meterId);
+    await svc.deleteMeter(req.params.meterId);
     res.status(204).end();
   });
 
   r.post('/meters/:meterId/query', async (req, res) => {
     const body = parseBody(meterQueryBody, req.body ?? {});
-    const e = em();
-    const meter = await getMeter(e, req.params.meterId);
-    res.json(await queryMeter(e, meter, body));
+    res.json(await svc.queryMeter(req.params.meterId, body));
   });
 
   return r;

@@ -20,6 +20,7 @@
  */
 import type { BilledPeriod } from '../billing/contract';
 import { addDuration, periodContaining } from '../catalog/periods';
+import { isBilledInAdvance } from '../catalog/rate-cards';
 import type { Plan } from '../catalog/types';
 
 /** What the workflow needs to know about a plan version: its timing, never its prices. */
@@ -40,9 +41,7 @@ export function toPlanSchedule(plan: Plan): PlanSchedule {
     phases: plan.phases.map((ph) => ({
       key: ph.key,
       ...(ph.duration ? { duration: ph.duration } : {}),
-      hasAdvanceFees: ph.rate_cards.some(
-        (rc) => rc.payment_term === 'in_advance' && rc.price.type === 'flat',
-      ),
+      hasAdvanceFees: ph.rate_cards.some(isBilledInAdvance),
     })),
   };
 }

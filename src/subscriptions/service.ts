@@ -18,11 +18,14 @@ import {
   unavailable,
   type DomainError,
 } from '../lib/errors';
+import { planSummaries, type PlanSummary } from '../catalog/plan-summaries';
 import { resolvePlan, type PlanRef } from '../catalog/service';
 import type { Plan } from '../catalog/types';
 import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
+import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
+import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
 import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
@@ -33,124 +36,36 @@ import {
   REJECTION_TYPES,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
-import type { InvoiceFailureRecord, PendingChangeRecord, PeriodRecord } from './records';
+import type { InvoiceFailureRecord, PeriodRecord } from './records';
+import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
+import { subscriptionView, type SubscriptionRow, type SubscriptionView } from './views';
 
 export type { InvoiceFailureRecord, PeriodRecord };
-import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
-import { currentPeriodOf } from './row-period';
+export type { SubscriptionView } from './views';
 
-/** The API shape of a subscription (a subset of `BillingSubscription` plus Tally's timing fields). */
-export interface SubscriptionView {
-  id: string;
-  name: string;
-  customer_id: string;
-  plan: { id: string; key: string; version: number };
-  status: 'active' | 'canceled';
-  invoice_currency: string;
-  billing_cadence: string;
-  billing_anchor: string;
-  active_from: string;
-  active_to?: string;
-  current_period?: { from: string; to: string };
-  next_billing_at?: string;
-  phase: { key: string; active_from: string };
-  pending_changes: {
-    type: PendingChangeRecord['kind'];
-    timing: string;
-    plan?: PendingChangeRecord['plan'];
-  }[];
-  /** present while issuing one of its invoices keeps failing (the workflow retries it with a backoff) */
-  invoice_failure?: {
-    invoice_key: string;
-    /** failed tries so far (each try is a few attempts) */
-    attempts: number;
-    failing_since: string;
-    last_error: string;
-    next_attempt_at: string;
-  };
-  created_at: string;
-  updated_at: string;
+/** A row with its plan version's summary (catalog's `planSummaries`: one read for a page of rows). */
+type Row = SubscriptionRow & { plan: PlanSummary };
+
+async function withPlans(em: EntityManager, rows: SubscriptionRow[]): Promise<Row[]> {
+  const plans = await planSummaries(
+    em,
+    rows.map((r) => r.plan_id),
+  );
+  // the foreign key keeps every row's plan version (as the former inner join, a row without one is skipped)
+  return rows.flatMap((r) => {
+    const plan = plans.get(r.plan_id);
+    return plan ? [{ ...r, plan }] : [];
+  });
 }
 
-interface Row {
-  id: string;
-  customer_id: string;
-  customer_key: string;
-  plan_id: string;
-  plan_key: string;
-  plan_version: number;
-  status: 'active' | 'canceled';
-  billing_anchor: Date;
-  active_from: Date;
-  active_to: Date | null;
-  phase_key: string;
-  phase_started_at: Date;
-  current_period_start: Date | null;
-  current_period_end: Date | null;
-  next_period_end: Date | null;
-  pending_change: PendingChangeRecord | null;
-  invoice_failure: InvoiceFailureRecord | null;
-  workflow_id: string;
-  created_at: Date;
-  updated_at: Date;
-  plan_name: string;
-  currency: string;
-  billing_cadence: string;
-}
-
-const iso = (d: Date | string) => new Date(d).toISOString();
-
-function toView(r: Row): SubscriptionView {
-  const period = currentPeriodOf(r, new Date());
-  return {
-    id: r.id,
-    name: r.plan_name,
-    customer_id: r.customer_id,
-    plan: { id: r.plan_id, key: r.plan_key, version: r.plan_version },
-    status: r.status,
-    invoice_currency: r.currency.trim(),
-    billing_cadence: r.billing_cadence,
-    billing_anchor: iso(r.billing_anchor),
-    active_from: iso(r.active_from),
-    ...(r.active_to ? { active_to: iso(r.active_to) } : {}),
-    ...(r.status === 'active' && period
-      ? {
-          current_period: { from: iso(period.from), to: iso(period.to) },
-          next_billing_at: iso(period.to),
-        }
-      : {}),
-    phase: { key: r.phase_key, active_from: iso(r.phase_started_at) },
-    pending_changes: r.pending_change
-      ? [
-          {
-            type: r.pending_change.kind,
-            timing: r.pending_change.at,
-            ...(r.pending_change.plan ? { plan: r.pending_change.plan } : {}),
-          },
-        ]
-      : [],
-    ...(r.invoice_failure
-      ? {
-          invoice_failure: {
-            invoice_key: r.invoice_failure.invoiceKey,
-            attempts: r.invoice_failure.tries,
-            failing_since: r.invoice_failure.since,
-            last_error: r.invoice_failure.lastError,
-            next_attempt_at: r.invoice_failure.retryAt,
-          },
-        }
-      : {}),
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-  };
-}
-
-const SELECT = `select s.*, p.name as plan_name, p.currency, p.billing_cadence
-  from subscriptions s join plans p on p.id = s.plan_id`;
+const toView = (r: Row): SubscriptionView => subscriptionView(r, r.plan);
 
 async function findRow(em: EntityManager, id: string): Promise<Row | undefined> {
-  const rows = await em.execute<Row[]>(`${SELECT} where s.id = ?`, [id]);
-  return rows[0];
+  const rows = await exec<SubscriptionRow>(
+    em,
+    new Sql().add('select s.* from subscriptions s where s.id = ?', id),
+  );
+  return (await withPlans(em, rows))[0];
 }
 
 export async function getSubscription(em: EntityManager, id: string): Promise<SubscriptionView> {
@@ -168,39 +83,23 @@ export async function listSubscriptions(
   em: EntityManager,
   q: SubscriptionListQuery,
 ): Promise<Page<SubscriptionView>> {
-  const where: string[] = [];
-  const params: unknown[] = [];
+  const where = new Sql();
+  const and = () => where.add(where.text ? ' and ' : 'where ');
   const f = q.filter ?? {};
-  if (f.customer_id) {
-    where.push('(s.customer_id = ? or s.customer_key = ?)');
-    params.push(f.customer_id, f.customer_id);
-  }
-  if (f.status) {
-    where.push('s.status = ?');
-    params.push(f.status);
-  }
-  if (f.plan_key) {
-    where.push('s.plan_key = ?');
-    params.push(f.plan_key);
-  }
-  if (f.plan_id) {
-    where.push('s.plan_id = ?');
-    params.push(f.plan_id);
-  }
-  if (f.id) {
-    where.push('s.id = ?');
-    params.push(f.id);
-  }
-  const w = where.length ? `where ${where.join(' and ')}` : '';
+  if (f.customer_id) and().add('(s.customer_id = ? or s.customer_key = ?)', f.customer_id, f.customer_id);
+  if (f.status) and().add('s.status = ?', f.status);
+  if (f.plan_key) and().add('s.plan_key = ?', f.plan_key);
+  if (f.plan_id) and().add('s.plan_id = ?', f.plan_id);
+  if (f.id) and().add('s.id = ?', f.id);
   const { limit, offset } = pageOffset(q.page);
-  const rows = await em.execute<Row[]>(`${SELECT} ${w} order by s.active_from, s.id limit ? offset ?`, [
-    ...params,
-    limit,
-    offset,
-  ]);
-  const count = await em.execute<{ n: string }[]>(
-    `select count(*)::text as n from subscriptions s ${w}`,
-    params,
+  const page = new Sql()
+    .add('select s.* from subscriptions s ')
+    .add(where.text, ...where.params)
+    .add(' order by s.active_from, s.id limit ? offset ?', limit, offset);
+  const rows = await withPlans(em, await exec<SubscriptionRow>(em, page));
+  const count = await exec<{ n: string }>(
+    em,
+    new Sql().add('select count(*)::text as n from subscriptions s ').add(where.text, ...where.params),
   );
   return toPage(rows.map(toView), Number(count[0]?.n ?? 0), q.page);
 }
@@ -237,12 +136,12 @@ export async function activeSubscriptionPeriods(
 // row writes by the workflow's activities (absolute values: idempotent)
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
-  await em.execute(
+  const q = new Sql().add(
     `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
        current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
        updated_at = now()
      where id = ? and status = 'active'`,
-    [
+    ...[
       r.plan.id,
       r.plan.key,
       r.plan.version,
@@ -255,6 +154,7 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
       r.subscriptionId,
     ],
   );
+  await exec(em, q);
 }
 
 /** The failing invoice shown on the subscription, or null once none fails (idempotent). */
@@ -263,7 +163,8 @@ export async function recordInvoiceFailure(
   subscriptionId: string,
   failure: InvoiceFailureRecord | null,
 ): Promise<void> {
-  await em.execute('update subscriptions set invoice_failure = ?::jsonb, updated_at = now() where id = ?', [
+  const q = new Sql().add(
+    'update subscriptions set invoice_failure = ?::jsonb, updated_at = now() where id = ?',
     failure
       ? JSON.stringify({
           invoiceKey: failure.invoiceKey,
@@ -274,7 +175,8 @@ export async function recordInvoiceFailure(
         })
       : null,
     subscriptionId,
-  ]);
+  );
+  await exec(em, q);
 }
 
 export async function recordCanceled(
@@ -282,11 +184,13 @@ export async function recordCanceled(
   subscriptionId: string,
   activeTo: string,
 ): Promise<void> {
-  await em.execute(
+  const q = new Sql().add(
     `update subscriptions set status = 'canceled', active_to = ?, pending_change = null, updated_at = now()
      where id = ?`,
-    [activeTo, subscriptionId],
+    activeTo,
+    subscriptionId,
   );
+  await exec(em, q);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -318,9 +222,9 @@ async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): 
 }
 
 /** A subscription invoices in one currency: moving it to a plan priced in another is refused. */
-function sameCurrency(row: { currency: string }, target: Plan, field: string): void {
-  if (target.currency.trim() === row.currency.trim()) return;
-  const detail = `plan ${target.key} version ${target.version} is priced in ${target.currency}, the subscription in ${row.currency.trim()}`;
+function sameCurrency(row: Row, target: Plan, field: string): void {
+  if (target.currency.trim() === row.plan.currency.trim()) return;
+  const detail = `plan ${target.key} version ${target.version} is priced in ${target.currency}, the subscription in ${row.plan.currency.trim()}`;
   throw invalid(detail, [{ field, reason: detail }]);
 }
 
@@ -350,8 +254,13 @@ function updateError(e: unknown): DomainError {
   return unavailable('the subscription workflow did not answer (Temporal unavailable); retry');
 }
 
+/**
+ * The subscriptions service of the API. Each call uses `deps.orm.em`, which inside a request is that
+ * request's fork (RequestContext, see src/db/README.md); it never forks. Callers outside a request (tools,
+ * benchmarks) run it inside `RequestContext.create(orm.em, ...)`.
+ */
 export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' | 'temporal' | 'logger'>) {
-  const em = () => deps.orm.em.fork();
+  const em = (): EntityManager => deps.orm.em;
   const temporal = (): Client => {
     if (!deps.temporal) throw unavailable('Temporal is not configured');
     return deps.temporal;
@@ -378,17 +287,17 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       subscriptionId: id,
       customerId: customer.id,
       activeFrom,
-      billingAnchor: input.billing_anchor ? iso(input.billing_anchor) : activeFrom,
+      billingAnchor: input.billing_anchor ? instant(input.billing_anchor) : activeFrom,
       collectionPeriod: deps.config.TALLY_COLLECTION_PERIOD,
       plan: toPlanSchedule(plan),
     });
     const workflowId = `subscription-${id}`;
-    await e.execute(
+    const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
          next_period_end, workflow_id, created_at, updated_at)
        values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
+      ...[
         id,
         customer.id,
         customer.key,
@@ -407,6 +316,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         now,
       ],
     );
+    await exec(e, insert);
     try {
       await client.workflow.start<SubscriptionWorkflow>('subscriptionWorkflow', {
         taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
@@ -422,7 +332,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       });
     } catch (err) {
       // compensation: no row without its workflow
-      await em().execute('delete from subscriptions where id = ?', [id]);
+      await exec(em(), new Sql().add('delete from subscriptions where id = ?', id));
       deps.logger.error({ err, subscription_id: id }, 'could not start the subscription workflow');
       throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }

@@ -448,6 +448,86 @@ describe('plans', () => {
     expect(list.body.data[0]).toMatchObject({ version: 1, status: 'draft' });
   });
 
+  it('loads the features of a plan in ONE query, whatever the number of rate cards', async () => {
+    // 12 features named by id and by key; one archived and its key reused by a live feature
+    const made: { id: string; key: string }[] = [];
+    for (let i = 0; i < 12; i++)
+      made.push(
+        (
+          await app.api
+            .post('/v3/openmeter/features')
+            .send({ key: `many-${i}`, name: `Many ${i}`, ...(i % 2 ? { meter: { id: meterId } } : {}) })
+            .expect(201)
+        ).body,
+      );
+    const old = (
+      await app.api.post('/v3/openmeter/features').send({ key: 'reused', name: 'old' }).expect(201)
+    ).body;
+    await app.api.delete(`/v3/openmeter/features/${old.id}`).expect(204);
+    const live = (
+      await app.api.post('/v3/openmeter/features').send({ key: 'reused', name: 'new' }).expect(201)
+    ).body;
+    const rateCards: Record<string, unknown>[] = made.map((f, i) => ({
+      key: `rc-${i}`,
+      name: `RC ${i}`,
+      feature: { id: i < 6 ? f.id : f.key },
+      ...(i % 2
+        ? { billing_cadence: 'P1M', price: { type: 'unit', amount: '0.5' } }
+        : { price: { type: 'free' }, entitlement: { type: 'boolean' } }),
+    }));
+    rateCards.push({ key: 'rc-reused', name: 'Reused', feature: { id: 'reused' }, price: { type: 'free' } });
+    // the same feature twice, once by id (lower-case: ids are case-insensitive) and once by key
+    rateCards.push({
+      key: 'rc-again',
+      name: 'Again',
+      feature: { id: made[0].id.toLowerCase() },
+      price: { type: 'free' },
+    });
+
+    const conn = app.deps.orm.em.getConnection();
+    const spy = jest.spyOn(conn, 'execute');
+    const featureQueries = () =>
+      spy.mock.calls.filter(([sql]) => typeof sql === 'string' && /\bfrom features\b/.test(sql)).length;
+    try {
+      const body = {
+        ...planBody('many'),
+        phases: [{ key: 'default', name: 'Default', rate_cards: rateCards }],
+      };
+      const created = await app.api.post('/v3/openmeter/plans').send(body).expect(201);
+      expect(featureQueries()).toBe(1);
+      const stored = created.body.phases[0].rate_cards.map(
+        (rc: { feature: { id: string } }) => rc.feature.id,
+      );
+      expect(stored).toEqual([...made.map((f) => f.id), live.id, made[0].id]);
+
+      // an archived feature named by id is refused, in the same single query
+      spy.mockClear();
+      const bad = {
+        ...planBody('many-bad'),
+        phases: [
+          {
+            key: 'default',
+            name: 'Default',
+            rate_cards: [
+              ...rateCards,
+              { key: 'rc-old', name: 'Old', feature: { id: old.id }, price: { type: 'free' } },
+            ],
+          },
+        ],
+      };
+      const res = await app.api.post('/v3/openmeter/plans').send(bad).expect(400);
+      expect(res.body.invalid_parameters).toEqual([
+        {
+          field: `body.phases[0].rate_cards[${rateCards.length}].feature.id`,
+          reason: `feature ${old.id} not found`,
+        },
+      ]);
+      expect(featureQueries()).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('serves the catalog paths in the OpenAPI document', async () => {
     const doc = await app.raw.get('/openapi.json').expect(200);
     expect(Object.keys(doc.body.paths)).toEqual(

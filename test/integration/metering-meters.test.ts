@@ -208,6 +208,35 @@ describe('meters API', () => {
     ).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it("formats the meter's own instants like every resource (UTC, milliseconds); events_from keeps what was sent", async () => {
+    const created = await app.api
+      .post('/v3/openmeter/meters')
+      .send({ ...base, key: 'instants', events_from: '2026-01-01T00:00:00.123456Z' })
+      .expect(201);
+    expect(created.body.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(created.body.updated_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(created.body.events_from).toBe('2026-01-01T00:00:00.123456Z');
+    const sql = (text: string) => app.db.orm.em.getConnection().execute(text, [created.body.id]);
+    await sql(
+      `update meters set created_at = '2026-03-04T05:06:07.123456Z', updated_at = '2026-03-04T05:06:08.999999Z'
+        where id = ?`,
+    );
+    const read = await app.api.get(`/v3/openmeter/meters/${created.body.id}`).expect(200);
+    expect(read.body).toMatchObject({
+      created_at: '2026-03-04T05:06:07.123Z',
+      updated_at: '2026-03-04T05:06:08.999Z',
+      events_from: '2026-01-01T00:00:00.123456Z',
+    });
+    const listed = await app.api.get('/v3/openmeter/meters?filter[key]=instants').expect(200);
+    expect(listed.body.data).toEqual([read.body]);
+    await app.api.delete(`/v3/openmeter/meters/${created.body.id}`).expect(204);
+    await sql(`update meters set deleted_at = '2026-03-05T00:00:00.000999Z' where id = ?`);
+    const { getMeter } = await import('../../src/metering/service');
+    const deleted = await getMeter(app.db.orm.em.fork(), created.body.id, { includeDeleted: true });
+    expect(deleted.deleted_at).toBe('2026-03-05T00:00:00.000Z');
+    expect(Date.parse(deleted.updated_at)).toBeGreaterThan(Date.parse(read.body.updated_at));
+  });
+
   it('answers 404 for an unknown meter and 401 without a token', async () => {
     expect((await app.api.get('/v3/openmeter/meters/01ARZ3NDEKTSV4RRFFQ69G5FAV')).status).toBe(404);
     expect((await app.api.get('/v3/openmeter/meters/no_such_meter')).status).toBe(404);

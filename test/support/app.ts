@@ -5,6 +5,7 @@ import { createApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { AppDeps } from '../../src/deps';
 import { logger } from '../../src/lib/logger';
+import { ensureDefaultProfile } from '../../src/profiles/service';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdefghijklmnop';
@@ -35,6 +36,8 @@ export async function createTestApp(
     ...opts.config,
   });
   const deps: AppDeps = { config, orm: db.orm, logger, temporal: opts.temporal };
+  // as the API and the worker do at start
+  await ensureDefaultProfile(db.orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const app = createApp(deps);
   const raw = request(app);
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TEST_TOKEN}`);

@@ -25,6 +25,14 @@ describe('configuration', () => {
     },
   );
 
+  it('keeps idempotency keys P1D by default, and at least 24 hours', () => {
+    expect(loadConfig({}).TALLY_IDEMPOTENCY_TTL).toBe('P1D');
+    for (const v of ['PT24H', 'P2D', 'P1W', 'P1M'])
+      expect(loadConfig({ TALLY_IDEMPOTENCY_TTL: v }).TALLY_IDEMPOTENCY_TTL).toBe(v);
+    for (const v of ['PT23H59M', 'PT1H', '24h', 'P'])
+      expect(() => loadConfig({ TALLY_IDEMPOTENCY_TTL: v })).toThrow(/TALLY_IDEMPOTENCY_TTL/);
+  });
+
   it('rejects a bad port', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
   });

@@ -1,0 +1,193 @@
+/**
+ * REST: /v3/openmeter/profiles (billing profiles) and /v3/openmeter/customers/{customerId}/billing (a
+ * customer's profile and workflow overrides). Every field is validated here; errors name the field.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { badRequest } from '../api/problem';
+import { parseBody, parseQuery } from '../api/validate';
+import { isValidDuration, minDurationMs } from '../catalog/periods';
+import type { AppDeps } from '../deps';
+import { looksLikeId } from '../lib/ids';
+import { pageQuery } from '../lib/pagination';
+import { isKnownApp, SANDBOX_APP_ID } from './apps';
+import { createProfilesService } from './service';
+
+// ---------------------------------------------------------------------------------------------------
+// field schemas (additionalProperties: false everywhere)
+
+/** An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`). */
+const duration = z.string().superRefine((s, ctx) => {
+  if (s.startsWith('-')) ctx.addIssue({ code: 'custom', message: 'must not be negative' });
+  else if (!isValidDuration(s))
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 duration such as P30D or PT1H' });
+});
+
+/** A duration longer than zero (a recurring period). */
+const positiveDuration = duration.refine((s) => !isValidDuration(s) || minDurationMs(s) > 0, {
+  message: 'must be longer than zero',
+});
+
+const ulid = z.string().refine(looksLikeId, 'must be a ULID');
+
+const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
+const RESERVED_LABEL_PREFIXES = ['kong', 'konnect', 'mesh', 'kic', '_'];
+
+const labels = z
+  .record(z.string(), z.string())
+  .superRefine((obj, ctx) => {
+    const keys = Object.keys(obj);
+    if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 labels are allowed' });
+    for (const k of keys) {
+      if (k.length > 63 || !LABEL_KEY.test(k))
+        ctx.addIssue({ code: 'custom', path: [k], message: 'invalid label key' });
+      else if (RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p)))
+        ctx.addIssue({ code: 'custom', path: [k], message: 'label keys may not use a reserved prefix' });
+    }
+  })
+  .nullish();
+
+const address = z.strictObject({
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
+    .optional(),
+  postal_code: z.string().max(256).optional(),
+  state: z.string().max(256).optional(),
+  city: z.string().max(256).optional(),
+  line1: z.string().max(256).optional(),
+  line2: z.string().max(256).optional(),
+  phone_number: z.string().max(256).optional(),
+});
+
+const supplier = z.strictObject({
+  key: z.string().min(1).max(256).optional(),
+  name: z.string().min(1).max(256).optional(),
+  email: z.email('must be an email address').optional(),
+  tax_id: z.strictObject({ code: z.string().min(1).max(32).optional() }).optional(),
+  addresses: z.strictObject({ billing_address: address }).optional(),
+});
+
+const alignment = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('subscription') }),
+    z.strictObject({
+      type: z.literal('anchored'),
+      recurring_period: z.strictObject({
+        anchor: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' }),
+        interval: positiveDuration,
+      }),
+    }),
+  ],
+  { error: 'type must be subscription or anchored' },
+);
+
+const payment = z.discriminatedUnion(
+  'collection_method',
+  [
+    z
+      .strictObject({
+        collection_method: z.literal('charge_automatically'),
+        due_after: z.unknown().optional(),
+      })
+      .superRefine((v, ctx) => {
+        if (v.due_after !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['due_after'],
+            message: 'applies to send_invoice only (a charge_automatically invoice is charged when issued)',
+          });
+      })
+      .transform(({ collection_method }) => ({ collection_method })),
+    z.strictObject({ collection_method: z.literal('send_invoice'), due_after: duration.optional() }),
+  ],
+  { error: 'collection_method must be charge_automatically or send_invoice' },
+);
+
+/** A profile's workflow, or a customer's overrides of it: every part optional. */
+const workflow = z.strictObject({
+  collection: z.strictObject({ alignment: alignment.optional(), interval: duration.optional() }).optional(),
+  invoicing: z
+    .strictObject({ auto_advance: z.boolean().optional(), draft_period: duration.optional() })
+    .optional(),
+  payment: payment.optional(),
+});
+
+const appRef = z.strictObject({
+  id: z.string().superRefine((v, ctx) => {
+    if (!isKnownApp(v))
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown app ${JSON.stringify(v)}: until other apps can be installed, the only app is the sandbox app ${SANDBOX_APP_ID}`,
+      });
+  }),
+});
+const apps = z.strictObject({ invoicing: appRef, payment: appRef, tax: appRef });
+
+const profileFields = {
+  name: z.string().min(1).max(256),
+  description: z.string().max(1024).nullish(),
+  labels,
+  supplier,
+  workflow: workflow.optional(),
+  apps: apps.optional(),
+  default: z.boolean(),
+};
+
+const createBody = z.strictObject(profileFields);
+const replaceBody = z.strictObject(profileFields);
+
+const customerBillingBody = z.strictObject({
+  billing_profile: z.strictObject({ id: ulid }).nullish(),
+  workflow: workflow.nullish(),
+});
+
+const listQuery = z.object({ page: pageQuery });
+
+/** The `{id}` path segment: a ULID (any case). */
+function profileId(id: string): string {
+  if (!looksLikeId(id))
+    throw badRequest('the billing profile id is invalid', [{ field: 'path.id', reason: 'must be a ULID' }]);
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export function profileRoutes(deps: AppDeps): Router {
+  const svc = createProfilesService(deps);
+  const r = Router();
+
+  r.post('/profiles', async (req, res) => {
+    res.status(201).json(await svc.create(parseBody(createBody, req.body)));
+  });
+
+  r.get('/profiles', async (req, res) => {
+    res.json(await svc.list(parseQuery(listQuery, req.query).page));
+  });
+
+  r.get('/profiles/:id', async (req, res) => {
+    res.json(await svc.get(profileId(req.params.id)));
+  });
+
+  r.put('/profiles/:id', async (req, res) => {
+    const id = profileId(req.params.id);
+    res.json(await svc.replace(id, parseBody(replaceBody, req.body)));
+  });
+
+  r.delete('/profiles/:id', async (req, res) => {
+    await svc.delete(profileId(req.params.id));
+    res.status(204).end();
+  });
+
+  r.get('/customers/:customerId/billing', async (req, res) => {
+    res.json(await svc.getCustomerBilling(req.params.customerId));
+  });
+
+  r.put('/customers/:customerId/billing', async (req, res) => {
+    const body = parseBody(customerBillingBody, req.body);
+    res.json(await svc.replaceCustomerBilling(req.params.customerId, body));
+  });
+
+  return r;
+}

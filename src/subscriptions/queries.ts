@@ -1,0 +1,17 @@
+/**
+ * Subscriptions' read exports for other domains (customers: "may this customer be deleted?"). A leaf that
+ * imports only the db layer, so that a domain the subscription service depends on can call it without an
+ * import cycle.
+ */
+import type { EntityManager } from '@mikro-orm/core';
+import { Subscription } from './entities';
+
+/** The ids of the customer's active subscriptions, in id order (empty when none). */
+export async function activeSubscriptionIds(em: EntityManager, customerId: string): Promise<string[]> {
+  const rows = await em.find(
+    Subscription,
+    { customerId, status: 'active' },
+    { fields: ['id'], orderBy: { id: 'asc' }, disableIdentityMap: true },
+  );
+  return rows.map((r) => r.id);
+}
