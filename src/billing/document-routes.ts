@@ -16,25 +16,12 @@ import {
   type PdfFonts,
   type SourceInvoice,
 } from './document';
-import { Invoice } from './entities';
 import { getInvoice } from './service';
 
-/**
- * The document of invoice `id`. The view's customer is completed from the invoice's customer snapshot
- * (e-mail, billing address) where the view does not show them.
- */
+/** The document of invoice `id`, from its API view (supplier and customer snapshots, lines, totals). */
 export async function loadInvoiceDocument(em: EntityManager, id: string): Promise<InvoiceDocument> {
-  const view = await getInvoice(em, id);
-  const source: SourceInvoice = view;
-  const snap = (await em.findOne(Invoice, { id }))?.customer;
-  const customer: SourceInvoice['customer'] = {
-    ...(snap?.primary_email ? { primary_email: snap.primary_email } : {}),
-    ...(snap?.billing_address && typeof snap.billing_address === 'object'
-      ? { billing_address: snap.billing_address }
-      : {}),
-    ...source.customer,
-  };
-  return invoiceDocumentFromView({ ...source, customer });
+  const source: SourceInvoice = await getInvoice(em, id);
+  return invoiceDocumentFromView(source);
 }
 
 /** `INV-000042.pdf`; anything but letters, digits, `-` and `_` becomes `_` */

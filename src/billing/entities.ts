@@ -4,7 +4,7 @@
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { timestamps } from '../db/columns';
-import type { AppReferences, BillingWorkflowSettings, Supplier } from '../profiles/types';
+import type { AppReferences, BillingWorkflowSettings, Supplier, PostalAddress } from '../profiles/types';
 import type { IssueInvoiceInput } from './contract';
 
 /** The customer as it was when the invoice was issued. */
@@ -13,7 +13,7 @@ export interface CustomerSnapshot {
   key: string;
   name: string;
   primary_email?: string | null;
-  billing_address?: unknown;
+  billing_address?: PostalAddress | null;
 }
 
 const money = () => p.decimal('string').columnType('numeric');

@@ -3,7 +3,7 @@ import Decimal from 'decimal.js';
 import { roundMoney } from '../catalog/pricing';
 import type { Price } from '../catalog/types';
 import { instant, optionalInstant } from '../lib/time';
-import type { AppReferences, BillingWorkflowSettings, Supplier } from '../profiles/types';
+import type { AppReferences, BillingWorkflowSettings, Supplier, PostalAddress } from '../profiles/types';
 import type { BillingTotals, ComposedLine } from './compose';
 import type { DetailedLine, InvoiceEntity, InvoiceLineEntity, ValidationIssue } from './entities';
 import { lifecycleOf } from './invoices';
@@ -59,7 +59,7 @@ export interface InvoiceView {
     key: string;
     name: string;
     primary_email?: string | null;
-    billing_address?: unknown;
+    billing_address?: PostalAddress | null;
   };
   workflow?: BillingWorkflowSettings | null;
   apps?: AppReferences | null;

@@ -108,12 +108,21 @@ export function tierDetailedLines(
 
 function detailedLines(l: SourceLine, currency: string): DocumentDetailedLine[] {
   if (l.detailed_lines && l.detailed_lines.length > 0) {
-    return l.detailed_lines.map((d) => ({
+    const parts = l.detailed_lines.map((d) => ({
       name: d.name,
       quantity: d.quantity,
       unit_price: d.unit_price ?? null,
       amount: d.totals.amount ?? d.totals.total,
     }));
+    // a single part that is the line itself (a flat fee) adds nothing to the document
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (
+      only &&
+      new Decimal(only.quantity).eq(l.quantity ?? '1') &&
+      new Decimal(only.amount).eq(l.totals.amount)
+    )
+      return [];
+    return parts;
   }
   const tiers = l.detail?.tiers;
   if (!Array.isArray(tiers) || !tiers.every(isStoredTier)) return [];
