@@ -26,6 +26,9 @@ import { historyJson } from '../support/history';
 
 jest.setTimeout(180_000);
 
+/** attempts of an invoice step before it is shown failed: one local, then five remote (workflows/invoice.ts) */
+const STEP_ATTEMPTS = 6;
+
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
@@ -433,7 +436,7 @@ it('a crash between issuing and the hand-over, and after the hand-over: one issu
   await recordInvoiceHistory(h, id, 'invoice-crash-retried');
 
   // the next invoice's issuing keeps failing: issuing.failed, retry issues it
-  failIssue = 5;
+  failIssue = STEP_ATTEMPTS;
   await advanceTo(h, month(a, 2) + 120_000, [sub.id]);
   const second = await waitFor(async () => {
     const list = await ok(h.app.api.get(`${P}/billing/invoices?filter[status]=issuing`), 200);
@@ -504,12 +507,12 @@ it('the remaining transitions: overdue → void, overdue → uncollectible → v
       }),
     },
   );
-  // 1st invoice: a waiting auto-advance draft; its hand-over fails (5 attempts), then retry
+  // 1st invoice: a waiting auto-advance draft; its hand-over fails (all its attempts), then retry
   const first = await firstInvoice(h, sub.id, a);
   expect((await get(h, first)).status_details.extended_status).toBe('draft.waiting_auto_approval');
   expect(await refusedAll(h, first)).toEqual(['retry', 'void', 'mark_paid', 'mark_uncollectible']);
-  // at draft_until it is issued; the hand-over fails (5 attempts, backing off while time skips)
-  failHandOver = 5;
+  // at draft_until it is issued; the hand-over fails (all its attempts, backing off while time skips)
+  failHandOver = STEP_ATTEMPTS;
   await h.env.sleep(DAY + 60_000);
   let inv = await waitFor(async () => {
     const i = await get(h, first);
@@ -554,13 +557,13 @@ it('the remaining transitions: overdue → void, overdue → uncollectible → v
   inv = await ok(act(h, second, 'void'), 200);
   expect([inv.status, inv.number]).toEqual(['voided', 'INV-000002']);
 
-  // 3rd invoice: issuing fails (5 attempts): the draft, still unnumbered, is deleted
+  // 3rd invoice: issuing fails (all its attempts): the draft, still unnumbered, is deleted
   await advanceTo(h, month(a, 3) + 120_000, [sub.id]);
   const third = await waitFor(async () => {
     const l = await ok(h.app.api.get(`${P}/billing/invoices?filter[status]=draft`), 200);
     return l.data[0]?.id as string | undefined;
   });
-  failIssue = 5;
+  failIssue = STEP_ATTEMPTS;
   await h.env.sleep(DAY + 60_000);
   inv = await waitFor(async () => {
     const i = await get(h, third);
