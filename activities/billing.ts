@@ -16,7 +16,7 @@ import {
   recordInvoiceStatus,
   rerateDraftInvoice,
 } from '../src/billing/invoices';
-import { invoicingSnapshotFor, type SnapshotResolver } from '../src/billing/settings';
+import { customerInvoicingSnapshot, type SnapshotResolver } from '../src/billing/settings';
 import type { AppDeps } from '../src/deps';
 import { SA_CUSTOMER_KEY, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
 import type { InvoiceWorkflow } from '../workflows/definitions';
@@ -25,7 +25,7 @@ import type { At, BillingActivities, InvoiceActivities } from './contract';
 export type { BillingActivities, InvoiceActivities };
 
 export interface BillingActivityOptions {
-  /** the customer's billing settings (default: the default profile, src/billing/settings.ts) */
+  /** the customer's billing settings (default: its profile with its overrides, src/billing/settings.ts) */
   invoicingSnapshot?: SnapshotResolver;
 }
 
@@ -39,7 +39,7 @@ export function createBillingActivities(
   opts: BillingActivityOptions = {},
 ): BillingActivities & InvoiceActivities {
   const em = () => deps.orm.em.fork();
-  const resolve = opts.invoicingSnapshot ?? invoicingSnapshotFor(deps.config);
+  const resolve = opts.invoicingSnapshot ?? customerInvoicingSnapshot;
   return {
     async handOverInvoice({ at, ...input }: IssueInvoiceInput & At) {
       const e = em();

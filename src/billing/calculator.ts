@@ -3,8 +3,9 @@
  * usage) and hands it to the pure composition in `compose.ts`.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { findPlanKey, getFeature, getPlan } from '../catalog/service';
+import { findFeatures, findPlanKey, getPlan } from '../catalog/service';
 import { Sql, exec } from '../db/sql';
+import { usageFilters } from '../catalog/rate-cards';
 import type { Feature, Plan, RateCard } from '../catalog/types';
 import { notFound } from '../lib/errors';
 import {
@@ -36,18 +37,6 @@ export interface ComputeOptions {
 
 export interface ComputedInvoice extends ComposedInvoice {
   customer: BillingCustomer;
-}
-
-/** Feature meter filters (`{dim: {eq} | {in}}`) as `aggregateUsage` filters (`{dim: values}`). */
-export function meterFilters(feature: Feature): Record<string, string[]> | undefined {
-  const f = feature.meter?.filters;
-  if (!f || Object.keys(f).length === 0) return undefined;
-  const out: Record<string, string[]> = {};
-  for (const [dim, cond] of Object.entries(f)) {
-    const values = cond.in ?? (cond.eq !== undefined ? [cond.eq] : []);
-    if (values.length > 0) out[dim] = values;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /**
@@ -147,15 +136,23 @@ export async function computeLines(
     }
     return p;
   };
-  const featureCache = new Map<string, Feature>();
+  // every feature the billed phases name, in one query (a deleted feature still bills its last period)
+  const billedPlans = [
+    input.arrears ? await plan(input.arrears.planId) : undefined,
+    input.advance ? await plan(input.advance.planId) : undefined,
+  ];
+  const featureIds = new Set<string>();
+  billedPlans.forEach((p, i) => {
+    const period = i === 0 ? input.arrears : input.advance;
+    if (!p || !period) return;
+    for (const rc of phaseOf(p, period.phaseKey).rateCards) if (rc.feature) featureIds.add(rc.feature.id);
+  });
+  const features = await findFeatures(em, [...featureIds]);
   const featureKeys: Record<string, string> = {};
-  const feature = async (rc: RateCard) => {
+  const feature = (rc: RateCard): Feature | undefined => {
     if (!rc.feature) return undefined;
-    let f = featureCache.get(rc.feature.id);
-    if (!f) {
-      f = await getFeature(em, rc.feature.id);
-      featureCache.set(rc.feature.id, f);
-    }
+    const f = features.get(rc.feature.id);
+    if (!f) throw notFound('feature', rc.feature.id);
     featureKeys[rc.key] = f.key;
     return f;
   };
@@ -176,7 +173,7 @@ export async function computeLines(
     const usageFrom = start > s.from ? start : s.from;
     const usage: Record<string, string> = {};
     for (const rc of s.phase.rateCards) {
-      const f = await feature(rc);
+      const f = feature(rc);
       if (!isUsagePrice(rc.price)) continue;
       if (!f?.meter || usageFrom >= s.to) {
         usage[rc.key] = '0';
@@ -189,7 +186,7 @@ export async function computeLines(
           subjects,
           from: usageFrom,
           to: s.to,
-          filters: meterFilters(f),
+          filters: usageFilters(f.meter.filters),
         }),
       );
     }
@@ -201,7 +198,7 @@ export async function computeLines(
     const p = await plan(input.advance.planId);
     useCurrency(p);
     advance = section(input.advance, phaseOf(p, input.advance.phaseKey));
-    for (const rc of advance.phase.rateCards) await feature(rc);
+    for (const rc of advance.phase.rateCards) feature(rc);
   }
 
   const oneTimeBilled =

@@ -30,13 +30,13 @@ import type { DraftEdit, IssueInvoiceInput, IssuedInvoiceRef } from './contract'
 import { Invoice, InvoiceLine } from './entities';
 import { invoiceLifecycle, issueInvoice as issueNow, type IssueOptions } from './invoices';
 import { apply, type AvailableActions, type InvoiceAction } from './lifecycle';
-import { defaultInvoicingSnapshot } from './settings';
+import { customerInvoicingSnapshot } from './settings';
 import { composedLineView, invoiceView, totalsView, type InvoiceLineView, type InvoiceView } from './views';
 
 export type { InvoiceLineView, InvoiceView };
 
 /**
- * Drafts and issues the invoice for `input` at once (programmatic issuing, the default profile unless
+ * Drafts and issues the invoice for `input` at once (programmatic issuing, by the customer's profile unless
  * `opts.snapshot` says otherwise); once per `invoiceKey`. No workflow: the invoice stays `issued`.
  */
 export async function issueInvoice(
@@ -44,7 +44,7 @@ export async function issueInvoice(
   input: IssueInvoiceInput,
   opts: IssueOptions & { snapshot?: Parameters<typeof issueNow>[2] } = {},
 ): Promise<IssuedInvoiceRef> {
-  const snapshot = opts.snapshot ?? defaultInvoicingSnapshot({ TALLY_COLLECTION_PERIOD: 'PT1H' });
+  const snapshot = opts.snapshot ?? (await customerInvoicingSnapshot(em, input.customerId));
   return issueNow(em, input, snapshot, opts);
 }
 
@@ -303,8 +303,7 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
   }
 
   return {
-    issueInvoice: (input: IssueInvoiceInput) =>
-      issueInvoice(em(), input, { snapshot: defaultInvoicingSnapshot(deps.config) }),
+    issueInvoice: (input: IssueInvoiceInput) => issueInvoice(em(), input),
     getInvoice: (id: string) => getInvoice(em(), id),
     listInvoices: (q: InvoiceListQuery) => listInvoices(em(), q),
     previewInvoice: (customerIdOrKey: string, now: Date = new Date()) =>

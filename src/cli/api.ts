@@ -5,7 +5,7 @@ import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
 import { closeIngestPools } from '../metering/ingest';
 import { logger } from '../lib/logger';
-import { ensureDefaultProfile } from '../profiles/service';
+import { ensureBillingSetup } from '../billing/settings';
 import { connectTemporal } from '../temporal/client';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
 
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   }
   const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX, config.DATABASE_ACQUIRE_MS);
   // the default billing profile, at first start (idempotent; the worker does the same)
-  await ensureDefaultProfile(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
+  await ensureBillingSetup(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const temporal = await connectTemporal(config);
   const app = createApp({ config, orm, logger, temporal: temporal.client });
   const http = await listen(app, config.PORT);

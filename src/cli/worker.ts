@@ -3,7 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
 import { logger } from '../lib/logger';
-import { ensureDefaultProfile } from '../profiles/service';
+import { ensureBillingSetup } from '../billing/settings';
 import { retryConnect } from '../temporal/client';
 import { createWorker, installTemporalLogging, workerTuningFromEnv } from '../temporal/worker';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   installTemporalLogging(logger);
   const orm = await createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   // the default billing profile, at first start (idempotent; the API does the same)
-  await ensureDefaultProfile(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
+  await ensureBillingSetup(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const connection = await retryConnect(`Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
     NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
   );

@@ -27,19 +27,12 @@ export interface OwnershipException {
 const ACCESS_QUERY =
   'the entitlement access query: one statement over customers, subjects, subscriptions, plans, features and meters (declared read model, for speed)';
 
-const BILLING_REWRITE = 'billing rewrite (issue 11) removes it';
-
 export const ownershipExceptions: readonly OwnershipException[] = [
   ...['customers', 'customer_subjects', 'subscriptions', 'plans', 'features', 'meters'].map((table) => ({
     domain: 'entitlements',
     table,
     file: 'src/entitlements/read-model.ts',
     reason: ACCESS_QUERY,
-  })),
-  ...['customers', 'plans', 'subscriptions'].map((table) => ({
-    domain: 'billing',
-    table,
-    reason: BILLING_REWRITE,
   })),
   // a foreign key is a schema relation, not a read: a subscription's customer and plan version exist
   ...['customers', 'plans'].map((table) => ({

@@ -8,8 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { issueInvoice } from '../../src/billing/service';
-import { defaultInvoicingSnapshot } from '../../src/billing/settings';
-import type { BillingWorkflowSettings, InvoicingSnapshot } from '../../src/profiles/types';
+import type { BillingWorkflowSettings } from '../../src/profiles/types';
 import { SA_INVOICE_NUMBER, SA_INVOICE_STATUS } from '../../src/temporal/search-attributes';
 import { ok, P } from '../support/api';
 import {
@@ -35,23 +34,35 @@ afterEach(async () => {
   h = undefined;
 });
 
+/** The default profile's invoicing and payment settings, as a test sets them. */
+interface ProfileSettings {
+  invoicing: BillingWorkflowSettings['invoicing'];
+  payment: BillingWorkflowSettings['payment'];
+}
 const settings = (
   invoicing: BillingWorkflowSettings['invoicing'],
   payment: BillingWorkflowSettings['payment'],
-): InvoicingSnapshot => {
-  const d = defaultInvoicingSnapshot({ TALLY_COLLECTION_PERIOD: 'PT1M' });
-  return {
-    ...d,
-    supplier: { name: 'Tally Test Ltd', email: 'billing@tally.test' },
-    workflow: { ...d.workflow, invoicing, payment },
-  };
-};
+): ProfileSettings => ({ invoicing, payment });
 
-async function start(snapshot?: InvoicingSnapshot, extra: HarnessOptions = {}) {
-  h = await createHarness({
-    ...(snapshot ? { invoicing: () => Promise.resolve(snapshot) } : {}),
-    ...extra,
-  });
+/**
+ * A harness whose default profile runs by `profile`, edited through the API as a user would, before the
+ * subscription exists (every invoice snapshots it), with a supplier.
+ */
+async function start(profile?: ProfileSettings, extra: HarnessOptions = {}) {
+  h = await createHarness(extra);
+  if (profile) {
+    const list = await ok(h.app.api.get(`${P}/profiles`), 200);
+    const d = list.data.find((p: { default: boolean }) => p.default);
+    await ok(
+      h.app.api.put(`${P}/profiles/${d.id}`).send({
+        name: d.name,
+        supplier: { name: 'Tally Test Ltd', email: 'billing@tally.test' },
+        workflow: { collection: d.workflow.collection, ...profile },
+        default: true,
+      }),
+      200,
+    );
+  }
   const s = await subscribeMetered(h);
   return { ...s, h };
 }
@@ -428,7 +439,9 @@ it('a crash between issuing and the hand-over, and after the hand-over: one issu
   expect(inv.number).toBe('INV-000001');
   const em = h.app.deps.orm.em.fork();
   expect(
-    await em.execute(`select last_value::int as n from invoice_number_counter where name = 'default'`),
+    await em.execute(
+      `select c.last_value::int as n from invoice_number_counter c join billing_profiles p on p.id = c.name where p.is_default`,
+    ),
   ).toEqual([{ n: 1 }]);
   expect(
     await em.execute('select count(*)::int as n from invoices where payment_handed_over_at is not null'),
@@ -579,7 +592,9 @@ it('the remaining transitions: overdue → void, overdue → uncollectible → v
   expect((await get(h, third)).status).toBe('deleted');
   const counter = await h.app.deps.orm.em
     .fork()
-    .execute(`select last_value::int as n from invoice_number_counter where name = 'default'`);
+    .execute(
+      `select c.last_value::int as n from invoice_number_counter c join billing_profiles p on p.id = c.name where p.is_default`,
+    );
   expect(counter).toEqual([{ n: 2 }]);
 });
 

@@ -11,7 +11,8 @@ import {
   issueDraftInvoice,
   recordInvoiceStatus,
 } from '../../src/billing/invoices';
-import { defaultInvoicingSnapshot } from '../../src/billing/settings';
+import { ensureBillingSetup } from '../../src/billing/settings';
+import { getDefaultProfile, resolveCustomerBilling } from '../../src/profiles/service';
 import { ConflictError } from '../../src/lib/errors';
 import { newId } from '../../src/lib/ids';
 import type { InvoicingSnapshot } from '../../src/profiles/types';
@@ -57,11 +58,12 @@ const input = (): IssueInvoiceInput => ({
   },
 });
 
-const profile = (
+/** The customer's real snapshot (the default profile), numbered under another profile id. */
+const profile = async (
   id: string,
   collection: 'charge_automatically' | 'send_invoice' = 'charge_automatically',
 ) => {
-  const d = defaultInvoicingSnapshot({ TALLY_COLLECTION_PERIOD: 'PT1H' });
+  const d = await resolveCustomerBilling(em(), customerId);
   return {
     ...d,
     profile_id: id,
@@ -84,7 +86,7 @@ const numbersOf = async (profileId: string) =>
   ).map((r) => r.number);
 
 it('concurrent issuing with transactions dying before commit: gapless, unique, a retry takes the next number', async () => {
-  const p = profile('numbering-a');
+  const p = await profile('numbering-a');
   const drafts = [];
   for (let i = 0; i < 30; i++) drafts.push(await createDraftInvoice(em(), input(), p));
   expect(drafts.every((d) => d.created && /^DRAFT-\d{6}$/.test(d.draftNumber!))).toBe(true);
@@ -119,14 +121,14 @@ it('each profile has its own counter and prefix', async () => {
   await em().execute(
     `insert into invoice_number_counter (name, last_value, prefix) values ('numbering-b', 41, 'ACME-')`,
   );
-  const b = await createDraftInvoice(em(), input(), profile('numbering-b'));
-  const c = await createDraftInvoice(em(), input(), profile('numbering-c'));
+  const b = await createDraftInvoice(em(), input(), await profile('numbering-b'));
+  const c = await createDraftInvoice(em(), input(), await profile('numbering-c'));
   expect((await issueDraftInvoice(em(), b.invoiceId)).number).toBe('ACME-000042');
   expect((await issueDraftInvoice(em(), c.invoiceId)).number).toBe('INV-000001');
 });
 
 it('the hand-over happens once; status writes refuse what the row does not lead to', async () => {
-  const d = await createDraftInvoice(em(), input(), profile('numbering-d', 'send_invoice'));
+  const d = await createDraftInvoice(em(), input(), await profile('numbering-d', 'send_invoice'));
   await expect(handOverToPayment(em(), d.invoiceId)).resolves.toEqual({ status: 'draft', handedOver: false });
   await expect(recordInvoiceStatus(em(), d.invoiceId, 'voided')).rejects.toBeInstanceOf(ConflictError);
   const issued = await issueDraftInvoice(em(), d.invoiceId, new Date('2026-02-01T01:00:00Z'));
@@ -152,8 +154,8 @@ it('the hand-over happens once; status writes refuse what the row does not lead 
 it('a second hand-over of the same key finds the draft (retried or replayed): one invoice, one set of lines', async () => {
   const i = input();
   const [a, b] = await Promise.all([
-    createDraftInvoice(em(), i, profile('numbering-e')),
-    createDraftInvoice(em(), i, profile('numbering-e')),
+    createDraftInvoice(em(), i, await profile('numbering-e')),
+    createDraftInvoice(em(), i, await profile('numbering-e')),
   ]);
   expect(a.invoiceId).toBe(b.invoiceId);
   expect([a.created, b.created].sort()).toEqual([false, true]);
@@ -162,4 +164,30 @@ it('a second hand-over of the same key finds the draft (retried or replayed): on
     [a.invoiceId],
   );
   expect(lines[0].n).toBe(2);
+});
+
+it('at start, the invoices and the number sequence kept under the legacy id pass to the default profile (once, racing starts included)', async () => {
+  const d = await getDefaultProfile(em());
+  // as an upgraded installation finds them: the lifecycle migration keeps both under 'default'
+  await em().execute(`update invoice_number_counter set name = 'default', last_value = 7 where name = ?`, [
+    d.id,
+  ]);
+  const legacy = await createDraftInvoice(em(), input(), await profile('default'));
+  await Promise.all([ensureBillingSetup(em(), 'PT1H'), ensureBillingSetup(em(), 'PT1H')]);
+  expect(
+    await em().execute(
+      `select name, last_value::int as n from invoice_number_counter where name in (?, 'default')`,
+      [d.id],
+    ),
+  ).toEqual([{ name: d.id, n: 7 }]);
+  const [row] = await em().execute<{ profile_id: string }[]>('select profile_id from invoices where id = ?', [
+    legacy.invoiceId,
+  ]);
+  expect(row.profile_id).toBe(d.id);
+  // numbering goes on where it stopped
+  expect((await issueDraftInvoice(em(), legacy.invoiceId)).number).toBe('INV-000008');
+  await ensureBillingSetup(em(), 'PT1H'); // later starts change nothing
+  expect(
+    await em().execute(`select last_value::int as n from invoice_number_counter where name = ?`, [d.id]),
+  ).toEqual([{ n: 8 }]);
 });

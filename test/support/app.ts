@@ -5,7 +5,7 @@ import { createApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { AppDeps } from '../../src/deps';
 import { logger } from '../../src/lib/logger';
-import { ensureDefaultProfile } from '../../src/profiles/service';
+import { ensureBillingSetup } from '../../src/billing/settings';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdefghijklmnop';
@@ -37,7 +37,7 @@ export async function createTestApp(
   });
   const deps: AppDeps = { config, orm: db.orm, logger, temporal: opts.temporal };
   // as the API and the worker do at start
-  await ensureDefaultProfile(db.orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
+  await ensureBillingSetup(db.orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const app = createApp(deps);
   const raw = request(app);
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TEST_TOKEN}`);
