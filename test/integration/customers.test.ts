@@ -92,7 +92,12 @@ describe('customers API', () => {
       ]),
     );
     const unknown = res.body.invalid_parameters.find((p: { field: string }) => p.field === 'body.colour');
-    expect(unknown.reason).toBe('unknown_property');
+    expect(unknown).toEqual({
+      field: 'body.colour',
+      rule: 'unknown_property',
+      reason: 'is not a known property',
+      source: 'body',
+    });
     // nothing was written
     const list = await t.api.get(BASE).query({ 'filter[name]': '' });
     expect(list.body.data).toEqual([]);
@@ -427,7 +432,8 @@ describe('customers API', () => {
       expect(unknown.status).toBe(400);
       expect(unknown.body.invalid_parameters[0]).toMatchObject({
         field: 'query.filter[colour]',
-        reason: 'unknown_property',
+        rule: 'unknown_property',
+        source: 'query',
       });
       const twoOps = await t2.api.get(BASE).query({ 'filter[key][eq]': 'a', 'filter[key][neq]': 'b' });
       expect(twoOps.status).toBe(400);

@@ -224,7 +224,7 @@ describe('POST /profiles', () => {
     ['no supplier', { supplier: undefined }, { 'body.supplier': /./ }],
     ['no default', { default: undefined }, { 'body.default': /./ }],
     ['default not a boolean', { default: 'yes' }, { 'body.default': /./ }],
-    ['unknown field', { colour: 'red' }, { 'body.colour': /unknown_property/ }],
+    ['unknown field', { colour: 'red' }, { 'body.colour': /not a known property/ }],
     ['bad label key', { labels: { 'bad key!': 'x' } }, { 'body.labels.bad key!': /invalid label key/ }],
     ['supplier e-mail', { supplier: { email: 'nope' } }, { 'body.supplier.email': /email/ }],
     [
@@ -242,7 +242,7 @@ describe('POST /profiles', () => {
       { supplier: { tax_id: { code: 'x'.repeat(33) } } },
       { 'body.supplier.tax_id.code': /./ },
     ],
-    ['supplier id is read-only', { supplier: { id: 'x' } }, { 'body.supplier.id': /unknown_property/ }],
+    ['supplier id is read-only', { supplier: { id: 'x' } }, { 'body.supplier.id': /not a known property/ }],
     [
       'interval not a duration',
       { workflow: { collection: { interval: '1 hour' } } },
@@ -329,12 +329,12 @@ describe('POST /profiles', () => {
           },
         },
       },
-      { 'body.workflow.collection.alignment.recurring_period': /unknown_property/ },
+      { 'body.workflow.collection.alignment.recurring_period': /not a known property/ },
     ],
     [
       'tax settings are not supported',
       { workflow: { tax: { enabled: true } } },
-      { 'body.workflow.tax': /unknown_property/ },
+      { 'body.workflow.tax': /not a known property/ },
     ],
     [
       'unknown payment app',
@@ -694,11 +694,11 @@ describe('GET/PUT /customers/{customerId}/billing', () => {
       },
       { 'body.workflow.collection.alignment.recurring_period.interval': /longer than zero/ },
     ],
-    ['app data not supported', { app_data: { stripe: {} } }, { 'body.app_data': /unknown_property/ }],
+    ['app data not supported', { app_data: { stripe: {} } }, { 'body.app_data': /not a known property/ }],
     [
       'unknown override',
       { workflow: { invoicing: { progressive_billing: true } } },
-      { 'body.workflow.invoicing.progressive_billing': /unknown_property/ },
+      { 'body.workflow.invoicing.progressive_billing': /not a known property/ },
     ],
   ])('400 naming the field: %s', async (_name, body, expected) => {
     const c = await customer(`billing-400-${_name.replace(/\W+/g, '-')}`);
