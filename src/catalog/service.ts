@@ -19,6 +19,7 @@ import { conflict, gone, invalid, notFound, NotFoundError, type InvalidParam } f
 import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { getMeter } from '../metering/service';
+import { liveSubscriptionCount } from '../subscriptions/queries';
 import type { Feature, FeatureMeterFilter, Plan, PlanPhase, PlanStatus } from './types';
 import { featureRefs, validatePlan, type PlanPhaseInput } from './validate';
 import { featureView, planView, type FeatureRow, type PlanRow } from './views';
@@ -423,8 +424,18 @@ async function archivePlan(em: EntityManager, id: string): Promise<Plan> {
 }
 
 /** DELETE: a draft is deleted; an active version is archived; an archived version stays as it is. */
+/**
+ * Deletes a draft or archives an active version; 409 while live subscriptions are on the version (they
+ * must be canceled or migrated first), naming how many.
+ */
 async function deletePlan(em: EntityManager, id: string): Promise<void> {
   const current = await getPlan(em, id);
+  const live = await liveSubscriptionCount(em, current.id);
+  if (live > 0)
+    throw conflict(
+      `plan ${current.key} version ${current.version} has ${live} live subscription(s); cancel or migrate them first`,
+      { subscriptions_count: live },
+    );
   if (current.status === 'draft')
     await exec(
       em,

@@ -1,5 +1,6 @@
 /**
- * Subscriptions' read exports for other domains (customers: "may this customer be deleted?"). A leaf that
+ * Subscriptions' read exports for other domains (customers: "may this customer be deleted?"; catalog: "may
+ * this plan version be deleted?"). A leaf that
  * imports only the db layer, so that a domain the subscription service depends on can call it without an
  * import cycle.
  */
@@ -14,4 +15,9 @@ export async function activeSubscriptionIds(em: EntityManager, customerId: strin
     { fields: ['id'], orderBy: { id: 'asc' }, disableIdentityMap: true },
   );
   return rows.map((r) => r.id);
+}
+
+/** How many live (not canceled) subscriptions are on the plan version `planId`. */
+export function liveSubscriptionCount(em: EntityManager, planId: string): Promise<number> {
+  return em.count(Subscription, { planId, status: { $ne: 'canceled' } });
 }

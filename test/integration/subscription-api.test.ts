@@ -151,6 +151,28 @@ describe('with a running worker', () => {
     await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }).expect(200);
     await h.app.api.delete(`${P}/customers/initech`).expect(204);
   });
+
+  it('refuses to delete a plan version that live subscriptions are on, naming how many', async () => {
+    const f = fixtures(h.app);
+    const plan = await f.plan('seats', defaultPhase([rateCard('7')]));
+    await f.customer('hooli');
+    await f.customer('pied-piper');
+    const a = await f.subscribe({ customer: { key: 'hooli' }, plan: { key: 'seats' } });
+    const b = await f.subscribe({ customer: { key: 'pied-piper' }, plan: { key: 'seats' } });
+    const refused = await h.app.api.delete(`${P}/plans/${plan.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/problem\+json/);
+    expect(refused.body).toMatchObject({ type: 'https://httpstatuses.com/409', subscriptions_count: 2 });
+    expect(refused.body.detail).toMatch(/2 live subscription/);
+    // nothing changed: the version is still active and subscribable
+    expect((await h.app.api.get(`${P}/plans/${plan.id}`).expect(200)).body.status).toBe('active');
+    await h.app.api.post(`${P}/subscriptions/${a.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    const still = await h.app.api.delete(`${P}/plans/${plan.id}`);
+    expect([still.status, still.body.subscriptions_count]).toEqual([409, 1]);
+    await h.app.api.post(`${P}/subscriptions/${b.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    await h.app.api.delete(`${P}/plans/${plan.id}`).expect(204);
+    expect((await h.app.api.get(`${P}/plans/${plan.id}`).expect(200)).body.status).toBe('archived');
+  });
 });
 
 describe('when the workflow cannot be started', () => {
