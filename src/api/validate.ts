@@ -35,6 +35,7 @@ const TYPE_RULES: Record<string, string> = {
 
 /** OpenMeter's `rule` (and its companion field) for a zod issue */
 function ruleOf(i: z.core.$ZodIssue): Pick<InvalidParam, 'rule' | 'minimum' | 'maximum' | 'choices'> {
+  if (i.message === 'unknown_property') return { rule: 'unknown_property' };
   switch (i.code) {
     case 'invalid_type':
       if (i.input === undefined) return { rule: 'required' };

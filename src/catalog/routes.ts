@@ -7,7 +7,8 @@ import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration } from './periods';
-import { createCatalogService } from './service';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { createCatalogService, FEATURE_SORT_FIELDS, PLAN_SORT_FIELDS } from './service';
 
 // ---------------------------------------------------------------------------------------------------
 // body schemas (unknown properties are rejected everywhere)
@@ -120,41 +121,30 @@ const updatePlanBody = z.strictObject({
 });
 
 // ---------------------------------------------------------------------------------------------------
-// list queries: page[...], filter[field]=v | filter[field][eq]=v | filter[field][oeq]=a,b
-
-const stringFilter = z
-  .union([
-    z.string(),
-    z.array(z.string()),
-    z.strictObject({ eq: z.string() }),
-    z.strictObject({ oeq: z.string() }),
-  ])
-  .transform((v): string[] =>
-    typeof v === 'string' ? [v] : Array.isArray(v) ? v : 'eq' in v ? [v.eq] : v.oeq.split(','),
-  );
+// list queries: OpenMeter's page[...], filter[...] (src/lib/list-query.ts) and sort
 
 const featureListQuery = z.object({
   page: pageQuery,
-  filter: z
-    .strictObject({
-      key: stringFilter.optional(),
-      meter_id: stringFilter.optional(),
-      name: stringFilter.optional(),
-    })
-    .optional(),
+  filter: filterObject(
+    { key: fieldFilter('string'), meter_id: fieldFilter('ulid'), name: fieldFilter('string') },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(FEATURE_SORT_FIELDS),
 });
 
-const planStatus = z.enum(['draft', 'active', 'archived']);
+const PLAN_STATUSES = ['draft', 'active', 'archived', 'scheduled'] as const;
 const planListQuery = z.object({
   page: pageQuery,
-  filter: z
-    .strictObject({
-      key: stringFilter.optional(),
-      name: stringFilter.optional(),
-      status: stringFilter.pipe(z.array(planStatus)).optional(),
-      currency: stringFilter.optional(),
-    })
-    .optional(),
+  filter: filterObject(
+    {
+      key: fieldFilter('string'),
+      name: fieldFilter('string'),
+      status: fieldFilter('exact', PLAN_STATUSES),
+      currency: fieldFilter('exact'),
+    },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(PLAN_SORT_FIELDS),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -170,7 +160,7 @@ export function catalogRoutes(deps: AppDeps): Router {
 
   r.get('/features', async (req, res) => {
     const q = parseQuery(featureListQuery, req.query);
-    res.json(await svc.listFeatures({ page: q.page, ...q.filter }));
+    res.json(await svc.listFeatures({ page: q.page, sort: q.sort, ...q.filter }));
   });
 
   r.get('/features/:featureId', async (req, res) => {
@@ -191,7 +181,7 @@ export function catalogRoutes(deps: AppDeps): Router {
 
   r.get('/plans', async (req, res) => {
     const q = parseQuery(planListQuery, req.query);
-    res.json(await svc.listPlans({ page: q.page, ...q.filter }));
+    res.json(await svc.listPlans({ page: q.page, sort: q.sort, ...q.filter }));
   });
 
   r.get('/plans/:planId', async (req, res) => {

@@ -17,6 +17,7 @@ import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { conflict, gone, invalid, notFound, NotFoundError, type InvalidParam } from '../lib/errors';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
+import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { getMeter } from '../metering/service';
 import { liveSubscriptionCount } from '../subscriptions/queries';
@@ -152,22 +153,39 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
 
 export interface FeatureListQuery {
   page: PageParams;
-  key?: string[];
-  meter_id?: string[];
-  name?: string[];
+  key?: FieldFilter;
+  meter_id?: FieldFilter;
+  name?: FieldFilter;
+  labels?: Record<string, FieldFilter>;
+  sort?: SortKey<CatalogSortField>[];
 }
+
+export const FEATURE_SORT_FIELDS = ['key', 'name', 'created_at', 'updated_at'] as const;
+export const PLAN_SORT_FIELDS = ['id', 'key', 'version', 'name', 'created_at', 'updated_at'] as const;
+export type CatalogSortField = (typeof PLAN_SORT_FIELDS)[number];
+const CATALOG_SORT_COLUMNS: Record<CatalogSortField, string> = {
+  id: 'id',
+  key: 'key',
+  version: 'version',
+  name: 'name',
+  created_at: 'created_at',
+  updated_at: 'updated_at',
+};
 
 /** One page of live rows of `table` whose columns equal any of the given values, oldest first. */
 async function listLive<R, T>(
   em: EntityManager,
   table: 'features' | 'plans',
-  filters: [column: string, values: readonly string[] | undefined][],
+  filters: [column: string, filter: FieldFilter | undefined][],
+  labels: Record<string, FieldFilter> | undefined,
+  sort: SortKey<CatalogSortField>[] | undefined,
   page: PageParams,
   view: (r: R) => T,
 ): Promise<Page<T>> {
   const where = (q: Sql): Sql => {
     q.add('deleted_at is null');
-    for (const [col, values] of filters) if (values?.length) q.add(` and ${col} in `).list(values);
+    for (const [col, f] of filters) if (f) whereFilter(q.add(' and '), col, f);
+    if (labels && Object.keys(labels).length) whereLabels(q.add(' and '), 'labels', labels);
     return q;
   };
   const { limit, offset } = pageOffset(page);
@@ -177,11 +195,9 @@ async function listLive<R, T>(
   );
   const rows = await exec<R>(
     em,
-    where(new Sql().add(`select * from ${table} where `)).add(
-      ' order by created_at, id limit ? offset ?',
-      limit,
-      offset,
-    ),
+    where(new Sql().add(`select * from ${table} where `))
+      .add(orderBy(sort, CATALOG_SORT_COLUMNS, [{ field: 'created_at', desc: false }], 'id'))
+      .add(' limit ? offset ?', limit, offset),
   );
   return toPage(rows.map(view), Number(total), page);
 }
@@ -195,6 +211,8 @@ function listFeatures(em: EntityManager, q: FeatureListQuery): Promise<Page<Feat
       ['meter_id', q.meter_id],
       ['name', q.name],
     ],
+    q.labels,
+    q.sort,
     q.page,
     featureView,
   );
@@ -449,10 +467,12 @@ async function deletePlan(em: EntityManager, id: string): Promise<void> {
 
 export interface PlanListQuery {
   page: PageParams;
-  key?: string[];
-  status?: PlanStatus[];
-  currency?: string[];
-  name?: string[];
+  key?: FieldFilter;
+  status?: FieldFilter;
+  currency?: FieldFilter;
+  name?: FieldFilter;
+  labels?: Record<string, FieldFilter>;
+  sort?: SortKey<CatalogSortField>[];
 }
 
 function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
@@ -465,6 +485,8 @@ function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
       ['currency', q.currency],
       ['name', q.name],
     ],
+    q.labels,
+    q.sort,
     q.page,
     planView,
   );

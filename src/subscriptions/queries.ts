@@ -5,6 +5,8 @@
  * import cycle.
  */
 import type { EntityManager } from '@mikro-orm/core';
+import { Sql } from '../db/sql';
+import { whereFilter, type FieldFilter } from '../lib/list-query';
 import { Subscription } from './entities';
 
 /** The ids of the customer's active subscriptions, in id order (empty when none). */
@@ -20,4 +22,15 @@ export async function activeSubscriptionIds(em: EntityManager, customerId: strin
 /** How many live (not canceled) subscriptions are on the plan version `planId`. */
 export function liveSubscriptionCount(em: EntityManager, planId: string): Promise<number> {
   return em.count(Subscription, { planId, status: { $ne: 'canceled' } });
+}
+
+/**
+ * A condition for another domain's list: `<customerIdColumn>` names a customer with a live subscription
+ * whose plan key matches `f` (OpenMeter's `filter[plan_key]` on customers).
+ */
+export function customerOnPlanKeySql(q: Sql, customerIdColumn: string, f: FieldFilter): Sql {
+  q.add(
+    `${customerIdColumn} in (select s.customer_id from subscriptions s where s.status <> 'canceled' and `,
+  );
+  return whereFilter(q, 's.plan_key', f).add(')');
 }

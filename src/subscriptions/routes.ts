@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
-import { createSubscriptionsService } from './service';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { createSubscriptionsService, SUBSCRIPTION_SORT_FIELDS } from './service';
+
+const SUBSCRIPTION_STATUSES = ['scheduled', 'active', 'inactive', 'canceled'] as const;
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
@@ -49,15 +52,18 @@ const migrateBody = z.strictObject({
 
 const listQuery = z.object({
   page: pageQuery,
-  filter: z
-    .object({
-      id: z.string().optional(),
-      customer_id: z.string().optional(),
-      plan_id: z.string().optional(),
-      plan_key: z.string().optional(),
-      status: z.enum(['active', 'canceled']).optional(),
-    })
-    .optional(),
+  // OpenMeter's ListSubscriptionsParamsFilter (customer_id also takes the customer's key)
+  filter: filterObject(
+    {
+      id: fieldFilter('ulid'),
+      customer_id: fieldFilter('ulid'),
+      plan_id: fieldFilter('ulid'),
+      plan_key: fieldFilter('exact'),
+      status: fieldFilter('exact', SUBSCRIPTION_STATUSES),
+    },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(SUBSCRIPTION_SORT_FIELDS),
 });
 
 export function subscriptionRoutes(deps: AppDeps): Router {

@@ -442,6 +442,27 @@ describe('customers API', () => {
       expect(badPage.status).toBe(400);
       expect(badPage.body.invalid_parameters[0].field).toBe('query.page[size]');
     });
+
+    it('filters by labels (filter[labels.<key>], a Tally extension) with every string operator', async () => {
+      const made = [
+        await t2.api.post(BASE).send({ key: 'lab-1', name: 'Lab 1', labels: { env: 'prod', team: 'core' } }),
+        await t2.api.post(BASE).send({ key: 'lab-2', name: 'Lab 2', labels: { env: 'staging' } }),
+      ];
+      try {
+        const q = (query: Record<string, string>) => t2.api.get(BASE).query(query).then(keys);
+        expect(await q({ 'filter[labels.env]': 'prod' })).toEqual(['lab-1']);
+        expect(await q({ 'filter[labels.env][oeq]': 'prod,staging' })).toEqual(['lab-1', 'lab-2']);
+        expect(await q({ 'filter[labels.env][contains]': 'STAG' })).toEqual(['lab-2']);
+        expect(await q({ 'filter[labels.team][exists]': 'true' })).toEqual(['lab-1']);
+        expect(await q({ 'filter[labels.env]': 'prod', 'filter[labels.team]': 'other' })).toEqual([]);
+        // every other customer has no `env` label
+        expect((await q({ 'filter[labels.env][neq]': 'prod' })).filter((k) => k.startsWith('lab-'))).toEqual([
+          'lab-2',
+        ]);
+      } finally {
+        for (const m of made) await t2.api.delete(`${BASE}/${m.body.id}`).expect(204);
+      }
+    });
   });
 
   describe('service API for other domains', () => {

@@ -95,6 +95,32 @@ describe('with a running worker', () => {
     expect(page.body.data).toHaveLength(1);
     const bad = await h.app.api.get(`${P}/subscriptions?filter[status]=sleeping`);
     expect(bad.status).toBe(400);
+    expect(bad.body.invalid_parameters[0]).toMatchObject({ field: 'query.filter[status]', source: 'query' });
+
+    // OpenMeter's deepObject filter forms and sort
+    const ids = async (qs: string) => {
+      const res = await h.app.api.get(`${P}/subscriptions?${qs}`);
+      expect([qs, res.status]).toEqual([qs, 200]);
+      return res.body.data.map((s: { id: string }) => s.id);
+    };
+    const acme = s1.customer_id as string;
+    const globex = s2.customer_id as string;
+    expect(await ids(`filter[customer_id][eq]=${acme}`)).toEqual([s1.id]);
+    expect(await ids(`filter[customer_id][neq]=${acme}`)).toEqual([s2.id]);
+    expect((await ids(`filter[customer_id][oeq]=${acme},${globex}&sort=id`)).sort()).toEqual(
+      [s1.id, s2.id].sort(),
+    );
+    expect(await ids(`filter[id][eq]=${s2.id}`)).toEqual([s2.id]);
+    expect(await ids(`filter[plan_key][oeq]=basic,pro&filter[status][eq]=active&sort=id desc`)).toEqual(
+      [s1.id, s2.id].sort().reverse(),
+    );
+    expect(await ids(`filter[status][neq]=active`)).toEqual([]);
+    const two = await ids('sort=active_from desc');
+    expect([...two].reverse()).toEqual(await ids('sort=active_from asc'));
+    const twoOps = await h.app.api.get(`${P}/subscriptions?filter[id][eq]=a&filter[id][neq]=b`);
+    expect(twoOps.status).toBe(400);
+    const badSort = await h.app.api.get(`${P}/subscriptions?sort=colour`);
+    expect([badSort.status, badSort.body.invalid_parameters[0].field]).toEqual([400, 'query.sort']);
   });
 
   it('changes plan immediately (new plan key in the row and the search attributes)', async () => {
