@@ -25,7 +25,7 @@ import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
-import { orderBy, whereFilter, type FieldFilter, type SortKey } from '../lib/list-query';
+import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
@@ -117,6 +117,7 @@ export async function listSubscriptions(
   if (f.plan_key) whereFilter(and(), 's.plan_key', f.plan_key);
   if (f.plan_id) whereFilter(and(), 's.plan_id', f.plan_id);
   if (f.id) whereFilter(and(), 's.id', f.id);
+  if (f.labels) whereLabels(and(), 's.labels', f.labels);
   const { limit, offset } = pageOffset(q.page);
   const page = new Sql()
     .add('select s.* from subscriptions s ')
@@ -231,6 +232,9 @@ export interface CreateSubscriptionInput {
   customer: { id?: string; key?: string };
   plan: PlanInputRef;
   billing_anchor?: string;
+  labels?: Record<string, string>;
+  settlement_mode?: 'credit_then_invoice' | 'credit_only';
+  cost_basis_mode?: 'dynamic' | 'pinned';
 }
 
 /** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
@@ -294,8 +298,8 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         next_period_end, workflow_id, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         next_period_end, workflow_id, labels, settlement_mode, cost_basis_mode, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)`,
       ...[
         id,
         customer.id,
@@ -311,6 +315,9 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         state.period!.to,
         plainNextPeriod(state)?.to ?? null,
         workflowId,
+        JSON.stringify(input.labels ?? {}),
+        input.settlement_mode ?? 'credit_then_invoice',
+        input.cost_basis_mode ?? 'dynamic',
         now,
         now,
       ],
@@ -374,8 +381,21 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       return send(row, (h) => h.executeUpdate(cancelUpdate, { args: [{ timing }] }));
     },
 
-    async change(id: string, plan: PlanInputRef, timing: Timing): Promise<SubscriptionView> {
+    async change(
+      id: string,
+      plan: PlanInputRef,
+      timing: Timing,
+      customer?: { id?: string; key?: string },
+    ): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      if (customer) {
+        const named = customer.id !== undefined ? customer.id.toUpperCase() === row.customer_id : true;
+        const keyed = customer.key !== undefined ? customer.key === row.customer_key : true;
+        if (!named || !keyed)
+          throw invalid("a plan change keeps the subscription's customer", [
+            { field: 'body.customer', reason: `the subscription belongs to customer ${row.customer_id}` },
+          ]);
+      }
       const target = await activePlan(em(), plan, 'body.plan');
       sameCurrency(row, target, 'body.plan');
       return send(row, (h) =>

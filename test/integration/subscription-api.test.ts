@@ -178,6 +178,68 @@ describe('with a running worker', () => {
     await h.app.api.delete(`${P}/customers/initech`).expect(204);
   });
 
+  it("accepts OpenMeter's create and change bodies: labels and modes stored and filterable, change answers current/next", async () => {
+    const f = fixtures(h.app);
+    await f.customer('umbrella');
+    const created = await h.app.api
+      .post(`${P}/subscriptions`)
+      .send({
+        customer: { key: 'umbrella' },
+        plan: { key: 'basic' },
+        labels: { env: 'prod', team: 'growth' },
+        settlement_mode: 'credit_then_invoice',
+        cost_basis_mode: 'dynamic',
+      })
+      .expect(201);
+    expect(created.body).toMatchObject({
+      labels: { env: 'prod', team: 'growth' },
+      settlement_mode: 'credit_then_invoice',
+      cost_basis_mode: 'dynamic',
+      cost_basis_pins: [],
+      plan_id: created.body.plan.id,
+    });
+    expect(created.body.phases).toEqual([
+      expect.objectContaining({
+        key: 'default',
+        active_from: created.body.active_from,
+        items: [expect.objectContaining({ rate_card: expect.objectContaining({ key: 'platform' }) })],
+      }),
+    ]);
+    const byLabel = await h.app.api.get(`${P}/subscriptions?filter[labels.env]=prod`).expect(200);
+    expect(byLabel.body.data.map((s: { id: string }) => s.id)).toEqual([created.body.id]);
+    expect(
+      (await h.app.api.get(`${P}/subscriptions?filter[labels.env][neq]=prod`)).body.data,
+    ).not.toContainEqual(expect.objectContaining({ id: created.body.id }));
+    const badLabel = await h.app.api.post(`${P}/subscriptions`).send({
+      customer: { key: 'umbrella' },
+      plan: { key: 'basic' },
+      labels: { 'not a key!': 'x' },
+    });
+    expect(badLabel.status).toBe(400);
+
+    const wrong = await h.app.api
+      .post(`${P}/subscriptions/${created.body.id}/change`)
+      .send({ customer: { key: 'acme-inc' }, plan: { key: 'pro' }, timing: 'next_billing_cycle' });
+    expect([wrong.status, wrong.body.invalid_parameters[0].field]).toEqual([400, 'body.customer']);
+    const changed = await h.app.api
+      .post(`${P}/subscriptions/${created.body.id}/change`)
+      .send({
+        customer: { id: created.body.customer_id },
+        plan: { key: 'pro' },
+        timing: 'next_billing_cycle',
+        labels: { ignored: 'yes' },
+        cost_basis_mode: 'dynamic',
+      })
+      .expect(200);
+    expect(changed.body.current.id).toBe(created.body.id);
+    expect(changed.body.next.pending_changes).toEqual([
+      expect.objectContaining({ type: 'change', timing: 'next_billing_cycle' }),
+    ]);
+    // the timeline ends where the scheduled change starts
+    expect(changed.body.phases.at(-1).active_to).toBe(changed.body.current_period.to);
+    expect(changed.body.labels).toEqual({ env: 'prod', team: 'growth' });
+  });
+
   it('refuses to delete a plan version that live subscriptions are on, naming how many', async () => {
     const f = fixtures(h.app);
     const plan = await f.plan('seats', defaultPhase([rateCard('7')]));
