@@ -44,6 +44,7 @@ export interface FeatureInput {
   description?: string;
   labels?: Record<string, string>;
   meter?: { id: string; filters?: Record<string, FeatureMeterFilter> };
+  unit_cost?: unknown;
 }
 
 /**
@@ -133,8 +134,8 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
     await exec(
       em,
       new Sql().add(
-        `insert into features (id, key, name, description, labels, meter_id, meter_filters)
-         values (?, ?, ?, ?, ?::jsonb, ?, ?::jsonb)`,
+        `insert into features (id, key, name, description, labels, meter_id, meter_filters, unit_cost)
+         values (?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::jsonb)`,
         id,
         input.key,
         input.name,
@@ -142,6 +143,7 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
         input.labels ? JSON.stringify(input.labels) : null,
         meterId,
         filters ? JSON.stringify(filters) : null,
+        input.unit_cost !== undefined ? JSON.stringify(input.unit_cost) : null,
       ),
     );
   } catch (e) {

@@ -332,11 +332,6 @@ describe('POST /profiles', () => {
       { 'body.workflow.collection.alignment.recurring_period': /not a known property/ },
     ],
     [
-      'tax settings are not supported',
-      { workflow: { tax: { enabled: true } } },
-      { 'body.workflow.tax': /not a known property/ },
-    ],
-    [
       'unknown payment app',
       { apps: { ...SANDBOX, payment: { id: UNKNOWN_ID } } },
       { 'body.apps.payment.id': /unknown app .*sandbox app 00000000000000000000SANDBX/ },
@@ -694,11 +689,10 @@ describe('GET/PUT /customers/{customerId}/billing', () => {
       },
       { 'body.workflow.collection.alignment.recurring_period.interval': /longer than zero/ },
     ],
-    ['app data not supported', { app_data: { stripe: {} } }, { 'body.app_data': /not a known property/ }],
     [
       'unknown override',
-      { workflow: { invoicing: { progressive_billing: true } } },
-      { 'body.workflow.invoicing.progressive_billing': /not a known property/ },
+      { workflow: { invoicing: { progressive: true } } },
+      { 'body.workflow.invoicing.progressive': /not a known property/ },
     ],
   ])('400 naming the field: %s', async (_name, body, expected) => {
     const c = await customer(`billing-400-${_name.replace(/\W+/g, '-')}`);
@@ -708,6 +702,30 @@ describe('GET/PUT /customers/{customerId}/billing', () => {
     for (const [field, reason] of Object.entries(expected)) expect(fields[field]).toMatch(reason);
     expect(Object.keys(fields).sort()).toEqual(Object.keys(expected).sort());
     expect(await ok(t.api.get(billingOf(c.id)), 200)).toEqual({});
+  });
+
+  it("accepts OpenMeter's fields Tally does not act on, and ignores them", async () => {
+    const p = await createOk({
+      workflow: {
+        invoicing: {
+          auto_advance: false,
+          progressive_billing: true,
+          subscription_end_proration_mode: 'bill_full_period',
+        },
+        tax: { enabled: true, enforced: false, default_tax_config: { behavior: 'exclusive' } },
+      },
+    });
+    expect(p.workflow.invoicing).toEqual({ auto_advance: false, draft_period: 'P0D' });
+    expect(p.workflow).not.toHaveProperty('tax');
+    const c = await customer('billing-openmeter-app-data');
+    const res = await ok(
+      t.api.put(billingOf(c.id)).send({
+        billing_profile: { id: p.id },
+        app_data: { stripe: { customer_id: 'cus_1' }, external_invoicing: { labels: { a: 'b' } } },
+      }),
+      200,
+    );
+    expect(res).toEqual({ billing_profile: { id: p.id } });
   });
 
   it('400 for a deleted profile', async () => {
