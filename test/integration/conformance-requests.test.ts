@@ -119,13 +119,11 @@ describe('what is stored without being acted on', () => {
   });
 
   it('a meter filter operator Tally cannot apply is refused by name, not ignored', async () => {
-    const res = await app.api
-      .post(`${P}/features`)
-      .send({
-        key: 'filtered',
-        name: 'Filtered',
-        meter: { id: 'some-meter', filters: { model: { neq: 'x' } } },
-      });
+    const res = await app.api.post(`${P}/features`).send({
+      key: 'filtered',
+      name: 'Filtered',
+      meter: { id: 'some-meter', filters: { model: { neq: 'x' } } },
+    });
     expect(res.status).toBe(400);
     expect(res.body.invalid_parameters).toEqual([
       expect.objectContaining({
