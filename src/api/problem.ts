@@ -47,14 +47,60 @@ export const badRequest = (detail: string, invalid_parameters?: InvalidParam[]) 
 export const notFound = (what: string, id: string) => new ProblemError(404, `${what} ${id} not found`);
 export const conflict = (detail: string) => new ProblemError(409, detail);
 
-export function problemBody(status: number, detail: string, instance?: string, extra: object = {}) {
+/** OpenMeter's rule codes that need a companion field (`minimum`, `maximum`, `choices`) */
+const MIN_RULES = new Set(['min_length', 'min_digits', 'min_items', 'min']);
+const MAX_RULES = new Set(['max_length', 'max_items', 'max']);
+
+/** the rule a reason implies when the thrower named none */
+function impliedRule(reason: string): string {
+  if (reason === 'unknown_property' || /unknown property/i.test(reason)) return 'unknown_property';
+  if (/\brequired\b/i.test(reason)) return 'required';
+  return 'invalid';
+}
+
+/**
+ * One `invalid_parameters` item in OpenMeter's shape (InvalidParameterStandard / MinimumLength /
+ * MaximumLength / ChoiceItem): `field`, `rule`, `reason`, `source`, and the rule's companion field.
+ */
+export function wireParam(p: InvalidParam): Record<string, unknown> {
+  let rule = p.rule ?? impliedRule(p.reason);
+  // a min/max/enum rule without its companion would break the item's schema: fall back to the standard one
+  if (MIN_RULES.has(rule) && !Number.isInteger(p.minimum)) rule = 'invalid';
+  if (MAX_RULES.has(rule) && !Number.isInteger(p.maximum)) rule = 'invalid';
+  if (rule === 'enum' && !(p.choices && p.choices.length)) rule = 'invalid';
+  const source = /^(body|query|path|header)\b/.exec(p.field)?.[1];
   return {
-    type: `https://httpstatuses.io/${status}`,
+    field: p.field,
+    rule,
+    reason: p.reason === 'unknown_property' ? 'is not a known property' : p.reason,
+    ...(source ? { source } : {}),
+    ...(MIN_RULES.has(rule) ? { minimum: p.minimum } : {}),
+    ...(MAX_RULES.has(rule) ? { maximum: p.maximum } : {}),
+    ...(rule === 'enum' ? { choices: [...new Set(p.choices)] } : {}),
+  };
+}
+
+/**
+ * OpenMeter's problem shape (BaseError + BadRequestError): `type` is `https://httpstatuses.com/<status>`,
+ * `title`, `status`, `instance`, `detail`, and on a 400 `invalid_parameters` (see wireParam). Other keys a
+ * domain error carries (e.g. a 409's `conflicts`) follow as Tally extensions.
+ */
+export function problemBody(status: number, detail: string, instance?: string, extra: object = {}) {
+  const { invalid_parameters, ...rest } = extra as { invalid_parameters?: InvalidParam[] };
+  const params = (invalid_parameters ?? []).map(wireParam);
+  return {
+    type: `https://httpstatuses.com/${status}`,
     title: TITLES[status] ?? 'Error',
     status,
     detail,
-    ...(instance ? { instance } : {}),
-    ...extra,
+    instance: instance ?? '',
+    ...rest,
+    // OpenMeter requires a non-empty list on every 400
+    ...(params.length
+      ? { invalid_parameters: params }
+      : status === 400
+        ? { invalid_parameters: [{ field: 'request', rule: 'invalid', reason: detail }] }
+        : {}),
   };
 }
 
@@ -176,7 +222,15 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next)
         : e.type === 'entity.parse.failed'
           ? `malformed JSON: ${e.message ?? ''}`
           : (e.message ?? 'bad request');
-    sendProblem(res, status, detail, req.originalUrl);
+    const body =
+      e.type?.startsWith('entity.') || e.type?.startsWith('charset.') || e.type === 'encoding.unsupported';
+    sendProblem(
+      res,
+      status,
+      detail,
+      req.originalUrl,
+      body && status === 400 ? { invalid_parameters: [{ field: 'body', reason: detail }] } : {},
+    );
     return;
   }
   const down = unavailableDependency(err);

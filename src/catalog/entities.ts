@@ -18,6 +18,7 @@ export const FeatureEntity = defineEntity({
     labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
     meterId: p.string().columnType('text').nullable(),
     meterFilters: p.json<Record<string, FeatureMeterFilter>>().columnType('jsonb').nullable(),
+    unitCost: p.json<unknown>().columnType('jsonb').nullable(),
     ...timestamps(),
     ...softDelete(),
   },

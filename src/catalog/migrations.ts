@@ -59,4 +59,18 @@ export class CatalogInit extends Migration {
   }
 }
 
-export const catalogMigrations: MigrationEntry[] = [{ name: 'm2026112130_catalog_init', class: CatalogInit }];
+/** OpenMeter's `unit_cost` on a feature (issue 13): stored as sent and shown; Tally does not use it yet. */
+export class CatalogFeatureUnitCost extends Migration {
+  override up(): void {
+    this.addSql('alter table features add column unit_cost jsonb');
+  }
+
+  override down(): void {
+    this.addSql('alter table features drop column unit_cost');
+  }
+}
+
+export const catalogMigrations: MigrationEntry[] = [
+  { name: 'm2026112130_catalog_init', class: CatalogInit },
+  { name: 'm2026120214_catalog_feature_unit_cost', class: CatalogFeatureUnitCost },
+];

@@ -1,10 +1,11 @@
 /**
  * Catalog export for other domains that show a plan version next to their own rows (subscriptions): the
- * name, currency and billing cadence of many plan versions in one read. Any status, deleted drafts
+ * name, currency, billing cadence and phases of many plan versions in one read. Any status, deleted drafts
  * included, so that a reference never dangles.
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { PlanEntity } from './entities';
+import type { PlanPhase } from './types';
 
 export interface PlanSummary {
   id: string;
@@ -12,6 +13,8 @@ export interface PlanSummary {
   /** ISO 4217 code, as stored (`char(3)`) */
   currency: string;
   billing_cadence: string;
+  /** the version's phases and rate cards (subscriptions show them as their phases and items) */
+  phases: PlanPhase[];
 }
 
 /** The plan versions named by `ids` (unknown ids are absent from the map). One query. */
@@ -24,12 +27,12 @@ export async function planSummaries(
   const plans = await em.find(
     PlanEntity,
     { id: { $in: unique } },
-    { fields: ['id', 'name', 'currency', 'billingCadence'], disableIdentityMap: true },
+    { fields: ['id', 'name', 'currency', 'billingCadence', 'phases'], disableIdentityMap: true },
   );
   return new Map(
     plans.map((p) => [
       p.id,
-      { id: p.id, name: p.name, currency: p.currency, billing_cadence: p.billingCadence },
+      { id: p.id, name: p.name, currency: p.currency, billing_cadence: p.billingCadence, phases: p.phases },
     ]),
   );
 }

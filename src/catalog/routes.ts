@@ -7,7 +7,8 @@ import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration } from './periods';
-import { createCatalogService } from './service';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { createCatalogService, FEATURE_SORT_FIELDS, PLAN_SORT_FIELDS } from './service';
 
 // ---------------------------------------------------------------------------------------------------
 // body schemas (unknown properties are rejected everywhere)
@@ -30,12 +31,28 @@ const duration = z.string().refine(isValidDuration, 'must be an ISO-8601 duratio
 const amount = z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "10.50"');
 const ulidOrKey = z.string().min(1).max(64);
 
+// OpenMeter's QueryFilterStringMapItem; Tally bills and meters features by `eq` and `in` only so far: the
+// other operators are refused by name rather than ignored (ignoring one would count usage it excludes)
+const UNSUPPORTED_FILTER_OPS = ['neq', 'nin', 'contains', 'ncontains', 'exists', 'and', 'or'] as const;
 const meterFilter = z
   .strictObject({
     eq: z.string().optional(),
     in: z.array(z.string()).min(1).max(100).optional(),
+    ...Object.fromEntries(UNSUPPORTED_FILTER_OPS.map((op) => [op, z.json().optional()])),
   })
-  .refine((f) => (f.eq !== undefined) !== (f.in !== undefined), 'exactly one of eq, in is required');
+  .superRefine((f, ctx) => {
+    const unsupported = UNSUPPORTED_FILTER_OPS.filter(
+      (op) => (f as Record<string, unknown>)[op] !== undefined,
+    );
+    for (const op of unsupported)
+      ctx.addIssue({
+        code: 'custom',
+        path: [op],
+        message: `the ${op} operator is not supported in a feature's meter filters yet (eq and in are)`,
+      });
+    if (!unsupported.length && (f.eq !== undefined) === (f.in !== undefined))
+      ctx.addIssue({ code: 'custom', message: 'exactly one of eq, in is required' });
+  });
 
 const createFeatureBody = z.strictObject({
   key: resourceKey,
@@ -51,6 +68,8 @@ const createFeatureBody = z.strictObject({
         .optional(),
     })
     .optional(),
+  // OpenMeter's BillingFeatureUnitCost: stored and shown, not used yet (see the README)
+  unit_cost: z.json().optional(),
 });
 
 const flatPrice = z.strictObject({ type: z.literal('flat'), amount });
@@ -89,6 +108,15 @@ const rateCard = z.strictObject({
   payment_term: z.enum(['in_advance', 'in_arrears']).optional(),
   price,
   entitlement: entitlement.optional(),
+  // OpenMeter's fields that Tally stores with the plan and does not bill yet (see the README)
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD')
+    .optional(),
+  unit_config: z.json().optional(),
+  commitments: z.json().optional(),
+  discounts: z.json().optional(),
+  tax_config: z.json().optional(),
 });
 
 const phase = z.strictObject({
@@ -100,16 +128,29 @@ const phase = z.strictObject({
   rate_cards: z.array(rateCard),
 });
 
-const createPlanBody = z.strictObject({
-  key: resourceKey,
-  name,
-  description,
-  labels,
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
-  billing_cadence: duration,
-  pro_rating_enabled: z.boolean().optional(),
-  phases: z.array(phase).min(1),
-});
+const createPlanBody = z
+  .strictObject({
+    key: resourceKey,
+    name,
+    description,
+    labels,
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
+    billing_cadence: duration,
+    pro_rating_enabled: z.boolean().optional(),
+    phases: z.array(phase).min(1),
+  })
+  .superRefine((p, ctx) => {
+    p.phases.forEach((ph, i) =>
+      ph.rate_cards.forEach((rc, j) => {
+        if (rc.currency !== undefined && rc.currency !== p.currency)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['phases', i, 'rate_cards', j, 'currency'],
+            message: `must be the plan's currency ${p.currency}`,
+          });
+      }),
+    );
+  });
 
 const updatePlanBody = z.strictObject({
   name,
@@ -120,41 +161,30 @@ const updatePlanBody = z.strictObject({
 });
 
 // ---------------------------------------------------------------------------------------------------
-// list queries: page[...], filter[field]=v | filter[field][eq]=v | filter[field][oeq]=a,b
-
-const stringFilter = z
-  .union([
-    z.string(),
-    z.array(z.string()),
-    z.strictObject({ eq: z.string() }),
-    z.strictObject({ oeq: z.string() }),
-  ])
-  .transform((v): string[] =>
-    typeof v === 'string' ? [v] : Array.isArray(v) ? v : 'eq' in v ? [v.eq] : v.oeq.split(','),
-  );
+// list queries: OpenMeter's page[...], filter[...] (src/lib/list-query.ts) and sort
 
 const featureListQuery = z.object({
   page: pageQuery,
-  filter: z
-    .strictObject({
-      key: stringFilter.optional(),
-      meter_id: stringFilter.optional(),
-      name: stringFilter.optional(),
-    })
-    .optional(),
+  filter: filterObject(
+    { key: fieldFilter('string'), meter_id: fieldFilter('ulid'), name: fieldFilter('string') },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(FEATURE_SORT_FIELDS),
 });
 
-const planStatus = z.enum(['draft', 'active', 'archived']);
+const PLAN_STATUSES = ['draft', 'active', 'archived', 'scheduled'] as const;
 const planListQuery = z.object({
   page: pageQuery,
-  filter: z
-    .strictObject({
-      key: stringFilter.optional(),
-      name: stringFilter.optional(),
-      status: stringFilter.pipe(z.array(planStatus)).optional(),
-      currency: stringFilter.optional(),
-    })
-    .optional(),
+  filter: filterObject(
+    {
+      key: fieldFilter('string'),
+      name: fieldFilter('string'),
+      status: fieldFilter('exact', PLAN_STATUSES),
+      currency: fieldFilter('exact'),
+    },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(PLAN_SORT_FIELDS),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -170,7 +200,7 @@ export function catalogRoutes(deps: AppDeps): Router {
 
   r.get('/features', async (req, res) => {
     const q = parseQuery(featureListQuery, req.query);
-    res.json(await svc.listFeatures({ page: q.page, ...q.filter }));
+    res.json(await svc.listFeatures({ page: q.page, sort: q.sort, ...q.filter }));
   });
 
   r.get('/features/:featureId', async (req, res) => {
@@ -191,7 +221,7 @@ export function catalogRoutes(deps: AppDeps): Router {
 
   r.get('/plans', async (req, res) => {
     const q = parseQuery(planListQuery, req.query);
-    res.json(await svc.listPlans({ page: q.page, ...q.filter }));
+    res.json(await svc.listPlans({ page: q.page, sort: q.sort, ...q.filter }));
   });
 
   r.get('/plans/:planId', async (req, res) => {

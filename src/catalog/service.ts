@@ -17,9 +17,11 @@ import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { conflict, gone, invalid, notFound, NotFoundError, type InvalidParam } from '../lib/errors';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
+import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { getMeter } from '../metering/service';
-import type { Feature, FeatureMeterFilter, Plan, PlanPhase, PlanStatus } from './types';
+import { liveSubscriptionCount } from '../subscriptions/queries';
+import type { Feature, FeatureMeterFilter, Plan, PlanPhase } from './types';
 import { featureRefs, validatePlan, type PlanPhaseInput } from './validate';
 import { featureView, planView, type FeatureRow, type PlanRow } from './views';
 
@@ -42,6 +44,7 @@ export interface FeatureInput {
   description?: string;
   labels?: Record<string, string>;
   meter?: { id: string; filters?: Record<string, FeatureMeterFilter> };
+  unit_cost?: unknown;
 }
 
 /**
@@ -131,8 +134,8 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
     await exec(
       em,
       new Sql().add(
-        `insert into features (id, key, name, description, labels, meter_id, meter_filters)
-         values (?, ?, ?, ?, ?::jsonb, ?, ?::jsonb)`,
+        `insert into features (id, key, name, description, labels, meter_id, meter_filters, unit_cost)
+         values (?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::jsonb)`,
         id,
         input.key,
         input.name,
@@ -140,6 +143,7 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
         input.labels ? JSON.stringify(input.labels) : null,
         meterId,
         filters ? JSON.stringify(filters) : null,
+        input.unit_cost !== undefined ? JSON.stringify(input.unit_cost) : null,
       ),
     );
   } catch (e) {
@@ -151,22 +155,39 @@ async function createFeature(em: EntityManager, input: FeatureInput): Promise<Fe
 
 export interface FeatureListQuery {
   page: PageParams;
-  key?: string[];
-  meter_id?: string[];
-  name?: string[];
+  key?: FieldFilter;
+  meter_id?: FieldFilter;
+  name?: FieldFilter;
+  labels?: Record<string, FieldFilter>;
+  sort?: SortKey<CatalogSortField>[];
 }
+
+export const FEATURE_SORT_FIELDS = ['key', 'name', 'created_at', 'updated_at'] as const;
+export const PLAN_SORT_FIELDS = ['id', 'key', 'version', 'name', 'created_at', 'updated_at'] as const;
+export type CatalogSortField = (typeof PLAN_SORT_FIELDS)[number];
+const CATALOG_SORT_COLUMNS: Record<CatalogSortField, string> = {
+  id: 'id',
+  key: 'key',
+  version: 'version',
+  name: 'name',
+  created_at: 'created_at',
+  updated_at: 'updated_at',
+};
 
 /** One page of live rows of `table` whose columns equal any of the given values, oldest first. */
 async function listLive<R, T>(
   em: EntityManager,
   table: 'features' | 'plans',
-  filters: [column: string, values: readonly string[] | undefined][],
+  filters: [column: string, filter: FieldFilter | undefined][],
+  labels: Record<string, FieldFilter> | undefined,
+  sort: SortKey<CatalogSortField>[] | undefined,
   page: PageParams,
   view: (r: R) => T,
 ): Promise<Page<T>> {
   const where = (q: Sql): Sql => {
     q.add('deleted_at is null');
-    for (const [col, values] of filters) if (values?.length) q.add(` and ${col} in `).list(values);
+    for (const [col, f] of filters) if (f) whereFilter(q.add(' and '), col, f);
+    if (labels && Object.keys(labels).length) whereLabels(q.add(' and '), 'labels', labels);
     return q;
   };
   const { limit, offset } = pageOffset(page);
@@ -176,11 +197,9 @@ async function listLive<R, T>(
   );
   const rows = await exec<R>(
     em,
-    where(new Sql().add(`select * from ${table} where `)).add(
-      ' order by created_at, id limit ? offset ?',
-      limit,
-      offset,
-    ),
+    where(new Sql().add(`select * from ${table} where `))
+      .add(orderBy(sort, CATALOG_SORT_COLUMNS, [{ field: 'created_at', desc: false }], 'id'))
+      .add(' limit ? offset ?', limit, offset),
   );
   return toPage(rows.map(view), Number(total), page);
 }
@@ -194,6 +213,8 @@ function listFeatures(em: EntityManager, q: FeatureListQuery): Promise<Page<Feat
       ['meter_id', q.meter_id],
       ['name', q.name],
     ],
+    q.labels,
+    q.sort,
     q.page,
     featureView,
   );
@@ -429,8 +450,18 @@ async function archivePlan(em: EntityManager, id: string): Promise<Plan> {
 }
 
 /** DELETE: a draft is deleted; an active version is archived; an archived version stays as it is. */
+/**
+ * Deletes a draft or archives an active version; 409 while live subscriptions are on the version (they
+ * must be canceled or migrated first), naming how many.
+ */
 async function deletePlan(em: EntityManager, id: string): Promise<void> {
   const current = await getPlan(em, id);
+  const live = await liveSubscriptionCount(em, current.id);
+  if (live > 0)
+    throw conflict(
+      `plan ${current.key} version ${current.version} has ${live} live subscription(s); cancel or migrate them first`,
+      { subscriptions_count: live },
+    );
   if (current.status === 'draft')
     await exec(
       em,
@@ -444,10 +475,12 @@ async function deletePlan(em: EntityManager, id: string): Promise<void> {
 
 export interface PlanListQuery {
   page: PageParams;
-  key?: string[];
-  status?: PlanStatus[];
-  currency?: string[];
-  name?: string[];
+  key?: FieldFilter;
+  status?: FieldFilter;
+  currency?: FieldFilter;
+  name?: FieldFilter;
+  labels?: Record<string, FieldFilter>;
+  sort?: SortKey<CatalogSortField>[];
 }
 
 function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
@@ -460,6 +493,8 @@ function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
       ['currency', q.currency],
       ['name', q.name],
     ],
+    q.labels,
+    q.sort,
     q.page,
     planView,
   );

@@ -54,6 +54,15 @@ export interface RateCard {
   payment_term: PaymentTerm;
   price: Price;
   entitlement?: EntitlementTemplate;
+  /**
+   * OpenMeter's rate-card fields that Tally stores as sent and does not bill yet (issue 13; see the README):
+   * `currency` (must be the plan's), `unit_config`, `commitments`, `discounts`, `tax_config`.
+   */
+  currency?: string;
+  unit_config?: unknown;
+  commitments?: unknown;
+  discounts?: unknown;
+  tax_config?: unknown;
 }
 
 export interface PlanPhase {
@@ -98,6 +107,8 @@ export interface Feature {
   description?: string;
   labels?: Record<string, string>;
   meter?: { id: string; filters?: Record<string, FeatureMeterFilter> };
+  /** OpenMeter's per-unit cost configuration: stored as sent, not used yet */
+  unit_cost?: unknown;
   created_at: string;
   updated_at: string;
   deleted_at?: string;

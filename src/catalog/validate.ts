@@ -37,6 +37,9 @@ export interface PlanValidation {
   errors: InvalidParam[];
 }
 
+/** OpenMeter rate-card fields stored as sent, not billed yet */
+const STORED_ONLY = ['currency', 'unit_config', 'commitments', 'discounts', 'tax_config'] as const;
+
 /** The shortest cadence or duration a plan may use. */
 export const MIN_DURATION_MS = 60_000;
 
@@ -165,6 +168,7 @@ export function validatePlan(
         payment_term: paymentTerm,
         price,
         ...(ent ? { entitlement: ent } : {}),
+        ...Object.fromEntries(STORED_ONLY.filter((k) => rc[k] !== undefined).map((k) => [k, rc[k]])),
       });
     }
     out.push({

@@ -14,6 +14,7 @@ export interface FeatureRow {
   labels: Record<string, string> | null;
   meter_id: string | null;
   meter_filters: Record<string, FeatureMeterFilter> | null;
+  unit_cost?: unknown;
   created_at: Date | string;
   updated_at: Date | string;
   deleted_at: Date | string | null;
@@ -48,6 +49,7 @@ export function featureView(r: FeatureRow): Feature {
     ...(r.description != null ? { description: r.description } : {}),
     ...(r.labels != null ? { labels: r.labels } : {}),
     ...(r.meter_id != null ? { meter: { id: r.meter_id, ...(filters ? { filters } : {}) } } : {}),
+    ...(r.unit_cost != null ? { unit_cost: r.unit_cost } : {}),
     created_at: instant(r.created_at),
     updated_at: instant(r.updated_at),
     ...(r.deleted_at != null ? { deleted_at: instant(r.deleted_at) } : {}),

@@ -9,7 +9,8 @@ import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { parseBody, parseQuery } from '../api/validate';
-import { createCustomersService, type CustomerListQuery, type StringFilter } from './service';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { createCustomersService } from './service';
 
 // ---------------------------------------------------------------------------------------------------
 // body schemas (additionalProperties: false everywhere)
@@ -73,66 +74,22 @@ const replaceBody = z.strictObject({ key: z.string().optional(), ...replaceField
 // ---------------------------------------------------------------------------------------------------
 // list query: page[...], filter[field]=v | filter[field][op]=v, sort=field [asc|desc],...
 
-const OPS = ['eq', 'neq', 'contains', 'ocontains', 'oeq', 'gt', 'gte', 'lt', 'lte', 'exists'] as const;
-
-const stringFilter = z
-  .union([
-    z.string(),
-    z.strictObject({
-      eq: z.string().optional(),
-      neq: z.string().optional(),
-      contains: z.string().optional(),
-      ocontains: z.string().optional(),
-      oeq: z.string().optional(),
-      gt: z.string().optional(),
-      gte: z.string().optional(),
-      lt: z.string().optional(),
-      lte: z.string().optional(),
-      exists: z.enum(['true', 'false']).optional(),
-    }),
-  ])
-  .transform((v, ctx): StringFilter => {
-    if (typeof v === 'string') return { op: 'eq', value: v };
-    const given = OPS.filter((op) => v[op] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `exactly one operator of ${OPS.join(', ')} is required` });
-      return z.NEVER;
-    }
-    const op = given[0];
-    if (op === 'exists') return { op, value: v.exists === 'true' };
-    if (op === 'oeq' || op === 'ocontains') return { op, values: v[op]!.split(',') };
-    return { op, value: v[op]! };
-  });
-
 const SORT_FIELDS = ['id', 'name', 'created_at'] as const;
 
 const listQuery = z.object({
   page: pageQuery,
-  filter: z
-    .strictObject({
-      key: stringFilter.optional(),
-      name: stringFilter.optional(),
-      primary_email: stringFilter.optional(),
-      usage_attribution_subject_key: stringFilter.optional(),
-    })
-    .optional(),
-  sort: z
-    .string()
-    .optional()
-    .transform((s, ctx): CustomerListQuery['sort'] => {
-      if (!s) return undefined;
-      const out: NonNullable<CustomerListQuery['sort']> = [];
-      for (const part of s.split(',')) {
-        const m = /^\s*([a-z_]+)(?:\s+(asc|desc))?\s*$/.exec(part);
-        const field = SORT_FIELDS.find((f) => f === m?.[1]);
-        if (!m || !field) {
-          ctx.addIssue({ code: 'custom', message: `sort by one of ${SORT_FIELDS.join(', ')} [asc|desc]` });
-          return z.NEVER;
-        }
-        out.push({ field, desc: m[2] === 'desc' });
-      }
-      return out;
-    }),
+  // OpenMeter's ListCustomersParamsFilter (billing_profile_id: not yet, see the README)
+  filter: filterObject(
+    {
+      key: fieldFilter('string'),
+      name: fieldFilter('string'),
+      primary_email: fieldFilter('string'),
+      usage_attribution_subject_key: fieldFilter('string'),
+      plan_key: fieldFilter('string'),
+    },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(SORT_FIELDS),
 });
 
 // ---------------------------------------------------------------------------------------------------

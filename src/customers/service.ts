@@ -24,8 +24,9 @@ import { conflict, notFound, type ConflictError } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { exec, Sql } from '../db/sql';
+import { orderBy, whereFilter, whereLabels, type FieldFilter } from '../lib/list-query';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
-import { activeSubscriptionIds } from '../subscriptions/queries';
+import { activeSubscriptionIds, customerOnPlanKeySql } from '../subscriptions/queries';
 import { customerAtSql } from './attribution';
 import { Customer, CustomerSubject, type Address } from './entities';
 import { customerView, type BillingCustomer, type CustomerRow } from './views';
@@ -59,10 +60,7 @@ export interface CustomerCreate extends CustomerReplace {
 }
 
 /** A StringFieldFilter already reduced to one operator. */
-export type StringFilter =
-  | { op: 'eq' | 'neq' | 'contains' | 'gt' | 'gte' | 'lt' | 'lte'; value: string }
-  | { op: 'oeq' | 'ocontains'; values: string[] }
-  | { op: 'exists'; value: boolean };
+export type StringFilter = FieldFilter;
 
 export interface CustomerListQuery {
   page: PageParams;
@@ -71,6 +69,8 @@ export interface CustomerListQuery {
     name?: StringFilter;
     primary_email?: StringFilter;
     usage_attribution_subject_key?: StringFilter;
+    plan_key?: StringFilter;
+    labels?: Record<string, StringFilter>;
   };
   /** e.g. [{field:'name', desc:false}]; default name asc */
   sort?: { field: 'id' | 'name' | 'created_at'; desc: boolean }[];
@@ -158,33 +158,8 @@ export async function customerForSubject(
   return row ? customerView(row) : null;
 }
 
-const likeEscape = (s: string): string => s.replace(/[\\%_]/g, '\\$&');
-
 /** Appends the condition `f` on the column `col` to `q`. */
-function filterSql(q: Sql, col: string, f: StringFilter): Sql {
-  switch (f.op) {
-    case 'eq':
-    case 'neq':
-    case 'gt':
-    case 'gte':
-    case 'lt':
-    case 'lte': {
-      const sqlOp = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }[f.op];
-      return q.add(f.op === 'neq' ? `(${col} is null or ${col} <> ?)` : `${col} ${sqlOp} ?`, f.value);
-    }
-    case 'contains':
-      return q.add(`${col} ilike '%' || ? || '%'`, likeEscape(f.value));
-    case 'oeq':
-      return q.add(`${col} in `).list(f.values);
-    case 'ocontains':
-      return q.add(
-        `(${f.values.map(() => `${col} ilike '%' || ? || '%'`).join(' or ')})`,
-        ...f.values.map(likeEscape),
-      );
-    case 'exists':
-      return q.add(f.value ? `${col} is not null` : `${col} is null`);
-  }
-}
+const filterSql = (q: Sql, col: string, f: StringFilter): Sql => whereFilter(q, col, f);
 
 export async function listCustomers(em: EntityManager, q: CustomerListQuery): Promise<Page<BillingCustomer>> {
   const where = new Sql().add('c.deleted_at is null');
@@ -192,6 +167,8 @@ export async function listCustomers(em: EntityManager, q: CustomerListQuery): Pr
   if (f.key) filterSql(where.add(' and '), 'c.key', f.key);
   if (f.name) filterSql(where.add(' and '), 'c.name', f.name);
   if (f.primary_email) filterSql(where.add(' and '), 'c.primary_email', f.primary_email);
+  if (f.labels) whereLabels(where.add(' and '), 'c.labels', f.labels);
+  if (f.plan_key) customerOnPlanKeySql(where.add(' and '), 'c.id', f.plan_key);
   const sf = f.usage_attribution_subject_key;
   if (sf) {
     if (sf.op === 'exists') {
@@ -209,16 +186,19 @@ export async function listCustomers(em: EntityManager, q: CustomerListQuery): Pr
       filterSql(where, 's.subject_key', sf).add(')');
     }
   }
-  const sort = q.sort?.length ? q.sort : [{ field: 'name' as const, desc: false }];
-  const order = sort.map((s) => `c.${s.field} ${s.desc ? 'desc' : 'asc'}`);
-  if (!sort.some((s) => s.field === 'id')) order.push('c.id asc');
+  const order = orderBy(
+    q.sort,
+    { id: 'c.id', name: 'c.name', created_at: 'c.created_at' },
+    [{ field: 'name', desc: false }],
+    'c.id',
+  );
   const { limit, offset } = pageOffset(q.page);
   const rows = await exec<CustomerRow>(
     em,
     new Sql()
       .add(`select ${SELECT_COLUMNS}, count(*) over () as total from customers c where `)
       .add(where.text, ...where.params)
-      .add(` order by ${order.join(', ')} limit ? offset ?`, limit, offset),
+      .add(`${order} limit ? offset ?`, limit, offset),
   );
   let total = rows[0] ? Number(rows[0].total) : 0;
   if (!rows.length && offset > 0) {

@@ -7,10 +7,15 @@ import { createEntitlementsService } from './service';
 
 const keys = z.array(z.string().min(1).max(256)).min(1).max(100);
 
-const queryBody = z.strictObject({
-  customer: z.strictObject({ keys }),
-  feature: z.strictObject({ keys }).optional(),
-});
+// OpenMeter's EntitlementAccessQueryRequest; `include_credits` is accepted and ignored (Tally has no credits,
+// so access is the same either way)
+const queryBody = z
+  .strictObject({
+    customer: z.strictObject({ keys }),
+    feature: z.strictObject({ keys }).optional(),
+    include_credits: z.boolean().optional(),
+  })
+  .transform(({ include_credits: _ignored, ...q }) => q);
 
 export function entitlementRoutes(deps: AppDeps): Router {
   const r = Router();

@@ -26,6 +26,8 @@ export interface AccessQueryResult {
     updated_at: string;
   }[];
   errors: { code: 'customer_not_found'; message: string; customer: string }[];
+  /** OpenMeter's CursorMeta: Tally always answers in full, so there is never a next or previous page */
+  meta: { page: { size: number; next: null; previous: null } };
 }
 
 /** What the views need of an evaluated customer. */
@@ -87,5 +89,6 @@ export function accessQueryView(
         message: `no customer has the key or usage-attribution subject ${k}`,
         customer: k,
       })),
+    meta: { page: { size: customers.length, next: null, previous: null } },
   };
 }

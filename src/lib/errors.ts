@@ -3,12 +3,24 @@
  * rejections throw these; only the API layer (`src/api/problem.ts`) turns them into HTTP statuses.
  */
 
-/** One bad input, e.g. `{ field: 'body[3].subject', reason: 'is required' }`. */
+/**
+ * One bad input, e.g. `{ field: 'body[3].subject', reason: 'is required' }`. On the wire (OpenMeter's
+ * `invalid_parameters` items) it also carries `rule` (a machine-readable code; derived from the reason when
+ * not given) and `source` (`body`, `query`, `path`, `header`: the field's first segment).
+ */
 export interface InvalidParam {
   /** where the problem is, e.g. `body[3].subject` or `query.from` */
   field: string;
   reason: string;
-  /** index in a batch, when the body is an array */
+  /** OpenMeter's rule code: `required`, `unknown_property`, `type`, `is_date_time`, `min`, `max`, `enum`, … */
+  rule?: string;
+  /** for `min*` rules */
+  minimum?: number;
+  /** for `max*` rules */
+  maximum?: number;
+  /** for the `enum` rule */
+  choices?: unknown[];
+  /** index in a batch, when the body is an array (already part of `field`; not sent) */
   index?: number;
 }
 

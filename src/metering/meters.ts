@@ -4,6 +4,7 @@
  * is found by id (ULID-shaped, any case) or else by key. Deleting a meter, or dropping a dimension, that
  * catalog's features still use is a 409 (asked of catalog: `catalog/meter-users.ts`).
  */
+import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import type { EntityManager } from '@mikro-orm/core';
 import { featureFiltersOnDimensions, liveFeatureKeysOfMeter } from '../catalog/meter-users';
 import { exec, Sql } from '../db/sql';
@@ -67,9 +68,14 @@ export async function getMeter(
 }
 
 export interface MeterListFilter {
-  key?: string;
-  name?: string;
+  key?: FieldFilter;
+  name?: FieldFilter;
+  labels?: Record<string, FieldFilter>;
+  sort?: SortKey<MeterSortField>[];
 }
+
+export const METER_SORT_FIELDS = ['key', 'name', 'aggregation', 'created_at', 'updated_at'] as const;
+export type MeterSortField = (typeof METER_SORT_FIELDS)[number];
 
 export async function listMeters(
   em: EntityManager,
@@ -77,15 +83,30 @@ export async function listMeters(
   page: PageParams,
 ): Promise<Page<MeterDto>> {
   const where = new Sql().add(' from meters where deleted_at is null');
-  if (filter.key !== undefined) where.add(' and key = ?', filter.key);
-  if (filter.name !== undefined) where.add(' and name = ?', filter.name);
+  if (filter.key) whereFilter(where.add(' and '), 'key', filter.key);
+  if (filter.name) whereFilter(where.add(' and '), 'name', filter.name);
+  if (filter.labels) whereLabels(where.add(' and '), 'labels', filter.labels);
   const { limit, offset } = pageOffset(page);
   const rows = await exec<MeterRow>(
     em,
     new Sql()
       .add(`select ${METER_COLS}`)
       .add(where.text, ...where.params)
-      .add(' order by created_at, id limit ? offset ?', limit, offset),
+      .add(
+        orderBy(
+          filter.sort,
+          {
+            key: 'key',
+            name: 'name',
+            aggregation: 'aggregation',
+            created_at: 'created_at',
+            updated_at: 'updated_at',
+          },
+          [{ field: 'created_at', desc: false }],
+          'id',
+        ),
+      )
+      .add(' limit ? offset ?', limit, offset),
   );
   const [{ n }] = await exec<{ n: string }>(
     em,

@@ -1,4 +1,6 @@
 /** HTTP: /events (ingest, list), /meters (CRUD), /meters/{meterId}/query. Validation at the edge with zod. */
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { METER_SORT_FIELDS } from './meters';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { badRequest, ProblemError } from '../api/problem';
@@ -76,7 +78,11 @@ const stringFilter = z
 
 const listMetersQuery = z.object({
   page: pageQuery,
-  filter: z.object({ key: stringFilter.optional(), name: stringFilter.optional() }).optional(),
+  filter: filterObject(
+    { key: fieldFilter('string'), name: fieldFilter('string') },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(METER_SORT_FIELDS),
 });
 
 const listEventsQuery = z.object({
@@ -205,7 +211,7 @@ export function meteringRoutes(deps: AppDeps): Router {
 
   r.get('/meters', async (req, res) => {
     const q = parseQuery(listMetersQuery, req.query);
-    res.json(await svc.listMeters(q.filter ?? {}, q.page));
+    res.json(await svc.listMeters({ ...q.filter, sort: q.sort }, q.page));
   });
 
   r.get('/meters/:meterId', async (req, res) => {

@@ -105,14 +105,37 @@ const payment = z.discriminatedUnion(
   { error: 'collection_method must be charge_automatically or send_invoice' },
 );
 
-/** A profile's workflow, or a customer's overrides of it: every part optional. */
-const workflow = z.strictObject({
-  collection: z.strictObject({ alignment: alignment.optional(), interval: duration.optional() }).optional(),
-  invoicing: z
-    .strictObject({ auto_advance: z.boolean().optional(), draft_period: duration.optional() })
-    .optional(),
-  payment: payment.optional(),
-});
+/**
+ * A profile's workflow, or a customer's overrides of it: every part optional. OpenMeter's
+ * `invoicing.progressive_billing`, `invoicing.subscription_end_proration_mode` and `tax` are accepted and
+ * ignored (dropped here): Tally never bills progressively, prorates a subscription's last period by the time
+ * used, and computes no tax (see the README).
+ */
+const workflow = z
+  .strictObject({
+    collection: z.strictObject({ alignment: alignment.optional(), interval: duration.optional() }).optional(),
+    invoicing: z
+      .strictObject({
+        auto_advance: z.boolean().optional(),
+        draft_period: duration.optional(),
+        progressive_billing: z.boolean().optional(),
+        subscription_end_proration_mode: z.enum(['bill_full_period', 'bill_actual_period']).optional(),
+      })
+      .transform(({ auto_advance, draft_period }) => ({
+        ...(auto_advance !== undefined ? { auto_advance } : {}),
+        ...(draft_period !== undefined ? { draft_period } : {}),
+      }))
+      .optional(),
+    payment: payment.optional(),
+    tax: z
+      .strictObject({
+        enabled: z.boolean().optional(),
+        enforced: z.boolean().optional(),
+        default_tax_config: z.json().optional(),
+      })
+      .optional(),
+  })
+  .transform(({ tax: _tax, ...w }) => w);
 
 const appRef = z.strictObject({
   id: z.string().superRefine((v, ctx) => {
@@ -138,10 +161,15 @@ const profileFields = {
 const createBody = z.strictObject(profileFields);
 const replaceBody = z.strictObject(profileFields);
 
-const customerBillingBody = z.strictObject({
-  billing_profile: z.strictObject({ id: ulid }).nullish(),
-  workflow: workflow.nullish(),
-});
+// OpenMeter's UpsertCustomerBillingDataRequest (`app_data` is accepted and ignored: Tally has no Stripe or
+// external invoicing app yet) plus Tally's workflow overrides
+const customerBillingBody = z
+  .strictObject({
+    billing_profile: z.strictObject({ id: ulid }).nullish(),
+    workflow: workflow.nullish(),
+    app_data: z.json().optional(),
+  })
+  .transform(({ app_data: _appData, ...b }) => b);
 
 const listQuery = z.object({ page: pageQuery });
 

@@ -30,6 +30,9 @@ export const Subscription = defineEntity({
     pendingChange: p.json<PendingChangeRecord>().columnType('jsonb').nullable(),
     invoiceFailure: p.json<InvoiceFailureRecord>().columnType('jsonb').nullable(),
     workflowId: p.string().columnType('text'),
+    labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
+    settlementMode: p.string().columnType('text').nullable(),
+    costBasisMode: p.string().columnType('text').nullable(),
     ...timestamps(),
   },
 });

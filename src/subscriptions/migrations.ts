@@ -69,8 +69,27 @@ export class SubscriptionsInvoiceFailure extends Migration {
   }
 }
 
+/**
+ * OpenMeter's `labels`, `settlement_mode` and `cost_basis_mode` on a subscription (issue 13): stored as sent
+ * and shown; Tally bills every subscription the same way whatever the two modes say (see the README).
+ */
+export class SubscriptionsLabels extends Migration {
+  override up(): void {
+    this.addSql(
+      'alter table subscriptions add column labels jsonb, add column settlement_mode text, add column cost_basis_mode text',
+    );
+  }
+
+  override down(): void {
+    this.addSql(
+      'alter table subscriptions drop column labels, drop column settlement_mode, drop column cost_basis_mode',
+    );
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
   { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
   { name: 'm2026120203_subscriptions_invoice_failure', class: SubscriptionsInvoiceFailure },
+  { name: 'm2026120213_subscriptions_labels', class: SubscriptionsLabels },
 ];

@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
-import { createSubscriptionsService } from './service';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { createSubscriptionsService, SUBSCRIPTION_SORT_FIELDS } from './service';
+
+const SUBSCRIPTION_STATUSES = ['scheduled', 'active', 'inactive', 'canceled'] as const;
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
@@ -35,13 +38,35 @@ const timing = z.union([z.literal('immediate'), z.literal('next_billing_cycle'),
   message: 'must be "immediate", "next_billing_cycle" or an RFC 3339 date-time',
 });
 
+const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
+/** OpenMeter's Labels: at most 50, keys 1-63 characters of the label alphabet */
+const labels = z
+  .record(z.string().min(1).max(63).regex(LABEL_KEY, 'invalid label key'), z.string())
+  .refine((o) => Object.keys(o).length <= 50, 'at most 50 labels are allowed');
+const settlementMode = z.enum(['credit_then_invoice', 'credit_only']);
+const costBasisMode = z.enum(['dynamic', 'pinned']);
+
+// OpenMeter's BillingSubscriptionCreate: labels and the two modes are stored and shown (see the README)
 const createBody = z.strictObject({
   customer: customerRef,
   plan: planRef,
   billing_anchor: dateTime.optional(),
+  labels: labels.optional(),
+  settlement_mode: settlementMode.optional(),
+  cost_basis_mode: costBasisMode.optional(),
 });
 const cancelBody = z.strictObject({ timing: timing.default('immediate') });
-const changeBody = z.strictObject({ plan: planRef, timing });
+// OpenMeter's BillingSubscriptionChange: `customer` must name the subscription's customer; the other
+// fields a new OpenMeter subscription would take are accepted and ignored (Tally changes in place)
+const changeBody = z.strictObject({
+  plan: planRef,
+  timing,
+  customer: customerRef.optional(),
+  labels: labels.optional(),
+  settlement_mode: settlementMode.optional(),
+  billing_anchor: dateTime.optional(),
+  cost_basis_mode: costBasisMode.optional(),
+});
 const migrateBody = z.strictObject({
   target_version: z.number().int().min(1).optional(),
   timing: timing.default('immediate'),
@@ -49,15 +74,18 @@ const migrateBody = z.strictObject({
 
 const listQuery = z.object({
   page: pageQuery,
-  filter: z
-    .object({
-      id: z.string().optional(),
-      customer_id: z.string().optional(),
-      plan_id: z.string().optional(),
-      plan_key: z.string().optional(),
-      status: z.enum(['active', 'canceled']).optional(),
-    })
-    .optional(),
+  // OpenMeter's ListSubscriptionsParamsFilter (customer_id also takes the customer's key)
+  filter: filterObject(
+    {
+      id: fieldFilter('ulid'),
+      customer_id: fieldFilter('ulid'),
+      plan_id: fieldFilter('ulid'),
+      plan_key: fieldFilter('exact'),
+      status: fieldFilter('exact', SUBSCRIPTION_STATUSES),
+    },
+    { labels: true },
+  ).optional(),
+  sort: sortQuery(SUBSCRIPTION_SORT_FIELDS),
 });
 
 export function subscriptionRoutes(deps: AppDeps): Router {
@@ -81,7 +109,10 @@ export function subscriptionRoutes(deps: AppDeps): Router {
   });
   r.post(`${base}/:id/change`, async (req, res) => {
     const body = parseBody(changeBody, req.body);
-    res.json(await svc.change(req.params.id, body.plan, body.timing));
+    const view = await svc.change(req.params.id, body.plan, body.timing, body.customer);
+    // OpenMeter's BillingSubscriptionChangeResponse; Tally keeps one subscription across a change, so
+    // `current` and `next` are the same subscription (its pending change says what happens when)
+    res.json({ ...view, current: view, next: view });
   });
   r.post(`${base}/:id/migrate`, async (req, res) => {
     const body = parseBody(migrateBody, req.body ?? {});

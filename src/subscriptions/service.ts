@@ -25,6 +25,7 @@ import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
+import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
@@ -76,8 +77,26 @@ export async function getSubscription(em: EntityManager, id: string): Promise<Su
 
 export interface SubscriptionListQuery {
   page: PageParams;
-  filter?: { customer_id?: string; status?: string; plan_key?: string; plan_id?: string; id?: string };
+  filter?: {
+    id?: FieldFilter;
+    /** the customer's id or key */
+    customer_id?: FieldFilter;
+    status?: FieldFilter;
+    plan_id?: FieldFilter;
+    plan_key?: FieldFilter;
+    labels?: Record<string, FieldFilter>;
+  };
+  sort?: SortKey<SubscriptionSortField>[];
 }
+
+export const SUBSCRIPTION_SORT_FIELDS = ['id', 'active_from', 'active_to', 'created_at'] as const;
+export type SubscriptionSortField = (typeof SUBSCRIPTION_SORT_FIELDS)[number];
+const SORT_COLUMNS: Record<SubscriptionSortField, string> = {
+  id: 's.id',
+  active_from: 's.active_from',
+  active_to: 's.active_to',
+  created_at: 's.created_at',
+};
 
 export async function listSubscriptions(
   em: EntityManager,
@@ -86,16 +105,25 @@ export async function listSubscriptions(
   const where = new Sql();
   const and = () => where.add(where.text ? ' and ' : 'where ');
   const f = q.filter ?? {};
-  if (f.customer_id) and().add('(s.customer_id = ? or s.customer_key = ?)', f.customer_id, f.customer_id);
-  if (f.status) and().add('s.status = ?', f.status);
-  if (f.plan_key) and().add('s.plan_key = ?', f.plan_key);
-  if (f.plan_id) and().add('s.plan_id = ?', f.plan_id);
-  if (f.id) and().add('s.id = ?', f.id);
+  if (f.customer_id) {
+    // a customer is named by its id or its key
+    and().add('(');
+    whereFilter(where, 's.customer_id', f.customer_id);
+    where.add(f.customer_id.op === 'neq' ? ' and ' : ' or ');
+    whereFilter(where, 's.customer_key', f.customer_id);
+    where.add(')');
+  }
+  if (f.status) whereFilter(and(), 's.status', f.status);
+  if (f.plan_key) whereFilter(and(), 's.plan_key', f.plan_key);
+  if (f.plan_id) whereFilter(and(), 's.plan_id', f.plan_id);
+  if (f.id) whereFilter(and(), 's.id', f.id);
+  if (f.labels) whereLabels(and(), 's.labels', f.labels);
   const { limit, offset } = pageOffset(q.page);
   const page = new Sql()
     .add('select s.* from subscriptions s ')
     .add(where.text, ...where.params)
-    .add(' order by s.active_from, s.id limit ? offset ?', limit, offset);
+    .add(orderBy(q.sort, SORT_COLUMNS, [{ field: 'active_from', desc: false }], 's.id'))
+    .add(' limit ? offset ?', limit, offset);
   const rows = await withPlans(em, await exec<SubscriptionRow>(em, page));
   const count = await exec<{ n: string }>(
     em,
@@ -232,6 +260,9 @@ export interface CreateSubscriptionInput {
   customer: { id?: string; key?: string };
   plan: PlanInputRef;
   billing_anchor?: string;
+  labels?: Record<string, string>;
+  settlement_mode?: 'credit_then_invoice' | 'credit_only';
+  cost_basis_mode?: 'dynamic' | 'pinned';
 }
 
 /** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
@@ -295,8 +326,8 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         next_period_end, workflow_id, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         next_period_end, workflow_id, labels, settlement_mode, cost_basis_mode, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)`,
       ...[
         id,
         customer.id,
@@ -312,6 +343,9 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         state.period!.to,
         plainNextPeriod(state)?.to ?? null,
         workflowId,
+        JSON.stringify(input.labels ?? {}),
+        input.settlement_mode ?? 'credit_then_invoice',
+        input.cost_basis_mode ?? 'dynamic',
         now,
         now,
       ],
@@ -375,8 +409,21 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       return send(row, (h) => h.executeUpdate(cancelUpdate, { args: [{ timing }] }));
     },
 
-    async change(id: string, plan: PlanInputRef, timing: Timing): Promise<SubscriptionView> {
+    async change(
+      id: string,
+      plan: PlanInputRef,
+      timing: Timing,
+      customer?: { id?: string; key?: string },
+    ): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      if (customer) {
+        const named = customer.id !== undefined ? customer.id.toUpperCase() === row.customer_id : true;
+        const keyed = customer.key !== undefined ? customer.key === row.customer_key : true;
+        if (!named || !keyed)
+          throw invalid("a plan change keeps the subscription's customer", [
+            { field: 'body.customer', reason: `the subscription belongs to customer ${row.customer_id}` },
+          ]);
+      }
       const target = await activePlan(em(), plan, 'body.plan');
       sameCurrency(row, target, 'body.plan');
       return send(row, (h) =>

@@ -1,5 +1,8 @@
 /** The API view of a subscription: `SubscriptionView` and its mapper from the row and its plan version. */
+import { createHash } from 'node:crypto';
 import type { PlanSummary } from '../catalog/plan-summaries';
+import { addDuration } from '../catalog/periods';
+import type { RateCard } from '../catalog/types';
 import { instant } from '../lib/time';
 import type { InvoiceFailureRecord, PendingChangeRecord } from './records';
 import { currentPeriodOf } from './row-period';
@@ -10,7 +13,13 @@ export interface SubscriptionView {
   name: string;
   customer_id: string;
   plan: { id: string; key: string; version: number };
+  plan_id: string;
   status: 'active' | 'canceled';
+  labels: Record<string, string>;
+  settlement_mode: 'credit_then_invoice' | 'credit_only';
+  cost_basis_mode: 'dynamic' | 'pinned';
+  /** always empty: Tally has no custom currencies */
+  cost_basis_pins: never[];
   invoice_currency: string;
   billing_cadence: string;
   billing_anchor: string;
@@ -18,7 +27,10 @@ export interface SubscriptionView {
   active_to?: string;
   current_period?: { from: string; to: string };
   next_billing_at?: string;
+  /** Tally extension: the current phase */
   phase: { key: string; active_from: string };
+  /** OpenMeter's timeline of the contract: the plan version's phases, past (when known), current and scheduled */
+  phases: SubscriptionPhaseView[];
   pending_changes: {
     type: PendingChangeRecord['kind'];
     timing: string;
@@ -35,6 +47,98 @@ export interface SubscriptionView {
   };
   created_at: string;
   updated_at: string;
+}
+
+export interface SubscriptionPhaseView {
+  id: string;
+  key: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  created_at: string;
+  updated_at: string;
+  active_from: string;
+  active_to?: string;
+  items: {
+    id: string;
+    active_from: string;
+    active_to?: string;
+    rate_card: RateCard;
+  }[];
+}
+
+/** A stable ULID-shaped id for a part of a subscription that has no row of its own (a phase, an item). */
+export function derivedId(...parts: string[]): string {
+  const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const h = createHash('sha256').update(parts.join('\u0000')).digest();
+  let out = '';
+  for (let i = 0; i < 26; i++) out += ALPHABET[h[i] % 32];
+  // the first character of a ULID is at most 7 (48-bit timestamp)
+  return `${ALPHABET[h[26] % 8]}${out.slice(1)}`;
+}
+
+/**
+ * The phases of the subscription's plan version as a timeline. The current phase started at
+ * `phase_started_at`; later ones follow by their durations; earlier ones are shown when walking forward
+ * from `active_from` lands on the current phase's start (the subscription has been on this version all
+ * along). Everything ends at `end` (a scheduled cancelation or plan change, or `active_to`).
+ */
+export function phaseTimeline(
+  r: SubscriptionRow,
+  plan: PlanSummary,
+  end: string | undefined,
+): SubscriptionPhaseView[] {
+  const phases = plan.phases ?? [];
+  const k = phases.findIndex((p) => p.key === r.phase_key);
+  if (k < 0) return [];
+  const starts: (Date | undefined)[] = phases.map(() => undefined);
+  starts[k] = new Date(instant(r.phase_started_at));
+  for (let i = k + 1; i < phases.length; i++) {
+    const d = phases[i - 1].duration;
+    starts[i] = d ? addDuration(starts[i - 1]!, d) : undefined;
+    if (!starts[i]) break;
+  }
+  // earlier phases, when the walk from active_from is consistent with the current phase's start
+  const walk: Date[] = [new Date(instant(r.active_from))];
+  for (let i = 0; i < k; i++) {
+    const d = phases[i].duration;
+    if (!d) break;
+    walk.push(addDuration(walk[i], d));
+  }
+  if (walk.length === k + 1 && walk[k].getTime() === starts[k].getTime())
+    for (let i = 0; i < k; i++) starts[i] = walk[i];
+  const endMs = end ? Date.parse(end) : undefined;
+  const created = instant(r.created_at);
+  const updated = instant(r.updated_at);
+  const out: SubscriptionPhaseView[] = [];
+  phases.forEach((p, i) => {
+    const from = starts[i];
+    if (!from) return;
+    if (endMs !== undefined && from.getTime() >= endMs && i !== k) return;
+    const next = starts[i + 1];
+    let to = next && phases[i].duration ? next.getTime() : undefined;
+    if (endMs !== undefined && (to === undefined || endMs < to)) to = endMs;
+    const active_from = instant(from);
+    const active_to = to !== undefined ? instant(new Date(to)) : undefined;
+    out.push({
+      id: derivedId(r.id, plan.id, p.key),
+      key: p.key,
+      name: p.name,
+      ...(p.description !== undefined ? { description: p.description } : {}),
+      ...(p.labels ? { labels: p.labels } : {}),
+      created_at: created,
+      updated_at: updated,
+      active_from,
+      ...(active_to ? { active_to } : {}),
+      items: p.rate_cards.map((rc) => ({
+        id: derivedId(r.id, plan.id, p.key, rc.key),
+        active_from,
+        ...(active_to ? { active_to } : {}),
+        rate_card: rc,
+      })),
+    });
+  });
+  return out;
 }
 
 /** A timestamp as a raw row carries it: PostgreSQL's text (`2026-01-01 00:00:00.123456+00`) or a Date. */
@@ -60,6 +164,9 @@ export interface SubscriptionRow {
   pending_change: PendingChangeRecord | null;
   invoice_failure: InvoiceFailureRecord | null;
   workflow_id: string;
+  labels?: Record<string, string> | null;
+  settlement_mode?: string | null;
+  cost_basis_mode?: string | null;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -67,12 +174,20 @@ export interface SubscriptionRow {
 /** The view of a row with its plan version's name, currency and cadence, its current period at `now`. */
 export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = new Date()): SubscriptionView {
   const period = currentPeriodOf(r, now);
+  const at = r.pending_change?.at;
+  const pendingAt = !at ? undefined : /^\d{4}-/.test(at) ? at : period ? instant(period.to) : undefined;
+  const end = r.active_to ? instant(r.active_to) : pendingAt;
   return {
     id: r.id,
     name: plan.name,
     customer_id: r.customer_id,
+    plan_id: r.plan_id,
     plan: { id: r.plan_id, key: r.plan_key, version: r.plan_version },
     status: r.status,
+    labels: r.labels ?? {},
+    settlement_mode: r.settlement_mode === 'credit_only' ? 'credit_only' : 'credit_then_invoice',
+    cost_basis_mode: r.cost_basis_mode === 'pinned' ? 'pinned' : 'dynamic',
+    cost_basis_pins: [],
     invoice_currency: plan.currency.trim(),
     billing_cadence: plan.billing_cadence,
     billing_anchor: instant(r.billing_anchor),
@@ -85,6 +200,7 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
         }
       : {}),
     phase: { key: r.phase_key, active_from: instant(r.phase_started_at) },
+    phases: phaseTimeline(r, plan, end),
     pending_changes: r.pending_change
       ? [
           {

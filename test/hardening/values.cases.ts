@@ -429,7 +429,7 @@ describe('hardening: one parser, one result (issue 9 item 4)', () => {
     );
     expect(batch.status).toBe(400);
     expect(batch.body.invalid_parameters).toEqual([
-      expect.objectContaining({ field: 'body[1].data', index: 1 }),
+      expect.objectContaining({ field: 'body[1].data', source: 'body' }),
     ]);
     expect(await stored(['bare-1', 'bare-2', 'bare-3'])).toEqual({});
   });
@@ -603,7 +603,12 @@ describe('hardening: large events (issue 9 item 2)', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body.invalid_parameters).toEqual([
-      { field: 'body[1].data', reason: 'must be at most 65536 bytes as JSON (UTF-8)', index: 1 },
+      {
+        field: 'body[1].data',
+        reason: 'must be at most 65536 bytes as JSON (UTF-8)',
+        rule: 'invalid',
+        source: 'body',
+      },
     ]);
     const alone = await postRaw(evText('too-big', 'x', 's', at, over), SINGLE);
     expect([alone.status, alone.body.invalid_parameters[0].field]).toEqual([400, 'body.data']);

@@ -519,7 +519,9 @@ describe('plans', () => {
       expect(res.body.invalid_parameters).toEqual([
         {
           field: `body.phases[0].rate_cards[${rateCards.length}].feature.id`,
+          rule: 'invalid',
           reason: `feature ${old.id} not found`,
+          source: 'body',
         },
       ]);
       expect(featureQueries()).toBe(1);

@@ -92,7 +92,12 @@ describe('customers API', () => {
       ]),
     );
     const unknown = res.body.invalid_parameters.find((p: { field: string }) => p.field === 'body.colour');
-    expect(unknown.reason).toBe('unknown_property');
+    expect(unknown).toEqual({
+      field: 'body.colour',
+      rule: 'unknown_property',
+      reason: 'is not a known property',
+      source: 'body',
+    });
     // nothing was written
     const list = await t.api.get(BASE).query({ 'filter[name]': '' });
     expect(list.body.data).toEqual([]);
@@ -427,7 +432,8 @@ describe('customers API', () => {
       expect(unknown.status).toBe(400);
       expect(unknown.body.invalid_parameters[0]).toMatchObject({
         field: 'query.filter[colour]',
-        reason: 'unknown_property',
+        rule: 'unknown_property',
+        source: 'query',
       });
       const twoOps = await t2.api.get(BASE).query({ 'filter[key][eq]': 'a', 'filter[key][neq]': 'b' });
       expect(twoOps.status).toBe(400);
@@ -435,6 +441,27 @@ describe('customers API', () => {
       const badPage = await t2.api.get(BASE).query({ 'page[size]': 0 });
       expect(badPage.status).toBe(400);
       expect(badPage.body.invalid_parameters[0].field).toBe('query.page[size]');
+    });
+
+    it('filters by labels (filter[labels.<key>], a Tally extension) with every string operator', async () => {
+      const made = [
+        await t2.api.post(BASE).send({ key: 'lab-1', name: 'Lab 1', labels: { env: 'prod', team: 'core' } }),
+        await t2.api.post(BASE).send({ key: 'lab-2', name: 'Lab 2', labels: { env: 'staging' } }),
+      ];
+      try {
+        const q = (query: Record<string, string>) => t2.api.get(BASE).query(query).then(keys);
+        expect(await q({ 'filter[labels.env]': 'prod' })).toEqual(['lab-1']);
+        expect(await q({ 'filter[labels.env][oeq]': 'prod,staging' })).toEqual(['lab-1', 'lab-2']);
+        expect(await q({ 'filter[labels.env][contains]': 'STAG' })).toEqual(['lab-2']);
+        expect(await q({ 'filter[labels.team][exists]': 'true' })).toEqual(['lab-1']);
+        expect(await q({ 'filter[labels.env]': 'prod', 'filter[labels.team]': 'other' })).toEqual([]);
+        // every other customer has no `env` label
+        expect((await q({ 'filter[labels.env][neq]': 'prod' })).filter((k) => k.startsWith('lab-'))).toEqual([
+          'lab-2',
+        ]);
+      } finally {
+        for (const m of made) await t2.api.delete(`${BASE}/${m.body.id}`).expect(204);
+      }
     });
   });
 

@@ -146,15 +146,15 @@ describe('metering events: ingestion', () => {
       .send(JSON.stringify(batch));
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    const params = res.body.invalid_parameters as { field: string; index: number }[];
+    const params = res.body.invalid_parameters as { field: string }[];
     expect(params).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ field: 'body[1].subject', index: 1 }),
-        expect.objectContaining({ field: 'body[3].time', index: 3 }),
-        expect.objectContaining({ field: 'body[3].type', index: 3 }),
+        expect.objectContaining({ field: 'body[1].subject', source: 'body' }),
+        expect.objectContaining({ field: 'body[3].time', source: 'body' }),
+        expect.objectContaining({ field: 'body[3].type', source: 'body' }),
       ]),
     );
-    expect(new Set(params.map((p) => p.index))).toEqual(new Set([1, 3]));
+    expect(new Set(params.map((p) => /^body\[(\d+)\]/.exec(p.field)?.[1]))).toEqual(new Set(['1', '3']));
     expect(await count(app, `id like 'bad-batch-%'`)).toBe(0);
   });
 

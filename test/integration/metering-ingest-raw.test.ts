@@ -146,7 +146,7 @@ describe('metering events: batches stored from the raw request body', () => {
     const res = await post(bad);
     expect(res.status).toBe(400);
     expect(res.body.invalid_parameters).toEqual([
-      { field: 'body[0].subject', reason: 'must be a string', index: 0 },
+      { field: 'body[0].subject', reason: 'must be a string', rule: 'invalid', source: 'body' },
     ]);
     expect(await rows(`id = 'dupkey-bad'`)).toEqual([]);
   });
@@ -157,11 +157,16 @@ describe('metering events: batches stored from the raw request body', () => {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(res.body.invalid_parameters).toEqual([
-      { field: 'body[1].data.s', reason: 'must not contain NUL characters', index: 1 },
+      { field: 'body[1].data.s', reason: 'must not contain NUL characters', rule: 'invalid', source: 'body' },
     ]);
     const key = `[${JSON.stringify(ev('nul-key', { subject: 'x\u0000' }))}]`;
     expect((await post(key)).body.invalid_parameters).toEqual([
-      { field: 'body[0].subject', reason: 'must not contain NUL characters', index: 0 },
+      {
+        field: 'body[0].subject',
+        reason: 'must not contain NUL characters',
+        rule: 'invalid',
+        source: 'body',
+      },
     ]);
     expect(await rows(`id like 'nul-%'`)).toEqual([]);
   });
@@ -177,9 +182,14 @@ describe('metering events: batches stored from the raw request body', () => {
     expect(res.status).toBe(400);
     const reason = 'must not contain unpaired UTF-16 surrogates';
     expect(res.body.invalid_parameters).toEqual([
-      { field: 'body[1].data.deep[0].x', reason, index: 1 },
-      { field: 'body[2].subject', reason, index: 2 },
-      { field: 'body[3].data["\\ud800"]', reason: `property name ${reason}`, index: 3 },
+      { field: 'body[1].data.deep[0].x', reason, rule: 'invalid', source: 'body' },
+      { field: 'body[2].subject', reason, rule: 'invalid', source: 'body' },
+      {
+        field: 'body[3].data["\\ud800"]',
+        reason: `property name ${reason}`,
+        rule: 'invalid',
+        source: 'body',
+      },
     ]);
     expect(await rows(`id like 'sur-%'`)).toEqual([]);
     // the valid pair alone is stored, as the character it encodes
@@ -200,7 +210,7 @@ describe('metering events: batches stored from the raw request body', () => {
       const res = await post(body);
       expect([id, res.status]).toEqual([id, status]);
       if (status === 400)
-        expect(res.body.invalid_parameters[0]).toMatchObject({ field: 'body[0].myext', index: 0 });
+        expect(res.body.invalid_parameters[0]).toMatchObject({ field: 'body[0].myext', source: 'body' });
     }
     const stored = await rows(`id like 'ext-%'`);
     // rebuilt from the validated fields and data's own text: the number is still exact

@@ -224,7 +224,7 @@ describe('POST /profiles', () => {
     ['no supplier', { supplier: undefined }, { 'body.supplier': /./ }],
     ['no default', { default: undefined }, { 'body.default': /./ }],
     ['default not a boolean', { default: 'yes' }, { 'body.default': /./ }],
-    ['unknown field', { colour: 'red' }, { 'body.colour': /unknown_property/ }],
+    ['unknown field', { colour: 'red' }, { 'body.colour': /not a known property/ }],
     ['bad label key', { labels: { 'bad key!': 'x' } }, { 'body.labels.bad key!': /invalid label key/ }],
     ['supplier e-mail', { supplier: { email: 'nope' } }, { 'body.supplier.email': /email/ }],
     [
@@ -242,7 +242,7 @@ describe('POST /profiles', () => {
       { supplier: { tax_id: { code: 'x'.repeat(33) } } },
       { 'body.supplier.tax_id.code': /./ },
     ],
-    ['supplier id is read-only', { supplier: { id: 'x' } }, { 'body.supplier.id': /unknown_property/ }],
+    ['supplier id is read-only', { supplier: { id: 'x' } }, { 'body.supplier.id': /not a known property/ }],
     [
       'interval not a duration',
       { workflow: { collection: { interval: '1 hour' } } },
@@ -329,12 +329,7 @@ describe('POST /profiles', () => {
           },
         },
       },
-      { 'body.workflow.collection.alignment.recurring_period': /unknown_property/ },
-    ],
-    [
-      'tax settings are not supported',
-      { workflow: { tax: { enabled: true } } },
-      { 'body.workflow.tax': /unknown_property/ },
+      { 'body.workflow.collection.alignment.recurring_period': /not a known property/ },
     ],
     [
       'unknown payment app',
@@ -694,11 +689,10 @@ describe('GET/PUT /customers/{customerId}/billing', () => {
       },
       { 'body.workflow.collection.alignment.recurring_period.interval': /longer than zero/ },
     ],
-    ['app data not supported', { app_data: { stripe: {} } }, { 'body.app_data': /unknown_property/ }],
     [
       'unknown override',
-      { workflow: { invoicing: { progressive_billing: true } } },
-      { 'body.workflow.invoicing.progressive_billing': /unknown_property/ },
+      { workflow: { invoicing: { progressive: true } } },
+      { 'body.workflow.invoicing.progressive': /not a known property/ },
     ],
   ])('400 naming the field: %s', async (_name, body, expected) => {
     const c = await customer(`billing-400-${_name.replace(/\W+/g, '-')}`);
@@ -708,6 +702,30 @@ describe('GET/PUT /customers/{customerId}/billing', () => {
     for (const [field, reason] of Object.entries(expected)) expect(fields[field]).toMatch(reason);
     expect(Object.keys(fields).sort()).toEqual(Object.keys(expected).sort());
     expect(await ok(t.api.get(billingOf(c.id)), 200)).toEqual({});
+  });
+
+  it("accepts OpenMeter's fields Tally does not act on, and ignores them", async () => {
+    const p = await createOk({
+      workflow: {
+        invoicing: {
+          auto_advance: false,
+          progressive_billing: true,
+          subscription_end_proration_mode: 'bill_full_period',
+        },
+        tax: { enabled: true, enforced: false, default_tax_config: { behavior: 'exclusive' } },
+      },
+    });
+    expect(p.workflow.invoicing).toEqual({ auto_advance: false, draft_period: 'P0D' });
+    expect(p.workflow).not.toHaveProperty('tax');
+    const c = await customer('billing-openmeter-app-data');
+    const res = await ok(
+      t.api.put(billingOf(c.id)).send({
+        billing_profile: { id: p.id },
+        app_data: { stripe: { customer_id: 'cus_1' }, external_invoicing: { labels: { a: 'b' } } },
+      }),
+      200,
+    );
+    expect(res).toEqual({ billing_profile: { id: p.id } });
   });
 
   it('400 for a deleted profile', async () => {

@@ -95,6 +95,32 @@ describe('with a running worker', () => {
     expect(page.body.data).toHaveLength(1);
     const bad = await h.app.api.get(`${P}/subscriptions?filter[status]=sleeping`);
     expect(bad.status).toBe(400);
+    expect(bad.body.invalid_parameters[0]).toMatchObject({ field: 'query.filter[status]', source: 'query' });
+
+    // OpenMeter's deepObject filter forms and sort
+    const ids = async (qs: string) => {
+      const res = await h.app.api.get(`${P}/subscriptions?${qs}`);
+      expect([qs, res.status]).toEqual([qs, 200]);
+      return res.body.data.map((s: { id: string }) => s.id);
+    };
+    const acme = s1.customer_id as string;
+    const globex = s2.customer_id as string;
+    expect(await ids(`filter[customer_id][eq]=${acme}`)).toEqual([s1.id]);
+    expect(await ids(`filter[customer_id][neq]=${acme}`)).toEqual([s2.id]);
+    expect((await ids(`filter[customer_id][oeq]=${acme},${globex}&sort=id`)).sort()).toEqual(
+      [s1.id, s2.id].sort(),
+    );
+    expect(await ids(`filter[id][eq]=${s2.id}`)).toEqual([s2.id]);
+    expect(await ids(`filter[plan_key][oeq]=basic,pro&filter[status][eq]=active&sort=id desc`)).toEqual(
+      [s1.id, s2.id].sort().reverse(),
+    );
+    expect(await ids(`filter[status][neq]=active`)).toEqual([]);
+    const two = await ids('sort=active_from desc');
+    expect([...two].reverse()).toEqual(await ids('sort=active_from asc'));
+    const twoOps = await h.app.api.get(`${P}/subscriptions?filter[id][eq]=a&filter[id][neq]=b`);
+    expect(twoOps.status).toBe(400);
+    const badSort = await h.app.api.get(`${P}/subscriptions?sort=colour`);
+    expect([badSort.status, badSort.body.invalid_parameters[0].field]).toEqual([400, 'query.sort']);
   });
 
   it('changes plan immediately (new plan key in the row and the search attributes)', async () => {
@@ -150,6 +176,90 @@ describe('with a running worker', () => {
     await h.app.api.get(`${P}/customers/initech`).expect(200);
     await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }).expect(200);
     await h.app.api.delete(`${P}/customers/initech`).expect(204);
+  });
+
+  it("accepts OpenMeter's create and change bodies: labels and modes stored and filterable, change answers current/next", async () => {
+    const f = fixtures(h.app);
+    await f.customer('umbrella');
+    const created = await h.app.api
+      .post(`${P}/subscriptions`)
+      .send({
+        customer: { key: 'umbrella' },
+        plan: { key: 'basic' },
+        labels: { env: 'prod', team: 'growth' },
+        settlement_mode: 'credit_then_invoice',
+        cost_basis_mode: 'dynamic',
+      })
+      .expect(201);
+    expect(created.body).toMatchObject({
+      labels: { env: 'prod', team: 'growth' },
+      settlement_mode: 'credit_then_invoice',
+      cost_basis_mode: 'dynamic',
+      cost_basis_pins: [],
+      plan_id: created.body.plan.id,
+    });
+    expect(created.body.phases).toEqual([
+      expect.objectContaining({
+        key: 'default',
+        active_from: created.body.active_from,
+        items: [expect.objectContaining({ rate_card: expect.objectContaining({ key: 'platform' }) })],
+      }),
+    ]);
+    const byLabel = await h.app.api.get(`${P}/subscriptions?filter[labels.env]=prod`).expect(200);
+    expect(byLabel.body.data.map((s: { id: string }) => s.id)).toEqual([created.body.id]);
+    expect(
+      (await h.app.api.get(`${P}/subscriptions?filter[labels.env][neq]=prod`)).body.data,
+    ).not.toContainEqual(expect.objectContaining({ id: created.body.id }));
+    const badLabel = await h.app.api.post(`${P}/subscriptions`).send({
+      customer: { key: 'umbrella' },
+      plan: { key: 'basic' },
+      labels: { 'not a key!': 'x' },
+    });
+    expect(badLabel.status).toBe(400);
+
+    const wrong = await h.app.api
+      .post(`${P}/subscriptions/${created.body.id}/change`)
+      .send({ customer: { key: 'acme-inc' }, plan: { key: 'pro' }, timing: 'next_billing_cycle' });
+    expect([wrong.status, wrong.body.invalid_parameters[0].field]).toEqual([400, 'body.customer']);
+    const changed = await h.app.api
+      .post(`${P}/subscriptions/${created.body.id}/change`)
+      .send({
+        customer: { id: created.body.customer_id },
+        plan: { key: 'pro' },
+        timing: 'next_billing_cycle',
+        labels: { ignored: 'yes' },
+        cost_basis_mode: 'dynamic',
+      })
+      .expect(200);
+    expect(changed.body.current.id).toBe(created.body.id);
+    expect(changed.body.next.pending_changes).toEqual([
+      expect.objectContaining({ type: 'change', timing: 'next_billing_cycle' }),
+    ]);
+    // the timeline ends where the scheduled change starts
+    expect(changed.body.phases.at(-1).active_to).toBe(changed.body.current_period.to);
+    expect(changed.body.labels).toEqual({ env: 'prod', team: 'growth' });
+  });
+
+  it('refuses to delete a plan version that live subscriptions are on, naming how many', async () => {
+    const f = fixtures(h.app);
+    const plan = await f.plan('seats', defaultPhase([rateCard('7')]));
+    await f.customer('hooli');
+    await f.customer('pied-piper');
+    const a = await f.subscribe({ customer: { key: 'hooli' }, plan: { key: 'seats' } });
+    const b = await f.subscribe({ customer: { key: 'pied-piper' }, plan: { key: 'seats' } });
+    const refused = await h.app.api.delete(`${P}/plans/${plan.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/problem\+json/);
+    expect(refused.body).toMatchObject({ type: 'https://httpstatuses.com/409', subscriptions_count: 2 });
+    expect(refused.body.detail).toMatch(/2 live subscription/);
+    // nothing changed: the version is still active and subscribable
+    expect((await h.app.api.get(`${P}/plans/${plan.id}`).expect(200)).body.status).toBe('active');
+    await h.app.api.post(`${P}/subscriptions/${a.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    const still = await h.app.api.delete(`${P}/plans/${plan.id}`);
+    expect([still.status, still.body.subscriptions_count]).toEqual([409, 1]);
+    await h.app.api.post(`${P}/subscriptions/${b.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    await h.app.api.delete(`${P}/plans/${plan.id}`).expect(204);
+    expect((await h.app.api.get(`${P}/plans/${plan.id}`).expect(200)).body.status).toBe('archived');
   });
 });
 

@@ -170,6 +170,7 @@ describe('entitlement access views', () => {
           customer: 'nobody',
         },
       ],
+      meta: { page: { size: 1, next: null, previous: null } },
     });
   });
 

@@ -70,7 +70,28 @@ describe('customerView', () => {
   });
 });
 
-const plan = { id: 'PLAN1', name: 'Team', currency: 'USD', billing_cadence: 'P1M' };
+const card = (key: string, amount: string) => ({
+  key,
+  name: key,
+  billing_cadence: 'P1M',
+  payment_term: 'in_advance' as const,
+  price: { type: 'flat' as const, amount },
+});
+const plan = {
+  id: 'PLAN1',
+  name: 'Team',
+  currency: 'USD',
+  billing_cadence: 'P1M',
+  phases: [{ key: 'default', name: 'Default', rate_cards: [card('platform', '10')] }],
+};
+const phased = {
+  ...plan,
+  phases: [
+    { key: 'trial', name: 'Trial', duration: 'P1M', rate_cards: [card('platform', '0')] },
+    { key: 'intro', name: 'Intro', duration: 'P2M', rate_cards: [card('platform', '5'), card('seats', '1')] },
+    { key: 'default', name: 'Default', rate_cards: [card('platform', '10')] },
+  ],
+};
 
 const subscriptionRow = (over: Partial<SubscriptionRow> = {}): SubscriptionRow => ({
   id: 'SUB1',
@@ -197,5 +218,64 @@ describe('subscriptionView', () => {
     expect(v.pending_changes).toEqual([]);
     expect('invoice_failure' in v).toBe(false);
     expect('active_to' in v).toBe(false);
+  });
+});
+
+describe('the phases timeline (OpenMeter phases[] with items[])', () => {
+  const row = (over: Partial<SubscriptionRow> = {}) =>
+    subscriptionRow({
+      active_from: '2026-01-15 00:00:00+00',
+      phase_key: 'intro',
+      phase_started_at: '2026-02-15 00:00:00+00',
+      ...over,
+    });
+  const spans = (v: ReturnType<typeof subscriptionView>) =>
+    v.phases.map((p) => [p.key, p.active_from, p.active_to ?? null, p.items.map((i) => i.rate_card.key)]);
+
+  it('shows past, current and scheduled phases with their items and concrete rate cards', () => {
+    const v = subscriptionView(row(), phased, NOV_15);
+    expect(spans(v)).toEqual([
+      ['trial', '2026-01-15T00:00:00.000Z', '2026-02-15T00:00:00.000Z', ['platform']],
+      ['intro', '2026-02-15T00:00:00.000Z', '2026-04-15T00:00:00.000Z', ['platform', 'seats']],
+      ['default', '2026-04-15T00:00:00.000Z', null, ['platform']],
+    ]);
+    const intro = v.phases[1];
+    expect(intro.items[1]).toMatchObject({
+      active_from: '2026-02-15T00:00:00.000Z',
+      active_to: '2026-04-15T00:00:00.000Z',
+      rate_card: { key: 'seats', price: { type: 'flat', amount: '1' } },
+    });
+    // ids are ULID-shaped, stable and distinct
+    const ids = v.phases.flatMap((p) => [p.id, ...p.items.map((i) => i.id)]);
+    for (const id of ids) expect(id).toMatch(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(subscriptionView(row(), phased, NOV_15).phases[1].items[1].id).toBe(intro.items[1].id);
+    expect(v).toMatchObject({
+      cost_basis_mode: 'dynamic',
+      cost_basis_pins: [],
+      labels: {},
+      plan_id: 'PLAN1',
+    });
+  });
+
+  it('omits earlier phases it cannot place (the subscription came to this version later)', () => {
+    const v = subscriptionView(row({ active_from: '2025-06-01 00:00:00+00' }), phased, NOV_15);
+    expect(spans(v).map((s) => s[0])).toEqual(['intro', 'default']);
+  });
+
+  it('ends the timeline at a scheduled change or cancelation', () => {
+    const pending = row({
+      pending_change: { kind: 'cancel', at: '2026-03-01T00:00:00.000Z' },
+    });
+    expect(spans(subscriptionView(pending, phased, NOV_15))).toEqual([
+      ['trial', '2026-01-15T00:00:00.000Z', '2026-02-15T00:00:00.000Z', ['platform']],
+      ['intro', '2026-02-15T00:00:00.000Z', '2026-03-01T00:00:00.000Z', ['platform', 'seats']],
+    ]);
+    const canceled = row({ status: 'canceled', active_to: '2026-05-01 00:00:00+00' });
+    expect(spans(subscriptionView(canceled, phased, NOV_15)).map((s) => s.slice(0, 3))).toEqual([
+      ['trial', '2026-01-15T00:00:00.000Z', '2026-02-15T00:00:00.000Z'],
+      ['intro', '2026-02-15T00:00:00.000Z', '2026-04-15T00:00:00.000Z'],
+      ['default', '2026-04-15T00:00:00.000Z', '2026-05-01T00:00:00.000Z'],
+    ]);
   });
 });
