@@ -113,7 +113,9 @@ describe('9 invoice numbers are gapless and unique', () => {
   });
 
   it('9.9 numbers past 999,999 keep all their digits (lpad would cut INV-1000000 to INV-100000 and stop billing)', async () => {
-    await em().execute(`update invoice_number_counter set last_value = 999998 where name = (select id from billing_profiles where is_default)`);
+    await em().execute(
+      `update invoice_number_counter set last_value = 999998 where name = (select id from billing_profiles where is_default)`,
+    );
     const refs = [];
     for (let i = 0; i < 3; i++) refs.push(await issueInvoice(em(), input()));
     expect(refs.map((r) => [r.created, r.number])).toEqual([
