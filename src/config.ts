@@ -55,6 +55,9 @@ const schema = z.object({
     }),
   TALLY_BODY_LIMIT: z.string().default('50mb'),
   TALLY_COLLECTION_PERIOD: isoDuration.default('PT1H'),
+  // the web console: the built files (console/dist), and where its workflow links point
+  TALLY_CONSOLE_DIR: z.string().default(''),
+  TALLY_TEMPORAL_UI_URL: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
