@@ -291,6 +291,8 @@ const GRANULARITIES = [
   { value: 'P1M', label: 'Month' },
 ];
 type Granularity = 'PT1M' | 'PT1H' | 'P1D' | 'P1M';
+/** fixed bucket lengths (a month has none) */
+const STEP_MS: Partial<Record<Granularity, number>> = { PT1M: 60_000, PT1H: 3600_000, P1D: 86400_000 };
 const COLORS = ['#4c6ef5', '#f76707', '#37b24d', '#ae3ec9', '#1098ad', '#f03e3e', '#fab005', '#495057'];
 
 export function MeterPage() {
@@ -387,9 +389,23 @@ function UsageChart({ meter }: { meter: Schemas['Meter'] }) {
       row[s] = Number(d.value);
       byTime.set(d.from, row);
     }
+    // buckets without usage are zero (the API returns only buckets with events)
+    const step = STEP_MS[granularity];
+    const starts = [...byTime.keys()].map((t) => Date.parse(t));
+    if (step && starts.length) {
+      const lo = Date.parse(from);
+      const hi = Date.parse(to);
+      let t = Math.min(...starts);
+      while (t - step >= lo) t -= step;
+      for (; t < hi; t += step) {
+        const k = new Date(t).toISOString();
+        if (!byTime.has(k)) byTime.set(k, { t: k });
+      }
+    }
+    for (const row of byTime.values()) for (const s of series) row[s] ??= 0;
     const rows = [...byTime.values()].sort((a, b) => String(a.t).localeCompare(String(b.t)));
     return { rows, series: [...series] };
-  }, [usage.data, groupBy, meter.name, customers.data]);
+  }, [usage.data, groupBy, meter.name, customers.data, granularity, from, to]);
   const fmt = (t: string) => {
     const d = new Date(t);
     return granularity === 'P1D' || granularity === 'P1M'
@@ -464,7 +480,14 @@ function UsageChart({ meter }: { meter: Schemas['Meter'] }) {
                 <Tooltip labelFormatter={(t) => when(typeof t === 'string' ? t : '')} />
                 <Legend />
                 {series.map((s, i) => (
-                  <Line key={s} type="monotone" dataKey={s} stroke={COLORS[i % COLORS.length]} dot />
+                  <Line
+                    key={s}
+                    type="monotone"
+                    dataKey={s}
+                    stroke={COLORS[i % COLORS.length]}
+                    dot={false}
+                    isAnimationActive={false}
+                  />
                 ))}
               </LineChart>
             </ResponsiveContainer>
