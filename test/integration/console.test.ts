@@ -92,7 +92,7 @@ const field = (name: string) => page.getByRole('textbox', { name, exact: true })
 async function rowCells(text: string): Promise<string[]> {
   const row = page.getByRole('row').filter({ hasText: text }).first();
   await row.waitFor();
-  return row.getByRole('cell').allInnerTexts();
+  return row.getByRole('cell').allTextContents();
 }
 
 describe('the console', () => {
@@ -289,7 +289,8 @@ describe('the console', () => {
     await select(page, 'Group by', 'Customer');
     const chart = page.getByTestId('usage-chart');
     await chart.locator('.recharts-line-curve').first().waitFor();
-    await chart.getByText('Acme Inc').waitFor(); // the legend names the customer, not its id
+    // the legend names the customer, not its id
+    await chart.locator('.recharts-legend-item-text', { hasText: 'Acme Inc' }).waitFor();
     const q = await api(`${P}/meters/active_users_total/query`, {
       method: 'POST',
       body: JSON.stringify({ group_by_dimensions: ['customer_id'] }),
@@ -432,9 +433,16 @@ describe('the console', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('tab', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Acme Inc' }).waitFor();
-    expect(await sidebar('Billing').isVisible()).toBe(false);
+    // the sidebar is off screen until the menu button opens it
+    const offScreen = async () => {
+      const box = await sidebar('Billing').boundingBox();
+      return !box || box.x + box.width <= 0;
+    };
+    expect(await offScreen()).toBe(true);
     await screenshot(page, 'phone-customer');
     await page.getByRole('button', { name: 'Toggle navigation' }).click();
+    await page.waitForTimeout(300); // the sidebar slides in
+    expect(await offScreen()).toBe(false);
     await sidebar('Billing').click();
     await button('Create Customer').waitFor();
     const overflow = await page.evaluate('document.documentElement.scrollWidth > window.innerWidth');

@@ -840,7 +840,7 @@ function InvoicingTab({ customer }: { customer: Customer }) {
               'filter[customer_id]': customer.id,
               'page[size]': PAGE,
               'page[number]': page,
-              sort: '-created_at',
+              sort: 'created_at desc',
             },
           },
         }),
