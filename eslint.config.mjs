@@ -18,7 +18,19 @@ const workflowSandbox = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', '.tools', '.data', '.tmp', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules',
+      'dist',
+      'console',
+      'coverage',
+      '.tools',
+      '.data',
+      '.tmp',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

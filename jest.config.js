@@ -15,6 +15,8 @@ module.exports = {
       transform,
       testEnvironment: 'node',
       setupFiles: ['<rootDir>/test/support/setup.ts'],
+      // the console's browser tests drive chromium with the console's own playwright-core
+      moduleNameMapper: { '^playwright-core$': '<rootDir>/console/node_modules/playwright-core' },
     },
   ],
 };

@@ -6,6 +6,7 @@
  * - the Temporal dev server with its Web UI in .data/temporal (ports 7233 / 8233), unless TEMPORAL_ADDRESS
  *   is set; the Tally search attributes are registered on it
  * - an API token (TALLY_API_TOKENS, or one generated once and kept in .data/api-token)
+ * - the web console (console/dist), built when missing or stale
  * - the worker and the API as child processes (`src/cli/worker.ts`, `src/cli/api.ts`)
  *
  * Servers that were already running are reused and left running; Ctrl-C stops what this started.
@@ -14,6 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensureConsoleBuilt } from './lib/console';
 import { portOpen } from './lib/net';
 import { ensurePostgres, type RunningPostgres } from './lib/postgres';
 import { ensureTemporalDevServer, type RunningTemporal } from './lib/temporal';
@@ -177,6 +179,7 @@ function banner(opts: {
     '',
     '  Tally is running',
     '',
+    `  Console        ${opts.apiUrl}/   (sign in with the API token)`,
     `  API            ${opts.apiUrl}   (OpenAPI: ${opts.apiUrl}/openapi.json)`,
     `  Temporal UI    ${opts.uiUrl ?? '(external Temporal: see its own UI)'}`,
     `  API token      ${opts.token}${opts.tokenFile ? `   (kept in ${opts.tokenFile})` : ''}`,
@@ -286,6 +289,9 @@ async function main(): Promise<number> {
       if (reused) registerSearchAttributes(temporalAddress, namespace);
     }
 
+    // the web console the API serves at /, built when missing or stale
+    ensureConsoleBuilt(log);
+
     // token, then the worker and the API
     const { tokens, file: tokenFile } = apiTokens(data);
     const env: NodeJS.ProcessEnv = {
@@ -295,6 +301,7 @@ async function main(): Promise<number> {
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: namespace,
       TALLY_API_TOKENS: tokens,
+      ...(uiUrl && !process.env.TALLY_TEMPORAL_UI_URL ? { TALLY_TEMPORAL_UI_URL: uiUrl } : {}),
     };
     loadConfig(env); // fail here, with the validation message, rather than in both children
     const worker = startChild('worker', env);

@@ -64,6 +64,9 @@ const schema = z.object({
   // TrueType/OpenType files embedded in invoice PDFs (default: the standard Helvetica, Latin-1 only)
   TALLY_INVOICE_FONT: z.string().min(1).optional(),
   TALLY_INVOICE_FONT_BOLD: z.string().min(1).optional(),
+  // the web console: the built files (console/dist), and where its workflow links point
+  TALLY_CONSOLE_DIR: z.string().default(''),
+  TALLY_TEMPORAL_UI_URL: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

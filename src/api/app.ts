@@ -4,6 +4,7 @@ import express, { type Express } from 'express';
 import type { AppDeps } from '../deps';
 import YAML from 'yaml';
 import { bearerAuth } from './auth';
+import { consoleHandlers } from './console';
 import { buildOpenApiDocument } from './openapi';
 import { guardPathParams, refuseHostileInput } from './hostile';
 import { idempotency } from './idempotency';
@@ -91,6 +92,15 @@ export function createApp(deps: AppDeps): Express {
   api.use(idempotency(deps));
   for (const r of routers) api.use(guardPathParams(r.routes(deps)));
   app.use(API_PREFIX, api);
+
+  // the web console at / (a client of the API above; API paths never reach it)
+  app.use(
+    consoleHandlers({
+      dir: deps.config.TALLY_CONSOLE_DIR,
+      temporalUiUrl: deps.config.TALLY_TEMPORAL_UI_URL,
+      temporalNamespace: deps.config.TEMPORAL_NAMESPACE,
+    }),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler);
