@@ -81,6 +81,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/billing/invoices/{invoiceId}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invoice as a PDF document
+         * @description The printable invoice (A4): supplier (when the invoice has one), customer with billing address and
+         *     e-mail, number, status, issue and due dates (when set), service period, every line with its quantity,
+         *     unit price, service period and tier breakdown, then subtotal, discounts, taxes, credits (when not zero)
+         *     and total. Amounts print with the currency's minor digits (JPY 0, USD 2, BHD 3), unit prices exactly.
+         *     Long invoices continue on further pages, with the table header repeated and every page numbered.
+         *     By default the PDF uses the standard Helvetica fonts (nothing embedded): characters outside WinAnsi
+         *     (Latin-1 and the usual typographic signs) print as `?`; with `TALLY_INVOICE_FONT` the configured
+         *     TrueType/OpenType font is embedded. The HTML rendering prints every character.
+         */
+        get: operations["getInvoicePdf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/html": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invoice as an HTML page
+         * @description The same document as the PDF as one self-contained HTML page (inline CSS, printable, no script and no
+         *     external resource; served with a `Content-Security-Policy` that allows nothing else). Every value is
+         *     HTML-escaped.
+         */
+        get: operations["getInvoiceHtml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/billing/invoices": {
         parameters: {
             query?: never;
@@ -90,8 +139,8 @@ export interface paths {
         };
         /**
          * List invoices
-         * @description Issued invoices, without their lines (read one invoice for its lines). Ordered by `created_at` unless
-         *     `sort` says otherwise.
+         * @description Invoices (drafts included, deleted drafts only when `filter[status]` asks for them), without their
+         *     lines (read one invoice for its lines). Ordered by `created_at` unless `sort` says otherwise.
          */
         get: operations["listInvoices"];
         put?: never;
@@ -111,8 +160,167 @@ export interface paths {
         };
         /** Get an invoice with its lines */
         get: operations["getInvoice"];
-        put?: never;
+        /**
+         * Edit a draft (description, manual lines)
+         * @description Only a draft can be edited (else 409 with `available_actions`). `lines` lists the manual lines wanted:
+         *     a line with `id` updates that manual line, one without adds a manual line (a flat charge of
+         *     `quantity` × `unit_price`), manual lines left out are removed; lines billed from the subscription
+         *     cannot be edited (they are re-rated from the events). Totals are recomputed.
+         */
+        put: operations["updateInvoice"];
         post?: never;
+        /**
+         * Delete a draft
+         * @description Only a draft (or an invoice whose issuing failed, which has no number yet) can be deleted; it keeps
+         *     its row with status `deleted` and `deleted_at`, and is left out of lists.
+         */
+        delete: operations["deleteInvoice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/advance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Advance a draft: issue it now (auto-advancing drafts only)
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["advanceInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a draft: issue it now (and hand it to the payment app)
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["approveInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry the step that failed (issuing or the payment hand-over)
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["retryInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/snapshot-quantities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-rate a draft's usage lines from the events now
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["snapshotInvoiceQuantities"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Void an issued, unpaid invoice (its number stays used)
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["voidInvoice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/mark-paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox payment app: record the payment of a sent invoice
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["markInvoicePaid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/{invoiceId}/mark-uncollectible": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox payment app: record that a sent invoice will not be paid
+         * @description Sent to the invoice's workflow as an Update and answered once it took effect (the invoice as it is
+         *     then). Refused with 409, listing `available_actions`, when the invoice's status does not allow it.
+         */
+        post: operations["markInvoiceUncollectible"];
         delete?: never;
         options?: never;
         head?: never;
@@ -246,7 +454,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a draft, or archive an active version
-         * @description A draft is deleted (410 afterwards); an active version is archived; an archived one stays.
+         * @description A draft is deleted (410 afterwards); an active version is archived; an archived one stays. A version that live (not canceled) subscriptions are on is not deleted: 409, whose `subscriptions_count` (a Tally extension) says how many.
          */
         delete: operations["deletePlan"];
         options?: never;
@@ -640,7 +848,7 @@ export interface paths {
         };
         /**
          * List subscriptions
-         * @description Ordered by `active_from`, then id.
+         * @description Ordered by `sort` (OpenMeter's SortQuery over `id`, `active_from` (default), `active_to`, `created_at`; `asc` unless `desc`), then id. Filters take OpenMeter's forms: a bare value, or `filter[f][eq]`, `[neq]`, `[oeq]` (comma-separated); `filter[labels.<key>]` (a Tally extension) takes every string operator.
          */
         get: operations["listSubscriptions"];
         put?: never;
@@ -758,17 +966,43 @@ export interface components {
             /** @description the dependencies that are not ok (on 503 only) */
             unavailable?: string[];
         };
+        /** @description OpenMeter's problem shape (BaseError; BadRequestError on a 400, whose `invalid_parameters` is never empty). Other keys (e.g. a 409's `conflicts`) are Tally extensions. */
         Problem: {
+            /** @description `https://httpstatuses.com/<status>` */
             type: string;
             title: string;
             status: number;
-            detail?: string;
-            instance?: string;
-            invalid_parameters?: {
-                field?: string;
-                reason?: string;
-                index?: number;
-            }[];
+            detail: string;
+            /** @description the request's path and query */
+            instance: string;
+            invalid_parameters?: components["schemas"]["InvalidParameter"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description OpenMeter's StringFieldFilterExact / ULIDFieldFilter (a bare value is `eq`). */
+        ExactFieldFilter: string | {
+            eq?: string;
+            neq?: string;
+            /** @description comma-separated values */
+            oeq?: string;
+        };
+        /** @description OpenMeter's Labels (keys of 1-63 characters of letters, digits, `-`, `.`, `_`). */
+        Labels: {
+            [key: string]: string;
+        };
+        /** @description One bad input, as OpenMeter's InvalidParameterStandard / MinimumLength / MaximumLength / ChoiceItem: `minimum` goes with the min rules, `maximum` with the max rules, `choices` with `enum`. */
+        InvalidParameter: {
+            /** @example body.name */
+            field: string;
+            /** @enum {string} */
+            rule?: "required" | "is_array" | "is_boolean" | "is_date_time" | "is_integer" | "is_null" | "is_number" | "is_object" | "is_string" | "is_uuid" | "unknown_property" | "matches_regex" | "invalid" | "type" | "min_length" | "min_items" | "min" | "max_length" | "max_items" | "max" | "enum";
+            /** @example is required */
+            reason: string;
+            /** @enum {string} */
+            source?: "body" | "query" | "path" | "header";
+            minimum?: number;
+            maximum?: number;
+            choices?: unknown[];
         };
         /** @description Amounts as decimal strings in the invoice currency. */
         BillingTotals: {
@@ -818,31 +1052,141 @@ export interface components {
                     key?: string;
                 };
             };
+            /**
+             * @description `manual`: added by a user on a draft (never re-rated)
+             * @enum {string}
+             */
+            lifecycle_controller?: "system" | "manual";
+            /** @description Usage lines only (no unit conversion yet, both equal) */
+            usage_quantity_detail?: {
+                raw_quantity?: string;
+                invoiced_quantity?: string;
+            };
+            /** @description One per tier part (a tier's usage and its flat price apart) or per flat fee */
+            detailed_lines?: {
+                name?: string;
+                quantity?: string;
+                unit_price?: string;
+                /** @enum {string} */
+                category?: "regular";
+                tier_index?: number;
+                service_period?: components["schemas"]["InvoicePeriod"];
+                totals?: components["schemas"]["BillingTotals"];
+            }[];
+            /** Format: date-time */
+            created_at?: string | null;
+            /** Format: date-time */
+            updated_at?: string | null;
             /** @description Tier breakdown (tiered prices), proration factor and full amount (flat fees), plan version and phase. */
             detail?: Record<string, never>;
         };
+        /** @description A problem (RFC 9457) naming the actions the invoice allows now. */
+        InvoiceActionRefused: {
+            type: string;
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            detail: string;
+            instance?: string;
+            available_actions: components["schemas"]["InvoiceAvailableActions"];
+        };
+        /** @description OpenMeter's `BillingInvoiceAvailableActions` plus Tally's `edit`, `void`, `mark_paid` and `mark_uncollectible`: a field is present only when the action is allowed now. */
+        InvoiceAvailableActions: {
+            advance?: components["schemas"]["InvoiceActionDetails"];
+            approve?: components["schemas"]["InvoiceActionDetails"];
+            retry?: components["schemas"]["InvoiceActionDetails"];
+            snapshot_quantities?: components["schemas"]["InvoiceActionDetails"];
+            void?: components["schemas"]["InvoiceActionDetails"];
+            delete?: components["schemas"]["InvoiceActionDetails"];
+            edit?: components["schemas"]["InvoiceActionDetails"];
+            mark_paid?: components["schemas"]["InvoiceActionDetails"];
+            mark_uncollectible?: components["schemas"]["InvoiceActionDetails"];
+        };
+        InvoiceActionDetails: {
+            /** @description The extended status the invoice reaches once the action's steps succeed */
+            resulting_state: string;
+        };
+        InvoiceStatusDetails: {
+            /** @description false only for drafts */
+            immutable: boolean;
+            /** @description The last step (issuing or the payment hand-over) failed; see `failure` and `retry` */
+            failed: boolean;
+            /** @description `draft.waiting_auto_approval`, `draft.manual_approval_needed`, `issuing.syncing`, `issuing.failed`, `issued`, `issued.payment_hand_over_failed`, `payment_processing.pending`, or the status itself. */
+            extended_status: string;
+            available_actions: components["schemas"]["InvoiceAvailableActions"];
+        };
+        /** @description OpenMeter's `BillingInvoiceStandard`: an invoice from draft to paid, run by its own workflow (`invoice-<id>`). `number` is the draft number (`DRAFT-000001`) until the invoice is issued, then the gapless number of its billing profile (`INV-000042`). Previews have `id` and `number` null and status `preview`. */
         Invoice: {
             /** @description null in previews */
             id: string | null;
-            /** @description Sequential, e.g. INV-000042; null in previews */
             number: string | null;
             /** @enum {string} */
             type: "standard";
             /** @enum {string} */
-            status: "draft" | "issued" | "paid" | "voided" | "preview";
+            status: "draft" | "issuing" | "issued" | "payment_processing" | "paid" | "overdue" | "uncollectible" | "voided" | "deleted" | "preview";
+            status_details?: components["schemas"]["InvoiceStatusDetails"];
+            description?: string;
+            labels?: {
+                [key: string]: string;
+            };
             currency: string;
-            /** @description The customer as it was when the invoice was issued */
+            /** @description The billing profile's supplier when the invoice was created */
+            supplier?: Record<string, never>;
+            /** @description The customer as it was when the invoice was created */
             customer: {
                 id?: string;
                 key?: string;
                 name?: string;
+                primary_email?: string;
+                billing_address?: Record<string, never>;
             };
+            /** @description The billing workflow settings the invoice runs by (snapshot; a profile edit affects later invoices only) */
+            workflow?: Record<string, never> | null;
+            apps?: Record<string, never> | null;
             subscription?: {
                 id?: string;
             } | null;
             service_period: components["schemas"]["InvoicePeriod"];
             /** Format: date-time */
             issued_at?: string | null;
+            /**
+             * Format: date-time
+             * @description The draft is issued (auto advance) or awaits approval from then on
+             */
+            draft_until?: string;
+            /**
+             * Format: date-time
+             * @description send_invoice: issued_at + due_after; unpaid then: overdue
+             */
+            due_at?: string;
+            /**
+             * Format: date-time
+             * @description When the usage was collected (the hand-over)
+             */
+            collection_at?: string;
+            /** Format: date-time */
+            sent_to_customer_at?: string;
+            /**
+             * Format: date-time
+             * @description Last re-rating of the usage lines; frozen at issue
+             */
+            quantity_snapshotted_at?: string;
+            /** Format: date-time */
+            voided_at?: string;
+            /** Format: date-time */
+            paid_at?: string;
+            /** Format: date-time */
+            deleted_at?: string;
+            validation_issues?: Record<string, never>[];
+            external_references?: Record<string, never>;
+            /** @description The step that failed last (until it is retried) */
+            failure?: {
+                /** @enum {string} */
+                step?: "issuing" | "payment";
+                message?: string;
+                /** Format: date-time */
+                at?: string;
+            };
             totals: components["schemas"]["BillingTotals"];
             /** @description Only when reading one invoice (and in previews) */
             lines?: components["schemas"]["InvoiceLine"][];
@@ -887,6 +1231,8 @@ export interface components {
             description?: string;
             labels?: components["schemas"]["CatalogLabels"];
             meter?: components["schemas"]["FeatureMeterReference"];
+            /** @description OpenMeter's BillingFeatureUnitCost; stored as sent and shown, not used yet. */
+            unit_cost?: unknown;
         };
         Feature: {
             id: string;
@@ -895,6 +1241,8 @@ export interface components {
             description?: string;
             labels?: components["schemas"]["CatalogLabels"];
             meter?: components["schemas"]["FeatureMeterReference"];
+            /** @description As sent on create */
+            unit_cost?: unknown;
             /**
              * Format: date-time
              * @description UTC, milliseconds
@@ -975,6 +1323,16 @@ export interface components {
             payment_term: "in_advance" | "in_arrears";
             price: components["schemas"]["Price"];
             entitlement?: components["schemas"]["EntitlementTemplate"];
+            /** @description OpenMeter's; must be the plan's currency (on create). */
+            currency?: string;
+            /** @description OpenMeter's; stored with the plan, NOT applied to usage yet */
+            unit_config?: unknown;
+            /** @description OpenMeter's; stored with the plan, NOT billed yet */
+            commitments?: unknown;
+            /** @description OpenMeter's; stored with the plan, NOT billed yet (invoices carry no discount) */
+            discounts?: unknown;
+            /** @description OpenMeter's; stored with the plan, no tax is computed yet */
+            tax_config?: unknown;
         };
         PlanPhase: {
             key: components["schemas"]["CatalogResourceKey"];
@@ -1135,6 +1493,8 @@ export interface components {
             };
         };
         EntitlementAccessQuery: {
+            /** @description OpenMeter's; accepted and ignored (Tally has no credits, access is the same either way). */
+            include_credits?: boolean;
             customer: {
                 /** @description Customer keys or usage-attribution subject keys. */
                 keys: string[];
@@ -1160,6 +1520,14 @@ export interface components {
             balance?: components["schemas"]["EntitlementDecimal"];
         };
         EntitlementAccessQueryResult: {
+            /** @description OpenMeter's CursorMeta; the answer is always complete, so `next` and `previous` are null. */
+            meta: {
+                page: {
+                    size: number;
+                    next: null;
+                    previous: null;
+                };
+            };
             data: {
                 /** @description The requested keys that named this customer. */
                 matched: string[];
@@ -1536,24 +1904,57 @@ export interface components {
             key?: string;
             version?: number;
         };
+        /** @description The customer by id or key. */
+        SubscriptionCustomerRef: {
+            id?: string;
+            key?: string;
+        };
+        /** @description OpenMeter's BillingSubscriptionCreate. `labels`, `settlement_mode` and `cost_basis_mode` are stored and shown; Tally bills every subscription the same way whatever the two modes say (no credits, no custom currencies yet). */
         SubscriptionCreate: {
-            /** @description The customer by id or key. */
-            customer: {
-                id?: string;
-                key?: string;
-            };
+            customer: components["schemas"]["SubscriptionCustomerRef"];
             plan: components["schemas"]["SubscriptionPlanRef"];
             /**
              * Format: date-time
              * @description Period boundaries are billing_anchor + n × the plan's billing cadence; default: the start.
              */
             billing_anchor?: string;
+            labels?: components["schemas"]["Labels"];
+            /** @enum {string} */
+            settlement_mode?: "credit_then_invoice" | "credit_only";
+            /** @enum {string} */
+            cost_basis_mode?: "dynamic" | "pinned";
+        };
+        /** @description OpenMeter's BillingSubscriptionPhase; `id`s of phases and items are derived, stable ULIDs. */
+        SubscriptionPhase: {
+            id: string;
+            key: string;
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["Labels"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            active_from: string;
+            /** Format: date-time */
+            active_to?: string;
+            items: {
+                id: string;
+                /** Format: date-time */
+                active_from: string;
+                /** Format: date-time */
+                active_to?: string;
+                /** @description The plan's rate card, concrete */
+                rate_card: Record<string, never>;
+            }[];
         };
         Subscription: {
             id: string;
             /** @description The plan's name */
             name: string;
             customer_id: string;
+            plan_id?: string;
             plan: {
                 id?: string;
                 key?: string;
@@ -1561,6 +1962,15 @@ export interface components {
             };
             /** @enum {string} */
             status: "active" | "canceled";
+            labels?: components["schemas"]["Labels"];
+            /** @enum {string} */
+            settlement_mode?: "credit_then_invoice" | "credit_only";
+            /** @enum {string} */
+            cost_basis_mode: "dynamic" | "pinned";
+            /** @description Always empty (Tally has no custom currencies). */
+            cost_basis_pins: Record<string, never>[];
+            /** @description OpenMeter's timeline of the plan version's phases: past ones (when the subscription has been on this version all along), the current one and the scheduled ones, ending at a scheduled cancelation or change. */
+            phases: components["schemas"]["SubscriptionPhase"][];
             invoice_currency: string;
             /** @description ISO-8601 duration */
             billing_cadence: string;
@@ -1582,6 +1992,7 @@ export interface components {
              * @description When the current period closes (its invoice follows after the collection period).
              */
             next_billing_at?: string;
+            /** @description Tally extension, the current phase. */
             phase: {
                 key?: string;
                 /** Format: date-time */
@@ -1625,6 +2036,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The Idempotency-Key was used for another request (another method, path or body) */
+        IdempotencyKeyReused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request with this Idempotency-Key has not finished (or never finished); retry after `Retry-After` seconds. An operation's own 409 keeps its description, and this one applies too. */
+        IdempotencyKeyInFlight: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description too many failed authentications from this client; retry after `Retry-After` seconds */
         TooManyRequests: {
             headers: {
@@ -1646,16 +2076,87 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /**
+         * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+         *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+         *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+         *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+         *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+         *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+         *     24 hours) after the answer, then purged.
+         */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
     headers: {
         /** @description seconds to wait before retrying */
         "Retry-After": number;
+        /** @description `true` when the answer is the stored response of an earlier request with the same Idempotency-Key */
+        "Idempotent-Replayed": "true";
     };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getInvoicePdf: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The PDF */
+            200: {
+                headers: {
+                    /** @description `inline; filename="<invoice number>.pdf"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getInvoiceHtml: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The HTML page (UTF-8) */
+            200: {
+                headers: {
+                    /** @description `inline; filename="<invoice number>.html"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listInvoices: {
         parameters: {
             query?: {
@@ -1663,9 +2164,15 @@ export interface operations {
                 "page[number]"?: number;
                 /** @description The customer's id or key (also `filter[customer_id][eq]`). */
                 "filter[customer_id]"?: string;
-                /** @description A status (`draft`, `issued`, `paid`, `voided`), or `filter[status][eq]`, `filter[status][neq]`, `filter[status][oeq]=a,b` (any of). */
+                /** @description A status (`draft`, `issuing`, `issued`, `payment_processing`, `paid`, `overdue`, `uncollectible`, `voided`, `deleted`), or `filter[status][eq]`, `filter[status][neq]`, `filter[status][oeq]=a,b` (any of). */
                 "filter[status]"?: string;
-                /** @description `created_at` (default), `issued_at` or `service_period_start`, optionally followed by ` asc` / ` desc`. */
+                /** @description An RFC 3339 instant (equal), or bounds `filter[issued_at][gte]`, `[gt]`, `[lt]`, `[lte]`, `[eq]`. Drafts (not issued) never match. */
+                "filter[issued_at]"?: string;
+                /** @description As `filter[issued_at]`, on the start of the invoice's service period. */
+                "filter[service_period_start]"?: string;
+                /** @description As `filter[issued_at]`, on the creation instant. */
+                "filter[created_at]"?: string;
+                /** @description `created_at` (default), `issued_at` or `service_period_start`, optionally followed by ` asc` / ` desc`, or prefixed with `-` for descending (`-issued_at`). */
                 sort?: string;
             };
             header?: never;
@@ -1721,6 +2228,428 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    description?: string | null;
+                    lines?: {
+                        /** @description A manual line's id (omit to add a line) */
+                        id?: string;
+                        name: string;
+                        /** @description Decimal */
+                        quantity: string;
+                        /** @description Decimal */
+                        unit_price: string;
+                        service_period?: components["schemas"]["InvoicePeriod"];
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description The edited draft */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteInvoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    advanceInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    approveInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    snapshotInvoiceQuantities: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    voidInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    markInvoicePaid: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    markInvoiceUncollectible: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invoice after the action */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The invoice's status does not allow the action; `available_actions` says what it allows */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvoiceActionRefused"];
+                };
+            };
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -1799,7 +2728,18 @@ export interface operations {
     createFeature: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1829,6 +2769,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -1935,7 +2876,18 @@ export interface operations {
     createPlan: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1965,6 +2917,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2050,6 +3003,7 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2057,7 +3011,18 @@ export interface operations {
     publishPlan: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 planId: string;
             };
@@ -2078,6 +3043,7 @@ export interface operations {
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2085,7 +3051,18 @@ export interface operations {
     archivePlan: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 planId: string;
             };
@@ -2106,6 +3083,7 @@ export interface operations {
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2159,7 +3137,18 @@ export interface operations {
     createCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2189,6 +3178,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2322,7 +3312,18 @@ export interface operations {
     queryEntitlementAccess: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2343,6 +3344,8 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2408,7 +3411,18 @@ export interface operations {
     ingestMeteringEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2429,8 +3443,10 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
             413: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2478,7 +3494,18 @@ export interface operations {
     createMeter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2500,6 +3527,7 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2595,7 +3623,18 @@ export interface operations {
     queryMeter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The meter's id (ULID) or its key. */
                 meterId: string;
@@ -2620,6 +3659,8 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2654,7 +3695,18 @@ export interface operations {
     createBillingProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2675,6 +3727,8 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2893,12 +3947,14 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                "filter[id]"?: string;
-                /** @description The customer's id or key. */
-                "filter[customer_id]"?: string;
-                "filter[plan_id]"?: string;
-                "filter[plan_key]"?: string;
-                "filter[status]"?: "active" | "canceled";
+                sort?: string;
+                filter?: {
+                    id?: components["schemas"]["ExactFieldFilter"];
+                    customer_id?: components["schemas"]["ExactFieldFilter"];
+                    plan_id?: components["schemas"]["ExactFieldFilter"];
+                    plan_key?: components["schemas"]["ExactFieldFilter"];
+                    status?: components["schemas"]["ExactFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
@@ -2933,7 +3989,18 @@ export interface operations {
     createSubscription: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2955,6 +4022,8 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -2989,7 +4058,18 @@ export interface operations {
     cancelSubscription: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 subscriptionId: string;
             };
@@ -3016,6 +4096,7 @@ export interface operations {
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -3023,7 +4104,18 @@ export interface operations {
     changeSubscription: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 subscriptionId: string;
             };
@@ -3034,23 +4126,35 @@ export interface operations {
                 "application/json": {
                     plan: components["schemas"]["SubscriptionPlanRef"];
                     timing: components["schemas"]["SubscriptionTiming"];
+                    customer?: components["schemas"]["SubscriptionCustomerRef"];
+                    labels?: components["schemas"]["Labels"];
+                    /** @enum {string} */
+                    settlement_mode?: "credit_then_invoice" | "credit_only";
+                    /** Format: date-time */
+                    billing_anchor?: string;
+                    /** @enum {string} */
+                    cost_basis_mode?: "dynamic" | "pinned";
                 };
             };
         };
         responses: {
-            /** @description The subscription after the change was applied or scheduled */
+            /** @description The subscription after the change was applied or scheduled, and OpenMeter's BillingSubscriptionChangeResponse: `current` and `next` are both this subscription (Tally keeps one subscription across a change; `pending_changes` says when the new plan starts). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Subscription"];
+                    "application/json": components["schemas"]["Subscription"] & {
+                        current: components["schemas"]["Subscription"];
+                        next: components["schemas"]["Subscription"];
+                    };
                 };
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -3058,7 +4162,18 @@ export interface operations {
     migrateSubscription: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 subscriptionId: string;
             };
@@ -3086,6 +4201,7 @@ export interface operations {
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
