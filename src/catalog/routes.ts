@@ -1,6 +1,7 @@
 /** REST: /v3/openmeter/features and /v3/openmeter/plans. */
 import { Router } from 'express';
 import { z } from 'zod';
+import { labels } from '../api/schemas';
 import { gone } from '../lib/errors';
 import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
@@ -22,10 +23,6 @@ const resourceKey = z
   .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED);
 const name = z.string().min(1).max(256);
 const description = z.string().max(1024).optional();
-const labels = z
-  .record(z.string().min(1).max(63), z.string())
-  .refine((o) => Object.keys(o).length <= 50, 'at most 50 labels are allowed')
-  .optional();
 const duration = z.string().refine(isValidDuration, 'must be an ISO-8601 duration such as P1M or PT1H');
 /** non-negative decimal string */
 const amount = z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "10.50"');
@@ -58,7 +55,7 @@ const createFeatureBody = z.strictObject({
   key: resourceKey,
   name,
   description,
-  labels,
+  labels: labels.optional(),
   meter: z
     .strictObject({
       id: z.string().min(1),
@@ -102,7 +99,7 @@ const rateCard = z.strictObject({
   key: resourceKey,
   name,
   description,
-  labels,
+  labels: labels.optional(),
   feature: z.strictObject({ id: ulidOrKey }).optional(),
   billing_cadence: duration.nullish(),
   payment_term: z.enum(['in_advance', 'in_arrears']).optional(),
@@ -123,7 +120,7 @@ const phase = z.strictObject({
   key: resourceKey,
   name,
   description,
-  labels,
+  labels: labels.optional(),
   duration: duration.optional(),
   rate_cards: z.array(rateCard),
 });
@@ -133,7 +130,7 @@ const createPlanBody = z
     key: resourceKey,
     name,
     description,
-    labels,
+    labels: labels.optional(),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
     billing_cadence: duration,
     pro_rating_enabled: z.boolean().optional(),
@@ -155,7 +152,7 @@ const createPlanBody = z
 const updatePlanBody = z.strictObject({
   name,
   description,
-  labels,
+  labels: labels.optional(),
   pro_rating_enabled: z.boolean().optional(),
   phases: z.array(phase).min(1),
 });

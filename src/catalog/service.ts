@@ -38,14 +38,7 @@ function isUniqueViolation(e: unknown): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Features
 
-export interface FeatureInput {
-  key: string;
-  name: string;
-  description?: string;
-  labels?: Record<string, string>;
-  meter?: { id: string; filters?: Record<string, FeatureMeterFilter> };
-  unit_cost?: unknown;
-}
+export type FeatureInput = Pick<Feature, 'key' | 'name' | 'description' | 'labels' | 'meter' | 'unit_cost'>;
 
 /**
  * A feature by id (live or archived: plans and subscriptions keep referencing archived features) or by

@@ -7,16 +7,9 @@
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { softDelete, timestamps } from '../db/columns';
+import type { PostalAddress } from '../profiles/types';
 
-export interface Address {
-  country?: string;
-  postal_code?: string;
-  state?: string;
-  city?: string;
-  line1?: string;
-  line2?: string;
-  phone_number?: string;
-}
+export type Address = PostalAddress;
 
 export const Customer = defineEntity({
   name: 'Customer',

@@ -8,6 +8,7 @@ import { badRequest } from '../api/problem';
 import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
+import { labels, postalAddress } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
 import { createCustomersService } from './service';
@@ -15,49 +16,19 @@ import { createCustomersService } from './service';
 // ---------------------------------------------------------------------------------------------------
 // body schemas (additionalProperties: false everywhere)
 
-const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
-const RESERVED_LABEL_PREFIXES = ['kong', 'konnect', 'mesh', 'kic', '_'];
-
-const labels = z
-  .record(z.string(), z.string())
-  .superRefine((obj, ctx) => {
-    const keys = Object.keys(obj);
-    if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 labels are allowed' });
-    for (const k of keys) {
-      if (k.length < 1 || k.length > 63 || !LABEL_KEY.test(k))
-        ctx.addIssue({ code: 'custom', path: [k], message: 'invalid label key' });
-      else if (RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p)))
-        ctx.addIssue({ code: 'custom', path: [k], message: 'label keys may not use a reserved prefix' });
-    }
-  })
-  .nullish();
-
-const address = z.strictObject({
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
-    .optional(),
-  postal_code: z.string().max(256).optional(),
-  state: z.string().max(256).optional(),
-  city: z.string().max(256).optional(),
-  line1: z.string().max(256).optional(),
-  line2: z.string().max(256).optional(),
-  phone_number: z.string().max(256).optional(),
-});
-
 const subjectKey = z.string().min(1).max(256);
 
 const replaceFields = {
   name: z.string().min(1).max(256),
   description: z.string().max(1024).nullish(),
-  labels,
+  labels: labels.nullish(),
   usage_attribution: z.strictObject({ subject_keys: z.array(subjectKey).max(1000) }).nullish(),
   primary_email: z.email('must be an email address').nullish(),
   currency: z
     .string()
     .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD')
     .nullish(),
-  billing_address: address.nullish(),
+  billing_address: postalAddress.nullish(),
 };
 
 /** A customer key: 1-256 characters, never shaped like an id (a ULID in any case), so keys and ids never mix. */

@@ -3,6 +3,7 @@ import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
 import { METER_SORT_FIELDS } from './meters';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { labels } from '../api/schemas';
 import { badRequest, ProblemError } from '../api/problem';
 import { rawJsonBody } from '../api/raw-body';
 import { parseBody, parseQuery } from '../api/validate';
@@ -21,14 +22,6 @@ const jsonPath = z.string().superRefine((s, ctx) => {
   const problem = jsonPathProblem(s);
   if (problem) ctx.addIssue({ code: 'custom', message: `unsupported JSONPath: ${problem}` });
 });
-const labels = z.record(
-  z
-    .string()
-    .min(1)
-    .max(63)
-    .regex(/^[a-z0-9A-Z]([a-z0-9A-Z-._]*[a-z0-9A-Z]+)?$/),
-  z.string().max(256),
-);
 const dimensionName = z
   .string()
   .regex(/^[A-Za-z0-9_]{1,64}$/, { message: 'dimension names are letters, digits and _' })

@@ -5,6 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
+import { labels, postalAddress } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration, minDurationMs } from '../catalog/periods';
 import type { AppDeps } from '../deps';
@@ -30,42 +31,12 @@ const positiveDuration = duration.refine((s) => !isValidDuration(s) || minDurati
 
 const ulid = z.string().refine(looksLikeId, 'must be a ULID');
 
-const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
-const RESERVED_LABEL_PREFIXES = ['kong', 'konnect', 'mesh', 'kic', '_'];
-
-const labels = z
-  .record(z.string(), z.string())
-  .superRefine((obj, ctx) => {
-    const keys = Object.keys(obj);
-    if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 labels are allowed' });
-    for (const k of keys) {
-      if (k.length > 63 || !LABEL_KEY.test(k))
-        ctx.addIssue({ code: 'custom', path: [k], message: 'invalid label key' });
-      else if (RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p)))
-        ctx.addIssue({ code: 'custom', path: [k], message: 'label keys may not use a reserved prefix' });
-    }
-  })
-  .nullish();
-
-const address = z.strictObject({
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
-    .optional(),
-  postal_code: z.string().max(256).optional(),
-  state: z.string().max(256).optional(),
-  city: z.string().max(256).optional(),
-  line1: z.string().max(256).optional(),
-  line2: z.string().max(256).optional(),
-  phone_number: z.string().max(256).optional(),
-});
-
 const supplier = z.strictObject({
   key: z.string().min(1).max(256).optional(),
   name: z.string().min(1).max(256).optional(),
   email: z.email('must be an email address').optional(),
   tax_id: z.strictObject({ code: z.string().min(1).max(32).optional() }).optional(),
-  addresses: z.strictObject({ billing_address: address }).optional(),
+  addresses: z.strictObject({ billing_address: postalAddress }).optional(),
 });
 
 const alignment = z.discriminatedUnion(
@@ -151,7 +122,7 @@ const apps = z.strictObject({ invoicing: appRef, payment: appRef, tax: appRef })
 const profileFields = {
   name: z.string().min(1).max(256),
   description: z.string().max(1024).nullish(),
-  labels,
+  labels: labels.nullish(),
   supplier,
   workflow: workflow.optional(),
   apps: apps.optional(),

@@ -1,6 +1,7 @@
 /** REST: /v3/openmeter/subscriptions — create/list/get, and cancel/change/migrate sent to the workflow. */
 import { Router } from 'express';
 import { z } from 'zod';
+import { labels } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
@@ -38,11 +39,6 @@ const timing = z.union([z.literal('immediate'), z.literal('next_billing_cycle'),
   message: 'must be "immediate", "next_billing_cycle" or an RFC 3339 date-time',
 });
 
-const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
-/** OpenMeter's Labels: at most 50, keys 1-63 characters of the label alphabet */
-const labels = z
-  .record(z.string().min(1).max(63).regex(LABEL_KEY, 'invalid label key'), z.string())
-  .refine((o) => Object.keys(o).length <= 50, 'at most 50 labels are allowed');
 const settlementMode = z.enum(['credit_then_invoice', 'credit_only']);
 const costBasisMode = z.enum(['dynamic', 'pinned']);
 

@@ -7,7 +7,7 @@
  * `detailed_lines` when present, otherwise from the pricer's breakdown in `detail.tiers`.
  */
 import Decimal from 'decimal.js';
-import { roundMoney } from '../../catalog/pricing';
+import { roundMoney, type RatedLine } from '../../catalog/pricing';
 import type { PostalAddress, Supplier } from '../../profiles/types';
 import { formatMoney, formatQuantity } from './format';
 import type { DocumentDetailedLine, DocumentLine, DocumentParty, InvoiceDocument } from './types';
@@ -59,16 +59,8 @@ export interface SourceInvoice {
   lines?: SourceLine[];
 }
 
-/** The pricer's tier breakdown (`RatedLine` in catalog/pricing.ts) as stored in a line's `detail.tiers`. */
-export interface StoredTier {
-  tier_index: number;
-  from: string;
-  to?: string;
-  quantity: string;
-  unit_price?: string;
-  flat_price?: string;
-  amount: string;
-}
+/** The pricer's tier breakdown as stored in a line's `detail.tiers`. */
+export type StoredTier = RatedLine;
 
 function isStoredTier(t: unknown): t is StoredTier {
   if (typeof t !== 'object' || t === null) return false;
