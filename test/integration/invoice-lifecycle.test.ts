@@ -638,3 +638,30 @@ async function recordInvoiceHistory(h: Harness, invoiceId: string, name: string)
   const history = await h.env.client.workflow.getHandle(`invoice-${invoiceId}`).fetchHistory();
   writeFileSync(path.join(dir, `${name}-run1.json`), historyJson(history));
 }
+
+it('Idempotency-Key on an action: a retried approve gets the first answer again (not a 409); without the key the repeat is refused', async () => {
+  const { h, sub, a } = await start(
+    settings({ auto_advance: false, draft_period: 'P0D' }, { collection_method: 'charge_automatically' }),
+  );
+  const id = await firstInvoice(h, sub.id, a);
+  const approve = () =>
+    h.app.api.post(`${P}/billing/invoices/${id}/approve`).set('Idempotency-Key', `approve-${id}`).send();
+  const first = await approve();
+  expect(first.status).toBe(200);
+  expect(first.headers['idempotent-replayed']).toBeUndefined();
+  const again = await approve();
+  expect([again.status, again.headers['idempotent-replayed']]).toEqual([200, 'true']);
+  expect(again.body).toEqual(first.body);
+  // the same key with another action's path is misuse; a repeat without a key meets the new status
+  const other = await h.app.api
+    .post(`${P}/billing/invoices/${id}/void`)
+    .set('Idempotency-Key', `approve-${id}`)
+    .send();
+  expect(other.status).toBe(422);
+  const bare = await h.app.api.post(`${P}/billing/invoices/${id}/approve`).send();
+  expect(bare.status).toBe(409);
+  expect(bare.body.detail).toContain('approve is not allowed while the invoice is');
+  expect(bare.body.available_actions).toEqual((await get(h, id)).status_details.available_actions);
+  // the replays changed nothing: one issued number
+  expect((await get(h, id)).number).toBe('INV-000001');
+});
