@@ -21,7 +21,7 @@ import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } fro
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { getMeter } from '../metering/service';
 import { liveSubscriptionCount } from '../subscriptions/queries';
-import type { Feature, FeatureMeterFilter, Plan, PlanPhase } from './types';
+import type { Feature, Plan, PlanPhase } from './types';
 import { featureRefs, validatePlan, type PlanPhaseInput } from './validate';
 import { featureView, planView, type FeatureRow, type PlanRow } from './views';
 
