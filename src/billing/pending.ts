@@ -461,3 +461,35 @@ export async function gatherPendingLines(
     );
   return { drafts, nextCollectAt: await nextCollectAt(em, customerId) };
 }
+
+/**
+ * The customer's pending lines rated as of now (the preview): each subscription line's billed period with
+ * today's events, each charge as it will be billed. Nothing is stored.
+ */
+export async function pendingLinesOf(
+  em: EntityManager,
+  customerId: string,
+  customer?: Awaited<ReturnType<typeof billedCustomer>>,
+): Promise<{ currency: string; lines: DraftLine[] }[]> {
+  const rows = await exec<PendingRow>(
+    em,
+    new Sql().add(
+      `${SELECT_PENDING} where customer_id = ? and invoice_id is null and deleted_at is null
+        order by invoice_at, line_key`,
+      customerId,
+    ),
+  );
+  const out: { currency: string; lines: DraftLine[] }[] = [];
+  for (const r of rows) {
+    if (r.kind === 'charge') {
+      out.push({ currency: r.currency, lines: [chargeLine(r)] });
+      continue;
+    }
+    const c = await computeLines(em, r.source!, customer ? { customer } : {});
+    out.push({
+      currency: r.currency,
+      lines: c.lines.map((l) => ({ ...l, sourceKey: r.line_key, subscriptionId: r.subscription_id! })),
+    });
+  }
+  return out;
+}
