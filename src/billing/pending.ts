@@ -334,9 +334,13 @@ async function draftFor(
   const lines: DraftLine[] = [];
   const gathered: IssueInvoiceInput[] = [];
   const billedOnce = new Map<string, Set<string>>();
+  // the union of the billed periods (a period billing nothing still counts: a free trial month)
+  const periods: { from: string; to: string }[] = [];
   for (const r of group) {
     if (r.kind === 'charge') {
-      lines.push(chargeLine(r));
+      const l = chargeLine(r);
+      lines.push(l);
+      periods.push({ from: l.periodFrom, to: l.periodTo });
       continue;
     }
     const src = r.source!;
@@ -346,6 +350,7 @@ async function draftFor(
       billedOnce.set(src.subscriptionId, billed);
     }
     const c = await computeLines(em, src, { customer, oneTimeBilled: billed });
+    periods.push(c.servicePeriod);
     for (const l of c.lines) {
       const k = oneTimeOf(l);
       if (k) billed.add(k); // two periods of one subscription on one invoice: a one-time fee once
@@ -354,17 +359,14 @@ async function draftFor(
     gathered.push(src);
   }
   const currency = group[0].currency;
-  const froms = lines.map((l) => Date.parse(l.periodFrom));
-  const tos = lines.map((l) => Date.parse(l.periodTo));
-  const invoiceAts = group.map((r) => new Date(r.invoice_at).getTime());
   const subs = [...new Set(group.map((r) => r.subscription_id).filter((x): x is string => !!x))];
   const totals = totalsOf(
     lines.map((l) => l.amount),
     currency,
   );
   const servicePeriod = {
-    from: new Date(Math.min(...(froms.length ? froms : invoiceAts))).toISOString(),
-    to: new Date(Math.max(...(tos.length ? tos : invoiceAts))).toISOString(),
+    from: new Date(Math.min(...periods.map((p) => Date.parse(p.from)))).toISOString(),
+    to: new Date(Math.max(...periods.map((p) => Date.parse(p.to)))).toISOString(),
   };
   return insertDraft(
     em,

@@ -21,6 +21,7 @@ import {
   waitFor,
   workflowHandle,
   type Harness,
+  collected,
 } from '../support/harness';
 import { fixtures, flatFeeRateCard, P } from '../support/api';
 import { maybeRecordHistory, runHistories } from '../support/history';
@@ -221,6 +222,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     // are issued, each exactly once; the failure is cleared from the row and the search attribute
     fault.on = false;
     const result = await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id);
     expect(result).toMatchObject({ status: 'canceled', pendingInvoices: [] });
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.invoice_key, i.from, i.to, i.total])).toEqual([
@@ -282,6 +284,7 @@ describe('1 a failing invoice never blocks the subscription (workflow side)', ()
     // the local try gives up after 3 s and the invoice goes on remotely; before, the cancel waited ~8 s
     expect(answeredMs).toBeLessThan(6_000);
     const result = await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id);
     expect(result).toMatchObject({ status: 'canceled', pendingInvoices: [] });
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs[0]).toMatchObject({ invoice_key: `${sub.id}:${isoOf(a)}`, total: '5.00' });
