@@ -306,7 +306,7 @@ function chargeLine(r: PendingRow): DraftLine {
     kind: 'flat',
     quantity: '1',
     unitPrice: amount,
-    price: { type: 'flat', amount: new Decimal(r.amount!).toFixed() } as ComposedLine['price'],
+    price: { type: 'flat', amount: new Decimal(r.amount!).toFixed() },
     periodFrom: instant(from),
     periodTo: instant(to),
     amount,

@@ -8,6 +8,7 @@ import { advanceTo, createHarness, DAY, isoOf, month, waitFor, type Harness } fr
 import { defaultPhase, fixtures, flatFeeRateCard, P } from '../support/api';
 import { customerInvoicingSnapshot } from '../../src/billing/settings';
 import { previewInvoice } from '../../src/billing/service';
+import { maybeRecordWorkflowHistory } from '../support/history';
 
 jest.setTimeout(120_000);
 
@@ -118,6 +119,7 @@ describe('consolidation', () => {
       return l.length === 2 && l;
     });
     expect(after[1].lines.map((l) => l.name).sort()).toEqual(['Alpha fee', 'Beta fee']);
+    await maybeRecordWorkflowHistory(h, `collection-${customer.id}`, 'collection-two-subscriptions');
   });
 
   it('different currencies → two invoices', async () => {
@@ -262,7 +264,7 @@ describe('consolidation', () => {
       billing_anchor: s1.active_from,
     });
     await advanceTo(h, month(a, 1) + 61 * 60_000, [s1.id, s2.id], 7 * DAY);
-    await waitFor(async () => failures === 1);
+    await waitFor(() => Promise.resolve(failures === 1));
     await advanceTo(h, month(a, 1) + 2 * 3600_000, [s1.id, s2.id], 600_000);
     const invs = await waitFor(async () => {
       const l = await invoicesOfCustomer(h!, customer.id);
@@ -270,5 +272,6 @@ describe('consolidation', () => {
     });
     expect(invs).toHaveLength(1);
     expect(invs[0].lines).toHaveLength(2);
+    await maybeRecordWorkflowHistory(h, `collection-${customer.id}`, 'collection-gather-retried');
   });
 });
