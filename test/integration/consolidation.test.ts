@@ -4,11 +4,22 @@
  * PostgreSQL, real worker on the time-skipping Temporal server.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { advanceTo, createHarness, DAY, isoOf, month, waitFor, type Harness } from '../support/harness';
+import {
+  advanceTo,
+  createHarness,
+  DAY,
+  isoOf,
+  month,
+  TASK_QUEUE,
+  waitFor,
+  type Harness,
+} from '../support/harness';
 import { defaultPhase, fixtures, flatFeeRateCard, P } from '../support/api';
 import { customerInvoicingSnapshot } from '../../src/billing/settings';
 import { previewInvoice } from '../../src/billing/service';
-import { maybeRecordWorkflowHistory } from '../support/history';
+import { maybeRecordWorkflowHistory, workflowRunHistories } from '../support/history';
+import { signalCollection } from '../../src/billing/workflow-starts';
+import { COLLECTION_HISTORY_LIMIT } from '../../workflows/collection';
 
 jest.setTimeout(120_000);
 
@@ -273,5 +284,24 @@ describe('consolidation', () => {
     expect(invs).toHaveLength(1);
     expect(invs[0].lines).toHaveLength(2);
     await maybeRecordWorkflowHistory(h, `collection-${customer.id}`, 'collection-gather-retried');
+  });
+
+  it('the collection workflow keeps its history bounded: it continues as new, carrying the due instants', async () => {
+    h = await createHarness({ collectionPeriod: 'PT1M' });
+    const customer = await fixtures(h.app).customer('acme-inc');
+    const t0 = await h.env.currentTimeMs();
+    // 60 collection instants a minute apart (nothing pending: each wake gathers nothing)
+    for (let i = 1; i <= 60; i++)
+      await signalCollection(h.env.client, TASK_QUEUE, customer.id, isoOf(t0 + i * 60_000));
+    await h.env.client.workflow.getHandle(`collection-${customer.id}`).result();
+    expect(await h.env.currentTimeMs()).toBeGreaterThanOrEqual(t0 + 60 * 60_000);
+    const runs = await workflowRunHistories(h, `collection-${customer.id}`);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const r of runs) expect(r.events?.length ?? 0).toBeLessThanOrEqual(COLLECTION_HISTORY_LIMIT + 30);
+    // every instant was waited for: the activity ran once per wake, across the runs
+    const gathers = runs
+      .flatMap((r) => r.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'gatherPendingLines');
+    expect(gathers.length).toBe(60);
   });
 });

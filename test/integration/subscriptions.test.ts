@@ -14,7 +14,8 @@ import {
   month,
 } from '../support/harness';
 import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
-import { maybeRecordHistory, runHistories } from '../support/history';
+import { maybeRecordHistory, runHistories, workflowRunHistories } from '../support/history';
+import { COLLECTION_HISTORY_LIMIT } from '../../workflows/collection';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
 import { previewInvoice } from '../../src/billing/service';
 import { currentPeriodOf } from '../../src/subscriptions/row-period';
@@ -174,6 +175,11 @@ describe('subscription billing cycles', () => {
     expect(lengths.length).toBeGreaterThanOrEqual(2);
     expect(lengths.length).toBeLessThan(days);
     for (const n of lengths) expect(n).toBeLessThanOrEqual(HISTORY_LIMIT + 30);
+    // the customer's collection workflow: a run ends once nothing is pending (the next hand-over starts
+    // it again), a long-lived one continues as new: every run stays short
+    const collection = await workflowRunHistories(h, `collection-${customer.id}`);
+    for (const r of collection)
+      expect(r.events?.length ?? 0).toBeLessThanOrEqual(COLLECTION_HISTORY_LIMIT + 30);
 
     // search attributes and memo survive continue-as-new
     const desc = await workflowHandle(h, sub.id).describe();
