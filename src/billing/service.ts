@@ -177,7 +177,7 @@ export async function previewInvoice(
     }
   }
   for (const s of subs) {
-    // a plain rollover is recorded with the invoice, after the collection period: roll forward meanwhile
+    // the row may lag the boundary by a moment (the rollover is written at the period end): roll forward
     const { from: cps, to: cpe } = currentPeriodOf(s, now)!;
     const to = now < cpe ? now : cpe;
     const computed = await computeLines(
