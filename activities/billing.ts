@@ -1,14 +1,13 @@
 /**
  * Billing activities. The subscription workflow decides when a period is billable and hands it over
- * (`handOverInvoice`: the draft, then its workflow); the invoice workflow runs the invoice's steps. Each one
- * is idempotent: see src/billing/invoices.ts.
+ * (`handOverInvoice`: a pending line of the customer, then a signal to the customer's collection workflow);
+ * the collection workflow gathers the customer's due lines onto drafts (`gatherPendingLines`, which starts
+ * their workflows); the invoice workflow runs the invoice's steps. Each one is idempotent: see
+ * src/billing/pending.ts and src/billing/invoices.ts.
  */
 import { Context, log } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { IssueInvoiceInput } from '../src/billing/contract';
 import {
-  createDraftInvoice,
   editDraftInvoice,
   handOverToPayment,
   issueDraftInvoice,
@@ -16,13 +15,14 @@ import {
   recordInvoiceStatus,
   rerateDraftInvoice,
 } from '../src/billing/invoices';
+import { gatheredDrafts, gatherPendingLines, handOverPeriod } from '../src/billing/pending';
 import { customerInvoicingSnapshot, type SnapshotResolver } from '../src/billing/settings';
+import { signalCollection, startInvoiceWorkflow } from '../src/billing/workflow-starts';
 import type { AppDeps } from '../src/deps';
-import { SA_CUSTOMER_KEY, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
-import type { InvoiceWorkflow } from '../workflows/definitions';
-import type { At, BillingActivities, InvoiceActivities } from './contract';
+import type { At, BillingActivities, CollectionActivities, InvoiceActivities } from './contract';
 
-export type { BillingActivities, InvoiceActivities };
+export type { BillingActivities, CollectionActivities, InvoiceActivities };
+export { invoiceWorkflowId } from '../src/billing/workflow-starts';
 
 export interface BillingActivityOptions {
   /** the customer's billing settings (default: its profile with its overrides, src/billing/settings.ts) */
@@ -32,55 +32,45 @@ export interface BillingActivityOptions {
 /** the workflow's "now" when it sent one, else the wall clock */
 const when = (at: string | undefined) => (at ? new Date(at) : new Date());
 
-export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
-
 export function createBillingActivities(
   deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
   opts: BillingActivityOptions = {},
-): BillingActivities & InvoiceActivities {
+): BillingActivities & CollectionActivities & InvoiceActivities {
   const em = () => deps.orm.em.fork();
   const resolve = opts.invoicingSnapshot ?? customerInvoicingSnapshot;
+  // the app's client when it has one (tests: the time-skipping server's), else the worker's
+  const client = () => deps.temporal ?? Context.current().client;
   return {
     async handOverInvoice({ at, ...input }: IssueInvoiceInput & At) {
       const e = em();
       const snapshot = await resolve(e, input.customerId);
-      const draft = await createDraftInvoice(e, input, snapshot, when(at));
-      let workflowStarted = false;
-      // a draft found again (a retry) may already be past its workflow: started once, by id
-      if (draft.status === 'draft') {
-        const ctx = Context.current();
-        // the app's client when it has one (tests: the time-skipping server's), else the worker's
-        const client = deps.temporal ?? ctx.client;
-        try {
-          await client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
-            taskQueue: ctx.info.taskQueue,
-            workflowId: invoiceWorkflowId(draft.invoiceId),
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            args: [
-              {
-                invoiceId: draft.invoiceId,
-                customerKey: draft.customerKey,
-                lifecycle: draft.lifecycle,
-                draftUntil: draft.draftUntil,
-              },
-            ],
-            typedSearchAttributes: [
-              { key: SA_CUSTOMER_KEY, value: draft.customerKey },
-              { key: SA_INVOICE_STATUS, value: 'draft' },
-            ],
-          });
-          workflowStarted = true;
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-      }
+      const line = await handOverPeriod(e, input, snapshot, when(at));
+      // signalled on every try (a retry after a lost signal signals again; a duplicate signal is harmless)
+      await signalCollection(client(), Context.current().info.taskQueue, line.customerId, line.collectAt);
       log.info('handOverInvoice', {
-        invoiceKey: input.invoiceKey,
-        invoiceId: draft.invoiceId,
-        created: draft.created,
-        workflowStarted,
+        lineKey: line.lineKey,
+        created: line.created,
+        collectAt: line.collectAt,
       });
-      return { ...draft, workflowStarted };
+      return line;
+    },
+
+    async gatherPendingLines({ customerId, at }) {
+      const e = em();
+      const now = when(at);
+      const res = await gatherPendingLines(e, customerId, now, resolve, now);
+      // every gathered draft of the customer gets its workflow (a retry after a crash starts the missing one)
+      const started: string[] = [];
+      for (const d of await gatheredDrafts(e, customerId))
+        if (await startInvoiceWorkflow(client(), Context.current().info.taskQueue, d))
+          started.push(d.invoiceId);
+      log.info('gatherPendingLines', {
+        customerId,
+        created: res.drafts.map((d) => d.invoiceId),
+        workflowsStarted: started,
+        nextCollectAt: res.nextCollectAt,
+      });
+      return { invoiceIds: res.drafts.map((d) => d.invoiceId), nextCollectAt: res.nextCollectAt };
     },
 
     async rerateDraftInvoice({ invoiceId, at }) {

@@ -29,10 +29,23 @@ export interface SubscriptionActivities {
 /** What the subscription workflow calls when a period is billable. */
 export interface BillingActivities {
   /**
-   * Creates the draft invoice for a closed period (and/or a starting period's in-advance fees) once per key,
-   * with the customer's billing settings, and starts its workflow `invoice-<id>` (once: by workflow id).
+   * Hands a closed period (and/or a starting period's in-advance fees) over to billing as a pending line of
+   * the customer, once per key, and signals the customer's collection workflow (signal-with-start) with the
+   * instant it is due to be gathered (by the customer's profile).
    */
   handOverInvoice(input: IssueInvoiceInput & At): Promise<HandOverRef>;
+}
+
+/** What the customer's collection workflow calls. */
+export interface CollectionActivities {
+  /**
+   * Gathers the customer's pending lines due by `at` onto one draft per currency (once: a retry finds the
+   * lines gathered) and starts the drafts' workflows (once: by workflow id). Answers when the next pending
+   * line is due.
+   */
+  gatherPendingLines(
+    input: { customerId: string } & At,
+  ): Promise<{ invoiceIds: string[]; nextCollectAt: string | null }>;
 }
 
 /**

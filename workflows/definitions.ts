@@ -2,7 +2,7 @@
  * The subscription workflow's message definitions, shared by the workflow and the API (which sends the
  * Updates and Queries). No workflow-only calls here, so it is safe to import outside the sandbox.
  */
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
 import type { DraftEdit } from '../src/billing/contract';
 import type { InvoiceAction, LifecycleState } from '../src/billing/lifecycle';
@@ -61,3 +61,18 @@ export const getInvoiceStateQuery = defineQuery<LifecycleState>('getInvoiceState
 
 /** ApplicationFailure type of a refused invoice action; `details[0]` holds the available actions. */
 export const INVOICE_REFUSAL_TYPE = 'InvoiceActionRefused';
+
+// ---------------------------------------------------------------------------------------------------
+// the customer's collection workflow (`collection-<customerId>`, workflows/collection.ts)
+
+export interface CollectionWorkflowInput {
+  customerId: string;
+  /** ISO instants at which pending lines are due to be gathered (carried across continue-as-new) */
+  due: string[];
+}
+export type CollectionWorkflow = (input: CollectionWorkflowInput) => Promise<void>;
+
+/** A pending line of the customer is due to be gathered at `at` (sent with signal-with-start). */
+export const collectSignal = defineSignal<[{ at: string }]>('collect');
+
+export const collectionWorkflowId = (customerId: string) => `collection-${customerId}`;

@@ -1,5 +1,6 @@
 // Workflow entry points for the worker bundle.
-import type { InvoiceWorkflow, SubscriptionWorkflow } from './definitions';
+import type { CollectionWorkflow, InvoiceWorkflow, SubscriptionWorkflow } from './definitions';
+import { collectionWorkflow } from './collection';
 import { invoiceWorkflow } from './invoice';
 import { subscriptionWorkflow } from './subscription';
 
@@ -8,5 +9,7 @@ const _signature: SubscriptionWorkflow = subscriptionWorkflow;
 const _invoiceSignature: InvoiceWorkflow = invoiceWorkflow;
 void _signature;
 void _invoiceSignature;
+const _collectionSignature: CollectionWorkflow = collectionWorkflow;
+void _collectionSignature;
 
-export { invoiceWorkflow, subscriptionWorkflow };
+export { collectionWorkflow, invoiceWorkflow, subscriptionWorkflow };

@@ -26,10 +26,12 @@
  * by test/integration/subscription-replay.test.ts (re-record with RECORD_HISTORIES=1; keep the old files
  * of released versions).
  *
- * Activities never call back into the workflow; invoice keys are deterministic (`<subscription>:<period
- * start>`), so a retried or replayed `handOverInvoice` finds the draft it already wrote (and its workflow,
- * `invoice-<id>`, started once by id). From the hand-over on, the invoice's own workflow carries it (draft
- * period, approval, issuing, payment: workflows/invoice.ts); the "invoice try" here is the hand-over.
+ * Activities never call back into the workflow; hand-over keys are deterministic (`<subscription>:<period
+ * start>`), so a retried or replayed `handOverInvoice` finds the pending line it already wrote. At each
+ * period end the closed period is handed over as a pending line of the customer; the customer's collection
+ * workflow (workflows/collection.ts) gathers it, with the customer's other lines due then, onto one invoice
+ * after the late-usage window, whose own workflow carries it (workflows/invoice.ts). The "invoice try" here
+ * is the hand-over.
  */
 import {
   ActivityFailure,
@@ -203,10 +205,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     const billing = inv.failure ? remoteBilling : localBilling;
     billing.handOverInvoice(input).then(
       (ref) => {
-        log.info('invoice handed over', {
+        log.info('period handed over', {
           invoiceKey: inv.invoiceKey,
-          invoiceId: ref.invoiceId,
           created: ref.created,
+          collectAt: ref.collectAt,
         });
         settled = { invoiceKey: inv.invoiceKey };
       },

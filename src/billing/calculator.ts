@@ -40,7 +40,8 @@ export interface ComputedInvoice extends ComposedInvoice {
 }
 
 /**
- * One-time fees already on invoices of the subscription (deleted drafts do not count). A line names its plan
+ * One-time fees already on invoices of the subscription (deleted drafts do not count; `exceptInvoiceKey`: not
+ * the lines billed under that key, the invoice's or, on a gathered invoice, the pending line's). A line names its plan
  * version's key (`plan_key`, since issue 11); older lines name the version only, whose key the catalog gives.
  */
 export async function oneTimeFeesBilled(
@@ -59,7 +60,8 @@ export async function oneTimeFeesBilled(
       `select l.detail->>'plan_id' as plan_id, l.detail->>'plan_key' as plan_key,
               l.detail->>'phase_key' as phase_key, l.rate_card_key
          from invoice_lines l join invoices i on i.id = l.invoice_id
-        where i.subscription_id = ? and i.invoice_key <> ? and i.status <> 'deleted' and l.kind = 'flat'
+        where coalesce(l.subscription_id, i.subscription_id) = ?
+          and coalesce(l.source_key, i.invoice_key) <> ? and i.status <> 'deleted' and l.kind = 'flat'
           and l.detail->>'one_time' = 'true'`,
       subscriptionId,
       exceptInvoiceKey ?? '',

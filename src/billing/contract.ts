@@ -57,9 +57,14 @@ export interface DraftRef {
   draftUntil: string;
 }
 
-/** What the subscription's hand-over activity answers: the draft, and whether its workflow was started now. */
-export interface HandOverRef extends DraftRef {
-  workflowStarted: boolean;
+/** What the subscription's hand-over activity answers: the pending line (consolidation). */
+export interface HandOverRef {
+  lineKey: string;
+  customerId: string;
+  /** false: handed over before (a retried or replayed hand-over) */
+  created: boolean;
+  /** ISO: when the customer's collection gathers it */
+  collectAt: string;
 }
 
 export interface IssuedRef {

@@ -113,6 +113,10 @@ export const InvoiceLine = defineEntity({
     manual: p.boolean(),
     rateCard: p.json<Record<string, unknown>>().columnType('jsonb').nullable(),
     detailedLines: p.json<DetailedLine[]>().columnType('jsonb'),
+    /** the pending line it was gathered from (null: before consolidation, or manual) */
+    sourceKey: p.string().columnType('text').nullable(),
+    /** the subscription that billed it (a gathered invoice holds several) */
+    subscriptionId: p.string().columnType('text').nullable(),
     ...timestamps(),
   },
 });

@@ -91,7 +91,7 @@ const rateCardOf = (l: ComposedLine) => ({
   ...(l.featureKey ? { feature_key: l.featureKey } : {}),
 });
 
-function validateInput(input: IssueInvoiceInput): void {
+export function validateInput(input: IssueInvoiceInput): void {
   if (!input.invoiceKey) throw new RangeError('invoiceKey is required');
   if (!input.arrears && !input.advance)
     throw new RangeError('an invoice needs an arrears or an advance period');
@@ -115,7 +115,7 @@ interface StoredRow {
   draft_until: Date | null;
   failure: { step: string } | null;
   profile_id: string;
-  source: IssueInvoiceInput | null;
+  source: IssueInvoiceInput | GatheredSource | null;
   currency: string;
   issued_at: Date | null;
   due_at: Date | null;
@@ -129,7 +129,7 @@ async function rowByKey(em: EntityManager, key: string): Promise<StoredRow | und
   return (await exec<StoredRow>(em, new Sql().add(`${SELECT_ROW} where invoice_key = ?`, key)))[0];
 }
 
-async function rowById(em: EntityManager, id: string, lock = false): Promise<StoredRow> {
+export async function rowById(em: EntityManager, id: string, lock = false): Promise<StoredRow> {
   const rows = await exec<StoredRow>(
     em,
     new Sql().add(`${SELECT_ROW} where id = ?${lock ? ' for update' : ''}`, id),
@@ -148,7 +148,7 @@ export function lifecycleOf(r: Pick<StoredRow, 'status' | 'failure' | 'workflow'
   };
 }
 
-const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
+export const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
   invoiceId: r.id,
   created,
   status: r.status,
@@ -158,14 +158,43 @@ const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
   draftUntil: instant(r.draft_until ?? 0),
 });
 
+/**
+ * What a gathered invoice was billed from (`invoices.source`): the subscriptions' billed periods, each under
+ * its pending line's key, re-rated while it is a draft. Invoices from before consolidation hold one
+ * `IssueInvoiceInput` instead.
+ */
+export interface GatheredSource {
+  gathered: IssueInvoiceInput[];
+}
+
+/** The billed periods an invoice is re-rated from (either stored shape). */
+export function sourcesOf(source: IssueInvoiceInput | GatheredSource | null): IssueInvoiceInput[] {
+  if (!source) return [];
+  return 'gathered' in source ? source.gathered : [source];
+}
+
+/** A line to insert, with the pending line and subscription it came from (consolidation). */
+export type DraftLine = ComposedLine & { sourceKey?: string; subscriptionId?: string };
+
+/** What `insertDraft` writes besides the lines: the key, the single subscription (if any), the source. */
+export interface DraftMeta {
+  invoiceKey: string;
+  subscriptionId: string | null;
+  source: IssueInvoiceInput | GatheredSource;
+}
+
 /** Inserts the draft and its lines (inside the caller's transaction). */
-async function insertDraft(
+export async function insertDraft(
   em: EntityManager,
-  input: IssueInvoiceInput,
-  c: ComputedInvoice,
+  input: DraftMeta | IssueInvoiceInput,
+  c: Omit<ComputedInvoice, 'lines'> & { lines: DraftLine[] },
   s: InvoicingSnapshot,
   now: Date,
 ): Promise<string> {
+  const meta: DraftMeta =
+    'source' in input
+      ? input
+      : { invoiceKey: input.invoiceKey, subscriptionId: input.subscriptionId, source: input };
   const id = newId();
   const draftUntil = addDuration(now, s.workflow.invoicing.draft_period);
   await exec(
@@ -178,9 +207,9 @@ async function insertDraft(
        values (?, 'DRAFT-' || lpad(nextval('invoice_draft_number_seq')::text, 6, '0'), ?, ?, ?, ?, 'draft',
          ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?, ?, ?, ?)`,
       id,
-      input.invoiceKey,
+      meta.invoiceKey,
       c.customer.id,
-      input.subscriptionId,
+      meta.subscriptionId,
       c.currency,
       c.servicePeriod.from,
       c.servicePeriod.to,
@@ -195,7 +224,7 @@ async function insertDraft(
       JSON.stringify(s.supplier),
       JSON.stringify(s.workflow),
       JSON.stringify(s.apps),
-      JSON.stringify(input),
+      JSON.stringify(meta.source),
       draftUntil,
       now,
       now,
@@ -206,11 +235,11 @@ async function insertDraft(
     const q = new Sql().add(
       `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
          unit_price, price, service_period_from, service_period_to, amount, total, detail, rate_card,
-         detailed_lines, manual, created_at, updated_at) values `,
+         detailed_lines, manual, source_key, subscription_id, created_at, updated_at) values `,
     );
     c.lines.forEach((l, i) => {
       q.add(
-        `${i ? ', ' : ''}(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, false, ?, ?)`,
+        `${i ? ', ' : ''}(?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, false, ?, ?, ?, ?)`,
         newId(),
         id,
         i + 1,
@@ -228,6 +257,8 @@ async function insertDraft(
         JSON.stringify(l.detail),
         JSON.stringify(rateCardOf(l)),
         JSON.stringify(detailedLinesOf(l, c.currency)),
+        l.sourceKey ?? null,
+        l.subscriptionId ?? meta.subscriptionId,
         now,
         now,
       );
@@ -298,6 +329,7 @@ export async function createDraftInvoice(
 
 interface LineRow {
   id: string;
+  source_key: string | null;
   rate_card_key: string;
   kind: string;
   manual: boolean;
@@ -330,12 +362,16 @@ async function retotal(em: EntityManager, id: string, currency: string, now: Dat
  * events), inside the caller's transaction; manual and flat lines stay. Returns the lines that changed.
  */
 async function rerateLines(em: EntityManager, r: StoredRow, now: Date): Promise<number> {
-  if (!r.source) return 0;
-  const computed = await computeLines(em, r.source);
+  const sources = sourcesOf(r.source);
+  if (!sources.length) return 0;
+  const computedBySource = new Map<string, ComposedLine[]>();
+  for (const src of sources) computedBySource.set(src.invoiceKey, (await computeLines(em, src)).lines);
+  // lines from before consolidation name no source: their invoice had one
+  const single = sources.length === 1 ? sources[0].invoiceKey : undefined;
   const lines = await exec<LineRow>(
     em,
     new Sql().add(
-      `select id, rate_card_key, kind, manual, service_period_from, quantity::text as quantity,
+      `select id, source_key, rate_card_key, kind, manual, service_period_from, quantity::text as quantity,
          amount::text as amount from invoice_lines where invoice_id = ? order by position`,
       r.id,
     ),
@@ -343,7 +379,8 @@ async function rerateLines(em: EntityManager, r: StoredRow, now: Date): Promise<
   let changed = 0;
   for (const l of lines) {
     if (l.manual || l.kind !== 'usage') continue;
-    const c = computed.lines.find(
+    const computed = computedBySource.get(l.source_key ?? single ?? '') ?? [];
+    const c = computed.find(
       (x) =>
         x.kind === 'usage' &&
         x.rateCardKey === l.rate_card_key &&

@@ -209,8 +209,53 @@ export class BillingInvoiceLifecycle extends Migration {
   }
 }
 
+/**
+ * Consolidation (issue 11): the customer's pending lines (a subscription's billed period handed over, a
+ * one-off charge), gathered by the customer's collection workflow onto one draft per currency.
+ * - `line_key` is the idempotency key (`<subscription>:<period start>`, a charge's id): a retried or
+ *   replayed hand-over finds its line.
+ * - `collect_at`: when the line is gathered (its `invoice_at` by the customer's collection alignment, plus
+ *   the collection interval); `invoice_id` once gathered (a line rides on one invoice only).
+ * - Invoice lines say which pending line and subscription they came from (`source_key`, `subscription_id`):
+ *   a gathered invoice holds several subscriptions' lines.
+ */
+export class BillingPendingLines extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table billing_pending_lines (
+        id text primary key,
+        line_key text not null unique,
+        customer_id text not null,
+        kind text not null check (kind in ('subscription', 'charge')),
+        currency text not null,
+        subscription_id text,
+        invoice_at timestamptz not null,
+        collect_at timestamptz not null,
+        source jsonb,
+        name text,
+        description text,
+        amount numeric,
+        service_period_from timestamptz,
+        service_period_to timestamptz,
+        invoice_id text,
+        deleted_at timestamptz,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now()
+      )`);
+    this.addSql(`create index billing_pending_lines_due_idx on billing_pending_lines (customer_id, collect_at)
+      where invoice_id is null and deleted_at is null`);
+    this.addSql('alter table invoice_lines add column source_key text, add column subscription_id text');
+  }
+
+  override down(): void {
+    this.addSql('alter table invoice_lines drop column source_key, drop column subscription_id');
+    this.addSql('drop table if exists billing_pending_lines');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
   { name: 'm2026120210_billing_invoice_lifecycle', class: BillingInvoiceLifecycle },
+  { name: 'm2026120220_billing_pending_lines', class: BillingPendingLines },
 ];

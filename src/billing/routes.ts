@@ -103,6 +103,52 @@ const editBody = z
     message: 'nothing to change: give description and/or lines',
   });
 
+const instantBody = z.iso
+  .datetime({ offset: true, message: 'must be an RFC 3339 date-time' })
+  .transform((s) => new Date(s));
+
+/** A one-off flat charge (OpenMeter's `CreateChargeFlatFeeRequest`, the parts Tally bills). */
+const chargeBody = z
+  .strictObject({
+    type: z.literal('flat_fee').default('flat_fee'),
+    name: z.string().min(1).max(256),
+    description: z.string().max(1024).optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
+      .optional(),
+    amount_before_proration: decimal('amount_before_proration').refine(
+      (a) => !a.startsWith('-') && Number(a) > 0,
+      { message: 'must be greater than 0' },
+    ),
+    service_period: z
+      .strictObject({ from: instantBody, to: instantBody })
+      .refine((p) => p.to >= p.from, { message: 'ends before it starts' })
+      .optional(),
+    invoice_at: instantBody.optional(),
+  })
+  .transform((b) => ({
+    name: b.name,
+    description: b.description,
+    currency: b.currency,
+    amount: b.amount_before_proration,
+    service_period: b.service_period,
+    invoice_at: b.invoice_at,
+  }));
+
+/** OpenMeter's `InvoicePendingLinesActionInput`: the customer, optionally "as of". */
+const invoiceNowBody = z.strictObject({
+  customer_id: z.string().min(1),
+  as_of: instantBody.optional(),
+});
+
+const previewQuery = z.object({
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
+    .optional(),
+});
+
 /** The POST actions: `/billing/invoices/{id}/<path>` */
 const ACTIONS: [string, InvoiceAction][] = [
   ['advance', 'advance'],
@@ -134,6 +180,30 @@ export function billingRoutes(deps: AppDeps): Router {
     res.json(await svc.listInvoices(list));
   });
 
+  r.post('/billing/invoices/invoice', async (req, res) => {
+    const b = parseBody(invoiceNowBody, req.body);
+    res.status(201).json(await svc.invoiceNow(b.customer_id, b.as_of));
+  });
+
+  r.post('/customers/:customerId/charges', async (req, res) => {
+    const b = parseBody(chargeBody, req.body);
+    res.status(201).json(await svc.addCharge(req.params.customerId, b));
+  });
+
+  r.get('/customers/:customerId/charges', async (req, res) => {
+    const items = await svc.listCharges(req.params.customerId);
+    res.json({ data: items, meta: { page: { number: 1, size: items.length, total: items.length } } });
+  });
+
+  r.get('/customers/:customerId/charges/:chargeId', async (req, res) => {
+    res.json(await svc.getCharge(req.params.customerId, req.params.chargeId));
+  });
+
+  r.delete('/customers/:customerId/charges/:chargeId', async (req, res) => {
+    await svc.deleteCharge(req.params.customerId, req.params.chargeId);
+    res.status(204).end();
+  });
+
   r.get('/billing/invoices/:invoiceId', async (req, res) => {
     res.json(await svc.getInvoice(req.params.invoiceId));
   });
@@ -155,7 +225,8 @@ export function billingRoutes(deps: AppDeps): Router {
   }
 
   r.get('/customers/:customerId/invoices/preview', async (req, res) => {
-    res.json(await svc.previewInvoice(req.params.customerId, new Date()));
+    const q = parseQuery(previewQuery, req.query);
+    res.json(await svc.previewInvoice(req.params.customerId, new Date(), q.currency));
   });
 
   return r;

@@ -12,6 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { conflict, DomainError, invalid, notFound, unavailable, UnavailableError } from '../lib/errors';
+import { getPlan } from '../catalog/service';
 import { findCustomer, getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -31,6 +32,18 @@ import { Invoice, InvoiceLine } from './entities';
 import { invoiceLifecycle, issueInvoice as issueNow, type IssueOptions } from './invoices';
 import { apply, type AvailableActions, type InvoiceAction } from './lifecycle';
 import { customerInvoicingSnapshot } from './settings';
+import {
+  createCharge,
+  deleteCharge,
+  gatheredDrafts,
+  gatherPendingLines,
+  getCharge,
+  listCharges,
+  pendingLinesOf,
+  type ChargeInput,
+  type ChargeView,
+} from './pending';
+import { signalCollection, startInvoiceWorkflow } from './workflow-starts';
 import { composedLineView, invoiceView, totalsView, type InvoiceLineView, type InvoiceView } from './views';
 
 export type { InvoiceLineView, InvoiceView };
@@ -131,15 +144,40 @@ export async function previewInvoice(
   em: EntityManager,
   customerIdOrKey: string,
   now: Date,
+  only?: string,
 ): Promise<InvoiceView> {
   const customer = await getCustomer(em, customerIdOrKey);
-  const subs = await activeSubscriptionPeriods(em, customer.id, now);
+  const all = await activeSubscriptionPeriods(em, customer.id, now);
+  const pending = await pendingLinesOf(em, customer.id, customer);
+  const currencies = new Set(pending.map((p) => p.currency));
+  const planCurrency = new Map<string, string>();
+  for (const s of all) {
+    const c = (await getPlan(em, s.plan_id)).currency;
+    planCurrency.set(s.id, c);
+    currencies.add(c);
+  }
+  if (!only && currencies.size > 1)
+    throw conflict(
+      `the customer's next invoices bill in several currencies (${[...currencies].sort().join(', ')}): ` +
+        'preview one with ?currency=',
+    );
+  const wanted = only ?? [...currencies][0];
+  const subs = all.filter((s) => planCurrency.get(s.id) === wanted);
   const lines: InvoiceLineView[] = [];
-  let currency: string | undefined;
+  let currency: string | undefined = only;
   let amount = new Decimal(0);
   let from: Date | undefined;
+  // the lines handed over and not invoiced yet (closed periods in their late-usage window, charges)
+  for (const p of pending.filter((x) => x.currency === wanted)) {
+    currency = p.currency;
+    for (const l of p.lines) {
+      amount = amount.plus(l.amount);
+      if (!from || new Date(l.periodFrom) < from) from = new Date(l.periodFrom);
+      lines.push(composedLineView(l, l.subscriptionId ?? null));
+    }
+  }
   for (const s of subs) {
-    // a plain rollover is recorded with the invoice, after the collection period: roll forward meanwhile
+    // the row may lag the boundary by a moment (the rollover is written at the period end): roll forward
     const { from: cps, to: cpe } = currentPeriodOf(s, now)!;
     const to = now < cpe ? now : cpe;
     const computed = await computeLines(
@@ -179,7 +217,10 @@ export async function previewInvoice(
     status: 'preview',
     currency: cur,
     customer: { id: customer.id, key: customer.key, name: customer.name },
-    subscription: subs.length === 1 ? { id: subs[0].id } : null,
+    subscription:
+      subs.length === 1 && lines.every((l) => !l.subscription || l.subscription.id === subs[0].id)
+        ? { id: subs[0].id }
+        : null,
     service_period: { from: (from ?? now).toISOString(), to: now.toISOString() },
     issued_at: null,
     totals: totalsView({
@@ -302,12 +343,50 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
     return getInvoice(em(), id);
   }
 
+  /** Creates a one-off charge and tells the customer's collection when it is due (in one transaction). */
+  async function addCharge(customer: string, input: ChargeInput): Promise<ChargeView> {
+    const client = temporal();
+    return createCharge(em(), customer, input, customerInvoicingSnapshot, new Date(), async (c) => {
+      try {
+        await signalCollection(client, deps.config.TEMPORAL_TASK_QUEUE, c.customer.id, c.collect_at);
+      } catch (e) {
+        deps.logger.warn({ err: e, charge_id: c.id }, 'collection signal failed');
+        throw unavailable('the charge could not be scheduled (Temporal unavailable); retry');
+      }
+    });
+  }
+
+  /**
+   * Invoices the customer's pending lines now (those due by `asOf`, default now, by their `invoice_at`):
+   * one draft per currency, each with its workflow. Nothing pending: 400.
+   */
+  async function invoiceNow(customerRef: string, asOf?: Date): Promise<InvoiceView[]> {
+    const client = temporal();
+    const customer = await getCustomer(em(), customerRef);
+    const now = new Date();
+    const res = await gatherPendingLines(em(), customer.id, asOf ?? now, customerInvoicingSnapshot, now, {
+      invoiceNow: true,
+    });
+    if (!res.drafts.length)
+      throw invalid(`customer ${customer.id} has no pending lines to invoice`, [
+        { field: 'body.customer_id', reason: 'nothing to invoice' },
+      ]);
+    for (const d of await gatheredDrafts(em(), customer.id))
+      await startInvoiceWorkflow(client, deps.config.TEMPORAL_TASK_QUEUE, d);
+    return Promise.all(res.drafts.map((d) => getInvoice(em(), d.invoiceId)));
+  }
+
   return {
     issueInvoice: (input: IssueInvoiceInput) => issueInvoice(em(), input),
+    addCharge,
+    listCharges: (customer: string) => listCharges(em(), customer),
+    getCharge: (customer: string, id: string) => getCharge(em(), customer, id),
+    deleteCharge: (customer: string, id: string) => deleteCharge(em(), customer, id, new Date()),
+    invoiceNow,
     getInvoice: (id: string) => getInvoice(em(), id),
     listInvoices: (q: InvoiceListQuery) => listInvoices(em(), q),
-    previewInvoice: (customerIdOrKey: string, now: Date = new Date()) =>
-      previewInvoice(em(), customerIdOrKey, now),
+    previewInvoice: (customerIdOrKey: string, now: Date = new Date(), currency?: string) =>
+      previewInvoice(em(), customerIdOrKey, now, currency),
     act,
   };
 }

@@ -12,8 +12,9 @@
  *   is the full grid period, so flat fees prorate).
  * - A phase with a duration ends at phase start + duration; the switch happens at the first period end at
  *   or after that instant.
- * - A closed period is invoiced (arrears, plus the next period's in-advance fees when the subscription
- *   continues) once the collection period has passed after its end. Every closed period gets its invoice,
+ * - A closed period is handed over to billing at its end (arrears, plus the next period's in-advance fees
+ *   when the subscription continues): a pending line of the customer, which the customer's collection
+ *   workflow gathers onto an invoice after the late-usage window (src/billing/pending.ts). Every closed period gets its invoice,
  *   even a zero one (a free trial month): the invoice is the record that the period was billed. Only the
  *   start-of-subscription invoice, which could hold nothing but in-advance fees, is skipped when the first
  *   phase has none.
@@ -67,7 +68,7 @@ export interface PendingChange {
 
 export interface PendingInvoice {
   invoiceKey: string;
-  /** ISO instant when it may be issued (period end + collection period) */
+  /** ISO instant when it is handed over (the period end; the start for in-advance fees) */
   dueAt: string;
   arrears?: BilledPeriod;
   advance?: BilledPeriod;
@@ -106,8 +107,6 @@ export interface SubscriptionState {
   customerId: string;
   activeFrom: string;
   billingAnchor: string;
-  /** ISO-8601 duration between a period's end and its invoice */
-  collectionPeriod: string;
   status: SubscriptionStatus;
   activeTo?: string;
   plan: PlanSchedule;
@@ -126,7 +125,6 @@ export interface CreateStateInput {
   customerId: string;
   activeFrom: string;
   billingAnchor: string;
-  collectionPeriod: string;
   plan: PlanSchedule;
 }
 
@@ -221,21 +219,14 @@ export function invoiceDueAt(i: PendingInvoice): number {
 }
 
 /**
- * When the workflow must wake next (ms), or undefined when nothing is scheduled. A plain rollover (see
- * plainNextPeriod) does not wake it at the period end: the period is closed when its invoice falls due
- * (end + collection period), in the same workflow task; the row's `next_period_end` covers the window in
- * between for readers. `invoicing`: an invoice try is in flight (its end wakes the workflow), so no
- * invoice's due time counts.
+ * When the workflow must wake next (ms), or undefined when nothing is scheduled: the period end (the
+ * period closes and is handed over in the same workflow task), a scheduled change, a hand-over backing
+ * off. `invoicing`: a hand-over is in flight (its end wakes the workflow), so no hand-over's time counts.
  */
 export function nextWakeAt(state: SubscriptionState, invoicing = false): number | undefined {
   const times = invoicing ? [] : state.pendingInvoices.map(invoiceDueAt);
   if (state.status === 'active' && state.period) {
-    const end = ms(state.period.to);
-    const due = addDuration(new Date(end), state.collectionPeriod).getTime();
-    const next = plainNextPeriod(state);
-    // only when the invoice falls due before the next period ends (a collection period as long as the
-    // cadence would sleep past the next boundary, where something may change)
-    times.push(next && due < ms(next.to) ? due : end);
+    times.push(ms(state.period.to));
     const at = scheduledAt(state);
     if (at !== undefined) times.push(at);
   }
@@ -304,7 +295,7 @@ function closePeriod(state: SubscriptionState, at: number, change: PendingChange
     : `${state.subscriptionId}:${iso(at)}:advance`;
   state.pendingInvoices.push({
     invoiceKey: key,
-    dueAt: addDuration(new Date(at), state.collectionPeriod).toISOString(),
+    dueAt: iso(at),
     ...(closed ? { arrears: closed } : {}),
     ...(advance ? { advance } : {}),
   });

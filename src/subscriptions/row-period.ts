@@ -1,7 +1,7 @@
 /**
- * The current period of a subscription row at `now`. The workflow records a plain rollover (nothing changes
- * at the boundary) only with the invoice, once the collection period has passed, and leaves
- * `next_period_end` on the row meanwhile; this rolls the recorded period forward over that window.
+ * The current period of a subscription row at `now`. The workflow records a rollover at the period end
+ * (with the hand-over); until that write lands (a busy or restarting worker) `next_period_end` on the row
+ * names the next period, and this rolls the recorded period forward over that window.
  */
 export interface RowPeriod {
   current_period_start: Date | string | null;

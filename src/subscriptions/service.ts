@@ -319,7 +319,6 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       customerId: customer.id,
       activeFrom,
       billingAnchor: input.billing_anchor ? instant(input.billing_anchor) : activeFrom,
-      collectionPeriod: deps.config.TALLY_COLLECTION_PERIOD,
       plan: toPlanSchedule(plan),
     });
     const workflowId = `subscription-${id}`;

@@ -14,6 +14,7 @@ import {
   type Harness,
   isoOf,
   month,
+  collected,
 } from '../support/harness';
 import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
 import { maybeRecordHistory } from '../support/history';
@@ -193,7 +194,8 @@ describe('cancelation', () => {
     expect(end).toBeGreaterThanOrEqual(a + 10 * DAY);
     expect(res.body.current_period).toBeUndefined();
 
-    const result = await workflowHandle(h, sub.id).result(); // skips past the collection period
+    const result = await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id); // skips past the collection interval
     expect(result).toMatchObject({ status: 'canceled', pendingInvoices: [] });
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(end), '2.00']]);
@@ -240,6 +242,7 @@ describe('cancelation', () => {
     expect(later.body.detail).toMatch(/already scheduled/);
 
     await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id);
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '2.00']]);
     const final = await f.get(sub.id);
@@ -265,6 +268,7 @@ describe('cancelation', () => {
     expect(end).toBeGreaterThanOrEqual(a + 10 * DAY);
     expect(end).toBeLessThan(month(a, 1));
     await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id);
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(end), '1.00']]);
   });
@@ -280,6 +284,7 @@ describe('cancelation', () => {
     expect(res.status).toBe(200);
     expect(res.body.pending_changes).toEqual([{ type: 'cancel', timing: isoOf(at) }]);
     await workflowHandle(h, sub.id).result();
+    await collected(h, sub.customer_id);
     const invs = await invoicesOf(h.app, sub.id);
     const expected = new Decimal(30)
       .times(at - a)

@@ -14,7 +14,8 @@ import {
   month,
 } from '../support/harness';
 import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
-import { maybeRecordHistory, runHistories } from '../support/history';
+import { maybeRecordHistory, runHistories, workflowRunHistories } from '../support/history';
+import { COLLECTION_HISTORY_LIMIT } from '../../workflows/collection';
 import { HISTORY_LIMIT } from '../../workflows/subscription';
 import { previewInvoice } from '../../src/billing/service';
 import { currentPeriodOf } from '../../src/subscriptions/row-period';
@@ -174,6 +175,11 @@ describe('subscription billing cycles', () => {
     expect(lengths.length).toBeGreaterThanOrEqual(2);
     expect(lengths.length).toBeLessThan(days);
     for (const n of lengths) expect(n).toBeLessThanOrEqual(HISTORY_LIMIT + 30);
+    // the customer's collection workflow: a run ends once nothing is pending (the next hand-over starts
+    // it again), a long-lived one continues as new: every run stays short
+    const collection = await workflowRunHistories(h, `collection-${customer.id}`);
+    for (const r of collection)
+      expect(r.events?.length ?? 0).toBeLessThanOrEqual(COLLECTION_HISTORY_LIMIT + 30);
 
     // search attributes and memo survive continue-as-new
     const desc = await workflowHandle(h, sub.id).describe();
@@ -183,7 +189,7 @@ describe('subscription billing cycles', () => {
     await maybeRecordHistory(h, sub.id, 'subscription-daily-runs');
   });
 
-  it('a plain rollover is recorded with the invoice; meanwhile the row names the next period and the preview rolls forward', async () => {
+  it('a period is recorded and handed over at its end; in the late-usage window the preview shows it pending, late events count', async () => {
     h = await createHarness({ collectionPeriod: 'PT1H' });
     const { f, customer, plan } = await activeUsersSetup(h);
     const sub = await f.subscribe({ customer: { id: customer.id }, plan: { id: plan.id } });
@@ -198,28 +204,40 @@ describe('subscription billing cycles', () => {
     expect(await row()).toEqual([isoOf(a), isoOf(B), isoOf(month(a, 2))]);
     await f.ingest([req('acme-inc', a + DAY, 'alice'), req('acme-inc', B + 60_000, 'bob')]);
 
-    // inside the collection period: the workflow has not woken (nothing recorded, no invoice yet) ...
+    // inside the collection interval: the period was recorded and handed over at B, no invoice yet ...
     await advanceTo(h, B + 30 * 60_000, [sub.id], 7 * DAY);
-    expect(await row()).toEqual([isoOf(a), isoOf(B), isoOf(month(a, 2))]);
+    await waitFor(async () => (await row())[0] === isoOf(B));
+    expect(await row()).toEqual([isoOf(B), isoOf(month(a, 2)), isoOf(month(a, 3))]);
     expect(await invoicesOf(h.app, sub.id)).toEqual([]);
-    expect(currentPeriodOf(await rowDates(h, sub.id), new Date(B + 30 * 60_000))).toEqual({
-      from: new Date(B),
-      to: new Date(month(a, 2)),
-    });
-    // ... and the preview already shows the new period (bob, not alice)
+    const [pending] = await h.app.deps.orm.em
+      .fork()
+      .execute<{ line_key: string; invoice_id: string | null }[]>(
+        'select line_key, invoice_id from billing_pending_lines where subscription_id = ?',
+        [sub.id],
+      );
+    expect(pending).toEqual({ line_key: `${sub.id}:${isoOf(a)}`, invoice_id: null });
+    // a late event for the closed period (within the window)
+    await f.ingest([req('acme-inc', a + 2 * DAY, 'carol')]);
+    // ... and the preview shows what the next invoice carries: the pending period (alice, carol) and the
+    // open one (bob)
     const preview = await previewInvoice(h.app.deps.orm.em.fork(), customer.id, new Date(B + 30 * 60_000));
-    expect(preview.service_period).toEqual({ from: isoOf(B), to: isoOf(B + 30 * 60_000) });
-    expect(preview.lines?.map((l) => l.quantity)).toEqual(['1']);
+    expect(preview.service_period).toEqual({ from: isoOf(a), to: isoOf(B + 30 * 60_000) });
+    expect(preview.lines?.map((l) => [l.service_period.from, l.quantity])).toEqual([
+      [isoOf(a), '2'],
+      [isoOf(B), '1'],
+    ]);
 
-    // once due: one workflow task records the new period and issues the invoice for the closed one
+    // once collected: the invoice for the closed period counts the late event
     await advanceTo(h, B + 61 * 60_000, [sub.id], 7 * DAY);
     const invs = await waitFor(async () => {
       const list = await invoicesOf(h!.app, sub.id);
       return list.length === 1 && list;
     });
-    expect(invs.map((i) => [i.from, i.to, i.lines[0]?.quantity])).toEqual([[isoOf(a), isoOf(B), '1']]);
-    expect(await row()).toEqual([isoOf(B), isoOf(month(a, 2)), isoOf(month(a, 3))]);
-    expect((await f.get(sub.id)).current_period).toBeDefined();
+    expect(invs.map((i) => [i.from, i.to, i.lines[0]?.quantity])).toEqual([[isoOf(a), isoOf(B), '2']]);
+    expect(currentPeriodOf(await rowDates(h, sub.id), new Date(B + 61 * 60_000))).toEqual({
+      from: new Date(B),
+      to: new Date(month(a, 2)),
+    });
   });
 
   it('in-advance flat fees: invoiced at the start, then with each closed period for the next one', async () => {

@@ -174,6 +174,14 @@ export const workflowHandle = (h: Harness, subscriptionId: string): WorkflowHand
   h.env.client.workflow.getHandle(`subscription-${subscriptionId}`);
 
 /**
+ * Waits (skipping time) until the customer's collection workflow has gathered everything handed over
+ * (it ends when nothing is pending), e.g. after a canceled subscription's workflow completed.
+ */
+export async function collected(h: Harness, customerId: string): Promise<void> {
+  await h.env.client.workflow.getHandle(`collection-${customerId}`).result();
+}
+
+/**
  * Advances workflow time until `until` (ms since epoch) has passed, in steps, letting the workflow finish
  * its activities between steps.
  */

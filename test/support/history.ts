@@ -9,10 +9,19 @@ import type { Harness } from './harness';
  * something (the chain of continued-as-new runs is followed backwards from the latest).
  */
 export async function maybeRecordHistory(h: Harness, subscriptionId: string, name: string): Promise<void> {
+  await maybeRecordWorkflowHistory(h, `subscription-${subscriptionId}`, name);
+}
+
+/** The same for any workflow id (e.g. a customer's `collection-<id>`). */
+export async function maybeRecordWorkflowHistory(
+  h: Harness,
+  workflowId: string,
+  name: string,
+): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const dir = path.join(__dirname, '..', 'fixtures', 'histories');
   mkdirSync(dir, { recursive: true });
-  const runs = await runHistories(h, subscriptionId);
+  const runs = await workflowRunHistories(h, workflowId);
   runs
     .filter((r) => (r.events?.length ?? 0) > 5)
     .forEach((r, i) => writeFileSync(path.join(dir, `${name}-run${i + 1}.json`), historyJson(r)));
@@ -23,12 +32,17 @@ export async function runHistories(
   h: Harness,
   subscriptionId: string,
 ): Promise<temporal.api.history.v1.IHistory[]> {
+  return workflowRunHistories(h, `subscription-${subscriptionId}`);
+}
+
+export async function workflowRunHistories(
+  h: Harness,
+  workflowId: string,
+): Promise<temporal.api.history.v1.IHistory[]> {
   const runs = [];
   let runId: string | undefined;
   for (;;) {
-    const history = await h.env.client.workflow
-      .getHandle(`subscription-${subscriptionId}`, runId)
-      .fetchHistory();
+    const history = await h.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
     runs.unshift(history);
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     runId = started?.continuedExecutionRunId || undefined;

@@ -32,7 +32,6 @@ const start = (over: Partial<Parameters<typeof initialState>[0]> = {}) =>
     customerId: 'cus',
     activeFrom: '2026-01-31T10:00:00.000Z',
     billingAnchor: '2026-01-31T10:00:00.000Z',
-    collectionPeriod: 'PT1H',
     plan: plan(),
     ...over,
   });
@@ -58,16 +57,16 @@ describe('subscription machine', () => {
       cycleFrom: '2026-01-31T10:00:00.000Z',
       cycleTo: '2026-02-28T10:00:00.000Z',
     });
-    // a plain rollover: the workflow sleeps until the invoice falls due (end + collection period)
-    expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z'));
-    expect(runUntil(s, t('2026-02-28T10:00:00.000Z'))).toEqual([]); // invoice not yet due
+    // the workflow sleeps until the period end, where the closed period is handed over
+    expect(nextWakeAt(s)).toBe(t('2026-02-28T10:00:00.000Z'));
+    expect(runUntil(s, t('2026-02-28T09:59:59.999Z'))).toEqual([]); // not yet
+    expect(s.period?.to).toBe('2026-02-28T10:00:00.000Z');
+    const issued = runUntil(s, t('2026-02-28T10:00:00.000Z'));
     expect(s.period?.to).toBe('2026-03-31T10:00:00.000Z');
-    expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z')); // collection period
-    const issued = runUntil(s, t('2026-02-28T11:00:00.000Z'));
     expect(issued).toEqual([
       {
         invoiceKey: 'sub:2026-01-31T10:00:00.000Z',
-        dueAt: '2026-02-28T11:00:00.000Z',
+        dueAt: '2026-02-28T10:00:00.000Z',
         arrears: {
           planId: 'plan-v1',
           phaseKey: 'default',
@@ -115,9 +114,9 @@ describe('subscription machine', () => {
         ],
       }),
     });
-    runUntil(s, t('2026-01-08T00:00:00.000Z'));
+    const issued = runUntil(s, t('2026-01-08T00:00:00.000Z'));
     expect(s.plan.phases[s.phaseIndex].key).toBe('trial'); // day 7 < day 10
-    const issued = runUntil(s, t('2026-01-15T02:00:00.000Z'));
+    issued.push(...runUntil(s, t('2026-01-15T02:00:00.000Z')));
     expect(s.plan.phases[s.phaseIndex].key).toBe('paid');
     expect(s.phaseStartedAt).toBe('2026-01-15T00:00:00.000Z');
     expect(issued.map((i) => i.arrears?.phaseKey)).toEqual(['trial', 'trial']);
@@ -157,15 +156,18 @@ describe('subscription machine', () => {
     expect(s.pendingChange).toBeUndefined();
 
     applyRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, t('2026-02-02T00:00:00Z'));
-    expect(nextWakeAt(s)).toBe(t('2026-02-01T01:00:00.000Z'));
-    runUntil(s, t('2026-02-10T00:00:00.000Z'));
+    expect(nextWakeAt(s)).toBe(t('2026-02-10T00:00:00.000Z'));
+    expect(s.pendingInvoices).toEqual([]); // January was handed over at its end
+    // the cut comes first, then its hand-over (same instant)
+    expect(step(s, t('2026-02-10T00:00:00.000Z'))).toEqual({ type: 'transition', canceled: true });
     expect(s).toMatchObject({ status: 'canceled', activeTo: '2026-02-10T00:00:00.000Z', period: undefined });
     expect(s.pendingInvoices).toEqual([
       expect.objectContaining({
+        dueAt: '2026-02-10T00:00:00.000Z',
         arrears: expect.objectContaining({ planId: 'basic-v1', to: '2026-02-10T00:00:00.000Z' }),
       }),
     ]);
-    runUntil(s, t('2026-02-10T01:00:00.000Z'));
+    runUntil(s, t('2026-02-10T00:00:00.000Z'));
     expect(s.pendingInvoices).toEqual([]);
     expect(nextWakeAt(s)).toBeUndefined();
   });
@@ -177,9 +179,9 @@ describe('subscription machine', () => {
       // accepted on Jan 25 for Jan 31 23:55; the workflow was busy until Feb 1 01:00 (the boundary passed)
       applyRequest(s, { kind: 'change', timing: '2026-01-31T23:55:00.000Z', plan: other }, -Infinity);
       s.pendingChange = undefined;
-      runUntil(s, t('2026-02-01T00:30:00.000Z'));
+      const issued = runUntil(s, t('2026-02-01T00:30:00.000Z'));
       applyRequest(s, { kind: 'change', timing: '2026-01-31T23:55:00.000Z', plan: other }, -Infinity);
-      const issued = runUntil(s, t('2026-02-01T02:00:00.000Z'));
+      issued.push(...runUntil(s, t('2026-02-01T02:00:00.000Z')));
       return { s, issued };
     };
     const fixed = run();
@@ -243,7 +245,7 @@ describe('subscription machine', () => {
       const s = start();
       step(s, t('2026-02-28T11:00:00.000Z'));
       expect(step(s, t('2026-02-28T11:00:00.000Z'), true)).toBeUndefined();
-      expect(nextWakeAt(s, true)).toBe(t('2026-03-31T11:00:00.000Z')); // not the in-flight invoice's due time
+      expect(nextWakeAt(s, true)).toBe(t('2026-03-31T10:00:00.000Z')); // not the in-flight hand-over's time
       applyRequest(s, { kind: 'cancel', timing: 'immediate' }, t('2026-03-01T00:00:00.000Z'));
       expect(s.status).toBe('canceled');
       expect(s.pendingInvoices.map((i) => i.arrears?.to)).toEqual([
@@ -254,19 +256,19 @@ describe('subscription machine', () => {
   });
 
   describe('deferred plain rollover', () => {
-    it('a plain rollover wakes the workflow when the invoice falls due; one pass closes the period and issues', () => {
+    it('a plain rollover wakes the workflow at the period end; one pass closes the period and hands it over', () => {
       const s = start();
       expect(plainNextPeriod(s)).toMatchObject({
         from: '2026-02-28T10:00:00.000Z',
         to: '2026-03-31T10:00:00.000Z',
       });
-      expect(nextWakeAt(s)).toBe(t('2026-02-28T11:00:00.000Z')); // end + collection period
-      const issued = runUntil(s, t('2026-02-28T11:00:00.000Z'));
+      expect(nextWakeAt(s)).toBe(t('2026-02-28T10:00:00.000Z')); // the period end
+      const issued = runUntil(s, t('2026-02-28T10:00:00.000Z'));
       expect(issued.map((i) => [i.arrears?.from, i.arrears?.to])).toEqual([
         ['2026-01-31T10:00:00.000Z', '2026-02-28T10:00:00.000Z'],
       ]);
       expect(s.period?.from).toBe('2026-02-28T10:00:00.000Z');
-      expect(nextWakeAt(s)).toBe(t('2026-03-31T11:00:00.000Z'));
+      expect(nextWakeAt(s)).toBe(t('2026-03-31T10:00:00.000Z'));
     });
 
     it('not plain when a change is pending, the phase ends at the boundary, or the subscription is canceled', () => {
@@ -303,34 +305,17 @@ describe('subscription machine', () => {
       expect(plainNextPeriod(canceled)).toBeUndefined();
     });
 
-    it('not deferred when the invoice would fall due after the next boundary (collection ≥ cadence)', () => {
-      const daily = (collectionPeriod: string) =>
-        start({
-          collectionPeriod,
-          activeFrom: '2026-01-01T00:00:00.000Z',
-          billingAnchor: '2026-01-01T00:00:00.000Z',
-          plan: plan({ billingCadence: 'P1D' }),
-        });
-      expect(nextWakeAt(daily('P3D'))).toBe(t('2026-01-02T00:00:00.000Z'));
-      expect(nextWakeAt(daily('P1D'))).toBe(t('2026-01-02T00:00:00.000Z')); // due exactly at the next end
-      expect(nextWakeAt(daily('PT23H'))).toBe(t('2026-01-02T23:00:00.000Z'));
-      expect(nextWakeAt(daily('PT0S'))).toBe(t('2026-01-02T00:00:00.000Z'));
-    });
-
-    it('a request arriving between the boundary and the due time sees the period rolled first', () => {
-      const s = start();
-      // the workflow was asleep until 11:00; a change arrives at 10:30: the loop steps before applying it
-      expect(runUntil(s, t('2026-02-28T10:30:00.000Z'))).toEqual([]);
-      expect(s.period?.from).toBe('2026-02-28T10:00:00.000Z');
-      applyRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, t('2026-02-28T10:30:00.000Z'));
-      expect(s.pendingChange?.at).toBe('next_billing_cycle');
-      const issued = runUntil(s, t('2026-03-31T11:00:00.000Z'));
-      expect(issued.map((i) => i.arrears?.to)).toEqual([
-        '2026-02-28T10:00:00.000Z',
-        '2026-03-31T10:00:00.000Z',
-      ]);
-      expect(s.status).toBe('canceled');
-      expect(s.activeTo).toBe('2026-03-31T10:00:00.000Z');
+    it("wakes at the period end: the hand-over is due there (the late-usage window is billing's)", () => {
+      const daily = start({
+        activeFrom: '2026-01-01T00:00:00.000Z',
+        billingAnchor: '2026-01-01T00:00:00.000Z',
+        plan: plan({ billingCadence: 'P1D' }),
+      });
+      expect(nextWakeAt(daily)).toBe(t('2026-01-02T00:00:00.000Z'));
+      expect(step(daily, t('2026-01-01T23:59:59.999Z'))).toBeUndefined();
+      expect(step(daily, t('2026-01-02T00:00:00.000Z'))).toEqual({ type: 'transition', canceled: false });
+      expect(daily.pendingInvoices.map((i) => i.dueAt)).toEqual(['2026-01-02T00:00:00.000Z']);
+      expect(step(daily, t('2026-01-02T00:00:00.000Z'))).toMatchObject({ type: 'invoice' });
     });
   });
 

@@ -335,17 +335,90 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Preview what the customer's open billing periods would bill now
-         * @description For each active subscription of the customer, the lines its current period would bill if it ended
-         *     now: usage measured since the period start (or the subscription start, if later), in-arrears flat fees
-         *     prorated to now when the plan enables pro-rating (else in full), and one-time fees not billed yet.
-         *     One invoice-shaped document over all active subscriptions, with `id` and `number` null and status
-         *     `preview`; nothing is stored. Each line names its subscription.
+         * Preview the customer's next invoice (of one currency)
+         * @description The lines the customer's next invoice of the currency would carry: its pending lines (closed periods
+         *     handed over and still in their late-usage window, rated with today's events; one-off charges not
+         *     invoiced yet), plus, for each active subscription, what its current period would bill if it ended now
+         *     (usage since the period start, in-arrears flat fees prorated to now when the plan enables pro-rating,
+         *     one-time fees not billed yet). `id` and `number` null, status `preview`; nothing is stored. Each
+         *     subscription line names its subscription. One preview per currency: with several, give `currency`.
          */
         get: operations["previewCustomerInvoice"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/billing/invoices/invoice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invoice the customer's pending lines now
+         * @description Gathers the customer's pending lines due by `as_of` (default now; by their `invoice_at`, without
+         *     waiting for the collection interval) onto one draft invoice per currency, starts each draft's
+         *     workflow and answers the drafts. Accepts an `Idempotency-Key` header.
+         */
+        post: operations["invoicePendingLines"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/customers/{customerId}/charges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        /** The customer's one-off charges (pending and invoiced; not deleted) */
+        get: operations["listCustomerCharges"];
+        put?: never;
+        /**
+         * Create a one-off flat charge
+         * @description OpenMeter's flat-fee charge (`CreateChargeFlatFeeRequest`, the parts Tally bills). The charge is a
+         *     pending line of the customer: it goes on the customer's next invoice of its currency — at its own
+         *     collection instant (`invoice_at`, by the profile's collection alignment, plus the collection
+         *     interval), or earlier when another collection of that currency happens after its `invoice_at`.
+         *     Never on two invoices. A deleted customer gets none (404). Accepts an `Idempotency-Key` header.
+         */
+        post: operations["createCustomerCharge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/customers/{customerId}/charges/{chargeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+                chargeId: string;
+            };
+            cookie?: never;
+        };
+        /** A one-off charge */
+        get: operations["getCustomerCharge"];
+        put?: never;
+        post?: never;
+        /** Delete a pending charge */
+        delete: operations["deleteCustomerCharge"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1003,6 +1076,52 @@ export interface components {
             minimum?: number;
             maximum?: number;
             choices?: unknown[];
+        };
+        /** @description A one-off flat charge (OpenMeter's `BillingChargeFlatFee`, reduced). */
+        Charge: {
+            id: string;
+            /** @enum {string} */
+            type: "flat_fee";
+            name: string;
+            description?: string;
+            customer: {
+                id?: string;
+            };
+            currency: string;
+            /**
+             * @description `created`: pending; `final`: on an invoice (`invoice`); `deleted`.
+             * @enum {string}
+             */
+            status: "created" | "final" | "deleted";
+            /** Format: date-time */
+            invoice_at: string;
+            /**
+             * Format: date-time
+             * @description When the customer's collection gathers it at the latest (Tally's addition).
+             */
+            collect_at: string;
+            service_period: {
+                /** Format: date-time */
+                from?: string;
+                /** Format: date-time */
+                to?: string;
+            };
+            amount_before_proration: string;
+            amount_after_proration: string;
+            price: {
+                /** @enum {string} */
+                type?: "flat";
+                amount?: string;
+            };
+            invoice?: {
+                id?: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            deleted_at?: string;
         };
         /** @description Amounts as decimal strings in the invoice currency. */
         BillingTotals: {
@@ -2656,7 +2775,10 @@ export interface operations {
     };
     previewCustomerInvoice: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The currency of the invoice to preview (required when the customer bills in several). */
+                currency?: string;
+            };
             header?: never;
             path: {
                 /** @description The customer's id or key. */
@@ -2678,7 +2800,229 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
-            /** @description The active subscriptions bill in different currencies */
+            /** @description The customer's next invoices bill in several currencies and no `currency` was given */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    invoicePendingLines: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The customer's id or key. */
+                    customer_id: string;
+                    /**
+                     * Format: date-time
+                     * @description Lines due by then (default: now).
+                     */
+                    as_of?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The drafts created, one per currency */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"][];
+                };
+            };
+            /** @description Invalid body, or the customer has no pending lines */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listCustomerCharges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The charges, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Charge"][];
+                        meta: Record<string, never>;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createCustomerCharge: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @default flat_fee
+                     * @enum {string}
+                     */
+                    type?: "flat_fee";
+                    name: string;
+                    description?: string;
+                    /** @description Default: the customer's. */
+                    currency?: string;
+                    /** @description Decimal string, greater than 0. */
+                    amount_before_proration: string;
+                    service_period?: {
+                        /** Format: date-time */
+                        from: string;
+                        /** Format: date-time */
+                        to: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description Default: the service period's end, else now.
+                     */
+                    invoice_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The charge */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Charge"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getCustomerCharge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+                chargeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The charge */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Charge"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteCustomerCharge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The customer's id or key. */
+                customerId: string;
+                chargeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or deleted before) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The charge is on an invoice already (edit or void the invoice instead) */
             409: {
                 headers: {
                     [name: string]: unknown;
