@@ -88,6 +88,19 @@ async function expectFieldError(input: Locator, reason: string): Promise<void> {
 
 let profileId = '';
 
+/** the console's button for each action in `available_actions` */
+const labels: Record<string, string> = {
+  approve: 'Approve',
+  advance: 'Advance',
+  retry: 'Retry',
+  snapshot_quantities: 'Snapshot quantities',
+  mark_paid: 'Mark paid',
+  mark_uncollectible: 'Mark uncollectible',
+  void: 'Void',
+  delete: 'Delete',
+  edit: 'Edit draft',
+};
+
 describe('the console: billing profiles', () => {
   it('creates a profile in Settings, with the API’s field errors on the fields, then edits it', async () => {
     await sidebar('Settings').click();
@@ -121,6 +134,7 @@ describe('the console: billing profiles', () => {
     await select(page, 'Collection method', 'Send invoice');
     await field('Due after', dialog).fill('P14D');
     await field('Supplier city', dialog).fill('Lisbon');
+    await field('Collection interval', dialog).fill('PT1M');
     await button('Save profile').click();
     await dialog.waitFor({ state: 'hidden' });
     const row = page
@@ -211,7 +225,7 @@ describe('the console: an invoice from draft to voided', () => {
   it('gives the customer the profile in its billing settings', async () => {
     ({ sub, a } = await subscribeMetered(h!));
     await sidebar('Billing').click();
-    await page.getByRole('link', { name: 'acme-inc', exact: true }).click();
+    await page.getByRole('link', { name: 'Customer acme-inc', exact: true }).click();
     const card = page.getByLabel('Billing settings', { exact: true });
     await card.getByText(/^Billing profile: the default profile/).waitFor();
     await button('Edit billing settings').click();
@@ -255,24 +269,14 @@ describe('the console: an invoice from draft to voided', () => {
     expect(cells[0]).toBe(listed.number);
     expect(cells[0]).toMatch(/^DRAFT-/);
     expect(cells[1]).toMatch(/^draft\s+draft\.manual_approval_needed$/);
-    expect(cells[6]).toBe('0.30 USD');
+    expect(Number(listed.totals.total)).toBe(0.3);
+    expect(cells[6]).toBe(`${listed.totals.total} USD`);
     await screenshot(page, 'customer-invoices');
 
     await invoices.getByRole('link', { name: listed.number }).click();
     await page.getByRole('heading', { name: `Invoice ${listed.number}` }).waitFor();
     // the buttons are the invoice's available actions, no more
     const actions = page.getByRole('group', { name: 'Invoice actions' });
-    const labels: Record<string, string> = {
-      approve: 'Approve',
-      advance: 'Advance',
-      retry: 'Retry',
-      snapshot_quantities: 'Snapshot quantities',
-      mark_paid: 'Mark paid',
-      mark_uncollectible: 'Mark uncollectible',
-      void: 'Void',
-      delete: 'Delete',
-      edit: 'Edit draft',
-    };
     const allowed = Object.keys(listed.status_details.available_actions);
     expect(allowed).toEqual(expect.arrayContaining(['approve', 'edit', 'delete']));
     expect(allowed).not.toContain('void');
@@ -283,7 +287,7 @@ describe('the console: an invoice from draft to voided', () => {
       new RegExp(`/namespaces/default/workflows/invoice-${invoiceId}$`),
     );
     await page.getByLabel('Supplier', { exact: true }).getByText('Tally Test Ltd').waitFor();
-    await page.getByLabel('Customer', { exact: true }).getByText('acme-inc').first().waitFor();
+    await page.getByLabel('Customer', { exact: true }).getByText('Customer acme-inc').first().waitFor();
 
     // edit the draft: a manual line, first with a quantity the API refuses
     await button('Edit draft').click();
@@ -313,8 +317,14 @@ describe('the console: an invoice from draft to voided', () => {
       .getByRole('cell')
       .allInnerTexts();
     expect(setup[0]).toMatch(/^Setup fee\s*manual$/);
-    expect([setup[2], setup[3], setup[5]]).toEqual(['2', '25', '50.00 USD']);
+    const edited = (await api(`${P}/billing/invoices/${invoiceId}`)).body;
+    const manual = edited.lines.find((l: any) => l.name === 'Setup fee');
+    expect(Number(manual.totals.total)).toBe(50);
+    expect([setup[2], setup[3], setup[5]]).toEqual(['2', '25', `${manual.totals.total} USD`]);
     await page.getByText('First month, with setup').waitFor();
+    expect(edited.description).toBe('First month, with setup');
+    expect(Number(edited.totals.total)).toBe(50.3);
+    await page.getByLabel('Totals').getByText(`Total ${edited.totals.total} USD`, { exact: true }).waitFor();
     const edited = (await api(`${P}/billing/invoices/${invoiceId}`)).body;
     expect(edited).toMatchObject({ description: 'First month, with setup', totals: { total: '50.3' } });
     await page
@@ -394,7 +404,7 @@ describe('the console: an invoice from draft to voided', () => {
       (await page.getByRole('group', { name: 'Invoice actions' }).getByRole('button').allInnerTexts()).sort(),
     ).toEqual(
       [
-        ...Object.keys(voided.status_details.available_actions).map((x) => x),
+        ...Object.keys(voided.status_details.available_actions).map((x) => labels[x]),
         'Download PDF',
         'Open HTML',
       ].sort(),
