@@ -325,19 +325,13 @@ describe('the console: an invoice from draft to voided', () => {
     expect(edited.description).toBe('First month, with setup');
     expect(Number(edited.totals.total)).toBe(50.3);
     await page.getByLabel('Totals').getByText(`Total ${edited.totals.total} USD`, { exact: true }).waitFor();
-    const edited = (await api(`${P}/billing/invoices/${invoiceId}`)).body;
-    expect(edited).toMatchObject({ description: 'First month, with setup', totals: { total: '50.3' } });
-    await page
-      .getByLabel('Totals')
-      .getByText(/^Total 50\.30 USD$/)
-      .waitFor();
     await screenshot(page, 'invoice-draft');
 
     // the documents, fetched with the session's token
     const [download] = await Promise.all([page.waitForEvent('download'), button('Download PDF').click()]);
     expect(download.suggestedFilename()).toBe(`${listed.number}.pdf`);
     expect(
-      readFileSync((await download.path())!)
+      readFileSync(await download.path())
         .subarray(0, 5)
         .toString(),
     ).toBe('%PDF-');
