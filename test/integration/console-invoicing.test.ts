@@ -268,7 +268,7 @@ describe('the console: an invoice from draft to voided', () => {
     const cells = await invoices.getByRole('row').nth(1).getByRole('cell').allInnerTexts();
     expect(cells[0]).toBe(listed.number);
     expect(cells[0]).toMatch(/^DRAFT-/);
-    expect(cells[1]).toMatch(/^draft\s+draft\.manual_approval_needed$/);
+    expect(cells[1]).toMatch(/^draft\s+draft\.manual_approval_needed$/i);
     expect(Number(listed.totals.total)).toBe(0.3);
     expect(cells[6]).toBe(`${listed.totals.total} USD`);
     await screenshot(page, 'customer-invoices');
@@ -316,7 +316,7 @@ describe('the console: an invoice from draft to voided', () => {
       .filter({ hasText: 'Setup fee' })
       .getByRole('cell')
       .allInnerTexts();
-    expect(setup[0]).toMatch(/^Setup fee\s*manual$/);
+    expect(setup[0]).toMatch(/^Setup fee\s*manual$/i);
     const edited = (await api(`${P}/billing/invoices/${invoiceId}`)).body;
     const manual = edited.lines.find((l: any) => l.name === 'Setup fee');
     expect(Number(manual.totals.total)).toBe(50);

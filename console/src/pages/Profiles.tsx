@@ -50,7 +50,8 @@ function collectionText(w: Workflow): string {
 }
 
 function invoicingText(w: Workflow): string {
-  const draft = w.invoicing?.draft_period;
+  const draft =
+    w.invoicing?.draft_period && w.invoicing.draft_period !== 'P0D' ? w.invoicing.draft_period : '';
   return `${w.invoicing?.auto_advance === false ? 'manual approval' : 'auto-advance'}${draft ? `, draft ${draft}` : ''}`;
 }
 
