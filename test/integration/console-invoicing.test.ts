@@ -13,7 +13,7 @@ import { createApp } from '../../src/api/app';
 import { listen, type RunningServer } from '../../src/api/server';
 import { ensureConsoleBuilt } from '../../scripts/lib/console';
 import { TEST_TOKEN } from '../support/app';
-import { P } from '../support/api';
+import { fixtures, P } from '../support/api';
 import { launchBrowser, screenshot, select } from '../support/browser';
 import { advanceTo, createHarness, month, subscribeMetered, waitFor, type Harness } from '../support/harness';
 
@@ -349,13 +349,16 @@ describe('the console: an invoice from draft to voided', () => {
     await button('Approve', other).waitFor();
 
     await button('Approve').click();
+    // issued, then handed to the payment app: a send_invoice invoice waits for its payment
     const issued = await waitFor(async () => {
       const r = (await api(`${P}/billing/invoices/${invoiceId}`)).body;
-      return r.status !== 'draft' && r.status !== 'issuing' && r;
+      return r.status === 'payment_processing' && r;
     });
     expect(issued.number).toMatch(/^INV-/);
+    expect(issued.issued_at).toEqual(expect.any(String));
     await page.getByRole('heading', { name: `Invoice ${issued.number}` }).waitFor();
-    await page.getByText(issued.status.replace('_', ' '), { exact: true }).first().waitFor();
+    // the page follows the invoice while it moves on by itself (issuing, the hand-over)
+    await page.getByText('payment processing', { exact: true }).first().waitFor();
     expect(await button('Approve').count()).toBe(0);
     expect(await button('Edit draft').count()).toBe(0);
     await button('Void').waitFor();
@@ -404,5 +407,73 @@ describe('the console: an invoice from draft to voided', () => {
       ].sort(),
     );
     await screenshot(page, 'invoice-voided');
+  });
+
+  it('shows a graduated line of an invoice with its detailed line per tier', async () => {
+    const f = fixtures(h!.app);
+    const features = await api(`${P}/features?filter[key]=calls`);
+    await f.plan('tiered', [
+      {
+        key: 'default',
+        name: 'Default',
+        rate_cards: [
+          {
+            key: 'calls',
+            name: 'Calls',
+            feature: { id: features.body.data[0].id },
+            billing_cadence: 'P1M',
+            price: {
+              type: 'graduated',
+              tiers: [
+                { up_to_amount: '2', unit_price: { type: 'unit', amount: '1' } },
+                { unit_price: { type: 'unit', amount: '0.5' }, flat_price: { type: 'flat', amount: '3' } },
+              ],
+            },
+          },
+        ],
+      },
+    ]);
+    await f.customer('tiered-co');
+    const s2 = await f.subscribe({ customer: { key: 'tiered-co' }, plan: { key: 'tiered' } });
+    await f.ingest(
+      [0, 1, 2, 3, 4].map(() => ({ type: 'call', subject: 'tiered-co', time: s2.active_from, data: {} })),
+    );
+    // the period ends (the default profile auto-advances): the invoice has its detailed lines
+    await advanceTo(h!, month(s2.active_from, 1) + 120_000, [s2.id]);
+    const listed = await waitFor(async () => {
+      const r = await api(`${P}/billing/invoices?filter[customer_id]=tiered-co`);
+      return r.body.data[0]?.id && r.body.data[0];
+    });
+    const invoice = (await api(`${P}/billing/invoices/${listed.id}`)).body;
+    const line = invoice.lines.find((l: any) => l.name === 'Calls');
+    expect(line.quantity).toBe('5');
+    expect(line.unit_price).toBeNull();
+    expect(line.detailed_lines.length).toBeGreaterThan(1);
+
+    await sidebar('Billing').click();
+    await page.getByRole('link', { name: 'Customer tiered-co', exact: true }).click();
+    await page.getByRole('tab', { name: 'Invoicing' }).click();
+    await page.getByRole('table', { name: 'Invoices' }).getByRole('link', { name: listed.number }).click();
+    const lines = page.getByRole('table', { name: 'Lines' });
+    await lines.waitFor();
+    expect((await lines.getByRole('row').nth(1).getByRole('cell').allInnerTexts())[3]).toBe('—');
+    const details = lines.getByRole('row', { name: 'Detail of Calls' });
+    await details.first().waitFor();
+    const rows = await Promise.all(
+      (await details.all()).map(async (r) =>
+        (await r.getByRole('cell').allInnerTexts()).map((c) => c.trim()),
+      ),
+    );
+    expect(rows).toEqual(
+      line.detailed_lines.map((d: any) => [
+        `↳ ${d.name}`,
+        '',
+        d.quantity,
+        d.unit_price ?? '—',
+        '',
+        `${d.totals.total} USD`,
+      ]),
+    );
+    await screenshot(page, 'invoice-tiers');
   });
 });

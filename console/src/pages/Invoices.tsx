@@ -301,6 +301,11 @@ const ACTIONS: { name: Action; label: string; confirm?: string }[] = [
   { name: 'delete', label: 'Delete', confirm: 'The draft is deleted; its usage is not billed by it.' },
 ];
 
+/** an invoice its workflow is moving on (issuing it, handing it to the payment app), not waiting for a user */
+function movesOnItsOwn(inv: Invoice): boolean {
+  return !inv.status_details?.failed && (inv.status === 'issuing' || inv.status === 'issued');
+}
+
 function runAction(invoiceId: string, name: Action): Promise<Invoice | undefined> {
   const p = { params: { path: { invoiceId } } };
   const B = '/v3/openmeter/billing/invoices/{invoiceId}' as const;
@@ -387,6 +392,8 @@ export function InvoicePage() {
     queryKey: ['invoice', invoiceId],
     queryFn: () =>
       unwrap(api.GET('/v3/openmeter/billing/invoices/{invoiceId}', { params: { path: { invoiceId } } })),
+    // issuing and the payment hand-over run by themselves: follow them until the invoice settles
+    refetchInterval: (q) => (q.state.data && movesOnItsOwn(q.state.data) ? 1500 : false),
   });
   const act = useMutation({
     mutationFn: (name: Action) => runAction(invoiceId, name),
