@@ -217,6 +217,35 @@ describe('the console: billing profiles', () => {
   });
 });
 
+describe("the console: form errors in OpenMeter's problem shape", () => {
+  it('shows every invalid_parameters entry of a refused customer on its own field', async () => {
+    await sidebar('Billing').click();
+    await button('Create Customer').click();
+    const dialog = page.getByRole('dialog', { name: 'Create Customer' });
+    await field('Name', dialog).fill('Bad Co');
+    await field('Currency', dialog).fill('dollars');
+    await field('Country (ISO code)', dialog).fill('Portugal');
+    await button('Save').click();
+    const bad = {
+      name: 'Bad Co',
+      key: 'bad-co',
+      currency: 'DOLLARS',
+      billing_address: { country: 'Portugal' },
+    };
+    await expectFieldError(
+      field('Currency', dialog),
+      await reasonFor('POST', `${P}/customers`, bad, 'body.currency'),
+    );
+    await expectFieldError(
+      field('Country (ISO code)', dialog),
+      await reasonFor('POST', `${P}/customers`, bad, 'body.billing_address.country'),
+    );
+    expect(await field('Name', dialog).getAttribute('aria-invalid')).not.toBe('true');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+  });
+});
+
 describe('the console: an invoice from draft to voided', () => {
   let sub: any;
   let a = 0;
@@ -224,6 +253,7 @@ describe('the console: an invoice from draft to voided', () => {
 
   it('gives the customer the profile in its billing settings', async () => {
     ({ sub, a } = await subscribeMetered(h!));
+    await sidebar('Meters').click();
     await sidebar('Billing').click();
     await page.getByRole('link', { name: 'Customer acme-inc', exact: true }).click();
     const card = page.getByLabel('Billing settings', { exact: true });
