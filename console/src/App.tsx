@@ -7,7 +7,8 @@ import { SignIn } from './pages/SignIn';
 import { MetersPage, MeterPage } from './pages/Meters';
 import { EventsPage } from './pages/Events';
 import { CatalogPage, PlanPage } from './pages/Catalog';
-import { CustomersPage, CustomerPage, InvoicePage } from './pages/Billing';
+import { CustomersPage, CustomerPage } from './pages/Billing';
+import { InvoicePage } from './pages/Invoices';
 import { SettingsPage } from './pages/Settings';
 
 export function App() {

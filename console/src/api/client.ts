@@ -21,12 +21,16 @@ export class ApiError extends Error {
   ) {
     super(problem ? problem.detail || problem.title : `the API answered ${status}`);
   }
-  /** invalid_parameters by form field (`body.` prefix removed) */
+  /**
+   * invalid_parameters by form field: a body field (`source: body`, or named `body.…`) without its `body.`
+   * prefix; query, path and header fields keep theirs (no form field has them, so they show as a message).
+   */
   fieldErrors(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const p of this.problem?.invalid_parameters ?? []) {
       if (!p.field) continue;
-      const field = p.field.replace(/^body\./, '');
+      const inBody = p.source === 'body' || (p.source === undefined && p.field.startsWith('body.'));
+      const field = inBody ? p.field.replace(/^body\./, '') : p.field;
       out[field] = out[field] ? `${out[field]}; ${p.reason ?? 'invalid'}` : (p.reason ?? 'invalid');
     }
     return out;
@@ -59,16 +63,4 @@ export async function unwrap<T>(
 
 function isProblem(e: unknown): e is Problem {
   return typeof e === 'object' && e !== null && 'title' in e && 'status' in e;
-}
-
-/**
- * Calls an operation the API documents for OpenMeter but this build's schema may not have yet (the invoice
- * actions the invoice itself lists in `status_details.available_actions`).
- */
-export async function rawCall(method: 'POST' | 'DELETE', path: string): Promise<unknown> {
-  const token = session.token();
-  const res = await fetch(path, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  const body: unknown = res.headers.get('content-type')?.includes('json') ? await res.json() : undefined;
-  if (!res.ok) throw new ApiError(res.status, isProblem(body) ? body : undefined);
-  return body;
 }

@@ -41,3 +41,9 @@ export function workflowUrl(subscriptionId: string): string {
   const ns = encodeURIComponent(meta('tally-temporal-namespace') ?? 'default');
   return `${temporalUiUrl().replace(/\/$/, '')}/namespaces/${ns}/workflows/subscription-${subscriptionId}`;
 }
+
+/** the Temporal UI page of an invoice's workflow (`invoice-<id>`) */
+export function invoiceWorkflowUrl(invoiceId: string): string {
+  const ns = encodeURIComponent(meta('tally-temporal-namespace') ?? 'default');
+  return `${temporalUiUrl().replace(/\/$/, '')}/namespaces/${ns}/workflows/invoice-${invoiceId}`;
+}

@@ -21,14 +21,15 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, ApiError, rawCall, session, unwrap, type Schemas } from '../api/client';
-import { cadenceLabel, money, when, workflowUrl } from '../lib/format';
+import { api, unwrap, type Schemas } from '../api/client';
+import { InvoicingTab } from './Invoices';
+import { CustomerBillingCard } from './Profiles';
+import { cadenceLabel, when, workflowUrl } from '../lib/format';
 import { customerKey } from '../lib/keys';
 import { ErrorMessage, Loading, Pager, useFormErrors } from '../lib/ui';
 
 type Customer = Schemas['BillingCustomer'];
 type Subscription = Schemas['Subscription'];
-type Invoice = Schemas['Invoice'];
 
 const PAGE = 20;
 
@@ -296,47 +297,34 @@ function Item({ label, children }: { label: string; children: React.ReactNode })
 }
 
 function Overview({ customer: c }: { customer: Customer }) {
-  const billing = useQuery({
-    queryKey: ['customer-billing', c.id],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/customers/{customerId}/billing', { params: { path: { customerId: c.id } } }),
-      ),
-  });
   const addr = c.billing_address ?? {};
   return (
-    <SimpleGrid cols={{ base: 1, sm: 3 }}>
-      <Item label="Key">
-        <Code>{c.key}</Code>
-      </Item>
-      <Item label="Subject keys">{c.usage_attribution.subject_keys.join(', ') || '—'}</Item>
-      <Item label="E-mail">{c.primary_email ?? '—'}</Item>
-      <Item label="Currency">{c.currency ?? '—'}</Item>
-      <Item label="Billing address">
-        {[
-          addr.line1,
-          addr.line2,
-          [addr.postal_code, addr.city].filter(Boolean).join(' '),
-          addr.state,
-          addr.country,
-        ]
-          .filter(Boolean)
-          .join(', ') || '—'}
-      </Item>
-      <Item label="Billing profile">
-        {billing.isPending ? (
-          'Loading…'
-        ) : billing.data?.billing_profile ? (
-          <Code>{billing.data.billing_profile.id}</Code>
-        ) : (
-          'the default profile'
-        )}
-      </Item>
-      <Item label="Created">{when(c.created_at)}</Item>
-      <Item label="ID">
-        <Code>{c.id}</Code>
-      </Item>
-    </SimpleGrid>
+    <Stack>
+      <SimpleGrid cols={{ base: 1, sm: 3 }}>
+        <Item label="Key">
+          <Code>{c.key}</Code>
+        </Item>
+        <Item label="Subject keys">{c.usage_attribution.subject_keys.join(', ') || '—'}</Item>
+        <Item label="E-mail">{c.primary_email ?? '—'}</Item>
+        <Item label="Currency">{c.currency ?? '—'}</Item>
+        <Item label="Billing address">
+          {[
+            addr.line1,
+            addr.line2,
+            [addr.postal_code, addr.city].filter(Boolean).join(' '),
+            addr.state,
+            addr.country,
+          ]
+            .filter(Boolean)
+            .join(', ') || '—'}
+        </Item>
+        <Item label="Created">{when(c.created_at)}</Item>
+        <Item label="ID">
+          <Code>{c.id}</Code>
+        </Item>
+      </SimpleGrid>
+      <CustomerBillingCard customerId={c.id} />
+    </Stack>
   );
 }
 
@@ -806,298 +794,5 @@ function EntitlementsTab({ customer }: { customer: Customer }) {
         </Table.Tbody>
       </Table>
     </Table.ScrollContainer>
-  );
-}
-
-const INVOICE_COLOR: Record<string, string> = {
-  draft: 'gray',
-  issued: 'blue',
-  paid: 'green',
-  voided: 'dark',
-  preview: 'yellow',
-};
-
-function InvoicingTab({ customer }: { customer: Customer }) {
-  const [page, setPage] = useState(1);
-  const [previewing, setPreviewing] = useState(false);
-  const preview = useQuery({
-    queryKey: ['invoice-preview', customer.id],
-    enabled: previewing,
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/customers/{customerId}/invoices/preview', {
-          params: { path: { customerId: customer.id } },
-        }),
-      ),
-  });
-  const invoices = useQuery({
-    queryKey: ['invoices', customer.id, page],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/billing/invoices', {
-          params: {
-            query: {
-              'filter[customer_id]': customer.id,
-              'page[size]': PAGE,
-              'page[number]': page,
-              sort: 'created_at desc',
-            },
-          },
-        }),
-      ),
-  });
-  return (
-    <Stack>
-      <Group justify="space-between">
-        <Text c="dimmed" size="sm">
-          The preview shows what the open period would bill if it closed now.
-        </Text>
-        <Button
-          onClick={() => {
-            if (previewing) void preview.refetch();
-            setPreviewing(true);
-          }}
-          loading={preview.isFetching}
-        >
-          Preview Invoice
-        </Button>
-      </Group>
-      {previewing && preview.isPending && <Loading what="the preview" />}
-      <ErrorMessage error={preview.error} title="No preview" />
-      {preview.data && (
-        <Card withBorder aria-label="Invoice preview">
-          <InvoiceBody invoice={preview.data} />
-        </Card>
-      )}
-      <Title order={3} size="h4">
-        Invoices
-      </Title>
-      {invoices.isPending && <Loading what="invoices" />}
-      <ErrorMessage error={invoices.error} />
-      {invoices.data && (
-        <>
-          {invoices.data.data.length === 0 ? (
-            <Text c="dimmed" size="sm">
-              No invoices yet: the subscription issues one when a period has ended.
-            </Text>
-          ) : (
-            <InvoiceTable invoices={invoices.data.data} />
-          )}
-          <Pager page={page} size={PAGE} total={invoices.data.meta.page?.total ?? 0} onPage={setPage} />
-        </>
-      )}
-    </Stack>
-  );
-}
-
-function InvoiceTable({ invoices }: { invoices: Invoice[] }) {
-  return (
-    <Table.ScrollContainer minWidth={600}>
-      <Table striped highlightOnHover aria-label="Invoices">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Number</Table.Th>
-            <Table.Th>Status</Table.Th>
-            <Table.Th>Period</Table.Th>
-            <Table.Th>Issued</Table.Th>
-            <Table.Th>Total</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {invoices.map((inv) => (
-            <Table.Tr key={inv.id}>
-              <Table.Td>
-                <Anchor component={Link} to={`/billing/invoices/${inv.id}`}>
-                  {inv.number ?? inv.id}
-                </Anchor>
-              </Table.Td>
-              <Table.Td>
-                <Badge color={INVOICE_COLOR[inv.status] ?? 'gray'}>{inv.status}</Badge>
-              </Table.Td>
-              <Table.Td>
-                {when(inv.service_period.from)} – {when(inv.service_period.to)}
-              </Table.Td>
-              <Table.Td>{when(inv.issued_at)}</Table.Td>
-              <Table.Td>{money(inv.totals.total, inv.currency)}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
-  );
-}
-
-function InvoiceBody({ invoice: inv }: { invoice: Invoice }) {
-  return (
-    <Stack>
-      <Group justify="space-between" wrap="wrap">
-        <Group>
-          <Title order={3} size="h4">
-            {inv.status === 'preview' ? 'Preview' : `Invoice ${inv.number ?? ''}`}
-          </Title>
-          <Badge color={INVOICE_COLOR[inv.status] ?? 'gray'}>{inv.status}</Badge>
-        </Group>
-        <Text fw={600}>Total {money(inv.totals.total, inv.currency)}</Text>
-      </Group>
-      <Text size="sm" c="dimmed">
-        {inv.customer.name} · service period {when(inv.service_period.from)} – {when(inv.service_period.to)}
-        {inv.issued_at ? ` · issued ${when(inv.issued_at)}` : ''}
-      </Text>
-      <Title order={4} size="h5">
-        Lines
-      </Title>
-      {(inv.lines ?? []).length === 0 ? (
-        <Text c="dimmed" size="sm">
-          No lines.
-        </Text>
-      ) : (
-        <Table.ScrollContainer minWidth={600}>
-          <Table striped aria-label="Lines">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Line</Table.Th>
-                <Table.Th>Feature</Table.Th>
-                <Table.Th>Quantity</Table.Th>
-                <Table.Th>Unit price</Table.Th>
-                <Table.Th>Period</Table.Th>
-                <Table.Th>Total</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {(inv.lines ?? []).map((l, i) => (
-                <Table.Tr key={l.id ?? i}>
-                  <Table.Td>{l.name}</Table.Td>
-                  <Table.Td>{l.feature_key ?? '—'}</Table.Td>
-                  <Table.Td data-label="quantity">{l.quantity}</Table.Td>
-                  <Table.Td>{l.unit_price ?? '—'}</Table.Td>
-                  <Table.Td>
-                    {when(l.service_period.from)} – {when(l.service_period.to)}
-                  </Table.Td>
-                  <Table.Td>{money(l.totals.total, inv.currency)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
-      <Group justify="flex-end" gap="xl">
-        <Text size="sm">Subtotal {money(inv.totals.amount, inv.currency)}</Text>
-        <Text size="sm">Taxes {money(inv.totals.taxes_total, inv.currency)}</Text>
-        <Text size="sm" fw={600}>
-          Total {money(inv.totals.total, inv.currency)}
-        </Text>
-      </Group>
-    </Stack>
-  );
-}
-
-/** the actions OpenMeter's invoice lists in `status_details.available_actions`, when the API returns them */
-const ACTIONS: Record<string, { label: string; method: 'POST' | 'DELETE'; path: string }> = {
-  advance: { label: 'Advance', method: 'POST', path: 'advance' },
-  approve: { label: 'Approve', method: 'POST', path: 'approve' },
-  retry: { label: 'Retry', method: 'POST', path: 'retry' },
-  snapshot_quantities: { label: 'Snapshot quantities', method: 'POST', path: 'snapshot-quantities' },
-  delete: { label: 'Delete', method: 'DELETE', path: '' },
-};
-
-type StatusDetails = {
-  available_actions?: Record<string, unknown>;
-  extended_status?: string;
-  failed?: boolean;
-};
-
-export function InvoicePage() {
-  const { invoiceId = '' } = useParams();
-  const qc = useQueryClient();
-  const navigate = useNavigate();
-  const [pdfError, setPdfError] = useState<unknown>(null);
-  const invoice = useQuery({
-    queryKey: ['invoice', invoiceId],
-    queryFn: () =>
-      unwrap(api.GET('/v3/openmeter/billing/invoices/{invoiceId}', { params: { path: { invoiceId } } })),
-  });
-  const act = useMutation({
-    mutationFn: (name: string) => {
-      const a = ACTIONS[name];
-      const base = `/v3/openmeter/billing/invoices/${encodeURIComponent(invoiceId)}`;
-      return rawCall(a.method, a.path ? `${base}/${a.path}` : base);
-    },
-    onSuccess: async (_r, name) => {
-      await qc.invalidateQueries({ queryKey: ['invoices'] });
-      if (name === 'delete') void navigate(-1);
-      else await qc.invalidateQueries({ queryKey: ['invoice', invoiceId] });
-    },
-  });
-  if (invoice.isPending) return <Loading what="the invoice" />;
-  if (invoice.error) return <ErrorMessage error={invoice.error} />;
-  const inv = invoice.data;
-  const details = (inv as Invoice & { status_details?: StatusDetails }).status_details;
-  const actions = Object.keys(details?.available_actions ?? {}).filter((a) => a in ACTIONS);
-  const openPdf = async () => {
-    setPdfError(null);
-    try {
-      const res = await fetch(`/v3/openmeter/billing/invoices/${encodeURIComponent(invoiceId)}/pdf`, {
-        headers: { Authorization: `Bearer ${session.token() ?? ''}` },
-      });
-      if (!res.ok) {
-        const body: unknown = res.headers.get('content-type')?.includes('json')
-          ? await res.json()
-          : undefined;
-        throw new ApiError(res.status, body as Schemas['Problem'] | undefined);
-      }
-      window.open(URL.createObjectURL(await res.blob()), '_blank');
-    } catch (e) {
-      setPdfError(e);
-    }
-  };
-  return (
-    <Stack>
-      <Anchor
-        component={Link}
-        to={inv.customer.id ? `/billing/customers/${inv.customer.id}/invoicing` : '/billing'}
-        size="sm"
-      >
-        ← {inv.customer.name ?? 'Customer'}
-      </Anchor>
-      <Group gap="xs">
-        {actions.map((a) => (
-          <Button
-            key={a}
-            variant={a === 'delete' ? 'default' : 'filled'}
-            color={a === 'delete' ? 'red' : undefined}
-            loading={act.isPending && act.variables === a}
-            onClick={() => act.mutate(a)}
-          >
-            {ACTIONS[a].label}
-          </Button>
-        ))}
-        {inv.id && (
-          <Button variant="default" onClick={() => void openPdf()}>
-            PDF
-          </Button>
-        )}
-        {inv.subscription?.id && (
-          <Button
-            component="a"
-            variant="subtle"
-            href={workflowUrl(inv.subscription.id)}
-            target="_blank"
-            rel="noreferrer"
-          >
-            Workflow in Temporal UI
-          </Button>
-        )}
-      </Group>
-      {details?.extended_status && (
-        <Text size="sm" c={details.failed ? 'red' : 'dimmed'}>
-          Status detail: {details.extended_status}
-        </Text>
-      )}
-      <ErrorMessage error={act.error} />
-      <ErrorMessage error={pdfError} title="No PDF" />
-      <Card withBorder>
-        <InvoiceBody invoice={inv} />
-      </Card>
-    </Stack>
   );
 }
