@@ -11,12 +11,15 @@ import {
   createDraftInvoice,
   editDraftInvoice,
   handOverToPayment,
+  invoiceForApp,
   issueDraftInvoice,
+  recordPaymentIssue,
   recordInvoiceFailure,
   recordInvoiceStatus,
   rerateDraftInvoice,
 } from '../src/billing/invoices';
 import { customerInvoicingSnapshot, type SnapshotResolver } from '../src/billing/settings';
+import { paymentAppOf } from '../src/apps/payment';
 import type { AppDeps } from '../src/deps';
 import { SA_CUSTOMER_KEY, SA_INVOICE_STATUS } from '../src/temporal/search-attributes';
 import type { InvoiceWorkflow } from '../workflows/definitions';
@@ -35,7 +38,7 @@ const when = (at: string | undefined) => (at ? new Date(at) : new Date());
 export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
 
 export function createBillingActivities(
-  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
+  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal' | 'stripeHttpClient'>,
   opts: BillingActivityOptions = {},
 ): BillingActivities & InvoiceActivities {
   const em = () => deps.orm.em.fork();
@@ -91,10 +94,32 @@ export function createBillingActivities(
       log.info('issueDraftInvoice', { invoiceId, number: ref.number, issued: ref.issued });
       return ref;
     },
+    async paymentAppSteps({ invoiceId }) {
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      return { type: app.type, steps: [...app.issueSteps] };
+    },
+    async issueInPaymentApp({ invoiceId, step }) {
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      await app.issue({ deps, em: e, appId: inv.paymentAppId }, inv, step);
+      log.info('issueInPaymentApp', { invoiceId, app: app.type, step });
+    },
     async handOverToPayment({ invoiceId, at }) {
-      const r = await handOverToPayment(em(), invoiceId, when(at));
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      // recorded already (a retry): nothing is charged or sent again
+      if (inv.status !== 'issued') return handOverToPayment(e, invoiceId, when(at));
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      const outcome = await app.collect({ deps, em: e, appId: inv.paymentAppId }, inv);
+      const r = await handOverToPayment(e, invoiceId, when(at), outcome);
       log.info('handOverToPayment', { invoiceId, ...r });
       return r;
+    },
+    async recordPaymentIssue({ invoiceId, message, at }) {
+      await recordPaymentIssue(em(), invoiceId, message === null ? null : { state: 'failed', message }, when(at));
     },
     async recordInvoiceStatus({ invoiceId, status, at }) {
       await recordInvoiceStatus(em(), invoiceId, status, when(at));
