@@ -119,7 +119,12 @@ export function createBillingActivities(
       return r;
     },
     async recordPaymentIssue({ invoiceId, message, at }) {
-      await recordPaymentIssue(em(), invoiceId, message === null ? null : { state: 'failed', message }, when(at));
+      await recordPaymentIssue(
+        em(),
+        invoiceId,
+        message === null ? null : { state: 'failed', message },
+        when(at),
+      );
     },
     async recordInvoiceStatus({ invoiceId, status, at }) {
       await recordInvoiceStatus(em(), invoiceId, status, when(at));

@@ -124,7 +124,9 @@ export function appRoutes(deps: AppDeps): Router {
   });
   r.post('/customers/:customerId/billing/stripe/portal-sessions', async (req, res) => {
     const body = parseBody(portalBody, req.body);
-    res.status(201).json(await createPortalSession(deps, em(), req.params.customerId, body.stripe_options ?? {}));
+    res
+      .status(201)
+      .json(await createPortalSession(deps, em(), req.params.customerId, body.stripe_options ?? {}));
   });
   return r;
 }

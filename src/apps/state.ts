@@ -8,11 +8,7 @@ import { AppEntity, type AppRow } from './entities';
 import { catalogItem, type CapabilityType } from './types';
 
 /** The live app (any case), optionally locked `for share` (an uninstall locks it `for update`). */
-export async function findInstalledApp(
-  em: EntityManager,
-  id: string,
-  lock = false,
-): Promise<AppRow | null> {
+export async function findInstalledApp(em: EntityManager, id: string, lock = false): Promise<AppRow | null> {
   return em.findOne(
     AppEntity,
     { id: id.toUpperCase(), deletedAt: null },

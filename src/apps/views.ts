@@ -34,7 +34,11 @@ export function appView(r: AppRow): AppView {
     definition: catalogItem(r.type)!,
     status: r.status,
     ...(r.type === 'stripe'
-      ? { account_id: s.account_id ?? '', livemode: s.livemode ?? false, masked_api_key: s.masked_api_key ?? '' }
+      ? {
+          account_id: s.account_id ?? '',
+          livemode: s.livemode ?? false,
+          masked_api_key: s.masked_api_key ?? '',
+        }
       : {}),
   };
 }

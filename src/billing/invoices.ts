@@ -518,7 +518,8 @@ export interface PaymentIssue {
 
 /** The default outcome (the sandbox app without a label): charged at once, or sent and awaited. */
 export const defaultOutcome = (collectionMethod: string | undefined): PaymentOutcome => ({
-  status: (collectionMethod ?? 'charge_automatically') === 'charge_automatically' ? 'paid' : 'payment_processing',
+  status:
+    (collectionMethod ?? 'charge_automatically') === 'charge_automatically' ? 'paid' : 'payment_processing',
 });
 
 /**
@@ -570,7 +571,9 @@ export async function recordPaymentIssue(
     new Sql().add(
       `update invoices set payment_issue = ?::jsonb, updated_at = ?
         where id = ? and status in ('payment_processing', 'overdue')`,
-      issue ? JSON.stringify({ ...issue, message: issue.message.slice(0, 1000), at: now.toISOString() }) : null,
+      issue
+        ? JSON.stringify({ ...issue, message: issue.message.slice(0, 1000), at: now.toISOString() })
+        : null,
       now,
       id,
     ),

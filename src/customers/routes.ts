@@ -5,6 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
+import { SANDBOX_TARGET_STATUS_LABEL } from '../apps/types';
 import type { AppDeps } from '../deps';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
@@ -24,6 +25,8 @@ const labels = z
     const keys = Object.keys(obj);
     if (keys.length > 50) ctx.addIssue({ code: 'custom', message: 'at most 50 labels are allowed' });
     for (const k of keys) {
+      // the one label key with slashes: the sandbox app's payment outcome (OpenMeter's key, src/apps)
+      if (k === SANDBOX_TARGET_STATUS_LABEL) continue;
       if (k.length < 1 || k.length > 63 || !LABEL_KEY.test(k))
         ctx.addIssue({ code: 'custom', path: [k], message: 'invalid label key' });
       else if (RESERVED_LABEL_PREFIXES.some((p) => k.toLowerCase().startsWith(p)))

@@ -41,7 +41,11 @@ export async function storedCustomerData(
 ): Promise<StripeCustomerData | null> {
   const rows = await exec<{ data: StripeCustomerData }>(
     em,
-    new Sql().add('select data from app_customer_data where app_id = ? and customer_id = ?', appId, customerId),
+    new Sql().add(
+      'select data from app_customer_data where app_id = ? and customer_id = ?',
+      appId,
+      customerId,
+    ),
   );
   return rows[0]?.data ?? null;
 }

@@ -40,7 +40,10 @@ export async function connectStripe(
   try {
     account = await stripe.accounts.retrieveCurrent();
   } catch (err) {
-    if (err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripePermissionError)
+    if (
+      err instanceof Stripe.errors.StripeAuthenticationError ||
+      err instanceof Stripe.errors.StripePermissionError
+    )
       throw invalid('Stripe refused the key', [{ field, reason: 'Stripe does not accept this key' }]);
     throw unavailable(`Stripe could not be reached to check the key (${(err as Error).name})`);
   }
@@ -68,7 +71,10 @@ export async function connectStripe(
       { field: 'body.webhook_secret', reason: 'required when Stripe returns no signing secret' },
     ]);
   settings.webhook_endpoint_id = endpoint.id;
-  logger.info({ app_id: appId, account_id: account.id, webhook_endpoint_id: endpoint.id }, 'stripe connected');
+  logger.info(
+    { app_id: appId, account_id: account.id, webhook_endpoint_id: endpoint.id },
+    'stripe connected',
+  );
   return { settings, secrets: { ...secrets, webhook_secret: secret } };
 }
 

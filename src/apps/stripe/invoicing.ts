@@ -157,7 +157,11 @@ export const stripePaymentApp: PaymentApp = {
         issue = { state: 'failed', message: err.message };
       }
     } else {
-      await stripe.invoices.sendInvoice(stripeInvoice, {}, { idempotencyKey: stripeIdempotencyKey(inv.id, 'send') });
+      await stripe.invoices.sendInvoice(
+        stripeInvoice,
+        {},
+        { idempotencyKey: stripeIdempotencyKey(inv.id, 'send') },
+      );
     }
     await mark(em, appId, inv.id, 'collected_at');
     return { status, ...(issue ? { issue } : {}) };

@@ -22,7 +22,13 @@ export async function createCheckoutSession(
   deps: Deps,
   em: EntityManager,
   ref: string,
-  o: { success_url?: string; cancel_url?: string; return_url?: string; currency?: string; client_reference_id?: string },
+  o: {
+    success_url?: string;
+    cancel_url?: string;
+    return_url?: string;
+    currency?: string;
+    client_reference_id?: string;
+  },
 ) {
   const { c, appId } = await customerApp(em, ref);
   const data = await ensureStripeCustomer(deps, em, appId, c.id);

@@ -12,7 +12,8 @@ import { exec, Sql } from '../../db/sql';
 import type { AppDeps } from '../../deps';
 import { invalid, notFound, unavailable } from '../../lib/errors';
 import { logger } from '../../lib/logger';
-import type { PaymentResult } from '../../billing/lifecycle';
+import { invoiceForApp } from '../../billing/invoices';
+import { isFinal, type PaymentResult } from '../../billing/lifecycle';
 import { INVOICE_REFUSAL_TYPE, paymentEventUpdate } from '../../../workflows/definitions';
 import { appSecrets, findInstalledApp } from '../state';
 import { verifyStripeEvent } from './client';
@@ -51,7 +52,11 @@ export async function handleStripeWebhook(
   if (!result) return { received: true, outcome: 'ignored' };
   const seen = await exec<{ outcome: string }>(
     em,
-    new Sql().add('select outcome from app_webhook_events where app_id = ? and event_id = ?', app.id, event.id),
+    new Sql().add(
+      'select outcome from app_webhook_events where app_id = ? and event_id = ?',
+      app.id,
+      event.id,
+    ),
   );
   if (seen.length) return { received: true, outcome: 'duplicate' };
   const stripeInvoice = event.data.object as Stripe.Invoice;
@@ -74,14 +79,19 @@ export async function handleStripeWebhook(
     try {
       await deps.temporal.workflow
         .getHandle(`invoice-${invoiceId}`)
-        .executeUpdate(paymentEventUpdate, { args: [{ result, eventId: event.id, ...(message ? { message } : {}) }] });
+        .executeUpdate(paymentEventUpdate, {
+          args: [{ result, eventId: event.id, ...(message ? { message } : {}) }],
+        });
       outcome = 'applied';
     } catch (e) {
       const refused =
         e instanceof WorkflowUpdateFailedError &&
         e.cause instanceof ApplicationFailure &&
         e.cause.type === INVOICE_REFUSAL_TYPE;
-      if (!refused) throw unavailable(`invoice ${invoiceId} could not take the Stripe event; Stripe retries it`);
+      // a final invoice's workflow has ended: the event comes too late and changes nothing
+      const ended = !refused && isFinal((await invoiceForApp(em, invoiceId)).status);
+      if (!refused && !ended)
+        throw unavailable(`invoice ${invoiceId} could not take the Stripe event; Stripe retries it`);
     }
   }
   await exec(
@@ -96,6 +106,9 @@ export async function handleStripeWebhook(
       outcome,
     ),
   );
-  logger.info({ app_id: app.id, event_id: event.id, event_type: event.type, invoice_id: invoiceId, outcome }, 'stripe webhook');
+  logger.info(
+    { app_id: app.id, event_id: event.id, event_type: event.type, invoice_id: invoiceId, outcome },
+    'stripe webhook',
+  );
   return { received: true, outcome };
 }
