@@ -6,7 +6,7 @@
  */
 import { findCustomer, findDeletedCustomer } from '../customers/service';
 import { defaultOutcome, type PaymentOutcome } from '../billing/invoices';
-import type { PaymentApp } from './payment';
+import type { PaymentApp } from './payment-app';
 import { SANDBOX_TARGET_STATUS_LABEL, SANDBOX_TARGETS, type SandboxTarget } from './types';
 
 const isTarget = (v: string | undefined): v is SandboxTarget =>

@@ -417,7 +417,7 @@ describe('the Stripe app on issue (stripe-mock)', () => {
       expect(
         (await hook(s.id, { id: 'evt_paid', type: 'invoice.paid', object: { id: stripeId } })).body.outcome,
       ).toBe('applied');
-      const paid = await invoiceOf(h, sub.id);
+      const paid = await invoiceOf(h!, sub.id);
       expect(paid.status).toBe('paid');
       const paidAt = paid.paid_at;
       // replayed: a duplicate; reordered (an older failure, a void after the payment): nothing changes
@@ -431,7 +431,7 @@ describe('the Stripe app on issue (stripe-mock)', () => {
       expect(
         (await hook(s.id, { id: 'evt_void', type: 'invoice.voided', object: { id: stripeId } })).body.outcome,
       ).toBe('ignored');
-      const still = await invoiceOf(h, sub.id);
+      const still = await invoiceOf(h!, sub.id);
       expect([still.status, still.paid_at, still.status_details.payment_issue]).toEqual([
         'paid',
         paidAt,

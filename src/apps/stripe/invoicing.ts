@@ -14,7 +14,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
 import { addExternalReferences, type InvoiceForApp } from '../../billing/invoices';
 import { exec, Sql } from '../../db/sql';
-import type { PaymentApp } from '../payment';
+import type { PaymentApp } from '../payment-app';
 import { toMinorUnits } from './amounts';
 import { ensureStripeCustomer, stripeOfApp } from './customers';
 

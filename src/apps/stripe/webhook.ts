@@ -77,11 +77,9 @@ export async function handleStripeWebhook(
         ? (stripeInvoice.last_finalization_error?.message ?? 'the payment failed at Stripe')
         : undefined;
     try {
-      await deps.temporal.workflow
-        .getHandle(`invoice-${invoiceId}`)
-        .executeUpdate(paymentEventUpdate, {
-          args: [{ result, eventId: event.id, ...(message ? { message } : {}) }],
-        });
+      await deps.temporal.workflow.getHandle(`invoice-${invoiceId}`).executeUpdate(paymentEventUpdate, {
+        args: [{ result, eventId: event.id, ...(message ? { message } : {}) }],
+      });
       outcome = 'applied';
     } catch (e) {
       const refused =
