@@ -178,7 +178,7 @@ export async function createProfile(em: EntityManager, input: ProfileCreate): Pr
       labels: input.labels ?? null,
       supplier: input.supplier,
       workflow: fillWorkflow(input.workflow),
-      apps: input.apps ? await checkedApps(tem, input.apps) : sandboxApps(),
+      apps: await checkedApps(tem, input.apps ?? sandboxApps()),
       isDefault: input.default,
       createdAt: now,
       updatedAt: now,
