@@ -7,6 +7,7 @@
  */
 import { SANDBOX_APP_ID, SANDBOX_TARGET_STATUS_LABEL } from '../../src/apps/types';
 import { toMinorUnits } from '../../src/apps/stripe/amounts';
+import { logger } from '../../src/lib/logger';
 import { ok, P } from '../support/api';
 import { createTestApp, type TestApp } from '../support/app';
 import { advanceTo, createHarness, DAY, month, waitFor, type Harness } from '../support/harness';
@@ -131,7 +132,17 @@ describe('the Stripe app (stripe-mock)', () => {
 
   stripeIt('installs with a checked key, registers its webhook, keeps the secrets write-only', async () => {
     rec.requests.length = 0;
-    const s = await installStripe(app);
+    // every log line written meanwhile (the logger is silent in tests: its methods are observed instead)
+    const logged: unknown[] = [];
+    const spies = (['info', 'warn', 'error', 'debug'] as const).map((m) =>
+      jest.spyOn(logger, m).mockImplementation(((...args: unknown[]) => {
+        logged.push(args);
+      }) as never),
+    );
+    const s = await installStripe(app).finally(() => spies.forEach((sp) => sp.mockRestore()));
+    expect(logged.length).toBeGreaterThan(0);
+    expect(JSON.stringify(logged)).not.toContain(STRIPE_KEY);
+    expect(JSON.stringify(logged)).not.toContain(WEBHOOK_SECRET);
     expect(s).toMatchObject({ type: 'stripe', status: 'ready', livemode: false });
     expect(s.account_id).toMatch(/^acct_/);
     expect(s.masked_api_key).toBe('sk_test_***tKEY'.replace('tKEY', STRIPE_KEY.slice(-4)));
