@@ -135,9 +135,9 @@ describe('the Stripe app (stripe-mock)', () => {
     // every log line written meanwhile (the logger is silent in tests: its methods are observed instead)
     const logged: unknown[] = [];
     const spies = (['info', 'warn', 'error', 'debug'] as const).map((m) =>
-      jest.spyOn(logger, m).mockImplementation(((...args: unknown[]) => {
+      jest.spyOn(logger, m).mockImplementation((...args: unknown[]) => {
         logged.push(args);
-      }) as never),
+      }),
     );
     const s = await installStripe(app).finally(() => spies.forEach((sp) => sp.mockRestore()));
     expect(logged.length).toBeGreaterThan(0);
