@@ -10,13 +10,16 @@ import type { IssueInvoiceInput } from '../src/billing/contract';
 import {
   editDraftInvoice,
   handOverToPayment,
+  invoiceForApp,
   issueDraftInvoice,
+  recordPaymentIssue,
   recordInvoiceFailure,
   recordInvoiceStatus,
   rerateDraftInvoice,
 } from '../src/billing/invoices';
 import { gatheredDrafts, gatherPendingLines, handOverPeriod } from '../src/billing/pending';
 import { customerInvoicingSnapshot, type SnapshotResolver } from '../src/billing/settings';
+import { paymentAppOf } from '../src/apps/payment';
 import { signalCollection, startInvoiceWorkflow } from '../src/billing/workflow-starts';
 import type { AppDeps } from '../src/deps';
 import type { At, BillingActivities, CollectionActivities, InvoiceActivities } from './contract';
@@ -33,7 +36,7 @@ export interface BillingActivityOptions {
 const when = (at: string | undefined) => (at ? new Date(at) : new Date());
 
 export function createBillingActivities(
-  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
+  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal' | 'stripeHttpClient'>,
   opts: BillingActivityOptions = {},
 ): BillingActivities & CollectionActivities & InvoiceActivities {
   const em = () => deps.orm.em.fork();
@@ -81,10 +84,37 @@ export function createBillingActivities(
       log.info('issueDraftInvoice', { invoiceId, number: ref.number, issued: ref.issued });
       return ref;
     },
+    async paymentAppSteps({ invoiceId }) {
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      return { type: app.type, steps: [...app.issueSteps] };
+    },
+    async issueInPaymentApp({ invoiceId, step }) {
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      await app.issue({ deps, em: e, appId: inv.paymentAppId }, inv, step);
+      log.info('issueInPaymentApp', { invoiceId, app: app.type, step });
+    },
     async handOverToPayment({ invoiceId, at }) {
-      const r = await handOverToPayment(em(), invoiceId, when(at));
+      const e = em();
+      const inv = await invoiceForApp(e, invoiceId);
+      // recorded already (a retry): nothing is charged or sent again
+      if (inv.status !== 'issued') return handOverToPayment(e, invoiceId, when(at));
+      const app = await paymentAppOf(e, inv.paymentAppId);
+      const outcome = await app.collect({ deps, em: e, appId: inv.paymentAppId }, inv);
+      const r = await handOverToPayment(e, invoiceId, when(at), outcome);
       log.info('handOverToPayment', { invoiceId, ...r });
       return r;
+    },
+    async recordPaymentIssue({ invoiceId, message, at }) {
+      await recordPaymentIssue(
+        em(),
+        invoiceId,
+        message === null ? null : { state: 'failed', message },
+        when(at),
+      );
     },
     async recordInvoiceStatus({ invoiceId, status, at }) {
       await recordInvoiceStatus(em(), invoiceId, status, when(at));

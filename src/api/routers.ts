@@ -4,6 +4,7 @@
  */
 import type { Router } from 'express';
 import type { AppDeps } from '../deps';
+import { appRoutes, stripeWebhookRouter } from '../apps/routes';
 import { documentRoutes } from '../billing/document-routes';
 import { billingRoutes } from '../billing/routes';
 import { catalogRoutes } from '../catalog/routes';
@@ -28,4 +29,11 @@ export const routers: DomainRouter[] = [
   { domain: 'billing', routes: billingRoutes },
   { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },
+  { domain: 'apps', routes: appRoutes },
 ];
+
+/**
+ * Routers mounted under /v3/openmeter BEFORE the bearer-token middleware: each authenticates its requests
+ * by its own means (the Stripe webhook: Stripe's signature with the app's signing secret).
+ */
+export const unauthenticatedRouters: DomainRouter[] = [{ domain: 'apps', routes: stripeWebhookRouter }];

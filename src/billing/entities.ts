@@ -61,6 +61,10 @@ export const Invoice = defineEntity({
     externalReferences: p.json<Record<string, string>>().columnType('jsonb'),
     validationIssues: p.json<ValidationIssue[]>().columnType('jsonb'),
     failure: p.json<InvoiceFailure>().columnType('jsonb').nullable(),
+    paymentIssue: p
+      .json<{ state: 'failed' | 'action_required'; message: string; at: string }>()
+      .columnType('jsonb')
+      .nullable(),
     ...timestamps(),
   },
 });

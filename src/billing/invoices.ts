@@ -36,7 +36,7 @@ import type {
   RecordedStatus,
 } from './contract';
 import type { CustomerSnapshot, DetailedLine } from './entities';
-import type { InvoiceStatus, LifecycleState } from './lifecycle';
+import type { HandOverStatus, InvoiceStatus, LifecycleState } from './lifecycle';
 import type { BillingCustomer } from '../customers/service';
 
 const snapshotOf = (c: BillingCustomer): CustomerSnapshot => ({
@@ -542,30 +542,49 @@ export async function issueInvoice(
   });
 }
 
+/** What the payment app made of the hand-over (src/apps/payment.ts). */
+export interface PaymentOutcome {
+  status: HandOverStatus;
+  /** the payment did not go through (yet): shown in `status_details` until the invoice moves on */
+  issue?: PaymentIssue;
+}
+export interface PaymentIssue {
+  state: 'failed' | 'action_required';
+  message: string;
+}
+
+/** The default outcome (the sandbox app without a label): charged at once, or sent and awaited. */
+export const defaultOutcome = (collectionMethod: string | undefined): PaymentOutcome => ({
+  status:
+    (collectionMethod ?? 'charge_automatically') === 'charge_automatically' ? 'paid' : 'payment_processing',
+});
+
 /**
- * Hands the issued invoice to the payment app, once. The sandbox app: `charge_automatically` is charged at
- * once (paid); `send_invoice` is sent to the customer and awaits payment (payment_processing).
+ * Records the hand-over of the issued invoice to its payment app, once, with what the app made of it
+ * (`outcome`; default: the sandbox's charged → paid, sent → payment_processing).
  */
 export async function handOverToPayment(
   em: EntityManager,
   id: string,
   now: Date = new Date(),
+  outcome?: PaymentOutcome,
 ): Promise<HandOverResult> {
   const res = await em.transactional(async (tem) => {
     const r = await rowById(tem, id, true);
     if (r.payment_handed_over_at || r.status !== 'issued') return { status: r.status, handedOver: false };
-    const charged =
-      (r.workflow?.payment.collection_method ?? 'charge_automatically') === 'charge_automatically';
-    const status: InvoiceStatus = charged ? 'paid' : 'payment_processing';
+    const o = outcome ?? defaultOutcome(r.workflow?.payment.collection_method);
+    const status: InvoiceStatus = o.status;
+    const charged = status === 'paid';
     await exec(
       tem,
       new Sql().add(
         `update invoices set payment_handed_over_at = ?, status = ?, paid_at = ?, sent_to_customer_at = ?,
-           failure = null, updated_at = ? where id = ?`,
+           failure = null, payment_issue = ?::jsonb, updated_at = ? where id = ?`,
         now,
         status,
         charged ? now : null,
         charged ? null : now,
+        o.issue ? JSON.stringify({ ...o.issue, at: now.toISOString() }) : null,
         now,
         id,
       ),
@@ -575,6 +594,106 @@ export async function handOverToPayment(
   if (res.handedOver)
     logger.info({ invoice_id: id, status: res.status }, 'invoice handed to the payment app');
   return res;
+}
+
+/** Shows (or clears) a payment that did not go through, while the invoice awaits its payment. */
+export async function recordPaymentIssue(
+  em: EntityManager,
+  id: string,
+  issue: PaymentIssue | null,
+  now: Date = new Date(),
+): Promise<void> {
+  await exec(
+    em,
+    new Sql().add(
+      `update invoices set payment_issue = ?::jsonb, updated_at = ?
+        where id = ? and status in ('payment_processing', 'overdue')`,
+      issue
+        ? JSON.stringify({ ...issue, message: issue.message.slice(0, 1000), at: now.toISOString() })
+        : null,
+      now,
+      id,
+    ),
+  );
+}
+
+/** Merges the payment app's ids into the invoice's `external_references` (absolute: a retry writes the same). */
+export async function addExternalReferences(
+  em: EntityManager,
+  id: string,
+  refs: Record<string, string>,
+): Promise<void> {
+  await exec(
+    em,
+    new Sql().add(
+      'update invoices set external_references = external_references || ?::jsonb, updated_at = now() where id = ?',
+      JSON.stringify(refs),
+      id,
+    ),
+  );
+}
+
+/** What a payment app needs of an issued invoice. */
+export interface InvoiceForApp {
+  id: string;
+  number: string | null;
+  status: InvoiceStatus;
+  currency: string;
+  customerId: string;
+  total: string;
+  labels: Record<string, string>;
+  externalReferences: Record<string, string>;
+  collectionMethod: 'charge_automatically' | 'send_invoice';
+  dueAt: string | null;
+  paymentAppId: string;
+  lines: { id: string; name: string; quantity: string; amount: string }[];
+}
+
+export async function invoiceForApp(em: EntityManager, id: string): Promise<InvoiceForApp> {
+  const rows = await exec<{
+    id: string;
+    number: string | null;
+    status: InvoiceStatus;
+    currency: string;
+    customer_id: string;
+    total: string;
+    labels: Record<string, string> | null;
+    external_references: Record<string, string> | null;
+    workflow: InvoicingSnapshot['workflow'] | null;
+    apps: InvoicingSnapshot['apps'] | null;
+    due_at: Date | null;
+  }>(
+    em,
+    new Sql().add(
+      `select id, number, status, currency, customer_id, total::text as total, labels, external_references,
+         workflow, apps, due_at from invoices where id = ?`,
+      id,
+    ),
+  );
+  const r = rows[0];
+  if (!r) throw notFound('invoice', id);
+  const lines = await exec<{ id: string; name: string; quantity: string; amount: string }>(
+    em,
+    new Sql().add(
+      `select id, name, quantity::text as quantity, amount::text as amount from invoice_lines
+        where invoice_id = ? order by position, id`,
+      id,
+    ),
+  );
+  return {
+    id: r.id,
+    number: r.number,
+    status: r.status,
+    currency: r.currency.trim(),
+    customerId: r.customer_id,
+    total: r.total,
+    labels: r.labels ?? {},
+    externalReferences: r.external_references ?? {},
+    collectionMethod: r.workflow?.payment.collection_method ?? 'charge_automatically',
+    dueAt: r.due_at ? instant(r.due_at) : null,
+    paymentAppId: r.apps?.payment.id ?? '',
+    lines,
+  };
 }
 
 const ALLOWED_BEFORE: Record<RecordedStatus, InvoiceStatus[]> = {
@@ -609,7 +728,7 @@ export async function recordInvoiceStatus(
     await exec(
       tem,
       new Sql().add(
-        `update invoices set status = ?, failure = null, updated_at = ?${col ? `, ${col} = ?` : ''} where id = ?`,
+        `update invoices set status = ?, failure = null, payment_issue = null, updated_at = ?${col ? `, ${col} = ?` : ''} where id = ?`,
         ...(col ? [status, now, now, id] : [status, now, id]),
       ),
     );

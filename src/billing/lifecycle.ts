@@ -47,9 +47,15 @@ export type InvoiceEvent =
   | { type: 'draft_period_ended' }
   | { type: 'issued' }
   | { type: 'issue_failed' }
-  | { type: 'handed_over'; result: 'paid' | 'payment_processing' }
+  | { type: 'handed_over'; result: HandOverStatus }
+  /** the payment app reported on the payment (a provider's webhook): `failed` leaves the status as it is */
+  | { type: 'payment'; result: PaymentResult }
   | { type: 'hand_over_failed' }
   | { type: 'due' };
+
+/** Where a payment hand-over lands: charged, sent/awaiting the payment, or given up at once (sandbox). */
+export type HandOverStatus = 'paid' | 'payment_processing' | 'uncollectible';
+export type PaymentResult = 'paid' | 'failed' | 'uncollectible' | 'voided';
 
 export type CollectionMethod = 'charge_automatically' | 'send_invoice';
 
@@ -73,6 +79,8 @@ export interface StatusDetails {
   failed: boolean;
   extended_status: string;
   available_actions: AvailableActions;
+  /** the payment app's report of a payment that did not go through (views.ts) */
+  payment_issue?: { state: string; message: string; at: string };
 }
 
 export interface Refusal {
@@ -210,6 +218,21 @@ function applyEvent(s: LifecycleState, e: InvoiceEvent): ApplyResult {
       return s.status === 'issued' ? to(s, 'issued', true) : refuse(s, e.type);
     case 'due':
       return s.status === 'payment_processing' ? to(s, 'overdue') : refuse(s, e.type);
+    case 'payment': {
+      // what the provider reports moves the invoice like the user's action would; from another status
+      // (a duplicate, a late or reordered event) it is refused and changes nothing
+      const open = s.status === 'payment_processing' || s.status === 'overdue';
+      switch (e.result) {
+        case 'failed':
+          return open ? { ok: true, state: s } : refuse(s, 'payment failed');
+        case 'paid':
+          return open || s.status === 'uncollectible' ? to(s, 'paid') : refuse(s, 'payment paid');
+        case 'uncollectible':
+          return open ? to(s, 'uncollectible') : refuse(s, 'payment uncollectible');
+        case 'voided':
+          return open || s.status === 'uncollectible' ? to(s, 'voided') : refuse(s, 'payment voided');
+      }
+    }
   }
 }
 

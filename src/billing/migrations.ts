@@ -253,9 +253,21 @@ export class BillingPendingLines extends Migration {
   }
 }
 
+/** A payment that did not go through (failed, action required), shown while the invoice awaits payment. */
+export class BillingPaymentIssue extends Migration {
+  override up(): void {
+    this.addSql('alter table invoices add column payment_issue jsonb');
+  }
+
+  override down(): void {
+    this.addSql('alter table invoices drop column payment_issue');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
   { name: 'm2026120210_billing_invoice_lifecycle', class: BillingInvoiceLifecycle },
+  { name: 'm2026120213_billing_payment_issue', class: BillingPaymentIssue },
   { name: 'm2026120220_billing_pending_lines', class: BillingPendingLines },
 ];

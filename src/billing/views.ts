@@ -83,6 +83,23 @@ export interface InvoiceView {
   updated_at: string | null;
 }
 
+/**
+ * A payment that did not go through shows in `status_details` while the invoice awaits its payment:
+ * `extended_status` `payment_processing.failed` / `.action_required`, and `payment_issue` (the reason).
+ */
+function withPaymentIssue(
+  d: StatusDetails,
+  status: string,
+  issue: { state: string; message: string; at: string } | null,
+): StatusDetails {
+  if (!issue || (status !== 'payment_processing' && status !== 'overdue')) return d;
+  return {
+    ...d,
+    ...(status === 'payment_processing' ? { extended_status: `payment_processing.${issue.state}` } : {}),
+    payment_issue: issue,
+  };
+}
+
 export function totalsView(t: {
   amount: string;
   charges: string;
@@ -179,12 +196,16 @@ export function invoiceView(inv: InvoiceEntity, lines?: InvoiceLineEntity[]): In
     number: inv.number ?? inv.draftNumber ?? null,
     type: 'standard',
     status: inv.status,
-    status_details: statusDetails(
-      lifecycleOf({
-        status: inv.status as never,
-        failure: inv.failure ?? null,
-        workflow: inv.workflow ?? null,
-      }),
+    status_details: withPaymentIssue(
+      statusDetails(
+        lifecycleOf({
+          status: inv.status as never,
+          failure: inv.failure ?? null,
+          workflow: inv.workflow ?? null,
+        }),
+      ),
+      inv.status,
+      inv.paymentIssue ?? null,
     ),
     ...(inv.description ? { description: inv.description } : {}),
     ...(nonEmpty(inv.labels) ? { labels: inv.labels } : {}),

@@ -5,6 +5,8 @@
  */
 import type { EntitySchema } from '@mikro-orm/core';
 import type { MigrationEntry } from './migration';
+import { AppEntity } from '../apps/entities';
+import { appsMigrations } from '../apps/migrations';
 import { Invoice, InvoiceLine } from '../billing/entities';
 import { billingMigrations } from '../billing/migrations';
 import { FeatureEntity, PlanEntity } from '../catalog/entities';
@@ -36,6 +38,7 @@ export const schema: DomainSchema[] = [
     entities: [BillingProfileEntity, CustomerBillingOverride],
     migrations: profilesMigrations,
   },
+  { domain: 'apps', entities: [AppEntity], migrations: appsMigrations },
   { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
   { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },

@@ -1,18 +1,11 @@
 /**
- * The apps a billing profile may name (invoicing, payment, tax). Until the apps issue adds others, the only
- * app is the built-in sandbox app: it issues invoices itself, settles `charge_automatically` invoices at once
- * and leaves `send_invoice` invoices to be marked paid. A leaf file (no imports): the workflow bundle may
- * import it.
+ * What a profile names when it names no apps: the built-in sandbox app in every role. Which other apps
+ * exist is the apps domain's business (src/apps: installed apps, checked when a profile is created). A
+ * leaf (imports only the apps domain's leaf types).
  */
+import { SANDBOX_APP_ID } from '../apps/types';
 
-/** The built-in sandbox app's id (a fixed ULID). */
-export const SANDBOX_APP_ID = '00000000000000000000SANDBX';
-
-/** The ids of the apps that exist (upper case: ULIDs are case-insensitive). */
-export const KNOWN_APP_IDS: readonly string[] = [SANDBOX_APP_ID];
-
-/** Whether `id` (any case) names an app that exists. */
-export const isKnownApp = (id: string): boolean => KNOWN_APP_IDS.includes(id.toUpperCase());
+export { SANDBOX_APP_ID };
 
 /** Every app role filled by the sandbox app: what a profile uses when it names no apps. */
 export const sandboxApps = () => ({

@@ -11,7 +11,6 @@ import { isValidDuration, minDurationMs } from '../catalog/periods';
 import type { AppDeps } from '../deps';
 import { looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
-import { isKnownApp, SANDBOX_APP_ID } from './apps';
 import { createProfilesService } from './service';
 
 // ---------------------------------------------------------------------------------------------------
@@ -108,15 +107,8 @@ const workflow = z
   })
   .transform(({ tax: _tax, ...w }) => w);
 
-const appRef = z.strictObject({
-  id: z.string().superRefine((v, ctx) => {
-    if (!isKnownApp(v))
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown app ${JSON.stringify(v)}: until other apps can be installed, the only app is the sandbox app ${SANDBOX_APP_ID}`,
-      });
-  }),
-});
+// whether the app is installed (with the role's capability) is checked by the service
+const appRef = z.strictObject({ id: ulid });
 const apps = z.strictObject({ invoicing: appRef, payment: appRef, tax: appRef });
 
 const profileFields = {

@@ -18,6 +18,8 @@
  */
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { appUnusableReason } from '../apps/state';
+import { ROLE_CAPABILITY } from '../apps/types';
 import { findCustomerState, liveCustomerIds } from '../customers/state';
 import { exec, Sql } from '../db/sql';
 import type { AppDeps } from '../deps';
@@ -176,7 +178,7 @@ export async function createProfile(em: EntityManager, input: ProfileCreate): Pr
       labels: input.labels ?? null,
       supplier: input.supplier,
       workflow: fillWorkflow(input.workflow),
-      apps: input.apps ? normaliseApps(input.apps) : sandboxApps(),
+      apps: await checkedApps(tem, input.apps ?? sandboxApps()),
       isDefault: input.default,
       createdAt: now,
       updatedAt: now,
@@ -184,6 +186,38 @@ export async function createProfile(em: EntityManager, input: ProfileCreate): Pr
     await tem.flush();
     return profileView(row);
   });
+}
+
+/**
+ * The apps named, each installed with the capability of its role (400 naming the field otherwise); each
+ * app row is locked `for share` until the profile is stored, so an uninstall cannot slip past it.
+ */
+async function checkedApps(em: EntityManager, a: AppReferences): Promise<AppReferences> {
+  for (const role of ['invoicing', 'payment', 'tax'] as const) {
+    const reason = await appUnusableReason(em, a[role].id, ROLE_CAPABILITY[role]);
+    if (reason)
+      throw invalid(`app ${a[role].id} cannot be the profile's ${role} app`, [
+        { field: `body.apps.${role}.id`, reason },
+      ]);
+  }
+  return normaliseApps(a);
+}
+
+/** Up to `max` live profiles naming the app in any role (the apps domain refuses to uninstall it then). */
+export async function profilesUsingApp(em: EntityManager, appId: string, max: number): Promise<string[]> {
+  const rows = await exec<{ id: string }>(
+    em,
+    new Sql().add(
+      `select id from billing_profiles where deleted_at is null
+         and (apps->'invoicing'->>'id' = ? or apps->'payment'->>'id' = ? or apps->'tax'->>'id' = ?)
+       order by created_at, id limit ?`,
+      appId,
+      appId,
+      appId,
+      max,
+    ),
+  );
+  return rows.map((r) => r.id);
 }
 
 const normaliseApps = (a: AppReferences): AppReferences => ({

@@ -1,5 +1,5 @@
 /** Every route a module mounts is described in the served OpenAPI document, and the document parses. */
-import { routers } from '../../src/api/routers';
+import { routers, unauthenticatedRouters } from '../../src/api/routers';
 import { createTestApp, type TestApp } from '../support/app';
 
 let app: TestApp;
@@ -16,7 +16,7 @@ interface Layer {
 
 function mountedRoutes(): string[] {
   const out: string[] = [];
-  for (const r of routers) {
+  for (const r of [...routers, ...unauthenticatedRouters]) {
     const router = r.routes(app.deps) as unknown as { stack: Layer[] };
     for (const layer of router.stack) {
       if (!layer.route) continue;

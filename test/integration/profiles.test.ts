@@ -334,12 +334,12 @@ describe('POST /profiles', () => {
     [
       'unknown payment app',
       { apps: { ...SANDBOX, payment: { id: UNKNOWN_ID } } },
-      { 'body.apps.payment.id': /unknown app .*sandbox app 00000000000000000000SANDBX/ },
+      { 'body.apps.payment.id': /no installed app has this id/ },
     ],
     [
       'unknown invoicing app',
       { apps: { ...SANDBOX, invoicing: { id: 'stripe' } } },
-      { 'body.apps.invoicing.id': /unknown app/ },
+      { 'body.apps.invoicing.id': /must be a ULID/ },
     ],
     [
       'apps without tax',

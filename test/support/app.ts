@@ -26,16 +26,29 @@ export interface TestApp {
 }
 
 export async function createTestApp(
-  opts: { config?: Partial<Record<string, string>>; temporal?: Client } = {},
+  opts: {
+    config?: Partial<Record<string, string>>;
+    temporal?: Client;
+    /** the Stripe SDK's HTTP client (test/support/stripe.ts records the requests) */
+    stripeHttpClient?: AppDeps['stripeHttpClient'];
+  } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase();
   const config: Config = loadConfig({
     ...process.env,
     DATABASE_URL: db.url,
     TALLY_API_TOKENS: TEST_TOKEN,
+    // stripe-mock, started by scripts/test.ts
+    ...(process.env.STRIPE_MOCK_URL ? { TALLY_STRIPE_API_BASE: process.env.STRIPE_MOCK_URL } : {}),
     ...opts.config,
   });
-  const deps: AppDeps = { config, orm: db.orm, logger, temporal: opts.temporal };
+  const deps: AppDeps = {
+    config,
+    orm: db.orm,
+    logger,
+    temporal: opts.temporal,
+    ...(opts.stripeHttpClient ? { stripeHttpClient: opts.stripeHttpClient } : {}),
+  };
   // as the API and the worker do at start
   await ensureBillingSetup(db.orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const app = createApp(deps);

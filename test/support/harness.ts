@@ -55,7 +55,10 @@ export interface HarnessOptions {
   activities?: (real: Activities) => Activities;
   /** the customers' billing settings (default: the default profile) */
   invoicing?: SnapshotResolver;
+  /** the Stripe SDK's HTTP client (test/support/stripe.ts records the requests) */
+  stripeHttpClient?: TestAppOptions['stripeHttpClient'];
 }
+type TestAppOptions = NonNullable<Parameters<typeof createTestApp>[0]>;
 
 export async function createHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const env = await createTimeSkippingEnv();
@@ -63,6 +66,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
   const app = await createTestApp({
     temporal: env.client,
     config: { TALLY_COLLECTION_PERIOD: opts.collectionPeriod ?? 'PT1M', TEMPORAL_TASK_QUEUE: TASK_QUEUE },
+    ...(opts.stripeHttpClient ? { stripeHttpClient: opts.stripeHttpClient } : {}),
   });
   const real = createActivities(app.deps, { invoicingSnapshot: opts.invoicing });
   const activities = opts.activities ? opts.activities(real) : real;

@@ -1,0 +1,150 @@
+/**
+ * REST: /v3/openmeter/app-catalog, /apps, /customers/{customerId}/billing/app-data and the Stripe sessions.
+ * The Stripe webhook (`stripeWebhookRouter`) is mounted by src/api/app.ts BEFORE the bearer-token
+ * middleware: Stripe authenticates it by its signature.
+ */
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { parseBody, parseQuery } from '../api/validate';
+import type { AppDeps } from '../deps';
+import { pageQuery } from '../lib/pagination';
+import { createAppsService } from './service';
+import { getCustomerAppData, putCustomerAppData } from './stripe/customers';
+import { createCheckoutSession, createPortalSession } from './stripe/sessions';
+import { handleStripeWebhook } from './stripe/webhook';
+import { RequestContext } from '@mikro-orm/core';
+
+const labels = z.record(z.string(), z.string()).nullish();
+const installBody = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('sandbox'),
+      name: z.string().min(1).max(256),
+      create_billing_profile: z.boolean().optional(),
+    }),
+    z.strictObject({
+      type: z.literal('stripe'),
+      name: z.string().min(1).max(256),
+      create_billing_profile: z.boolean().optional(),
+      api_key: z.string().min(1).max(512),
+      webhook_secret: z.string().min(1).max(512).optional(),
+    }),
+  ],
+  { error: 'type must be sandbox or stripe' },
+);
+const updateBody = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('sandbox'),
+      name: z.string().min(1).max(256),
+      description: z.string().max(1024).nullish(),
+      labels,
+    }),
+    z.strictObject({
+      type: z.literal('stripe'),
+      name: z.string().min(1).max(256),
+      description: z.string().max(1024).nullish(),
+      labels,
+      secret_api_key: z.string().min(1).max(512).optional(),
+    }),
+  ],
+  { error: 'type must be sandbox or stripe' },
+);
+const appDataBody = z.strictObject({
+  stripe: z
+    .strictObject({
+      customer_id: z.string().min(1).max(255).optional(),
+      default_payment_method_id: z.string().min(1).max(255).optional(),
+      labels: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  external_invoicing: z.unknown().optional(),
+});
+const checkoutBody = z.strictObject({
+  stripe_options: z
+    .strictObject({
+      success_url: z.url().optional(),
+      cancel_url: z.url().optional(),
+      currency: z.string().length(3).optional(),
+      client_reference_id: z.string().max(200).optional(),
+    })
+    .default({}),
+});
+const portalBody = z.strictObject({
+  stripe_options: z
+    .strictObject({
+      return_url: z.url().optional(),
+      configuration_id: z.string().optional(),
+      locale: z.string().optional(),
+    })
+    .optional(),
+});
+const listQuery = z.object({ page: pageQuery });
+
+export function appRoutes(deps: AppDeps): Router {
+  const svc = createAppsService(deps);
+  const em = () => deps.orm.em;
+  const r = Router();
+
+  r.get('/app-catalog', (req, res) => {
+    res.json(svc.catalog(parseQuery(listQuery, req.query).page));
+  });
+  r.get('/app-catalog/:appType', (req, res) => {
+    res.json(svc.catalogItem(req.params.appType));
+  });
+  r.post('/app-catalog/install', async (req, res) => {
+    res.status(201).json(await svc.install(parseBody(installBody, req.body)));
+  });
+  r.get('/apps', async (req, res) => {
+    res.json(await svc.list(parseQuery(listQuery, req.query).page));
+  });
+  r.get('/apps/:appId', async (req, res) => {
+    res.json(await svc.get(req.params.appId));
+  });
+  r.put('/apps/:appId', async (req, res) => {
+    res.json(await svc.update(req.params.appId, parseBody(updateBody, req.body)));
+  });
+  r.delete('/apps/:appId', async (req, res) => {
+    await svc.uninstall(req.params.appId);
+    res.status(204).end();
+  });
+
+  r.get('/customers/:customerId/billing/app-data', async (req, res) => {
+    res.json(await getCustomerAppData(em(), req.params.customerId));
+  });
+  r.put('/customers/:customerId/billing/app-data', async (req, res) => {
+    const body = parseBody(appDataBody, req.body);
+    res.json(await putCustomerAppData(deps, em(), req.params.customerId, { stripe: body.stripe }));
+  });
+  r.post('/customers/:customerId/billing/stripe/checkout-sessions', async (req, res) => {
+    const body = parseBody(checkoutBody, req.body);
+    res.status(201).json(await createCheckoutSession(deps, em(), req.params.customerId, body.stripe_options));
+  });
+  r.post('/customers/:customerId/billing/stripe/portal-sessions', async (req, res) => {
+    const body = parseBody(portalBody, req.body);
+    res
+      .status(201)
+      .json(await createPortalSession(deps, em(), req.params.customerId, body.stripe_options ?? {}));
+  });
+  return r;
+}
+
+/**
+ * POST /v3/openmeter/apps/{appId}/stripe/webhook, to be mounted outside the bearer-token middleware: the
+ * raw body is verified against the app's signing secret (400 when the signature is wrong).
+ */
+export function stripeWebhookRouter(deps: AppDeps): Router {
+  const r = Router();
+  r.post(
+    '/apps/:appId/stripe/webhook',
+    express.raw({ type: () => true, limit: '1mb' }),
+    (_req, _res, next) => RequestContext.create(deps.orm.em, next),
+    async (req, res) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      res.json(await handleStripeWebhook(deps, req.params.appId, body, req.get('stripe-signature') ?? ''));
+    },
+  );
+  return r;
+}
