@@ -87,8 +87,16 @@ it(
       '/readyz',
     ]);
     if (code !== 0) console.log(out);
-    expect(out).toMatch(/API Operations|operations/i);
-    expect(code).toBe(0);
+    expect(out).toMatch(/API Operations:\s+Selected: \d+\/\d+\s+Tested: \d+/);
+    // no finding against the API (server error, undocumented status, body or header off the document)
+    expect(out).not.toMatch(/^\s*Failures:/m);
+    // schemathesis may stop on an internal error of its own generator under load (a "Runtime Error" whose
+    // traceback is in schemathesis/hypothesis, not an answer of ours); any other error (a refused or
+    // dropped connection, a timeout) fails the run
+    const errors = /^\s*Errors:\n([\s\S]*?)\n\s*\n/m.exec(out)?.[1] ?? '';
+    const others = errors.split('\n').filter((l) => l.trim() && !/Runtime Error: \d+/.test(l));
+    expect(others).toEqual([]);
+    if (!errors) expect(code).toBe(0);
   },
   (MAX_TIME_S + 90) * 1000,
 );
