@@ -9,6 +9,9 @@
  * the time-skipping tests).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { schemathesisPath } from '../../scripts/lib/tools';
@@ -33,7 +36,10 @@ afterAll(async () => {
 
 function run(bin: string, args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
+    // its cache (.schemathesis/) goes to a throw-away folder, not the repository
+    const cwd = mkdtempSync(path.join(tmpdir(), 'tally-st-'));
     const child = spawn(bin, args, {
+      cwd,
       env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -44,6 +50,7 @@ function run(bin: string, args: string[]): Promise<{ code: number | null; out: s
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(kill);
+      rmSync(cwd, { recursive: true, force: true });
       resolve({ code, out });
     });
   });
