@@ -1,6 +1,7 @@
 /** Configuration from the environment, validated once at start-up. See the README's "Configuration". */
 import { z } from 'zod';
 import { isValidDuration, minDurationMs } from './catalog/periods';
+import { parseTokenEntry } from './lib/token-scopes';
 
 // the same parser the subscription workflow uses, so a value accepted here never fails a workflow later
 const isoDuration = z.string().refine(isValidDuration, {
@@ -19,6 +20,7 @@ const schema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('tally'),
+  // comma-separated entries `scope=token` (scopes: src/lib/token-scopes.ts); a bare token is `admin`
   TALLY_API_TOKENS: z
     .string()
     .default('')
@@ -29,7 +31,14 @@ const schema = z.object({
         .filter(Boolean),
     )
     .superRefine((tokens, ctx) => {
-      tokens.forEach((t, i) => {
+      tokens.forEach((entry, i) => {
+        let t: string;
+        try {
+          t = parseTokenEntry(entry).token;
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: `token #${i + 1}: ${(e as Error).message}` });
+          return;
+        }
         if (t.length < MIN_TOKEN_LENGTH) {
           ctx.addIssue({
             code: 'custom',

@@ -75,10 +75,15 @@ export function createApp(deps: AppDeps): Express {
 
   const api = express.Router();
   api.use(
-    bearerAuth(deps.config.TALLY_API_TOKENS, {
-      maxFailures: deps.config.TALLY_AUTH_MAX_FAILURES,
-      windowMs: deps.config.TALLY_AUTH_WINDOW_S * 1000,
-    }),
+    bearerAuth(
+      deps.config.TALLY_API_TOKENS,
+      {
+        maxFailures: deps.config.TALLY_AUTH_MAX_FAILURES,
+        windowMs: deps.config.TALLY_AUTH_WINDOW_S * 1000,
+      },
+      openapi,
+      API_PREFIX,
+    ),
   );
   api.use(
     express.json({

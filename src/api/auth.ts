@@ -7,9 +7,20 @@
  * - Failed authentications are counted per client address: after `maxFailures` within `windowMs` the
  *   client gets 429 with `Retry-After` (for every request, a right token included, until the window ends),
  *   so tokens cannot be guessed at speed.
+ * - Each token holds scopes (src/lib/token-scopes.ts); which scopes an operation accepts is read from the
+ *   served OpenAPI document. A right token outside its scope answers 403 (not counted as a failure).
+ *   Operations marked `x-tally-auth: signature` skip the bearer check: their handlers verify the request.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import {
+  allowed,
+  matchOperation,
+  operationPolicies,
+  parseTokenEntry,
+  scopesByToken,
+  type Scope,
+} from '../lib/token-scopes';
 import { problemBody } from './problem';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
@@ -20,6 +31,17 @@ export function matchesAny(digests: readonly Buffer[], token: string): boolean {
   let ok = 0;
   for (const t of digests) ok |= timingSafeEqual(t, d) ? 1 : 0;
   return ok === 1;
+}
+
+/** the scopes of the configured token equal to `token` (empty when none); compares against all of them */
+export function scopesOf(tokens: readonly { digest: Buffer; scopes: ReadonlySet<Scope> }[], token: string) {
+  const d = digest(token);
+  const held = new Set<Scope>();
+  for (const t of tokens) {
+    const hit = timingSafeEqual(t.digest, d);
+    for (const s of t.scopes) if (hit) held.add(s);
+  }
+  return held;
 }
 
 export interface AuthLimit {
@@ -85,10 +107,25 @@ export class FailureLimiter {
   }
 }
 
-export function bearerAuth(tokens: readonly string[], limit: AuthLimit): RequestHandler {
-  const digests = tokens.map(digest);
+export function bearerAuth(
+  entries: readonly string[],
+  limit: AuthLimit,
+  doc: { paths?: Record<string, unknown> },
+  prefix: string,
+): RequestHandler {
+  const tokens = [...scopesByToken(entries.map(parseTokenEntry))].map(([t, scopes]) => ({
+    digest: digest(t),
+    scopes,
+  }));
+  const policies = operationPolicies(doc, prefix);
   const limiter = new FailureLimiter(limit);
   return (req, res, next) => {
+    const op = matchOperation(policies, req.method, req.path);
+    // authenticated by its own signature (e.g. a Stripe webhook): its handler verifies the request
+    if (op?.ownAuth) {
+      next();
+      return;
+    }
     const client = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const wait = limiter.blockedFor(client);
     if (wait > 0) {
@@ -109,8 +146,24 @@ export function bearerAuth(tokens: readonly string[], limit: AuthLimit): Request
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     const token = m?.[1]?.trim();
-    if (token && matchesAny(digests, token)) {
-      next();
+    const held = token ? scopesOf(tokens, token) : new Set<Scope>();
+    if (held.size > 0) {
+      if (allowed(held, op, req.method)) {
+        next();
+        return;
+      }
+      const what = op ? `${op.method} ${prefix}${op.path}` : `${req.method} ${req.path}`;
+      const accepts = op ? [...op.scopes].join(', ') : req.method === 'GET' ? 'admin, read' : 'admin';
+      res
+        .status(403)
+        .type('application/problem+json')
+        .json(
+          problemBody(
+            403,
+            `this token's scopes (${[...held].join(', ')}) do not allow ${what}; it needs one of: ${accepts}`,
+            req.originalUrl,
+          ),
+        );
       return;
     }
     limiter.fail(client);

@@ -64,6 +64,7 @@ function addIdempotency(op: Operation): void {
 const EDGE_RESPONSES: Record<string, string> = {
   '400': '#/components/responses/Problem',
   '401': '#/components/responses/Problem',
+  '403': '#/components/responses/Problem',
   '429': '#/components/responses/TooManyRequests',
   '503': '#/components/responses/Unavailable',
 };
