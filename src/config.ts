@@ -1,6 +1,7 @@
 /** Configuration from the environment, validated once at start-up. See the README's "Configuration". */
 import { z } from 'zod';
 import { isValidDuration, minDurationMs } from './catalog/periods';
+import { parseAllowList } from './notifications/ssrf';
 
 // the same parser the subscription workflow uses, so a value accepted here never fails a workflow later
 const isoDuration = z.string().refine(isValidDuration, {
@@ -67,6 +68,19 @@ const schema = z.object({
   // the web console: the built files (console/dist), and where its workflow links point
   TALLY_CONSOLE_DIR: z.string().default(''),
   TALLY_TEMPORAL_UI_URL: z.string().default(''),
+  // webhook hosts/addresses/CIDR ranges allowed although private, loopback or link-local (notifications/ssrf.ts)
+  TALLY_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        parseAllowList(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+  // how often the notification sweeper starts deliveries left behind (seconds)
+  TALLY_NOTIFICATION_SWEEP_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -6,6 +6,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
 import type { DraftEdit } from '../src/billing/contract';
 import type { InvoiceAction, LifecycleState } from '../src/billing/lifecycle';
+import type { DeliveryWorkflowInput } from '../src/notifications/types';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
@@ -61,3 +62,8 @@ export const getInvoiceStateQuery = defineQuery<LifecycleState>('getInvoiceState
 
 /** ApplicationFailure type of a refused invoice action; `details[0]` holds the available actions. */
 export const INVOICE_REFUSAL_TYPE = 'InvoiceActionRefused';
+
+// ---------------------------------------------------------------------------------------------------
+// the notification delivery workflow (`notification-delivery-<delivery id>-<generation>`, workflows/notification.ts)
+
+export type NotificationDeliveryWorkflow = (input: DeliveryWorkflowInput) => Promise<'success' | 'stop'>;

@@ -10,6 +10,7 @@ import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
+import { notificationRoutes } from '../notifications/routes';
 import { profileRoutes } from '../profiles/routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
@@ -28,4 +29,5 @@ export const routers: DomainRouter[] = [
   { domain: 'billing', routes: billingRoutes },
   { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },
+  { domain: 'notifications', routes: notificationRoutes },
 ];
