@@ -63,6 +63,8 @@ interface MatchRow {
 
 /**
  * Records `type` with `data` for every matching rule, in `em`'s transaction. Returns the new event ids.
+ * `data` may be a function returning the payload (a promise): it runs only when a rule matches, so a write
+ * with no rule for its type builds no view.
  */
 export async function recordEvent(
   em: EntityManager,
@@ -86,6 +88,7 @@ export async function recordEvent(
   q.add(' order by r.id');
   const rules = await exec<MatchRow>(em, q);
   if (rules.length === 0) return [];
+  if (typeof data === 'function') data = await (data as () => Promise<unknown>)();
   const now = opts.now ?? new Date();
   const events = new Sql().add(
     'insert into notification_events (id, type, rule_id, payload, feature_key, customer_id, created_at) values ',

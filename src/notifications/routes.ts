@@ -179,7 +179,9 @@ export function notificationRoutes(deps: AppDeps): Router {
   });
   r.post('/notification/events/:id/resend', async (req, res) => {
     const id = pathId('notification event', req.params.id);
-    const body = parseBody(resendBody, req.body && Object.keys(req.body).length ? req.body : undefined);
+    const raw: unknown = req.body;
+    const empty = raw === undefined || (typeof raw === 'object' && raw !== null && !Object.keys(raw).length);
+    const body = parseBody(resendBody, empty ? undefined : raw);
     await svc.resendEvent(id, body?.channels);
     res.status(202).end();
   });

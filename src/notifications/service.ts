@@ -291,7 +291,7 @@ export function createNotificationsService(deps: Pick<AppDeps, 'orm' | 'config'>
       });
       const metas = await channelMetas(
         em(),
-        rows.flatMap((r) => r.channelIds as string[]),
+        rows.flatMap((r) => r.channelIds),
       );
       return toPage(
         rows.map((r) => ruleView(r, metas)),
@@ -303,7 +303,7 @@ export function createNotificationsService(deps: Pick<AppDeps, 'orm' | 'config'>
     async getRule(id: string): Promise<RuleView> {
       const r = await em().findOne(NotificationRuleEntity, { id: id.toUpperCase() });
       if (!r) throw notFound('notification rule', id);
-      return ruleView(r, await channelMetas(em(), r.channelIds as string[]));
+      return ruleView(r, await channelMetas(em(), r.channelIds));
     },
 
     async replaceRule(id: string, input: RuleInput): Promise<RuleView> {
