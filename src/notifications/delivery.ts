@@ -186,6 +186,20 @@ export async function attemptDelivery(
     ),
   );
   const resolved = await resolveTarget(d.url, allow);
+  if (!resolved.ok && resolved.refused) {
+    // the URL is refused (SSRF guard): no request is made, and retrying cannot help
+    await exec(
+      em,
+      new Sql().add(
+        `update notification_deliveries set state = 'failed', reason = ?, next_attempt_at = null, updated_at = now()
+          where id = ? and generation = ?`,
+        `url ${resolved.reason}`,
+        d.id,
+        d.generation,
+      ),
+    );
+    return { result: 'stop' };
+  }
   let res: PostResult;
   if (!resolved.ok) res = { statusCode: null, body: '', error: `url ${resolved.reason}`, durationMs: 0 };
   else {

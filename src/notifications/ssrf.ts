@@ -98,16 +98,20 @@ export interface ResolvedTarget {
 export async function resolveTarget(
   raw: string,
   allow: AllowList,
-): Promise<{ ok: true; target: ResolvedTarget } | { ok: false; reason: string }> {
+): Promise<
+  | { ok: true; target: ResolvedTarget }
+  /** `refused`: the URL itself is not acceptable (retrying cannot help); else the name did not resolve now */
+  | { ok: false; reason: string; refused: boolean }
+> {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    return { ok: false, reason: 'is not a valid URL' };
+    return { ok: false, reason: 'is not a valid URL', refused: true };
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return { ok: false, reason: 'must be an http or https URL' };
-  if (url.username || url.password) return { ok: false, reason: 'must not carry credentials' };
+    return { ok: false, reason: 'must be an http or https URL', refused: true };
+  if (url.username || url.password) return { ok: false, reason: 'must not carry credentials', refused: true };
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   let addresses: { address: string; family: number }[];
   if (isIP(host)) addresses = [{ address: host, family: isIP(host) }];
@@ -115,10 +119,10 @@ export async function resolveTarget(
     try {
       addresses = await lookup(host, { all: true, verbatim: true });
     } catch {
-      return { ok: false, reason: `host ${host} does not resolve` };
+      return { ok: false, reason: `host ${host} does not resolve`, refused: false };
     }
   }
-  if (addresses.length === 0) return { ok: false, reason: `host ${host} does not resolve` };
+  if (addresses.length === 0) return { ok: false, reason: `host ${host} does not resolve`, refused: false };
   const hostAllowed = allow.hosts.has(host);
   // every address must pass: a name that also resolves inside is refused
   for (const a of addresses)
@@ -126,6 +130,7 @@ export async function resolveTarget(
       return {
         ok: false,
         reason: `resolves to ${a.address}, a loopback, private or link-local address (allow it with TALLY_WEBHOOK_ALLOWED_HOSTS)`,
+        refused: true,
       };
   const first = addresses[0];
   return { ok: true, target: { url, address: unmapped(first.address), family: first.family === 6 ? 6 : 4 } };
