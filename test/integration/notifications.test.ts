@@ -76,6 +76,10 @@ class Receiver {
   }
 }
 
+/** Polls a synchronous condition (the receiver's log) until it holds. */
+const until = <T>(fn: () => T | undefined | false, timeoutMs?: number) =>
+  waitFor(() => Promise.resolve(fn()), timeoutMs);
+
 let h: Harness | undefined;
 let dispatch: NotificationDispatch | undefined;
 let receiver: Receiver | undefined;
@@ -263,7 +267,7 @@ describe('events delivered as signed webhooks', () => {
       h.app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'metered' } }),
       201,
     );
-    const created = await waitFor(async () => receiver.of('subscription.created')[0]);
+    const created = await until(() => receiver.of('subscription.created')[0]);
     expect(created.body.data).toMatchObject({ id: sub.id, status: 'active', plan: { key: 'metered' } });
     expect(created.headers['x-tenant']).toBe('acme');
     expect(created.id).toBe(created.body.id);
@@ -271,7 +275,7 @@ describe('events delivered as signed webhooks', () => {
     // the first period closes: draft (created), issued and paid (updated), by the invoice workflow's activities
     const a = Date.parse(sub.active_from);
     await advanceTo(h, month(a, 1) + 120_000, [sub.id]);
-    await waitFor(async () => receiver.of('invoice.updated').some((r) => r.body.data.status === 'paid'));
+    await until(() => receiver.of('invoice.updated').some((r) => r.body.data.status === 'paid'));
     const [invCreated] = receiver.of('invoice.created');
     expect(invCreated.body.data).toMatchObject({
       status: 'draft',
@@ -286,10 +290,10 @@ describe('events delivered as signed webhooks', () => {
         .send({ plan: { key: 'pro' }, timing: 'immediate' }),
       200,
     );
-    const changed = await waitFor(async () => receiver.of('subscription.changed')[0]);
+    const changed = await until(() => receiver.of('subscription.changed')[0]);
     expect(changed.body.data).toMatchObject({ id: sub.id, plan: { key: 'pro' } });
     await ok(h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }), 200);
-    const canceled = await waitFor(async () => receiver.of('subscription.canceled')[0]);
+    const canceled = await until(() => receiver.of('subscription.canceled')[0]);
     expect(canceled.body.data).toMatchObject({ id: sub.id, status: 'canceled' });
 
     // give any duplicate time to show up, then: every event exactly once, every signature valid
@@ -355,7 +359,7 @@ describe('events delivered as signed webhooks', () => {
     expect(receiver.received).toHaveLength(1);
 
     await h.app.api.post(`${P}/notification/events/${done.id}/resend`).expect(202);
-    await waitFor(async () => receiver.received.length === 2);
+    await until(() => receiver.received.length === 2);
     expect(receiver.received[1].id).toBe(receiver.received[0].id);
     const after = await status();
     expect(after.delivery_status[0]).toMatchObject({ state: 'success', attempt_count: 5 });
@@ -464,7 +468,7 @@ describe('entitlements.balance.threshold', () => {
 
     const t80 = Date.now();
     await ingest(h, 'acme-gw', 1, now); // 8 of 10: 80 %
-    const at80 = await waitFor(async () => receiver.of('entitlements.balance.threshold')[0], 10_000);
+    const at80 = await until(() => receiver.of('entitlements.balance.threshold')[0], 10_000);
     expect(at80.at - t80).toBeLessThan(10_000);
     expect(at80.body.data).toMatchObject({
       threshold: { type: 'percent', value: '80' },
@@ -476,7 +480,7 @@ describe('entitlements.balance.threshold', () => {
     await ingest(h, 'acme-gw', 1, now); // 9: nothing new
     await flushThresholds(h.app.deps);
     await ingest(h, 'acme-gw', 3, now); // 12: 100 % (once, though past it)
-    await waitFor(async () => receiver.of('entitlements.balance.threshold').length === 2, 10_000);
+    await until(() => receiver.of('entitlements.balance.threshold').length === 2, 10_000);
     await ingest(h, 'acme-gw', 5, now);
     await flushThresholds(h.app.deps);
     await new Promise((r) => setTimeout(r, 1000));
@@ -490,7 +494,7 @@ describe('entitlements.balance.threshold', () => {
     await ingest(h, 'acme-gw', 10, next);
     expect(await evaluateThresholds(h.app.deps, ['acme-gw'], next)).toBe(2);
     expect(await evaluateThresholds(h.app.deps, ['acme-gw'], next)).toBe(0);
-    await waitFor(async () => receiver.of('entitlements.balance.threshold').length === 4, 10_000);
+    await until(() => receiver.of('entitlements.balance.threshold').length === 4, 10_000);
     const marks = await h.app.deps.orm.em
       .fork()
       .execute<any[]>('select count(*)::int as n from notification_threshold_marks');
