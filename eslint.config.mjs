@@ -14,6 +14,8 @@ const workflowSandbox = [
   'src/billing/lifecycle.ts',
   'src/temporal/search-attributes.ts',
   'src/subscriptions/records.ts',
+  'src/notifications/types.ts',
+  'src/notifications/backoff.ts',
   'activities/contract.ts',
 ];
 

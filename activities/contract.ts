@@ -12,6 +12,7 @@ import type {
   RecordedStatus,
 } from '../src/billing/contract';
 import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
+import type { AttemptResult, DeliveryAttemptInput } from '../src/notifications/types';
 
 /** write what the workflow decided to the `subscriptions` row (absolute values: a retry writes the same) */
 export interface SubscriptionActivities {
@@ -78,4 +79,10 @@ export interface InvoiceActivities {
   ): Promise<void>;
   /** Applies a user's edit to the draft. */
   editDraftInvoice(input: { invoiceId: string; edit: DraftEdit } & At): Promise<void>;
+}
+
+/** The notification delivery workflow's one step (src/notifications/delivery.ts). */
+export interface NotificationActivities {
+  /** One signed POST of the event to the channel, its outcome recorded; `retry` says when to try again. */
+  attemptNotificationDelivery(input: DeliveryAttemptInput): Promise<AttemptResult>;
 }

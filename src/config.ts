@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { isValidDuration, minDurationMs } from './catalog/periods';
 import { parseTokenEntry } from './lib/token-scopes';
+import { parseAllowList } from './notifications/ssrf';
 
 // the same parser the subscription workflow uses, so a value accepted here never fails a workflow later
 const isoDuration = z.string().refine(isValidDuration, {
@@ -80,6 +81,19 @@ const schema = z.object({
   // Stripe delivers webhooks (https://billing.example.com: the endpoint is <url>/v3/openmeter/apps/{appId}/stripe/webhook)
   TALLY_STRIPE_API_BASE: z.string().default(''),
   TALLY_PUBLIC_URL: z.string().default('http://localhost:8080'),
+  // webhook hosts/addresses/CIDR ranges allowed although private, loopback or link-local (notifications/ssrf.ts)
+  TALLY_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        parseAllowList(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
+  // how often the notification sweeper starts deliveries left behind (seconds)
+  TALLY_NOTIFICATION_SWEEP_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '../src/subscriptions/machine';
 import type { DraftEdit } from '../src/billing/contract';
 import type { InvoiceAction, LifecycleState, PaymentResult } from '../src/billing/lifecycle';
+import type { DeliveryWorkflowInput } from '../src/notifications/types';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
@@ -85,3 +86,6 @@ export type CollectionWorkflow = (input: CollectionWorkflowInput) => Promise<voi
 export const collectSignal = defineSignal<[{ at: string }]>('collect');
 
 export const collectionWorkflowId = (customerId: string) => `collection-${customerId}`;
+// the notification delivery workflow (`notification-delivery-<delivery id>-<generation>`, workflows/notification.ts)
+
+export type NotificationDeliveryWorkflow = (input: DeliveryWorkflowInput) => Promise<'success' | 'stop'>;

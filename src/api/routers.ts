@@ -11,6 +11,7 @@ import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
+import { notificationRoutes } from '../notifications/routes';
 import { profileRoutes } from '../profiles/routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
@@ -30,6 +31,7 @@ export const routers: DomainRouter[] = [
   { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },
   { domain: 'apps', routes: appRoutes },
+  { domain: 'notifications', routes: notificationRoutes },
 ];
 
 /**

@@ -38,6 +38,29 @@ import type {
 import type { CustomerSnapshot, DetailedLine } from './entities';
 import type { HandOverStatus, InvoiceStatus, LifecycleState } from './lifecycle';
 import type { BillingCustomer } from '../customers/service';
+import { recordEvent } from '../notifications/outbox';
+import { Invoice, InvoiceLine } from './entities';
+import { lifecycleOf } from './invoice-state';
+import { invoiceView } from './views';
+
+// ---- notifications (issue 12): invoice.created / invoice.updated, recorded in the write's transaction ----
+/** Records `type` with the invoice's API view as it is now in `em`'s transaction. */
+export async function notifyInvoice(
+  em: EntityManager,
+  type: 'invoice.created' | 'invoice.updated',
+  id: string,
+): Promise<void> {
+  // the view is built only when a rule wants the event
+  await recordEvent(em, type, async () => {
+    const inv = await em.findOneOrFail(Invoice, { id }, { refresh: true });
+    const lines = await em.find(
+      InvoiceLine,
+      { invoiceId: id },
+      { orderBy: { position: 'asc' }, refresh: true },
+    );
+    return invoiceView(inv, lines);
+  });
+}
 
 const snapshotOf = (c: BillingCustomer): CustomerSnapshot => ({
   id: c.id,
@@ -138,15 +161,8 @@ export async function rowById(em: EntityManager, id: string, lock = false): Prom
   return rows[0];
 }
 
-/** The lifecycle state the workflow starts from (or resumes at), from the stored row. */
-export function lifecycleOf(r: Pick<StoredRow, 'status' | 'failure' | 'workflow'>): LifecycleState {
-  return {
-    status: r.status,
-    failed: r.failure !== null,
-    autoAdvance: r.workflow?.invoicing.auto_advance ?? true,
-    collectionMethod: r.workflow?.payment.collection_method ?? 'charge_automatically',
-  };
-}
+// moved to ./invoice-state (a leaf) so that views.ts no longer imports this file (notifications, issue 12)
+export { lifecycleOf };
 
 export const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
   invoiceId: r.id,
@@ -310,7 +326,11 @@ export async function createDraftInvoice(
     em,
     input.invoiceKey,
     (r) => draftRef(r, false),
-    async (tem) => draftRef(await rowById(tem, await insertDraft(tem, input, computed, snapshot, now)), true),
+    async (tem) => {
+      const id = await insertDraft(tem, input, computed, snapshot, now);
+      await notifyInvoice(tem, 'invoice.created', id); // notifications (issue 12)
+      return draftRef(await rowById(tem, id), true);
+    },
   );
   if (ref.created)
     logger.info(
@@ -505,6 +525,7 @@ export async function issueDraftInvoice(
       throw conflict(`invoice ${id} is ${r.status}: it cannot be issued`);
     await rerateLines(tem, r, now);
     const issued = await issueLocked(tem, r, now);
+    await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
     await opts.beforeCommit?.(tem);
     return issued;
   });
@@ -537,6 +558,7 @@ export async function issueInvoice(
     const now = new Date();
     const id = await insertDraft(tem, input, computed, snapshot, now);
     const issued = await issueLocked(tem, await rowById(tem, id, true), now);
+    await notifyInvoice(tem, 'invoice.created', id); // notifications (issue 12)
     await opts.beforeCommit?.(tem);
     return { invoiceId: id, number: issued.number, total: issued.total, created: true };
   });
@@ -589,6 +611,7 @@ export async function handOverToPayment(
         id,
       ),
     );
+    await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
     return { status, handedOver: true };
   });
   if (res.handedOver)
@@ -732,6 +755,7 @@ export async function recordInvoiceStatus(
         ...(col ? [status, now, now, id] : [status, now, id]),
       ),
     );
+    await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
   });
   logger.info({ invoice_id: id, status }, 'invoice status recorded');
 }
@@ -744,16 +768,23 @@ export async function recordInvoiceFailure(
   message: string,
   now: Date = new Date(),
 ): Promise<void> {
-  await exec(
-    em,
-    new Sql().add(
-      `update invoices set failure = ?::jsonb, status = case when status = 'draft' then 'issuing' else status end,
-         updated_at = ? where id = ? and status in ('draft', 'issuing', 'issued')`,
-      JSON.stringify({ step, message: message.slice(0, 1000), at: now.toISOString() }),
-      now,
-      id,
-    ),
-  );
+  await em.transactional(async (tem) => {
+    const rows = await exec<{ before: InvoiceStatus; after: InvoiceStatus }>(
+      tem,
+      new Sql().add(
+        `with prev as (select id, status from invoices where id = ? for update)
+         update invoices i set failure = ?::jsonb,
+           status = case when i.status = 'draft' then 'issuing' else i.status end, updated_at = ?
+         from prev where i.id = prev.id and i.status in ('draft', 'issuing', 'issued')
+         returning prev.status as before, i.status as after`,
+        id,
+        JSON.stringify({ step, message: message.slice(0, 1000), at: now.toISOString() }),
+        now,
+      ),
+    );
+    // notifications (issue 12): draft → issuing is a status change
+    if (rows[0] && rows[0].before !== rows[0].after) await notifyInvoice(tem, 'invoice.updated', id);
+  });
 }
 
 /** Applies an edit to a draft (refused once it is not a draft). */
@@ -776,7 +807,10 @@ export async function editDraftInvoice(
           id,
         ),
       );
-    if (!edit.lines) return;
+    if (!edit.lines) {
+      await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
+      return;
+    }
     const existing = await exec<{ id: string; manual: boolean; position: number }>(
       tem,
       new Sql().add('select id, manual, position from invoice_lines where invoice_id = ?', id),
@@ -862,6 +896,7 @@ export async function editDraftInvoice(
         );
     }
     await retotal(tem, id, r.currency, now);
+    await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
   });
 }
 

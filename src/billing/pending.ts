@@ -28,7 +28,7 @@ import { billedCustomer, computeLines, oneTimeFeesBilled } from './calculator';
 import { collectionInstant } from './collection';
 import { oneTimeKey, totalsOf, type ComposedLine } from './compose';
 import type { IssueInvoiceInput } from './contract';
-import { draftRef, insertDraft, rowById, validateInput, type DraftLine } from './invoices';
+import { draftRef, insertDraft, notifyInvoice, rowById, validateInput, type DraftLine } from './invoices';
 import type { DraftRef, HandOverRef } from './contract';
 
 export type SnapshotOf = (em: EntityManager, customerId: string) => Promise<InvoicingSnapshot>;
@@ -445,6 +445,7 @@ export async function gatherPendingLines(
       if (!collectNow) continue;
       snapshot ??= await snapshotOf(tem, customerId);
       const id = await draftFor(tem, customerId, group, snapshot, now);
+      await notifyInvoice(tem, 'invoice.created', id); // notifications (issue 12)
       await exec(
         tem,
         new Sql()

@@ -6,7 +6,7 @@ import { instant, optionalInstant } from '../lib/time';
 import type { AppReferences, BillingWorkflowSettings, Supplier, PostalAddress } from '../profiles/types';
 import type { BillingTotals, ComposedLine } from './compose';
 import type { DetailedLine, InvoiceEntity, InvoiceLineEntity, ValidationIssue } from './entities';
-import { lifecycleOf } from './invoices';
+import { lifecycleOf } from './invoice-state';
 import { statusDetails, type StatusDetails } from './lifecycle';
 
 export interface DetailedLineView {

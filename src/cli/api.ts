@@ -6,6 +6,8 @@ import { createOrm } from '../db/orm';
 import { closeIngestPools } from '../metering/ingest';
 import { logger } from '../lib/logger';
 import { ensureBillingSetup } from '../billing/settings';
+import { startNotificationDispatch } from '../notifications/dispatch';
+import { flushThresholds } from '../notifications/thresholds';
 import { connectTemporal } from '../temporal/client';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
 
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
   await ensureBillingSetup(orm.em.fork(), config.TALLY_COLLECTION_PERIOD);
   const temporal = await connectTemporal(config);
   const app = createApp({ config, orm, logger, temporal: temporal.client });
+  // webhook deliveries: started after each commit that recorded events, and by the sweeper
+  const dispatch = startNotificationDispatch({ config, orm, logger, temporal: temporal.client });
   const http = await listen(app, config.PORT);
   logger.info(
     { port: http.port, temporal: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE },
@@ -31,6 +35,8 @@ async function main(): Promise<void> {
 
   onShutdown(async () => {
     await http.close();
+    await flushThresholds({ orm, logger });
+    await dispatch.stop();
     await closeIngestPools();
     await orm.close();
     await temporal.connection.close();

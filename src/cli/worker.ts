@@ -4,7 +4,8 @@ import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
 import { logger } from '../lib/logger';
 import { ensureBillingSetup } from '../billing/settings';
-import { retryConnect } from '../temporal/client';
+import { startNotificationDispatch } from '../notifications/dispatch';
+import { connectTemporal, retryConnect } from '../temporal/client';
 import { createWorker, installTemporalLogging, workerTuningFromEnv } from '../temporal/worker';
 import { fatal, notifyReady, onShutdown } from './lifecycle';
 
@@ -23,10 +24,16 @@ async function main(): Promise<void> {
     { connection, taskQueue: config.TEMPORAL_TASK_QUEUE, tuning },
   );
 
+  // webhook deliveries recorded by the activities: started after their commits (and by the sweeper)
+  const temporal = await connectTemporal(config);
+  const dispatch = startNotificationDispatch({ config, orm, logger, temporal: temporal.client });
+
   const running = (async () => {
     try {
       await worker.run();
     } finally {
+      await dispatch.stop();
+      await temporal.connection.close();
       await connection.close();
       await orm.close();
       logger.info('worker stopped');

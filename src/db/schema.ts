@@ -17,6 +17,8 @@ import { Customer, CustomerSubject } from '../customers/entities';
 import { customersMigrations } from '../customers/migrations';
 import { Meter, MeterEvent } from '../metering/entities';
 import { meteringMigrations } from '../metering/migrations';
+import { NotificationChannelEntity, NotificationRuleEntity } from '../notifications/entities';
+import { notificationsMigrations } from '../notifications/migrations';
 import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entities';
 import { profilesMigrations } from '../profiles/migrations';
 import { Subscription } from '../subscriptions/entities';
@@ -44,6 +46,11 @@ export const schema: DomainSchema[] = [
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
   { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
+  {
+    domain: 'notifications',
+    entities: [NotificationChannelEntity, NotificationRuleEntity],
+    migrations: notificationsMigrations,
+  },
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

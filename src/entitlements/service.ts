@@ -158,6 +158,54 @@ async function evaluate(
   }));
 }
 
+/** One metered entitlement in force, unmerged (per subscription), with its usage now. */
+export interface MeteredEntitlement {
+  customer: { id: string; key: string; name: string };
+  subjects: string[];
+  subscription_id: string;
+  entry: AccessEntry;
+}
+
+/**
+ * The metered entitlements in force at `now` of the customers that `subjects` (usage-attribution subject
+ * keys or customer keys) name, one per subscription × feature, with their usage: two statements, for up
+ * to a hundred subjects. For the balance-threshold notifications (issue 12), evaluated after ingest.
+ */
+export async function meteredEntitlementsOf(
+  em: EntityManager,
+  subjects: string[],
+  now: Date,
+): Promise<MeteredEntitlement[]> {
+  const customers = await loadAccessSources(em, subjects, 'key_or_subject', now);
+  const items: { item: UsageItem; src: LoadedSource; c: LoadedCustomer }[] = [];
+  for (const c of customers)
+    for (const s of c.sources) {
+      if (s.template.type !== 'metered' || !s.meter) continue;
+      const w = usageWindow(s, now);
+      items.push({
+        c,
+        src: s,
+        item: {
+          meter: s.meter,
+          subjects: c.subjects,
+          from: w.usage_from,
+          to: w.usage_to,
+          filters: s.filters,
+        },
+      });
+    }
+  const usage = await usageOf(
+    em,
+    items.map((x) => x.item),
+  );
+  return items.map(({ c, src, item }) => ({
+    customer: { id: c.id, key: c.key, name: c.name },
+    subjects: [...new Set(c.subjects.map((s) => s.subject))],
+    subscription_id: src.subscription_id,
+    entry: accessEntry(src, now, usage.get(itemKey(item))),
+  }));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // API
 

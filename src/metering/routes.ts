@@ -8,6 +8,7 @@ import { badRequest, ProblemError } from '../api/problem';
 import { rawJsonBody } from '../api/raw-body';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
+import { noteIngested } from '../notifications/thresholds';
 import { KEY_IS_ID_SHAPED, looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
 import { stringifyWithRaw } from '../lib/raw-json';
@@ -187,6 +188,8 @@ export function meteringRoutes(deps: AppDeps): Router {
     const text = raw === undefined || !single ? raw : asArray(raw);
     const stored = await svc.ingest(events, receivedAt, text, { single });
     deps.logger.debug({ received: events.length, stored }, 'events ingested');
+    // notifications (issue 12): balance thresholds of these subjects, evaluated shortly after (not awaited)
+    if (stored > 0) noteIngested(deps, new Set(events.map((e) => e.subject)));
     res.status(202).end();
   });
 

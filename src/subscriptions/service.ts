@@ -25,6 +25,7 @@ import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
+import { recordEvent } from '../notifications/outbox';
 import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -164,6 +165,25 @@ export async function activeSubscriptionPeriods(
 // row writes by the workflow's activities (absolute values: idempotent)
 
 export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
+  // notifications (issue 12): subscription.changed when the plan or the pending change differs
+  await em.transactional(async (tem) => {
+    const [before] = await exec<{ changed: boolean }>(
+      tem,
+      new Sql().add(
+        `select (plan_id <> ? or pending_change is distinct from ?::jsonb) as changed from subscriptions
+          where id = ? and status = 'active' for update`,
+        r.plan.id,
+        r.pendingChange ? JSON.stringify(r.pendingChange) : null,
+        r.subscriptionId,
+      ),
+    );
+    await writePeriod(tem, r);
+    if (before?.changed)
+      await recordEvent(tem, 'subscription.changed', () => getSubscription(tem, r.subscriptionId));
+  });
+}
+
+async function writePeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   const q = new Sql().add(
     `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
        current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
@@ -213,12 +233,19 @@ export async function recordCanceled(
   activeTo: string,
 ): Promise<void> {
   const q = new Sql().add(
-    `update subscriptions set status = 'canceled', active_to = ?, pending_change = null, updated_at = now()
-     where id = ?`,
-    activeTo,
+    `with prev as (select id, status from subscriptions where id = ? for update)
+     update subscriptions s set status = 'canceled', active_to = ?, pending_change = null, updated_at = now()
+       from prev where s.id = prev.id
+     returning prev.status as before`,
     subscriptionId,
+    activeTo,
   );
-  await exec(em, q);
+  // notifications (issue 12): subscription.canceled once, when the row becomes canceled
+  await em.transactional(async (tem) => {
+    const [row] = await exec<{ before: string }>(tem, q);
+    if (row && row.before !== 'canceled')
+      await recordEvent(tem, 'subscription.canceled', () => getSubscription(tem, subscriptionId));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -370,6 +397,10 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }
     deps.logger.info({ subscription_id: id, customer: customer.key, plan: plan.key }, 'subscription created');
+    // notifications (issue 12): recorded once the workflow runs (a row whose start failed was removed above)
+    await recordEvent(em(), 'subscription.created', () => getSubscription(em(), id), {
+      customerId: customer.id,
+    });
     return getSubscription(em(), id);
   }
 

@@ -813,6 +813,205 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/notification/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification channels
+         * @description Oldest first; disabled ones included unless `include_disabled=false`, deleted ones only with `include_deleted=true`.
+         */
+        get: operations["listNotificationChannels"];
+        put?: never;
+        /**
+         * Create a notification channel
+         * @description A `webhook` channel: events of the rules that name it are POSTed to `url`, signed per Standard Webhooks
+         *     (`webhook-id` = the event id, `webhook-timestamp`, `webhook-signature` with `signing_secret`).
+         *     Without `signing_secret` one is generated (`whsec_` + 32 random bytes, base64). The secret is returned in
+         *     this answer only (and in a replace that sets a new one): it is write-only afterwards.
+         *
+         *     The URL must be http(s) and must not resolve to a loopback, private, link-local or otherwise reserved
+         *     address unless the operator allows the host in `TALLY_WEBHOOK_ALLOWED_HOSTS` (400 otherwise, naming
+         *     `body.url`); it is checked again at every delivery. Custom headers may not override `webhook-*`,
+         *     `content-*`, `host` or `user-agent`.
+         */
+        post: operations["createNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Get a notification channel */
+        get: operations["getNotificationChannel"];
+        /**
+         * Replace a notification channel
+         * @description Replaces the channel; an absent `signing_secret` keeps the current one. `disabled: true` stops the
+         *     channel's unfinished deliveries (shown `failed`, reason `channel disabled`; their retries end at their
+         *     next attempt); a resend sends them again once the channel is enabled.
+         */
+        put: operations["updateNotificationChannel"];
+        post?: never;
+        /**
+         * Delete a notification channel
+         * @description Soft deletion; 409 while a live rule names the channel. Its unfinished deliveries stop.
+         */
+        delete: operations["deleteNotificationChannel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test webhook to a channel
+         * @description POSTs a signed `notification.test` event to the channel now (nothing is stored, no retries) and answers
+         *     what the receiver said.
+         */
+        post: operations["testNotificationChannel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List notification rules */
+        get: operations["listNotificationRules"];
+        put?: never;
+        /**
+         * Create a notification rule
+         * @description Which events (`type`) go to which channels. `entitlements.*` rules may name `features` (keys; absent =
+         *     all); `entitlements.balance.threshold` rules need `thresholds` (`percent` of the entitlement's limit, or
+         *     an absolute usage `number`), each notified once per subscription, feature and usage period.
+         */
+        post: operations["createNotificationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Get a notification rule */
+        get: operations["getNotificationRule"];
+        /**
+         * Replace a notification rule
+         * @description A rule keeps its `type`.
+         */
+        put: operations["updateNotificationRule"];
+        post?: never;
+        /** Delete a notification rule */
+        delete: operations["deleteNotificationRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List notification events
+         * @description Newest first, each with its deliveries (one per channel).
+         */
+        get: operations["listNotificationEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Get a notification event */
+        get: operations["getNotificationEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/notification/events/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a notification event again
+         * @description Sends the event again to its live, enabled channels (or to `channels` of them), with the same
+         *     `webhook-id`: a new delivery run per channel (state `resending`), retried as the first; a retry loop
+         *     still running for it stops. 409 when no delivery can be resent.
+         */
+        post: operations["resendNotificationEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/profiles": {
         parameters: {
             query?: never;
@@ -1877,6 +2076,168 @@ export interface components {
                     [key: string]: string | null;
                 };
             }[];
+        };
+        NotificationPageMeta: {
+            page: {
+                number: number;
+                size: number;
+                total: number;
+            };
+        };
+        /** @enum {string} */
+        NotificationEventType: "invoice.created" | "invoice.updated" | "subscription.created" | "subscription.changed" | "subscription.canceled" | "entitlements.balance.threshold" | "entitlements.reset";
+        NotificationChannelCreate: {
+            /** @enum {string} */
+            type: "webhook";
+            name: string;
+            url: string;
+            signing_secret?: string;
+            custom_headers?: {
+                [key: string]: string;
+            };
+            /** @default false */
+            disabled: boolean;
+            metadata?: {
+                [key: string]: string;
+            } | null;
+        };
+        NotificationChannel: {
+            id: string;
+            /** @enum {string} */
+            type: "webhook";
+            name: string;
+            url: string;
+            custom_headers: {
+                [key: string]: string;
+            };
+            disabled: boolean;
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Only in the answer that created or replaced it */
+            signing_secret?: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            deleted_at?: string;
+        };
+        NotificationChannelPage: {
+            data: components["schemas"]["NotificationChannel"][];
+            meta: components["schemas"]["NotificationPageMeta"];
+        };
+        NotificationChannelTestResult: {
+            event_id: string;
+            success: boolean;
+            status_code?: number;
+            error?: string;
+            /** @description The first 1000 characters of the answer */
+            body: string;
+            duration_ms: number;
+        };
+        NotificationThreshold: {
+            /** @enum {string} */
+            type: "percent" | "number";
+            /** @description A non-negative decimal */
+            value: string;
+        };
+        NotificationRuleCreate: {
+            type: components["schemas"]["NotificationEventType"];
+            name: string;
+            /** @default false */
+            disabled: boolean;
+            channels: string[];
+            features?: string[] | null;
+            thresholds?: components["schemas"]["NotificationThreshold"][] | null;
+            metadata?: {
+                [key: string]: string;
+            } | null;
+        };
+        NotificationChannelMeta: {
+            id: string;
+            /** @enum {string} */
+            type: "webhook";
+            name: string;
+        };
+        NotificationRule: {
+            id: string;
+            type: components["schemas"]["NotificationEventType"];
+            name: string;
+            disabled: boolean;
+            channels: components["schemas"]["NotificationChannelMeta"][];
+            features?: string[];
+            thresholds?: components["schemas"]["NotificationThreshold"][];
+            metadata?: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            deleted_at?: string;
+        };
+        NotificationRulePage: {
+            data: components["schemas"]["NotificationRule"][];
+            meta: components["schemas"]["NotificationPageMeta"];
+        };
+        NotificationDeliveryStatus: {
+            channel: components["schemas"]["NotificationChannelMeta"];
+            /** @enum {string} */
+            state: "pending" | "sending" | "success" | "failed" | "resending";
+            reason?: string;
+            attempt_count: number;
+            /** @description The newest attempts (at most 20), oldest first */
+            attempts: {
+                /** @enum {string} */
+                state: "success" | "failed";
+                /** Format: date-time */
+                timestamp: string;
+                response: {
+                    status_code?: number;
+                    duration_ms?: number;
+                    error?: string;
+                };
+            }[];
+            last_response?: {
+                status_code?: number;
+                /** @description The first 1000 characters */
+                body?: string;
+            };
+            /** Format: date-time */
+            next_attempt?: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        NotificationEvent: {
+            /** @description The event id: every webhook of it carries it as `webhook-id` */
+            id: string;
+            type: components["schemas"]["NotificationEventType"];
+            /** Format: date-time */
+            created_at: string;
+            rule: {
+                id: string;
+                name: string;
+                type: string;
+            };
+            delivery_status: components["schemas"]["NotificationDeliveryStatus"][];
+            /**
+             * @description What each webhook's body is: `{ id, type, timestamp, data }`; `data` is the resource's API view
+             *     (the invoice, the subscription) or, for `entitlements.balance.threshold`, `{ entitlement, feature,
+             *     customer, subject, value, threshold }`.
+             */
+            payload: {
+                id: string;
+                type: string;
+                /** Format: date-time */
+                timestamp: string;
+                data: unknown;
+            };
+        };
+        NotificationEventPage: {
+            data: components["schemas"]["NotificationEvent"][];
+            meta: components["schemas"]["NotificationPageMeta"];
         };
         /**
          * @description An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`, `P1M`).
@@ -4004,6 +4365,470 @@ export interface operations {
             401: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listNotificationChannels: {
+        parameters: {
+            query?: {
+                include_disabled?: "true" | "false";
+                include_deleted?: "true" | "false";
+                "page[size]"?: number;
+                "page[number]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of channels (no secrets) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description The created channel, with its signing secret (shown this once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The channel (deleted ones too, with `deleted_at`; never the secret) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description The channel */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    testNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The channel id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The receiver's answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelTestResult"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            410: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listNotificationRules: {
+        parameters: {
+            query?: {
+                include_disabled?: "true" | "false";
+                include_deleted?: "true" | "false";
+                "page[size]"?: number;
+                "page[number]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRulePage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The created rule */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRule"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRule"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationRuleCreate"];
+            };
+        };
+        responses: {
+            /** @description The rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationRule"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteNotificationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listNotificationEvents: {
+        parameters: {
+            query?: {
+                "filter[type]"?: components["schemas"]["NotificationEventType"];
+                /** @description Inclusive */
+                "filter[from]"?: string;
+                /** @description Inclusive */
+                "filter[to]"?: string;
+                "page[size]"?: number;
+                "page[number]"?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationEventPage"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNotificationEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event with its deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationEvent"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendNotificationEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The event id (a ULID) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    channels?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted; delivery starts at once */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
