@@ -363,7 +363,15 @@ describe('the Stripe app on issue (stripe-mock)', () => {
     h = await createHarness({ ...opts.activities, stripeHttpClient: rec.client });
     const s = await installStripe(h.app);
     await ok(
-      h.app.api.post(`${P}/profiles`).send(profileBody('stripe', roles(s.id), { default: true })),
+      // the late-usage window as the harness's default profile has it (the period end + 1 minute)
+      h.app.api
+        .post(`${P}/profiles`)
+        .send(
+          profileBody('stripe', roles(s.id), {
+            default: true,
+            workflow: { collection: { interval: 'PT1M' } },
+          }),
+        ),
       201,
     );
     const { subs, a } = await subscribeCustomers(h, [{ key: 'acme-inc' }]);
@@ -471,7 +479,15 @@ describe('a worker killed between creating and finalizing the Stripe invoice (st
     });
     const s = await installStripe(h.app);
     await ok(
-      h.app.api.post(`${P}/profiles`).send(profileBody('stripe', roles(s.id), { default: true })),
+      // the late-usage window as the harness's default profile has it (the period end + 1 minute)
+      h.app.api
+        .post(`${P}/profiles`)
+        .send(
+          profileBody('stripe', roles(s.id), {
+            default: true,
+            workflow: { collection: { interval: 'PT1M' } },
+          }),
+        ),
       201,
     );
     const { subs, a } = await subscribeCustomers(h, [{ key: 'acme-inc' }]);
