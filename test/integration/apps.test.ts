@@ -364,14 +364,12 @@ describe('the Stripe app on issue (stripe-mock)', () => {
     const s = await installStripe(h.app);
     await ok(
       // the late-usage window as the harness's default profile has it (the period end + 1 minute)
-      h.app.api
-        .post(`${P}/profiles`)
-        .send(
-          profileBody('stripe', roles(s.id), {
-            default: true,
-            workflow: { collection: { interval: 'PT1M' } },
-          }),
-        ),
+      h.app.api.post(`${P}/profiles`).send(
+        profileBody('stripe', roles(s.id), {
+          default: true,
+          workflow: { collection: { interval: 'PT1M' } },
+        }),
+      ),
       201,
     );
     const { subs, a } = await subscribeCustomers(h, [{ key: 'acme-inc' }]);
@@ -480,14 +478,12 @@ describe('a worker killed between creating and finalizing the Stripe invoice (st
     const s = await installStripe(h.app);
     await ok(
       // the late-usage window as the harness's default profile has it (the period end + 1 minute)
-      h.app.api
-        .post(`${P}/profiles`)
-        .send(
-          profileBody('stripe', roles(s.id), {
-            default: true,
-            workflow: { collection: { interval: 'PT1M' } },
-          }),
-        ),
+      h.app.api.post(`${P}/profiles`).send(
+        profileBody('stripe', roles(s.id), {
+          default: true,
+          workflow: { collection: { interval: 'PT1M' } },
+        }),
+      ),
       201,
     );
     const { subs, a } = await subscribeCustomers(h, [{ key: 'acme-inc' }]);
