@@ -2,6 +2,7 @@
  * Schemas of OpenMeter's shared types, used by every router that takes them (one rule each).
  */
 import { z } from 'zod';
+import { isRfc3339 } from '../lib/time';
 
 const LABEL_KEY = /^[a-z0-9A-Z]([a-z0-9A-Z\-._]*[a-z0-9A-Z]+)?$/;
 /** OpenMeter's well-known labels (`openmeter.io/…`, e.g. the sandbox app's `openmeter.io/sandbox/target-payment-status`) */
@@ -38,3 +39,9 @@ export const postalAddress = z.strictObject({
   line2: z.string().max(256).optional(),
   phone_number: z.string().max(256).optional(),
 });
+
+/**
+ * An RFC 3339 date-time (offset required) with a real calendar date and an offset PostgreSQL can read
+ * (at most ±15:59): the one rule for every instant a request carries.
+ */
+export const dateTime = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });

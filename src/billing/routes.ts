@@ -4,6 +4,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import { dateTime } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
@@ -35,19 +36,17 @@ const customerFilter = z.union([
   z.strictObject({ eq: z.string().min(1) }).transform((f) => f.eq),
 ]);
 
-const dateTime = z.iso
-  .datetime({ offset: true, message: 'must be an RFC 3339 date-time' })
-  .transform((s) => new Date(s));
+const instantParam = dateTime.transform((s) => new Date(s));
 /** `filter[issued_at]=t` (equal) or `filter[issued_at][gte]=t&filter[issued_at][lt]=u` … */
 const instantFilter = z.union([
-  dateTime.transform((d): InstantRange => ({ eq: d })),
+  instantParam.transform((d): InstantRange => ({ eq: d })),
   z
     .strictObject({
-      eq: dateTime.optional(),
-      gt: dateTime.optional(),
-      gte: dateTime.optional(),
-      lt: dateTime.optional(),
-      lte: dateTime.optional(),
+      eq: instantParam.optional(),
+      gt: instantParam.optional(),
+      gte: instantParam.optional(),
+      lt: instantParam.optional(),
+      lte: instantParam.optional(),
     })
     .refine((o) => Object.keys(o).length > 0, { message: 'needs one of eq, gt, gte, lt, lte' }),
 ]);
@@ -89,7 +88,7 @@ const manualLine = z.strictObject({
   quantity: decimal('quantity').refine((q) => !q.startsWith('-'), { message: 'must not be negative' }),
   unit_price: decimal('unit_price'),
   service_period: z
-    .strictObject({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
+    .strictObject({ from: dateTime, to: dateTime })
     .refine((p) => Date.parse(p.to) >= Date.parse(p.from), { message: 'ends before it starts' })
     .optional(),
 });

@@ -6,6 +6,7 @@
  * `whereFilter` and `orderBy` turn them into SQL with the `Sql` builder.
  */
 import { z } from 'zod';
+import { isRfc3339 } from './time';
 import { Sql } from '../db/sql';
 
 export type FieldFilter =
@@ -29,7 +30,7 @@ export const FILTER_OPS = {
 
 export type FilterKind = keyof typeof FILTER_OPS;
 
-const dateTime = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' });
+const dateTime = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
 
 /**
  * A zod schema for one `filter[field]`: a bare value (`eq`) or an object with exactly one of the kind's

@@ -4,6 +4,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
+import { dateTime } from '../api/schemas';
 import { badRequest } from '../api/problem';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
@@ -88,7 +89,7 @@ const listQuery = z.object({
   include_disabled: flag.default(true),
   include_deleted: flag.default(false),
 });
-const instantQuery = z.iso.datetime({ offset: true });
+const instantQuery = dateTime;
 const eventsQuery = z.object({
   page: pageQuery,
   filter: z

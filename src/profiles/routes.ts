@@ -5,7 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
-import { labels, postalAddress } from '../api/schemas';
+import { dateTime, labels, postalAddress } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import { isValidDuration, minDurationMs } from '../catalog/periods';
 import type { AppDeps } from '../deps';
@@ -45,7 +45,7 @@ const alignment = z.discriminatedUnion(
     z.strictObject({
       type: z.literal('anchored'),
       recurring_period: z.strictObject({
-        anchor: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' }),
+        anchor: dateTime,
         interval: positiveDuration,
       }),
     }),

@@ -1,7 +1,7 @@
 /** REST: /v3/openmeter/subscriptions — create/list/get, and cancel/change/migrate sent to the workflow. */
 import { Router } from 'express';
 import { z } from 'zod';
-import { labels } from '../api/schemas';
+import { dateTime, labels } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
@@ -31,8 +31,6 @@ const planRef = z
   .refine((p) => p.id === undefined || p.version === undefined, {
     message: 'plan.version goes with plan.key',
   });
-
-const dateTime = z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time' });
 
 /** `immediate`, `next_billing_cycle` or an RFC 3339 timestamp (checked to be in the future by the workflow) */
 const timing = z.union([z.literal('immediate'), z.literal('next_billing_cycle'), dateTime], {

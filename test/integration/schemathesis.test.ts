@@ -3,10 +3,10 @@
  * OpenAPI document it serves. It must find no server error and no answer that breaks the document (status
  * code, content type, body schema, headers). Bounded in time (ST_MAX_TIME seconds, default 60).
  *
- * Exclusion: `GET /readyz` only. Temporal is not connected here, and /readyz then answers its documented 503
- * by design, which the server-error check counts; every /v3/openmeter operation is run. Operations that start
- * or signal a workflow answer their documented 503 once the input is valid (the workflow paths are covered by
- * the time-skipping tests).
+ * The API is connected to a time-skipping Temporal server with no worker: an operation that starts or signals
+ * a workflow (a subscription, invoice-now, a charge's collection) succeeds as it would in production, and the
+ * workflows themselves are covered by the time-skipping tests. Exclusion: `GET /readyz` only (it answers its
+ * documented 503 by design whenever a dependency is down, which the server-error check counts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,15 +16,20 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { schemathesisPath } from '../../scripts/lib/tools';
 import { createApp } from '../../src/api/app';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestApp, TEST_TOKEN, type TestApp } from '../support/app';
+import { createTimeSkippingEnv, registerSearchAttributes } from '../support/temporal';
 
 const MAX_TIME_S = Number(process.env.ST_MAX_TIME ?? 60);
 
 let app: TestApp;
+let env: TestWorkflowEnvironment;
 let server: Server;
 let base: string;
 beforeAll(async () => {
-  app = await createTestApp({ config: { TALLY_AUTH_MAX_FAILURES: '100000' } });
+  env = await createTimeSkippingEnv();
+  await registerSearchAttributes(env);
+  app = await createTestApp({ config: { TALLY_AUTH_MAX_FAILURES: '100000' }, temporal: env.client });
   server = createApp(app.deps).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -32,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await app?.close();
+  await env?.teardown();
 });
 
 function run(bin: string, args: string[]): Promise<{ code: number | null; out: string }> {
