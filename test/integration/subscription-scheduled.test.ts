@@ -69,14 +69,12 @@ describe('scheduled subscriptions', () => {
     const now = await h.env.currentTimeMs();
     const start = now + 10 * DAY;
     const end = month(start, 1) + 15 * DAY;
-    const res = await h.app.api
-      .post(`${P}/subscriptions`)
-      .send({
-        customer: { key: 'acme-inc' },
-        plan: { key: 'pro' },
-        active_from: isoOf(start),
-        active_to: isoOf(end),
-      });
+    const res = await h.app.api.post(`${P}/subscriptions`).send({
+      customer: { key: 'acme-inc' },
+      plan: { key: 'pro' },
+      active_from: isoOf(start),
+      active_to: isoOf(end),
+    });
     expect(res.status).toBe(201);
     const sub = res.body;
     expect(sub).toMatchObject({ status: 'scheduled', active_from: isoOf(start), active_to: isoOf(end) });
