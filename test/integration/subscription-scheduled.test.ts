@@ -17,6 +17,8 @@ import {
 } from '../support/harness';
 import { defaultPhase, fixtures, P, usageRateCard } from '../support/api';
 import { maybeRecordHistory } from '../support/history';
+import { createEntitlementsService } from '../../src/entitlements/service';
+import { previewInvoice } from '../../src/billing/service';
 
 jest.setTimeout(120_000);
 
@@ -49,8 +51,17 @@ async function setup(hh: Harness) {
     payment_term: 'in_arrears',
     price: { type: 'flat', amount: '30' },
   };
+  const sso = await f.feature({ key: 'sso', name: 'SSO' });
+  const ssoCard = {
+    key: 'sso',
+    name: 'SSO',
+    feature: { id: sso.id },
+    billing_cadence: 'P1M',
+    price: { type: 'flat', amount: '0' },
+    entitlement: { type: 'boolean' },
+  };
   const customer = await f.customer('acme-inc');
-  await f.plan('pro', defaultPhase([platform, usage]));
+  await f.plan('pro', defaultPhase([platform, usage, ssoCard]));
   return { f, customer };
 }
 
@@ -110,6 +121,13 @@ describe('scheduled subscriptions', () => {
     await advanceTo(h, start - DAY, [sub.id]);
     expect((await f.get(sub.id)).status).toBe('scheduled');
     expect(await invoicesOf(h.app, sub.id)).toEqual([]);
+    // not yet active: no entitlements (even asked at an instant after active_from, while still scheduled)
+    const access = createEntitlementsService(h.app.deps);
+    expect((await access.customerAccess('acme-inc', new Date(start - DAY))).data).toEqual([]);
+    expect((await access.customerAccess('acme-inc', new Date(start + DAY))).data).toEqual([]);
+    // ... and the preview has nothing of it
+    const before = await previewInvoice(h.app.deps.orm.em.fork(), 'acme-inc', new Date(start + 2 * DAY));
+    expect(before.lines ?? []).toEqual([]);
 
     await advanceTo(h, start + DAY, [sub.id]);
     const started = await waitFor(async () => {
@@ -118,6 +136,11 @@ describe('scheduled subscriptions', () => {
     });
     expect(started.current_period).toEqual({ from: isoOf(start), to: isoOf(month(start, 1)) });
     expect(await statusAttr(h, sub.id)).toBe('active');
+    expect((await access.customerAccess('acme-inc', new Date(start + DAY))).data).toEqual([
+      expect.objectContaining({ feature_key: 'sso', has_access: true }),
+    ]);
+    const after = await previewInvoice(h.app.deps.orm.em.fork(), 'acme-inc', new Date(start + 2 * DAY));
+    expect(after.lines?.length).toBeGreaterThan(0);
 
     const result = await workflowHandle(h, sub.id).result();
     expect(result).toMatchObject({ status: 'canceled', activeTo: isoOf(end) });
