@@ -163,6 +163,9 @@ describe('scheduled subscriptions', () => {
       .post(`${P}/subscriptions`)
       .send({ customer: { key: 'acme-inc' }, plan: { key: 'pro' }, active_from: isoOf(now + 5 * DAY) });
     expect(res.body.status).toBe('scheduled');
+    // a scheduled subscription is live: its customer cannot be deleted
+    const del = await h.app.api.delete(`${P}/customers/${res.body.customer_id}`);
+    expect(del.status).toBe(409);
     const cancel = await h.app.api
       .post(`${P}/subscriptions/${res.body.id}/cancel`)
       .send({ timing: 'immediate' });
