@@ -27,6 +27,8 @@ export interface ChangeArgs {
 export const cancelUpdate = defineUpdate<SubscriptionView, [CancelArgs]>('cancel');
 export const changeUpdate = defineUpdate<SubscriptionView, [ChangeArgs]>('change');
 export const migrateUpdate = defineUpdate<SubscriptionView, [ChangeArgs]>('migrate');
+/** withdraws a scheduled cancelation (rejected as a conflict when none is scheduled) */
+export const unscheduleCancelationUpdate = defineUpdate<SubscriptionView, []>('unscheduleCancelation');
 export const getStateQuery = defineQuery<SubscriptionView>('getState');
 
 /** ApplicationFailure types of rejected requests; the API maps them to 400 and 409. */

@@ -70,6 +70,7 @@ import {
   getStateQuery,
   migrateUpdate,
   REJECTION_TYPES,
+  unscheduleCancelationUpdate,
   type CancelArgs,
   type ChangeArgs,
 } from './definitions';
@@ -133,13 +134,13 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
 
   setHandler(getStateQuery, () => describeState(state));
   const handle = (kind: ChangeRequest['kind']) => ({
-    validator: (args: CancelArgs | ChangeArgs) => {
-      const r = validateRequest(state, { kind, ...args }, Date.now());
+    validator: (args?: CancelArgs | ChangeArgs) => {
+      const r = validateRequest(state, { kind, timing: 'immediate', ...args }, Date.now());
       if (r) throw reject(r);
     },
-    handler: async (args: CancelArgs | ChangeArgs) => {
+    handler: async (args?: CancelArgs | ChangeArgs) => {
       const id = ++nextId;
-      inbox.push({ id, req: { kind, ...args } });
+      inbox.push({ id, req: { kind, timing: 'immediate', ...args } });
       await condition(() => outcomes.has(id));
       const r = outcomes.get(id);
       outcomes.delete(id);
@@ -155,6 +156,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     const h = handle(kind);
     setHandler(def, h.handler, { validator: h.validator });
   }
+  const unschedule = handle('unschedule');
+  setHandler(unscheduleCancelationUpdate, () => unschedule.handler(), {
+    validator: () => unschedule.validator(),
+  });
 
   let searchPlan = `${state.plan.key}:${state.plan.version}`;
   const record = async () => {
@@ -168,6 +173,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     }
     await rowWrites.recordSubscriptionPeriod({
       subscriptionId: state.subscriptionId,
+      status: state.status,
       plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
       phaseKey: phaseOf(state).key,
       phaseStartedAt: state.phaseStartedAt,
@@ -247,6 +253,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     for (let s = step(state, Date.now(), !!invoicing); s; s = step(state, Date.now(), !!invoicing)) {
       if (s.type === 'invoice') tryInvoice(s.invoice);
       else await record();
+      if (s.type === 'activated') upsertSearchAttributes([{ key: SA_STATUS, value: 'active' }]);
     }
     // 2. accepted requests
     if (inbox.length) {

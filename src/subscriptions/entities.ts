@@ -18,7 +18,7 @@ export const Subscription = defineEntity({
     planId: p.string().columnType('text'),
     planKey: p.string().columnType('text'),
     planVersion: p.integer(),
-    status: p.string().columnType('text').$type<'active' | 'canceled'>(),
+    status: p.string().columnType('text').$type<'scheduled' | 'active' | 'canceled'>(),
     billingAnchor: p.datetime().columnType('timestamptz'),
     activeFrom: p.datetime().columnType('timestamptz'),
     activeTo: p.datetime().columnType('timestamptz').nullable(),

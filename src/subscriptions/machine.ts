@@ -50,7 +50,8 @@ export function toPlanSchedule(plan: Plan): PlanSchedule {
 /** `immediate`, `next_billing_cycle` or an ISO-8601 instant */
 export type Timing = string;
 
-export type RequestKind = 'cancel' | 'change' | 'migrate';
+/** `unschedule`: withdraws a scheduled cancelation (OpenMeter's unschedule-cancelation) */
+export type RequestKind = 'cancel' | 'change' | 'migrate' | 'unschedule';
 
 export interface ChangeRequest {
   kind: RequestKind;
@@ -60,7 +61,7 @@ export interface ChangeRequest {
 }
 
 export interface PendingChange {
-  kind: RequestKind;
+  kind: Exclude<RequestKind, 'unschedule'>;
   /** `next_billing_cycle` or an ISO instant */
   at: string;
   plan?: PlanSchedule;
@@ -100,7 +101,8 @@ export interface CurrentPeriod {
   cycleTo: string;
 }
 
-export type SubscriptionStatus = 'active' | 'canceled';
+/** `scheduled`: `activeFrom` is still ahead (the workflow sleeps until then); `active` from then on */
+export type SubscriptionStatus = 'scheduled' | 'active' | 'canceled';
 
 export interface SubscriptionState {
   subscriptionId: string;
@@ -126,6 +128,8 @@ export interface CreateStateInput {
   activeFrom: string;
   billingAnchor: string;
   plan: PlanSchedule;
+  /** when set, the subscription ends there: a cancelation scheduled at that instant from the start */
+  activeTo?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -159,19 +163,23 @@ function billed(state: SubscriptionState, p: CurrentPeriod, to?: string): Billed
 
 /** The advance part for the period that just started, when its phase has in-advance flat fees. */
 function advanceOf(state: SubscriptionState): BilledPeriod | undefined {
-  if (state.status !== 'active' || !state.period || !phaseOf(state).hasAdvanceFees) return undefined;
+  if (state.status === 'canceled' || !state.period || !phaseOf(state).hasAdvanceFees) return undefined;
   return billed(state, state.period);
 }
 
 /**
- * The state at creation. The first period runs from `activeFrom` to the next anchor-grid boundary; when
- * the first phase has in-advance flat fees, their invoice is due at once. Subscriptions without them get
- * no start invoice (billing would answer with an empty one).
+ * The state at creation, judged at `now` (ms; default: `activeFrom`). The first period runs from
+ * `activeFrom` to the next anchor-grid boundary; when the first phase has in-advance flat fees, their
+ * invoice is due at `activeFrom`. Subscriptions without them get no start invoice (billing would answer
+ * with an empty one). An `activeFrom` after `now` makes the subscription `scheduled` until then (step()
+ * activates it first thing at that instant); `activeTo` schedules its cancelation at that instant.
  */
-export function initialState(input: CreateStateInput): SubscriptionState {
+export function initialState(input: CreateStateInput, now?: number): SubscriptionState {
+  const { activeTo, ...rest } = input;
   const state: SubscriptionState = {
-    ...input,
-    status: 'active',
+    ...rest,
+    status: now !== undefined && ms(input.activeFrom) > now ? 'scheduled' : 'active',
+    ...(activeTo ? { pendingChange: { kind: 'cancel', at: activeTo } } : {}),
     phaseIndex: 0,
     phaseStartedAt: input.activeFrom,
     pendingInvoices: [],
@@ -225,7 +233,8 @@ export function invoiceDueAt(i: PendingInvoice): number {
  */
 export function nextWakeAt(state: SubscriptionState, invoicing = false): number | undefined {
   const times = invoicing ? [] : state.pendingInvoices.map(invoiceDueAt);
-  if (state.status === 'active' && state.period) {
+  if (state.status === 'scheduled') times.push(ms(state.activeFrom));
+  if (state.status !== 'canceled' && state.period) {
     times.push(ms(state.period.to));
     const at = scheduledAt(state);
     if (at !== undefined) times.push(at);
@@ -305,7 +314,9 @@ export type Step =
   /** an invoice is due: issue it, then call `invoiceIssued` */
   | { type: 'invoice'; invoice: PendingInvoice }
   /** the period, plan, phase or status changed: record the row */
-  | { type: 'transition'; canceled: boolean };
+  | { type: 'transition'; canceled: boolean }
+  /** a scheduled subscription reached its `activeFrom`: record the row as active */
+  | { type: 'activated' };
 
 /**
  * Performs the earliest transition due at `now` (ms), if any. Period ends and scheduled changes come
@@ -320,6 +331,12 @@ export function step(state: SubscriptionState, now: number, invoicing = false): 
         (a, i) => (invoiceDueAt(i) <= now && (!a || invoiceDueAt(i) < invoiceDueAt(a)) ? i : a),
         undefined,
       );
+  if (state.status === 'scheduled') {
+    // nothing happens before the start; the activation comes before the start's invoice
+    if (ms(state.activeFrom) > now) return undefined;
+    state.status = 'active';
+    return { type: 'activated' };
+  }
   if (state.status === 'active' && state.period) {
     const end = ms(state.period.to);
     const at = scheduledAt(state);
@@ -390,14 +407,31 @@ export function validateRequest(
   req: ChangeRequest,
   now: number,
 ): Rejection | undefined {
-  if (state.status !== 'active') return { type: 'conflict', message: 'the subscription is canceled' };
+  if (state.status === 'canceled') return { type: 'conflict', message: 'the subscription is canceled' };
+  const pending = state.pendingChange;
+  if (req.kind === 'unschedule') {
+    return pending?.kind === 'cancel'
+      ? undefined
+      : { type: 'conflict', message: 'no cancelation is scheduled' };
+  }
   if (req.timing !== 'immediate' && req.timing !== 'next_billing_cycle') {
     const at = ms(req.timing);
     if (Number.isNaN(at))
       return { type: 'bad_request', message: `timing ${req.timing} is not a valid timestamp` };
     if (at <= now) return { type: 'bad_request', message: `timing ${req.timing} is not in the future` };
+    if (state.status === 'scheduled' && at <= ms(state.activeFrom)) {
+      return {
+        type: 'bad_request',
+        message: `timing ${req.timing} is not after the subscription's start (${state.activeFrom}); cancel it immediately instead`,
+      };
+    }
   }
-  const pending = state.pendingChange;
+  if (state.status === 'scheduled' && req.kind !== 'cancel') {
+    return {
+      type: 'conflict',
+      message: `the subscription starts at ${state.activeFrom}; its plan can be changed once it is active`,
+    };
+  }
   if (pending?.kind === 'cancel') {
     // a cancelation may be brought forward (e.g. immediate after next_billing_cycle), never pushed back
     if (req.kind === 'cancel' && effectiveAt(state, req.timing, now) < effectiveAt(state, pending.at, now)) {
@@ -441,6 +475,19 @@ export function applyRequest(
   // a timestamp that was in the future when validated may have passed since: step() applies it late
   const rejection = validateRequest(state, req, -Infinity);
   if (rejection) return rejection;
+  if (req.kind === 'unschedule') {
+    state.pendingChange = undefined;
+    return undefined;
+  }
+  if (state.status === 'scheduled' && req.kind === 'cancel' && req.timing === 'immediate') {
+    // it never started: nothing was billed and nothing will be (its start invoice is dropped)
+    state.status = 'canceled';
+    state.activeTo = state.activeFrom;
+    state.period = undefined;
+    state.pendingChange = undefined;
+    state.pendingInvoices = [];
+    return undefined;
+  }
   const change: PendingChange = { kind: req.kind, at: req.timing, ...(req.plan ? { plan: req.plan } : {}) };
   if (req.timing === 'immediate') {
     closePeriod(state, Math.max(now, ms(state.period!.from)), change);

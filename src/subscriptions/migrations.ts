@@ -87,9 +87,27 @@ export class SubscriptionsLabels extends Migration {
   }
 }
 
+/** `scheduled` (issue 13): created with `active_from` in the future; the workflow activates it then. */
+export class SubscriptionsScheduled extends Migration {
+  override up(): void {
+    this.addSql('alter table subscriptions drop constraint if exists subscriptions_status_check');
+    this.addSql(
+      "alter table subscriptions add constraint subscriptions_status_check check (status in ('scheduled', 'active', 'canceled'))",
+    );
+  }
+
+  override down(): void {
+    this.addSql('alter table subscriptions drop constraint if exists subscriptions_status_check');
+    this.addSql(
+      "alter table subscriptions add constraint subscriptions_status_check check (status in ('active', 'canceled'))",
+    );
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
   { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
   { name: 'm2026120203_subscriptions_invoice_failure', class: SubscriptionsInvoiceFailure },
   { name: 'm2026120213_subscriptions_labels', class: SubscriptionsLabels },
+  { name: 'm2026120214_subscriptions_scheduled', class: SubscriptionsScheduled },
 ];

@@ -9,11 +9,11 @@ import { Sql } from '../db/sql';
 import { whereFilter, type FieldFilter } from '../lib/list-query';
 import { Subscription } from './entities';
 
-/** The ids of the customer's active subscriptions, in id order (empty when none). */
+/** The ids of the customer's live (active or scheduled) subscriptions, in id order (empty when none). */
 export async function activeSubscriptionIds(em: EntityManager, customerId: string): Promise<string[]> {
   const rows = await em.find(
     Subscription,
-    { customerId, status: 'active' },
+    { customerId, status: { $in: ['active', 'scheduled'] } },
     { fields: ['id'], orderBy: { id: 'asc' }, disableIdentityMap: true },
   );
   return rows.map((r) => r.id);

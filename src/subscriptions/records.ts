@@ -21,6 +21,8 @@ export interface InvoiceFailureRecord {
 
 export interface PeriodRecord {
   subscriptionId: string;
+  /** `scheduled` until its `active_from`; absent: active */
+  status?: 'scheduled' | 'active';
   plan: { id: string; key: string; version: number };
   phaseKey: string;
   phaseStartedAt: string;

@@ -45,6 +45,8 @@ const createBody = z.strictObject({
   customer: customerRef,
   plan: planRef,
   billing_anchor: dateTime.optional(),
+  active_from: dateTime.optional(),
+  active_to: dateTime.optional(),
   labels: labels.optional(),
   settlement_mode: settlementMode.optional(),
   cost_basis_mode: costBasisMode.optional(),
@@ -100,6 +102,9 @@ export function subscriptionRoutes(deps: AppDeps): Router {
   r.post(`${base}/:id/cancel`, async (req, res) => {
     const body = parseBody(cancelBody, req.body ?? {});
     res.json(await svc.cancel(req.params.id, body.timing));
+  });
+  r.post(`${base}/:id/unschedule-cancelation`, async (req, res) => {
+    res.json(await svc.unscheduleCancelation(req.params.id));
   });
   r.post(`${base}/:id/change`, async (req, res) => {
     const body = parseBody(changeBody, req.body);

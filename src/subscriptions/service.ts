@@ -36,6 +36,7 @@ import {
   changeUpdate,
   migrateUpdate,
   REJECTION_TYPES,
+  unscheduleCancelationUpdate,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
@@ -171,7 +172,7 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
       tem,
       new Sql().add(
         `select (plan_id <> ? or pending_change is distinct from ?::jsonb) as changed from subscriptions
-          where id = ? and status = 'active' for update`,
+          where id = ? and status <> 'canceled' for update`,
         r.plan.id,
         r.pendingChange ? JSON.stringify(r.pendingChange) : null,
         r.subscriptionId,
@@ -185,11 +186,12 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
 
 async function writePeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   const q = new Sql().add(
-    `update subscriptions set plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
+    `update subscriptions set status = ?, plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
        current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
        updated_at = now()
-     where id = ? and status = 'active'`,
+     where id = ? and status <> 'canceled'`,
     ...[
+      r.status ?? 'active',
       r.plan.id,
       r.plan.key,
       r.plan.version,
@@ -287,9 +289,39 @@ export interface CreateSubscriptionInput {
   customer: { id?: string; key?: string };
   plan: PlanInputRef;
   billing_anchor?: string;
+  /** a future instant makes the subscription `scheduled` until then; absent or now: it starts now */
+  active_from?: string;
+  /** it ends there (billed as a cancelation at that instant; withdrawn by unschedule-cancelation) */
+  active_to?: string;
   labels?: Record<string, string>;
   settlement_mode?: 'credit_then_invoice' | 'credit_only';
   cost_basis_mode?: 'dynamic' | 'pinned';
+}
+
+/** How far in the past `active_from` may be and still mean "now" (clock skew between client and server). */
+const ACTIVE_FROM_SKEW_MS = 60_000;
+
+/**
+ * The start and end of a new subscription: `active_from` (now when absent or within the skew of now; a
+ * past start is refused, Tally does not bill backwards) and `active_to` (after the start and after now).
+ */
+function startAndEnd(input: CreateSubscriptionInput, now: Date): { activeFrom: string; activeTo?: string } {
+  let activeFrom = now.toISOString();
+  if (input.active_from !== undefined) {
+    const from = Date.parse(input.active_from);
+    if (from < now.getTime() - ACTIVE_FROM_SKEW_MS) {
+      const detail = `active_from ${input.active_from} is in the past; a subscription starts now or later`;
+      throw invalid(detail, [{ field: 'body.active_from', reason: detail }]);
+    }
+    if (from > now.getTime()) activeFrom = instant(input.active_from);
+  }
+  if (input.active_to === undefined) return { activeFrom };
+  const to = Date.parse(input.active_to);
+  if (to <= Date.parse(activeFrom)) {
+    const detail = `active_to ${input.active_to} is not after active_from ${activeFrom}`;
+    throw invalid(detail, [{ field: 'body.active_to', reason: detail }]);
+  }
+  return { activeFrom, activeTo: instant(input.active_to) };
 }
 
 /** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
@@ -337,23 +369,28 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         { field: 'body.customer.key', reason: `customer ${customer.id} has key [${customer.key}]` },
       ]);
     const plan = await activePlan(e, input.plan, 'body.plan');
+    const now = new Date();
+    const { activeFrom, activeTo } = startAndEnd(input, now);
     const client = temporal();
     const id = newId();
-    const now = new Date();
-    const activeFrom = now.toISOString();
-    const state = initialState({
-      subscriptionId: id,
-      customerId: customer.id,
-      activeFrom,
-      billingAnchor: input.billing_anchor ? instant(input.billing_anchor) : activeFrom,
-      plan: toPlanSchedule(plan),
-    });
+    const state = initialState(
+      {
+        subscriptionId: id,
+        customerId: customer.id,
+        activeFrom,
+        billingAnchor: input.billing_anchor ? instant(input.billing_anchor) : activeFrom,
+        plan: toPlanSchedule(plan),
+        ...(activeTo ? { activeTo } : {}),
+      },
+      now.getTime(),
+    );
     const workflowId = `subscription-${id}`;
     const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         next_period_end, workflow_id, labels, settlement_mode, cost_basis_mode, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)`,
+         next_period_end, pending_change, workflow_id, labels, settlement_mode, cost_basis_mode, created_at,
+         updated_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?)`,
       ...[
         id,
         customer.id,
@@ -361,6 +398,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         plan.id,
         plan.key,
         plan.version,
+        state.status,
         state.billingAnchor,
         activeFrom,
         phaseOf(state).key,
@@ -368,6 +406,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         state.period!.from,
         state.period!.to,
         plainNextPeriod(state)?.to ?? null,
+        state.pendingChange ? JSON.stringify(state.pendingChange) : null,
         workflowId,
         JSON.stringify(input.labels ?? {}),
         input.settlement_mode ?? 'credit_then_invoice',
@@ -386,7 +425,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
           { key: SA_CUSTOMER_KEY, value: customer.key },
           { key: SA_PLAN_KEY, value: plan.key },
           { key: SA_PLAN_VERSION, value: plan.version },
-          { key: SA_STATUS, value: 'active' },
+          { key: SA_STATUS, value: state.status },
         ],
         memo: { customer_name: customer.name },
       });
@@ -407,7 +446,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
   async function activeRow(id: string): Promise<Row> {
     const row = await findRow(em(), id);
     if (!row) throw notFound('subscription', id);
-    if (row.status !== 'active') throw conflict(`subscription ${id} is canceled`);
+    if (row.status === 'canceled') throw conflict(`subscription ${id} is canceled`);
     return row;
   }
 
@@ -437,6 +476,14 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     async cancel(id: string, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
       return send(row, (h) => h.executeUpdate(cancelUpdate, { args: [{ timing }] }));
+    },
+
+    /** withdraws the scheduled cancelation (409 when none is scheduled) */
+    async unscheduleCancelation(id: string): Promise<SubscriptionView> {
+      const row = await activeRow(id);
+      if (row.pending_change?.kind !== 'cancel')
+        throw conflict(`subscription ${id} has no scheduled cancelation`);
+      return send(row, (h) => h.executeUpdate(unscheduleCancelationUpdate, { args: [] }));
     },
 
     async change(

@@ -14,7 +14,8 @@ export interface SubscriptionView {
   customer_id: string;
   plan: { id: string; key: string; version: number };
   plan_id: string;
-  status: 'active' | 'canceled';
+  /** `scheduled` until `active_from` (OpenMeter's statuses; see the README for `inactive`) */
+  status: 'scheduled' | 'active' | 'canceled';
   labels: Record<string, string>;
   settlement_mode: 'credit_then_invoice' | 'credit_only';
   cost_basis_mode: 'dynamic' | 'pinned';
@@ -152,7 +153,7 @@ export interface SubscriptionRow {
   plan_id: string;
   plan_key: string;
   plan_version: number;
-  status: 'active' | 'canceled';
+  status: 'scheduled' | 'active' | 'canceled';
   billing_anchor: Instant;
   active_from: Instant;
   active_to: Instant | null;
@@ -177,6 +178,12 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
   const at = r.pending_change?.at;
   const pendingAt = !at ? undefined : /^\d{4}-/.test(at) ? at : period ? instant(period.to) : undefined;
   const end = r.active_to ? instant(r.active_to) : pendingAt;
+  // a scheduled cancelation shows as the end of the subscription (OpenMeter's active_to)
+  const activeTo = r.active_to
+    ? instant(r.active_to)
+    : r.pending_change?.kind === 'cancel'
+      ? pendingAt
+      : undefined;
   return {
     id: r.id,
     name: plan.name,
@@ -192,7 +199,7 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
     billing_cadence: plan.billing_cadence,
     billing_anchor: instant(r.billing_anchor),
     active_from: instant(r.active_from),
-    ...(r.active_to ? { active_to: instant(r.active_to) } : {}),
+    ...(activeTo ? { active_to: activeTo } : {}),
     ...(r.status === 'active' && period
       ? {
           current_period: { from: instant(period.from), to: instant(period.to) },

@@ -16,7 +16,8 @@ import {
 } from '../support/harness';
 import { maybeRecordHistory } from '../support/history';
 
-jest.setTimeout(120_000);
+// a worker is killed and replaced: about a minute alone, more while the full suite shares the cores
+jest.setTimeout(300_000);
 
 let h: Harness | undefined;
 afterEach(async () => {

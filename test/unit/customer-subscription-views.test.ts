@@ -213,6 +213,36 @@ describe('subscriptionView', () => {
     expect(cancel.pending_changes).toEqual([{ type: 'cancel', timing: '2026-11-20T00:00:00.000Z' }]);
   });
 
+  it('a scheduled cancelation shows as active_to; a scheduled plan change does not; scheduled has no period', () => {
+    const at = subscriptionView(
+      subscriptionRow({ pending_change: { kind: 'cancel', at: '2026-11-20T00:00:00.000Z' } }),
+      plan,
+      NOV_15,
+    );
+    expect(at.active_to).toBe('2026-11-20T00:00:00.000Z');
+    const next = subscriptionView(
+      subscriptionRow({ pending_change: { kind: 'cancel', at: 'next_billing_cycle' } }),
+      plan,
+      NOV_15,
+    );
+    expect(next.active_to).toBe('2026-12-01T00:00:00.000Z');
+    const change = subscriptionView(
+      subscriptionRow({
+        pending_change: {
+          kind: 'change',
+          at: 'next_billing_cycle',
+          plan: { id: 'P2', key: 'x', version: 1 },
+        },
+      }),
+      plan,
+      NOV_15,
+    );
+    expect('active_to' in change).toBe(false);
+    const scheduled = subscriptionView(subscriptionRow({ status: 'scheduled' }), plan, NOV_15);
+    expect(scheduled.status).toBe('scheduled');
+    expect('current_period' in scheduled).toBe(false);
+  });
+
   it('no pending change: an empty list; no failure: no field', () => {
     const v = subscriptionView(subscriptionRow(), plan, NOV_15);
     expect(v.pending_changes).toEqual([]);

@@ -357,3 +357,129 @@ describe('subscription machine', () => {
     ).toMatchObject({ type: 'conflict' });
   });
 });
+
+describe('scheduled starts, active_to, unschedule-cancelation', () => {
+  const created = t('2026-01-10T00:00:00.000Z');
+  const from = '2026-02-01T00:00:00.000Z';
+  const scheduled = (over: Partial<Parameters<typeof initialState>[0]> = {}) =>
+    initialState(
+      {
+        subscriptionId: 'sub',
+        customerId: 'cus',
+        activeFrom: from,
+        billingAnchor: from,
+        plan: plan({ phases: [{ key: 'default', hasAdvanceFees: true }] }),
+        ...over,
+      },
+      created,
+    );
+
+  it('a future active_from is scheduled; it wakes, activates, then bills the start, at active_from', () => {
+    const s = scheduled();
+    expect(s.status).toBe('scheduled');
+    expect(s.period).toMatchObject({ from, to: '2026-03-01T00:00:00.000Z' });
+    expect(nextWakeAt(s)).toBe(t(from));
+    expect(step(s, created)).toBeUndefined();
+    expect(step(s, t(from) - 1)).toBeUndefined();
+    expect(s.status).toBe('scheduled');
+    expect(step(s, t(from))).toEqual({ type: 'activated' });
+    expect(s.status).toBe('active');
+    const start = runUntil(s, t(from));
+    expect(start).toHaveLength(1);
+    expect(start[0]).toMatchObject({ dueAt: from, advance: { from, to: '2026-03-01T00:00:00.000Z' } });
+  });
+
+  it('an active_from at or before now starts active (no scheduled state)', () => {
+    expect(scheduled({ activeFrom: '2026-01-10T00:00:00.000Z' }).status).toBe('active');
+    expect(scheduled({ activeFrom: '2026-01-09T00:00:00.000Z' }).status).toBe('active');
+    // without a clock (as before): active
+    expect(start().status).toBe('active');
+  });
+
+  it('active_to ends it at that instant, billed like a timestamp cancelation', () => {
+    const s = scheduled({ activeTo: '2026-03-15T00:00:00.000Z' });
+    expect(s.pendingChange).toEqual({ kind: 'cancel', at: '2026-03-15T00:00:00.000Z' });
+    runUntil(s, t('2026-03-01T00:00:00.000Z'));
+    expect(s.status).toBe('active');
+    expect(nextWakeAt(s)).toBe(t('2026-03-15T00:00:00.000Z'));
+    expect(step(s, t('2026-03-15T00:00:00.000Z'))).toEqual({ type: 'transition', canceled: true });
+    expect(s).toMatchObject({ status: 'canceled', activeTo: '2026-03-15T00:00:00.000Z' });
+    expect(s.pendingInvoices).toEqual([
+      expect.objectContaining({
+        arrears: expect.objectContaining({
+          from: '2026-03-01T00:00:00.000Z',
+          to: '2026-03-15T00:00:00.000Z',
+        }),
+      }),
+    ]);
+    expect(s.pendingInvoices[0].advance).toBeUndefined();
+  });
+
+  it('an immediate cancel before the start ends it without billing anything', () => {
+    const s = scheduled();
+    expect(
+      applyRequest(s, { kind: 'cancel', timing: 'immediate' }, t('2026-01-20T00:00:00Z')),
+    ).toBeUndefined();
+    expect(s).toMatchObject({ status: 'canceled', activeTo: from, period: undefined, pendingInvoices: [] });
+    expect(nextWakeAt(s)).toBeUndefined();
+    expect(runUntil(s, t('2026-06-01T00:00:00Z'))).toEqual([]);
+  });
+
+  it('before the start: a cancel must fall after active_from; plan changes wait for the start', () => {
+    const s = scheduled();
+    const now = t('2026-01-20T00:00:00Z');
+    expect(validateRequest(s, { kind: 'cancel', timing: from }, now)).toMatchObject({ type: 'bad_request' });
+    expect(validateRequest(s, { kind: 'cancel', timing: '2026-01-25T00:00:00.000Z' }, now)).toMatchObject({
+      type: 'bad_request',
+    });
+    expect(validateRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, now)).toBeUndefined();
+    expect(validateRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now)).toBeUndefined();
+    const other = plan({ id: 'basic-v1', key: 'basic' });
+    expect(validateRequest(s, { kind: 'change', timing: 'immediate', plan: other }, now)).toMatchObject({
+      type: 'conflict',
+    });
+    // a cancel scheduled before the start applies after it
+    applyRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, now);
+    expect(runUntil(s, t('2026-02-05T00:00:00Z'))).toHaveLength(1);
+    expect(s.status).toBe('active');
+    runUntil(s, t('2026-02-10T00:00:00Z'));
+    expect(s).toMatchObject({ status: 'canceled', activeTo: '2026-02-10T00:00:00.000Z' });
+  });
+
+  it('unschedule withdraws a scheduled cancelation (and active_to); a conflict when there is none', () => {
+    const now = t('2026-01-05T00:00:00Z');
+    const s = start({ activeFrom: '2026-01-01T00:00:00.000Z', billingAnchor: '2026-01-01T00:00:00.000Z' });
+    expect(validateRequest(s, { kind: 'unschedule', timing: 'immediate' }, now)).toMatchObject({
+      type: 'conflict',
+      message: 'no cancelation is scheduled',
+    });
+    applyRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now);
+    expect(s.pendingChange?.kind).toBe('cancel');
+    expect(plainNextPeriod(s)).toBeUndefined();
+    expect(applyRequest(s, { kind: 'unschedule', timing: 'immediate' }, now)).toBeUndefined();
+    expect(s.pendingChange).toBeUndefined();
+    expect(plainNextPeriod(s)).toMatchObject({ from: '2026-02-01T00:00:00.000Z' });
+    runUntil(s, t('2026-03-01T00:00:00.000Z'));
+    expect(s.status).toBe('active');
+    // a pending plan change is not a cancelation
+    applyRequest(s, { kind: 'change', timing: 'next_billing_cycle', plan: plan({ id: 'b', key: 'b' }) }, now);
+    expect(validateRequest(s, { kind: 'unschedule', timing: 'immediate' }, now)).toMatchObject({
+      type: 'conflict',
+    });
+
+    const limited = scheduled({ activeTo: '2026-03-15T00:00:00.000Z' });
+    applyRequest(limited, { kind: 'unschedule', timing: 'immediate' }, created);
+    runUntil(limited, t('2026-04-01T00:00:00.000Z'));
+    expect(limited.status).toBe('active');
+    expect(limited.period).toMatchObject({ from: '2026-04-01T00:00:00.000Z' });
+  });
+
+  it('a canceled subscription refuses unschedule as a conflict', () => {
+    const s = scheduled();
+    applyRequest(s, { kind: 'cancel', timing: 'immediate' }, created);
+    expect(validateRequest(s, { kind: 'unschedule', timing: 'immediate' }, created)).toMatchObject({
+      type: 'conflict',
+      message: 'the subscription is canceled',
+    });
+  });
+});

@@ -1381,6 +1381,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/subscriptions/{subscriptionId}/unschedule-cancelation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a scheduled cancelation
+         * @description Withdraws the cancelation scheduled by `cancel` (`next_billing_cycle` or a timestamp) or by `active_to`
+         *     at creation: the subscription goes on billing as if none had been made. 409 when no cancelation is
+         *     scheduled (none, a plan change pending instead, or already canceled).
+         */
+        post: operations["unscheduleCancelation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/subscriptions/{subscriptionId}/change": {
         parameters: {
             query?: never;
@@ -2663,6 +2685,16 @@ export interface components {
              * @description Period boundaries are billing_anchor + n × the plan's billing cadence; default: the start.
              */
             billing_anchor?: string;
+            /**
+             * Format: date-time
+             * @description Default now. A future instant creates a `scheduled` subscription: nothing is billed, granted or previewed before it; it becomes `active` then. A start more than a minute in the past is refused (400).
+             */
+            active_from?: string;
+            /**
+             * Format: date-time
+             * @description Optional end, after `active_from`: a cancelation scheduled at that instant (billed as one; withdrawn by unschedule-cancelation).
+             */
+            active_to?: string;
             labels?: components["schemas"]["Labels"];
             /** @enum {string} */
             settlement_mode?: "credit_then_invoice" | "credit_only";
@@ -2705,8 +2737,11 @@ export interface components {
                 key?: string;
                 version?: number;
             };
-            /** @enum {string} */
-            status: "active" | "canceled";
+            /**
+             * @description `scheduled` until `active_from`, `active` until it ends, then `canceled`. OpenMeter's `inactive` is accepted by the list filter and never shown (see the README).
+             * @enum {string}
+             */
+            status: "scheduled" | "active" | "canceled";
             labels?: components["schemas"]["Labels"];
             /** @enum {string} */
             settlement_mode?: "credit_then_invoice" | "credit_only";
@@ -2723,9 +2758,12 @@ export interface components {
             billing_anchor: string;
             /** Format: date-time */
             active_from: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it ended, or when a scheduled cancelation (or `active_to` at creation) ends it.
+             */
             active_to?: string;
-            /** @description Absent once canceled. */
+            /** @description Absent while scheduled and once canceled. */
             current_period?: {
                 /** Format: date-time */
                 from?: string;
@@ -6072,6 +6110,47 @@ export interface operations {
         };
         responses: {
             /** @description The subscription after the request was applied or scheduled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unscheduleCancelation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription without its scheduled cancelation */
             200: {
                 headers: {
                     [name: string]: unknown;
