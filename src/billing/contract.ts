@@ -55,6 +55,8 @@ export interface DraftRef {
   draftNumber: string | null;
   customerKey: string;
   draftUntil: string;
+  /** the invoice's payment app ('' when it has none) */
+  paymentAppId: string;
 }
 
 /** What the subscription's hand-over activity answers: the pending line (consolidation). */

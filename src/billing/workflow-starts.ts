@@ -11,6 +11,7 @@ import {
   type CollectionWorkflow,
   type InvoiceWorkflow,
 } from '../../workflows/definitions';
+import type { SyncHooks } from '../apps/types';
 import type { DraftRef } from './contract';
 
 export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
@@ -20,6 +21,8 @@ export async function startInvoiceWorkflow(
   client: Client,
   taskQueue: string,
   draft: DraftRef,
+  /** the payment app's sync hooks (custom invoicing, src/apps/state.ts `syncHooksOf`) */
+  syncHooks?: SyncHooks,
 ): Promise<boolean> {
   try {
     await client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
@@ -32,6 +35,7 @@ export async function startInvoiceWorkflow(
           customerKey: draft.customerKey,
           lifecycle: draft.lifecycle,
           draftUntil: draft.draftUntil,
+          ...(syncHooks ? { syncHooks } : {}),
         },
       ],
       typedSearchAttributes: [
