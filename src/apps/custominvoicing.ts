@@ -10,7 +10,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { AppDeps } from '../deps';
-import { conflict, notFound, unavailable } from '../lib/errors';
+import { conflict, invalid, notFound, unavailable } from '../lib/errors';
 import { logger } from '../lib/logger';
 import { invoiceForApp } from '../billing/invoices';
 import { getInvoice } from '../billing/service';
@@ -37,33 +37,43 @@ export const customInvoicingApp: PaymentApp = {
   },
 };
 
+/** `POST …/draft/synchronized` (OpenMeter's CustomInvoicingDraftSynchronizedRequest, snake_case) */
 export interface DraftSyncInput {
-  invoicing?: { invoice_number?: string; external_id?: string };
-  line_external_ids?: { line_id: string; external_id: string }[];
+  invoicing?: {
+    invoice_number?: string;
+    external_id?: string;
+    line_external_ids?: { line_id: string; external_id: string }[];
+  };
 }
+/** `POST …/issuing/synchronized` (OpenMeter's CustomInvoicingFinalizedRequest) */
 export interface IssuingSyncInput {
-  invoicing?: { invoice_number?: string; external_id?: string };
+  invoicing?: { invoice_number?: string; sent_to_customer_at?: string };
+  payment?: { external_id?: string };
 }
-export const CUSTOM_PAYMENT_STATUSES = [
+/** OpenMeter's CustomInvoicingPaymentTrigger, less `payment_overdue` (Tally's due date decides overdue) */
+export const CUSTOM_PAYMENT_TRIGGERS = [
   'paid',
   'payment_failed',
-  'uncollectible',
+  'payment_uncollectible',
   'action_required',
+  'void',
 ] as const;
-export type CustomPaymentStatus = (typeof CUSTOM_PAYMENT_STATUSES)[number];
+export type CustomPaymentTrigger = (typeof CUSTOM_PAYMENT_TRIGGERS)[number];
 
-const RESULT: Record<CustomPaymentStatus, PaymentResult> = {
+const RESULT: Record<CustomPaymentTrigger, PaymentResult> = {
   paid: 'paid',
   payment_failed: 'failed',
-  uncollectible: 'uncollectible',
+  payment_uncollectible: 'uncollectible',
   action_required: 'failed',
+  void: 'voided',
 };
-/** where a reported payment status leaves the invoice (a repeat finds it there) */
-const LANDS: Record<CustomPaymentStatus, InvoiceStatus[]> = {
+/** where a reported trigger leaves the invoice (a repeat finds it there) */
+const LANDS: Record<CustomPaymentTrigger, InvoiceStatus[]> = {
   paid: ['paid'],
   payment_failed: ['payment_processing', 'overdue'],
-  uncollectible: ['uncollectible'],
+  payment_uncollectible: ['uncollectible'],
   action_required: ['payment_processing', 'overdue'],
+  void: ['voided'],
 };
 
 async function customInvoice(deps: AppDeps, invoiceId: string) {
@@ -82,11 +92,16 @@ const refusalOf = (e: unknown): string | undefined =>
     ? e.cause.message
     : undefined;
 
-function references(input: DraftSyncInput | IssuingSyncInput): Record<string, string> {
+/** what a report names, as `external_references` keys (`custom_invoicing_line:<lineId>` per line) */
+export function syncReferences(input: DraftSyncInput & IssuingSyncInput): Record<string, string> {
   const refs: Record<string, string> = {};
-  if (input.invoicing?.external_id) refs.custom_invoicing_id = input.invoicing.external_id;
-  if (input.invoicing?.invoice_number) refs.custom_invoicing_number = input.invoicing.invoice_number;
-  for (const l of (input as DraftSyncInput).line_external_ids ?? [])
+  const i = input.invoicing;
+  if (i && 'external_id' in i && i.external_id) refs.custom_invoicing_id = i.external_id;
+  if (i?.invoice_number) refs.custom_invoicing_number = i.invoice_number;
+  if (i && 'sent_to_customer_at' in i && i.sent_to_customer_at)
+    refs.custom_invoicing_sent_to_customer_at = i.sent_to_customer_at;
+  if (input.payment?.external_id) refs.custom_invoicing_payment_id = input.payment.external_id;
+  for (const l of (i && 'line_external_ids' in i ? i.line_external_ids : undefined) ?? [])
     refs[`custom_invoicing_line:${l.line_id}`] = l.external_id;
   return refs;
 }
@@ -96,13 +111,19 @@ export async function reportSync(
   deps: AppDeps,
   invoiceId: string,
   step: AppSyncArgs['step'],
-  input: DraftSyncInput | IssuingSyncInput,
+  input: DraftSyncInput & IssuingSyncInput,
 ) {
   const { em, inv, temporal } = await customInvoice(deps, invoiceId);
+  const lineIds = new Set(inv.lines.map((l) => l.id));
+  const unknown = (input.invoicing?.line_external_ids ?? []).findIndex((l) => !lineIds.has(l.line_id));
+  if (unknown >= 0)
+    throw invalid(`invoice ${inv.id} has no such line`, [
+      { field: `body.invoicing.line_external_ids[${unknown}].line_id`, reason: 'not a line of the invoice' },
+    ]);
   try {
     await temporal.workflow
       .getHandle(`invoice-${inv.id}`)
-      .executeUpdate(appSyncUpdate, { args: [{ step, references: references(input) }] });
+      .executeUpdate(appSyncUpdate, { args: [{ step, references: syncReferences(input) }] });
   } catch (e) {
     const refusal = refusalOf(e);
     if (refusal) throw conflict(refusal);
@@ -116,7 +137,7 @@ export async function reportSync(
 }
 
 /** The external system's payment status; a repeat (the invoice is there already) is a no-op. */
-export async function reportPaymentStatus(deps: AppDeps, invoiceId: string, status: CustomPaymentStatus) {
+export async function reportPaymentStatus(deps: AppDeps, invoiceId: string, status: CustomPaymentTrigger) {
   const { em, inv, temporal } = await customInvoice(deps, invoiceId);
   const args: PaymentEventArgs = {
     result: RESULT[status],

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
-import { CUSTOM_PAYMENT_STATUSES, reportPaymentStatus, reportSync } from './custominvoicing';
+import { CUSTOM_PAYMENT_TRIGGERS, reportPaymentStatus, reportSync } from './custominvoicing';
 import { createAppsService } from './service';
 import { getCustomerAppData, putCustomerAppData } from './stripe/customers';
 import { createCheckoutSession, createPortalSession } from './stripe/sessions';
@@ -98,21 +98,30 @@ const portalBody = z.strictObject({
     .optional(),
 });
 const listQuery = z.object({ page: pageQuery });
-const syncInvoicing = z
-  .strictObject({
-    invoice_number: z.string().min(1).max(256).optional(),
-    external_id: z.string().min(1).max(256).optional(),
-  })
-  .optional();
 const draftSyncBody = z.strictObject({
-  invoicing: syncInvoicing,
-  line_external_ids: z
-    .array(z.strictObject({ line_id: z.string().min(1), external_id: z.string().min(1).max(256) }))
-    .max(1000)
+  invoicing: z
+    .strictObject({
+      invoice_number: z.string().min(1).max(256).optional(),
+      external_id: z.string().min(1).max(256).optional(),
+      line_external_ids: z
+        .array(
+          z.strictObject({ line_id: z.string().min(1).max(64), external_id: z.string().min(1).max(256) }),
+        )
+        .max(1000)
+        .optional(),
+    })
     .optional(),
 });
-const issuingSyncBody = z.strictObject({ invoicing: syncInvoicing });
-const paymentStatusBody = z.strictObject({ trigger: z.enum(CUSTOM_PAYMENT_STATUSES) });
+const issuingSyncBody = z.strictObject({
+  invoicing: z
+    .strictObject({
+      invoice_number: z.string().min(1).max(256).optional(),
+      sent_to_customer_at: z.iso.datetime({ offset: true }).optional(),
+    })
+    .optional(),
+  payment: z.strictObject({ external_id: z.string().min(1).max(256).optional() }).optional(),
+});
+const paymentStatusBody = z.strictObject({ trigger: z.enum(CUSTOM_PAYMENT_TRIGGERS) });
 
 export function appRoutes(deps: AppDeps): Router {
   const svc = createAppsService(deps);
