@@ -7,7 +7,7 @@ import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '
 import type { DraftEdit } from '../src/billing/contract';
 import type { InvoiceAction, LifecycleState, PaymentResult } from '../src/billing/lifecycle';
 import type { DeliveryWorkflowInput } from '../src/notifications/types';
-import type { SyncHooks } from '../src/apps/types';
+import type { SyncHooks } from '../src/billing/contract';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API

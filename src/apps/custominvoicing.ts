@@ -31,9 +31,9 @@ export const customInvoicingApp: PaymentApp = {
   async issue() {
     // the external system issues the invoice (reported at the issuing sync hook)
   },
-  async collect() {
+  collect() {
     // the external system collects the payment and reports its status
-    return { status: 'payment_processing' };
+    return Promise.resolve({ status: 'payment_processing' });
   },
 };
 

@@ -5,7 +5,8 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { exec, Sql } from '../db/sql';
 import { AppEntity, type AppRow } from './entities';
-import { catalogItem, type CapabilityType, type SyncHooks } from './types';
+import type { SyncHooks } from '../billing/contract';
+import { catalogItem, type CapabilityType } from './types';
 
 /** The live app (any case), optionally locked `for share` (an uninstall locks it `for update`). */
 export async function findInstalledApp(em: EntityManager, id: string, lock = false): Promise<AppRow | null> {

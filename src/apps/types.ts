@@ -75,11 +75,6 @@ export interface CustomInvoicingSettings {
   enable_draft_sync_hook: boolean;
   enable_issuing_sync_hook: boolean;
 }
-/** Which sync hooks an invoice's workflow waits for (carried in its input; none unless custom invoicing). */
-export interface SyncHooks {
-  draft: boolean;
-  issuing: boolean;
-}
 
 export const catalogItem = (type: string): CatalogItem | undefined => CATALOG.find((c) => c.type === type);
 

@@ -104,3 +104,9 @@ export interface DraftEdit {
     service_period?: { from: string; to: string };
   }[];
 }
+
+/** Which sync hooks an invoice's workflow waits for (custom invoicing's settings, src/apps/state.ts). */
+export interface SyncHooks {
+  draft: boolean;
+  issuing: boolean;
+}

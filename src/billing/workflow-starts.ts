@@ -11,8 +11,7 @@ import {
   type CollectionWorkflow,
   type InvoiceWorkflow,
 } from '../../workflows/definitions';
-import type { SyncHooks } from '../apps/types';
-import type { DraftRef } from './contract';
+import type { DraftRef, SyncHooks } from './contract';
 
 export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
 
