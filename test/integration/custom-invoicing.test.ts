@@ -10,6 +10,8 @@ import { fixtures, ok, P } from '../support/api';
 import { advanceTo, createHarness, DAY, month, waitFor, type Harness } from '../support/harness';
 
 jest.setTimeout(180_000);
+// the channel's receiver is local (nothing listens: the events are checked in the outbox)
+process.env.TALLY_WEBHOOK_ALLOWED_HOSTS = '127.0.0.1';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -32,6 +34,18 @@ async function scenario(hooks: { enable_draft_sync_hook?: boolean; enable_issuin
       default: true,
       workflow: { collection: { interval: 'PT1M' } },
     }),
+    201,
+  );
+  const channel = await ok(
+    h.app.api
+      .post(`${P}/notification/channels`)
+      .send({ type: 'webhook', name: 'erp', url: 'http://127.0.0.1:9/hook' }),
+    201,
+  );
+  await ok(
+    h.app.api
+      .post(`${P}/notification/rules`)
+      .send({ type: 'invoice.updated', name: 'updates', channels: [channel.id] }),
     201,
   );
   const f = fixtures(h.app);
@@ -57,7 +71,16 @@ async function scenario(hooks: { enable_draft_sync_hook?: boolean; enable_issuin
     });
   const post = (id: string, path: string, body: unknown) =>
     h!.app.api.post(`${P}/apps/custom-invoicing/${id}/${path}`).send(body as object);
-  return { ci, invoice, reaches, post };
+  /** the invoice.updated events recorded so far: the invoice's status and external references in each */
+  const updates = async () =>
+    (
+      await h!.app.deps.orm.em
+        .fork()
+        .execute<{ payload: any }[]>(
+          `select payload from notification_events where type = 'invoice.updated' order by created_at, id`,
+        )
+    ).map((e) => ({ status: e.payload.data.status, refs: e.payload.data.external_references ?? {} }));
+  return { ci, invoice, reaches, post, updates };
 }
 
 describe('the custom-invoicing app', () => {
@@ -90,7 +113,7 @@ describe('the custom-invoicing app', () => {
   });
 
   it('waits for the draft, then the issuing sync; the payment status settles it; out of order 409, repeats no-ops', async () => {
-    const { invoice, reaches, post } = await scenario({
+    const { invoice, reaches, post, updates } = await scenario({
       enable_draft_sync_hook: true,
       enable_issuing_sync_hook: true,
     });
@@ -129,6 +152,9 @@ describe('the custom-invoicing app', () => {
     });
     const syncedAt = synced.external_references.draft_synchronized_at;
     expect(typeof syncedAt).toBe('string');
+    const afterDraftSync = await updates();
+    expect(afterDraftSync.filter((u) => u.refs.custom_invoicing_id === 'erp-inv-7')).toHaveLength(1);
+    expect(afterDraftSync.at(-1)).toMatchObject({ status: 'draft' });
     // a repeat changes nothing
     const again = await ok(
       post(draft.id, 'draft/synchronized', { invoicing: { external_id: 'other' } }),
@@ -136,6 +162,7 @@ describe('the custom-invoicing app', () => {
     );
     expect(again.external_references.custom_invoicing_id).toBe('erp-inv-7');
     expect(again.external_references.draft_synchronized_at).toBe(syncedAt);
+    expect(await updates()).toHaveLength(afterDraftSync.length);
     // it waits for the issuing sync now
     await h!.env.sleep(DAY);
     expect((await invoice()).status).toBe('draft');
@@ -154,6 +181,15 @@ describe('the custom-invoicing app', () => {
       custom_invoicing_number: 'ERP-2026-7',
       custom_invoicing_payment_id: 'erp-pay-7',
     });
+    const statuses = (await updates()).map((u) => u.status);
+    expect(statuses.slice(afterDraftSync.length)).toEqual(
+      expect.arrayContaining(['draft', 'issued', 'payment_processing']),
+    );
+    expect(
+      (await updates()).filter(
+        (u) => u.refs.custom_invoicing_number === 'ERP-2026-7' && u.status === 'draft',
+      ),
+    ).toHaveLength(1);
     // the issuing sync again: a no-op (the workflow no longer waits, but the report was taken)
     expect((await post(draft.id, 'issuing/synchronized', {})).status).toBe(200);
 
@@ -168,6 +204,7 @@ describe('the custom-invoicing app', () => {
     expect((await post(draft.id, 'payment/status', { trigger: 'void' })).status).toBe(409);
     expect((await post(draft.id, 'payment/status', { trigger: 'bogus' })).status).toBe(400);
     expect((await invoice()).status).toBe('paid');
+    expect((await updates()).filter((u) => u.status === 'paid')).toHaveLength(1);
   });
 
   it('without hooks, issues at once and awaits the payment status; hooks not enabled: 409', async () => {
