@@ -12,6 +12,7 @@ import {
   handOverToPayment,
   invoiceForApp,
   issueDraftInvoice,
+  recordAppSync,
   recordPaymentIssue,
   recordInvoiceFailure,
   recordInvoiceStatus,
@@ -20,6 +21,7 @@ import {
 import { gatheredDrafts, gatherPendingLines, handOverPeriod } from '../src/billing/pending';
 import { customerInvoicingSnapshot, type SnapshotResolver } from '../src/billing/settings';
 import { paymentAppOf } from '../src/apps/payment';
+import { syncHooksOf } from '../src/apps/state';
 import { signalCollection, startInvoiceWorkflow } from '../src/billing/workflow-starts';
 import type { AppDeps } from '../src/deps';
 import type { At, BillingActivities, CollectionActivities, InvoiceActivities } from './contract';
@@ -65,7 +67,14 @@ export function createBillingActivities(
       // every gathered draft of the customer gets its workflow (a retry after a crash starts the missing one)
       const started: string[] = [];
       for (const d of await gatheredDrafts(e, customerId))
-        if (await startInvoiceWorkflow(client(), Context.current().info.taskQueue, d))
+        if (
+          await startInvoiceWorkflow(
+            client(),
+            Context.current().info.taskQueue,
+            d,
+            await syncHooksOf(e, d.paymentAppId),
+          )
+        )
           started.push(d.invoiceId);
       log.info('gatherPendingLines', {
         customerId,
@@ -121,6 +130,9 @@ export function createBillingActivities(
     },
     async recordInvoiceStepFailure({ invoiceId, step, message, at }) {
       await recordInvoiceFailure(em(), invoiceId, step, message, when(at));
+    },
+    async recordAppSync({ invoiceId, step, references, at }) {
+      await recordAppSync(em(), invoiceId, step, references, when(at));
     },
     async editDraftInvoice({ invoiceId, edit, at }) {
       await editDraftInvoice(em(), invoiceId, edit, when(at));

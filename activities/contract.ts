@@ -77,6 +77,13 @@ export interface InvoiceActivities {
   recordInvoiceStepFailure(
     input: { invoiceId: string; step: 'issuing' | 'payment'; message: string } & At,
   ): Promise<void>;
+  /**
+   * Records what the invoicing app's external system reported at a sync hook (custom invoicing): its ids
+   * go into `external_references` (idempotent: the same keys again), with an `invoice.updated` event.
+   */
+  recordAppSync(
+    input: { invoiceId: string; step: 'draft' | 'issuing'; references: Record<string, string> } & At,
+  ): Promise<void>;
   /** Applies a user's edit to the draft. */
   editDraftInvoice(input: { invoiceId: string; edit: DraftEdit } & At): Promise<void>;
 }

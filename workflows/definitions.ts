@@ -7,6 +7,7 @@ import type { PlanSchedule, SubscriptionState, SubscriptionView, Timing } from '
 import type { DraftEdit } from '../src/billing/contract';
 import type { InvoiceAction, LifecycleState, PaymentResult } from '../src/billing/lifecycle';
 import type { DeliveryWorkflowInput } from '../src/notifications/types';
+import type { SyncHooks } from '../src/billing/contract';
 
 /**
  * The subscription workflow's signature, for `client.workflow.start<SubscriptionWorkflow>(...)`: the API
@@ -49,6 +50,10 @@ export interface InvoiceWorkflowInput {
   dueAt?: string | null;
   /** the issued invoice was handed to the payment app already (or issued before there was one) */
   handedOver?: boolean;
+  /** custom invoicing: the sync hooks the invoice waits for before it is issued */
+  syncHooks?: SyncHooks;
+  /** the hooks reported already (carried across continue-as-new) */
+  synced?: { draft: boolean; issuing: boolean };
 }
 export type InvoiceWorkflow = (input: InvoiceWorkflowInput) => Promise<LifecycleState>;
 
@@ -69,6 +74,14 @@ export interface PaymentEventArgs {
 }
 /** Refused (INVOICE_REFUSAL_TYPE) when the invoice's state no longer allows it: a late or repeated event. */
 export const paymentEventUpdate = defineUpdate<LifecycleState, [PaymentEventArgs]>('paymentEvent');
+/** What the invoicing app's external system reported at a sync hook (custom invoicing). */
+export interface AppSyncArgs {
+  step: 'draft' | 'issuing';
+  /** merged into the invoice's `external_references` */
+  references: Record<string, string>;
+}
+/** Refused (INVOICE_REFUSAL_TYPE) when the invoice does not wait for this hook (out of order); a repeat: a no-op. */
+export const appSyncUpdate = defineUpdate<LifecycleState, [AppSyncArgs]>('appSync');
 export const getInvoiceStateQuery = defineQuery<LifecycleState>('getInvoiceState');
 
 /** ApplicationFailure type of a refused invoice action; `details[0]` holds the available actions. */

@@ -47,7 +47,9 @@ import {
   INVOICE_REFUSAL_TYPE,
   invoiceActionUpdate,
   paymentEventUpdate,
+  appSyncUpdate,
   REJECTION_TYPES,
+  type AppSyncArgs,
   type InvoiceActionArgs,
   type PaymentEventArgs,
   type InvoiceWorkflowInput,
@@ -120,6 +122,10 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
   const draftUntil = Date.parse(input.draftUntil);
   let draftPeriodOver = false;
   let handedOver = input.handedOver ?? false;
+  // custom invoicing: the hooks the invoice waits for before it is issued, and which were reported
+  const hooks = input.syncHooks ?? { draft: false, issuing: false };
+  const synced = { draft: false, issuing: false, ...input.synced };
+  let waitingFor: 'draft' | 'issuing' | undefined;
 
   // accepted actions: a ticket each; `done` = every ticket up to it has taken effect
   let tickets = 0;
@@ -194,6 +200,32 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     },
   );
 
+  setHandler(
+    appSyncUpdate,
+    async ({ step, references }: AppSyncArgs) => {
+      if (synced[step]) return s; // a repeat: nothing changes
+      synced[step] = true;
+      await writes.recordAppSync({ invoiceId, step, references, at: now() });
+      return s;
+    },
+    {
+      validator: ({ step }: AppSyncArgs) => {
+        if (!hooks[step])
+          throw refused({
+            message: `the invoice's app has no ${step} sync hook enabled`,
+            available_actions: {},
+          });
+        if (!synced[step] && waitingFor !== step)
+          throw refused({
+            message:
+              `the invoice is not waiting for the ${step} sync` +
+              (waitingFor ? ` (it waits for the ${waitingFor} sync)` : ` (it is ${s.status})`),
+            available_actions: {},
+          });
+      },
+    },
+  );
+
   let shown = { status: s.status as string, number };
   const show = () => {
     if (shown.status === s.status && shown.number === number) return;
@@ -217,6 +249,17 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     }
     // 2. the step the state asks for
     if (s.status === 'issuing' && !s.failed) {
+      // custom invoicing: the external system synchronizes the draft, then the issuing, before it is issued
+      const wait = (['draft', 'issuing'] as const).find((h) => hooks[h] && !synced[h]);
+      if (wait) {
+        // the accepted actions (approve) have taken effect: the invoice now rests until the report
+        show();
+        done = tickets;
+        waitingFor = wait;
+        await condition(() => synced[wait] || tickets > done || work.length > 0);
+        waitingFor = undefined;
+        continue;
+      }
       try {
         const ref = await step((a) => a.issueDraftInvoice({ invoiceId, at: now() }));
         number = ref.number;
@@ -301,6 +344,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
         lifecycle: s,
         number,
         handedOver,
+        synced,
         dueAt: dueAt === undefined ? null : new Date(dueAt).toISOString(),
         // the draft period was over (or never mattered) when this run ended
         draftUntil: draftPeriodOver ? new Date(0).toISOString() : input.draftUntil,

@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { invalid } from '../lib/errors';
+import { customInvoicingApp } from './custominvoicing';
 import { sandboxApp } from './sandbox';
 import { findInstalledApp } from './state';
 import { stripePaymentApp } from './stripe/invoicing';
@@ -13,7 +14,11 @@ import type { AppType } from './types';
 
 export type { AppContext, PaymentApp } from './payment-app';
 
-const APPS: Record<AppType, PaymentApp> = { sandbox: sandboxApp, stripe: stripePaymentApp };
+const APPS: Record<AppType, PaymentApp> = {
+  sandbox: sandboxApp,
+  stripe: stripePaymentApp,
+  custom_invoicing: customInvoicingApp,
+};
 
 /** The invoice's payment app (installed or uninstalled since: the invoice keeps it). */
 export async function paymentAppOf(em: EntityManager, appId: string): Promise<PaymentApp> {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
+import { CUSTOM_PAYMENT_TRIGGERS, reportPaymentStatus, reportSync } from './custominvoicing';
 import { createAppsService } from './service';
 import { getCustomerAppData, putCustomerAppData } from './stripe/customers';
 import { createCheckoutSession, createPortalSession } from './stripe/sessions';
@@ -30,8 +31,15 @@ const installBody = z.discriminatedUnion(
       api_key: z.string().min(1).max(512),
       webhook_secret: z.string().min(1).max(512).optional(),
     }),
+    z.strictObject({
+      type: z.literal('custom_invoicing'),
+      name: z.string().min(1).max(256),
+      create_billing_profile: z.boolean().optional(),
+      enable_draft_sync_hook: z.boolean().optional(),
+      enable_issuing_sync_hook: z.boolean().optional(),
+    }),
   ],
-  { error: 'type must be sandbox or stripe' },
+  { error: 'type must be sandbox, stripe or custom_invoicing' },
 );
 const updateBody = z.discriminatedUnion(
   'type',
@@ -49,8 +57,16 @@ const updateBody = z.discriminatedUnion(
       labels,
       secret_api_key: z.string().min(1).max(512).optional(),
     }),
+    z.strictObject({
+      type: z.literal('custom_invoicing'),
+      name: z.string().min(1).max(256),
+      description: z.string().max(1024).nullish(),
+      labels,
+      enable_draft_sync_hook: z.boolean().optional(),
+      enable_issuing_sync_hook: z.boolean().optional(),
+    }),
   ],
-  { error: 'type must be sandbox or stripe' },
+  { error: 'type must be sandbox, stripe or custom_invoicing' },
 );
 const appDataBody = z.strictObject({
   stripe: z
@@ -82,6 +98,30 @@ const portalBody = z.strictObject({
     .optional(),
 });
 const listQuery = z.object({ page: pageQuery });
+const draftSyncBody = z.strictObject({
+  invoicing: z
+    .strictObject({
+      invoice_number: z.string().min(1).max(256).optional(),
+      external_id: z.string().min(1).max(256).optional(),
+      line_external_ids: z
+        .array(
+          z.strictObject({ line_id: z.string().min(1).max(64), external_id: z.string().min(1).max(256) }),
+        )
+        .max(1000)
+        .optional(),
+    })
+    .optional(),
+});
+const issuingSyncBody = z.strictObject({
+  invoicing: z
+    .strictObject({
+      invoice_number: z.string().min(1).max(256).optional(),
+      sent_to_customer_at: z.iso.datetime({ offset: true }).optional(),
+    })
+    .optional(),
+  payment: z.strictObject({ external_id: z.string().min(1).max(256).optional() }).optional(),
+});
+const paymentStatusBody = z.strictObject({ trigger: z.enum(CUSTOM_PAYMENT_TRIGGERS) });
 
 export function appRoutes(deps: AppDeps): Router {
   const svc = createAppsService(deps);
@@ -127,6 +167,19 @@ export function appRoutes(deps: AppDeps): Router {
     res
       .status(201)
       .json(await createPortalSession(deps, em(), req.params.customerId, body.stripe_options ?? {}));
+  });
+
+  r.post('/apps/custom-invoicing/:invoiceId/draft/synchronized', async (req, res) => {
+    res.json(await reportSync(deps, req.params.invoiceId, 'draft', parseBody(draftSyncBody, req.body ?? {})));
+  });
+  r.post('/apps/custom-invoicing/:invoiceId/issuing/synchronized', async (req, res) => {
+    res.json(
+      await reportSync(deps, req.params.invoiceId, 'issuing', parseBody(issuingSyncBody, req.body ?? {})),
+    );
+  });
+  r.post('/apps/custom-invoicing/:invoiceId/payment/status', async (req, res) => {
+    const body = parseBody(paymentStatusBody, req.body);
+    res.json(await reportPaymentStatus(deps, req.params.invoiceId, body.trigger));
   });
   return r;
 }

@@ -31,6 +31,9 @@ export interface InstallInput {
   api_key?: string;
   /** stripe: the webhook signing secret, when Stripe does not return one (stripe-mock) */
   webhook_secret?: string;
+  /** custom_invoicing: the invoice waits for the external system's draft / issuing report */
+  enable_draft_sync_hook?: boolean;
+  enable_issuing_sync_hook?: boolean;
 }
 
 export interface UpdateInput {
@@ -40,6 +43,8 @@ export interface UpdateInput {
   labels?: Record<string, string> | null;
   /** stripe: a new secret key (checked like at install) */
   secret_api_key?: string;
+  enable_draft_sync_hook?: boolean;
+  enable_issuing_sync_hook?: boolean;
 }
 
 export function listCatalog(page: PageParams): Page<CatalogItem> {
@@ -86,6 +91,11 @@ export async function installApp(
     settings = c.settings;
     secrets = c.secrets;
   }
+  if (input.type === 'custom_invoicing')
+    settings = {
+      enable_draft_sync_hook: input.enable_draft_sync_hook ?? false,
+      enable_issuing_sync_hook: input.enable_issuing_sync_hook ?? false,
+    };
   const now = new Date();
   const row = em.create(AppEntity, {
     id,
@@ -140,6 +150,20 @@ export async function updateApp(
       description: input.description ?? null,
       labels: input.labels ?? null,
       ...(rotated ? { settings: { ...row.settings, ...rotated.settings }, status: 'ready' } : {}),
+      // custom invoicing: invoices started from now on wait for the hooks enabled here
+      ...(row.type === 'custom_invoicing'
+        ? {
+            settings: {
+              ...row.settings,
+              ...(input.enable_draft_sync_hook !== undefined
+                ? { enable_draft_sync_hook: input.enable_draft_sync_hook }
+                : {}),
+              ...(input.enable_issuing_sync_hook !== undefined
+                ? { enable_issuing_sync_hook: input.enable_issuing_sync_hook }
+                : {}),
+            },
+          }
+        : {}),
       updatedAt: new Date(),
     });
     await tem.flush();

@@ -5,6 +5,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { exec, Sql } from '../db/sql';
 import { AppEntity, type AppRow } from './entities';
+import type { SyncHooks } from '../billing/contract';
 import { catalogItem, type CapabilityType } from './types';
 
 /** The live app (any case), optionally locked `for share` (an uninstall locks it `for update`). */
@@ -36,4 +37,13 @@ export async function appSecrets(em: EntityManager, id: string): Promise<Record<
     new Sql().add('select secrets from apps where id = ?', id.toUpperCase()),
   );
   return rows[0]?.secrets ?? {};
+}
+
+/** The sync hooks an invoice of this app waits for (custom invoicing's settings; none for other apps). */
+export async function syncHooksOf(em: EntityManager, appId: string): Promise<SyncHooks | undefined> {
+  const app = await findInstalledApp(em, appId);
+  if (!app || app.type !== 'custom_invoicing') return undefined;
+  const s = app.settings as { enable_draft_sync_hook?: boolean; enable_issuing_sync_hook?: boolean };
+  const hooks = { draft: s.enable_draft_sync_hook === true, issuing: s.enable_issuing_sync_hook === true };
+  return hooks.draft || hooks.issuing ? hooks : undefined;
 }

@@ -3,7 +3,7 @@
  * import it). The sandbox app is installed by default with a fixed id that profiles and invoices name.
  */
 
-export const APP_TYPES = ['sandbox', 'stripe'] as const;
+export const APP_TYPES = ['sandbox', 'stripe', 'custom_invoicing'] as const;
 export type AppType = (typeof APP_TYPES)[number];
 
 export const CAPABILITY_TYPES = ['invoice_customers', 'collect_payments', 'calculate_tax'] as const;
@@ -56,7 +56,25 @@ export const CATALOG: readonly CatalogItem[] = [
     ],
     install_methods: ['with_api_key'],
   },
+  {
+    type: 'custom_invoicing',
+    name: 'Custom Invoicing',
+    description:
+      'For teams that invoice from their own system: with a sync hook enabled, the invoice waits until that ' +
+      'system reports the draft or the issued invoice synchronized; it reports the payment status.',
+    capabilities: [
+      cap('invoice_customers', 'Invoice customers', 'Invoices through the external system'),
+      cap('collect_payments', 'Collect payments', 'The external system reports the payment status'),
+    ],
+    install_methods: ['no_credentials_required'],
+  },
 ];
+
+/** The custom-invoicing app's settings (as OpenMeter's). */
+export interface CustomInvoicingSettings {
+  enable_draft_sync_hook: boolean;
+  enable_issuing_sync_hook: boolean;
+}
 
 export const catalogItem = (type: string): CatalogItem | undefined => CATALOG.find((c) => c.type === type);
 

@@ -17,6 +17,8 @@ export interface AppView {
   account_id?: string;
   livemode?: boolean;
   masked_api_key?: string;
+  enable_draft_sync_hook?: boolean;
+  enable_issuing_sync_hook?: boolean;
 }
 
 export function appView(r: AppRow): AppView {
@@ -38,6 +40,12 @@ export function appView(r: AppRow): AppView {
           account_id: s.account_id ?? '',
           livemode: s.livemode ?? false,
           masked_api_key: s.masked_api_key ?? '',
+        }
+      : {}),
+    ...(r.type === 'custom_invoicing'
+      ? {
+          enable_draft_sync_hook: r.settings.enable_draft_sync_hook === true,
+          enable_issuing_sync_hook: r.settings.enable_issuing_sync_hook === true,
         }
       : {}),
   };

@@ -55,6 +55,8 @@ export interface DraftRef {
   draftNumber: string | null;
   customerKey: string;
   draftUntil: string;
+  /** the invoice's payment app ('' when it has none) */
+  paymentAppId: string;
 }
 
 /** What the subscription's hand-over activity answers: the pending line (consolidation). */
@@ -101,4 +103,10 @@ export interface DraftEdit {
     unit_price: string;
     service_period?: { from: string; to: string };
   }[];
+}
+
+/** Which sync hooks an invoice's workflow waits for (custom invoicing's settings, src/apps/state.ts). */
+export interface SyncHooks {
+  draft: boolean;
+  issuing: boolean;
 }

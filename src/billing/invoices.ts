@@ -143,10 +143,12 @@ interface StoredRow {
   issued_at: Date | null;
   due_at: Date | null;
   payment_handed_over_at: Date | null;
+  apps: InvoicingSnapshot['apps'] | null;
 }
 
 const SELECT_ROW = `select id, status, number, draft_number, total::text as total, customer, workflow,
-  draft_until, failure, profile_id, source, currency, issued_at, due_at, payment_handed_over_at from invoices`;
+  draft_until, failure, profile_id, source, currency, issued_at, due_at, payment_handed_over_at, apps
+  from invoices`;
 
 async function rowByKey(em: EntityManager, key: string): Promise<StoredRow | undefined> {
   return (await exec<StoredRow>(em, new Sql().add(`${SELECT_ROW} where invoice_key = ?`, key)))[0];
@@ -172,6 +174,7 @@ export const draftRef = (r: StoredRow, created: boolean): DraftRef => ({
   draftNumber: r.draft_number,
   customerKey: r.customer.key,
   draftUntil: instant(r.draft_until ?? 0),
+  paymentAppId: r.apps?.payment.id ?? '',
 });
 
 /**
@@ -654,6 +657,36 @@ export async function addExternalReferences(
       id,
     ),
   );
+}
+
+/**
+ * A sync hook's report (custom invoicing: the external system synchronized the draft or the issued invoice):
+ * its ids merged into `external_references`, with `invoice.updated` when they changed (a retry of the same
+ * report changes nothing and notifies nothing).
+ */
+export async function recordAppSync(
+  em: EntityManager,
+  id: string,
+  step: 'draft' | 'issuing',
+  refs: Record<string, string>,
+  at: Date,
+): Promise<void> {
+  // the workflow's instant of the report: the same on a retry, so that the report is recorded once
+  refs = { ...refs, [`${step}_synchronized_at`]: instant(at) };
+  await em.transactional(async (tem) => {
+    const rows = await exec<{ changed: boolean }>(
+      tem,
+      new Sql().add(
+        `update invoices set external_references = external_references || ?::jsonb, updated_at = ?
+          where id = ? and not (external_references @> ?::jsonb) returning true as changed`,
+        JSON.stringify(refs),
+        at,
+        id,
+        JSON.stringify(refs),
+      ),
+    );
+    if (rows.length) await notifyInvoice(tem, 'invoice.updated', id);
+  });
 }
 
 /** What a payment app needs of an issued invoice. */

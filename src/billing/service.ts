@@ -12,6 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import { conflict, DomainError, invalid, notFound, unavailable, UnavailableError } from '../lib/errors';
+import { syncHooksOf } from '../apps/state';
 import { getPlan } from '../catalog/service';
 import { findCustomer, getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
@@ -372,7 +373,12 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
         { field: 'body.customer_id', reason: 'nothing to invoice' },
       ]);
     for (const d of await gatheredDrafts(em(), customer.id))
-      await startInvoiceWorkflow(client, deps.config.TEMPORAL_TASK_QUEUE, d);
+      await startInvoiceWorkflow(
+        client,
+        deps.config.TEMPORAL_TASK_QUEUE,
+        d,
+        await syncHooksOf(em(), d.paymentAppId),
+      );
     return Promise.all(res.drafts.map((d) => getInvoice(em(), d.invoiceId)));
   }
 

@@ -11,7 +11,7 @@ import {
   type CollectionWorkflow,
   type InvoiceWorkflow,
 } from '../../workflows/definitions';
-import type { DraftRef } from './contract';
+import type { DraftRef, SyncHooks } from './contract';
 
 export const invoiceWorkflowId = (invoiceId: string) => `invoice-${invoiceId}`;
 
@@ -20,6 +20,8 @@ export async function startInvoiceWorkflow(
   client: Client,
   taskQueue: string,
   draft: DraftRef,
+  /** the payment app's sync hooks (custom invoicing, src/apps/state.ts `syncHooksOf`) */
+  syncHooks?: SyncHooks,
 ): Promise<boolean> {
   try {
     await client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
@@ -32,6 +34,7 @@ export async function startInvoiceWorkflow(
           customerKey: draft.customerKey,
           lifecycle: draft.lifecycle,
           draftUntil: draft.draftUntil,
+          ...(syncHooks ? { syncHooks } : {}),
         },
       ],
       typedSearchAttributes: [
