@@ -226,7 +226,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     },
   );
 
-  let shown = { status: s.status as string, number };
+  // what the search attributes show: what the workflow was started with (not `s`, which an Update delivered
+  // with the first task may already have moved before this line runs)
+  let shown = { status: input.lifecycle.status as string, number: input.number ?? null };
   const show = () => {
     if (shown.status === s.status && shown.number === number) return;
     upsertSearchAttributes([
