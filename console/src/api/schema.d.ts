@@ -137,7 +137,8 @@ export interface paths {
          *     at Stripe for `invoice.paid`, `invoice.payment_failed`, `invoice.marked_uncollectible` and
          *     `invoice.voided`, and the key and the endpoint's signing secret are stored write-only: no response
          *     and no log line carries them (`masked_api_key` shows the kind and the last four characters).
-         *     `webhook_secret` (Tally's extension) is the signing secret to use when Stripe returns none (stripe-mock,
+         *     `custom_invoicing`: `enable_draft_sync_hook` / `enable_issuing_sync_hook` (default false): invoices
+         *     wait for the external system's reports (`/apps/custom-invoicing/{invoiceId}/...`). `webhook_secret` (Tally's extension) is the signing secret to use when Stripe returns none (stripe-mock,
          *     or an endpoint managed outside Tally). `create_billing_profile` is accepted and ignored: create a
          *     billing profile naming the app.
          */
@@ -279,6 +280,72 @@ export interface paths {
         put?: never;
         /** Create a Stripe Customer Portal session for the customer */
         post: operations["createStripePortalSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/apps/custom-invoicing/{invoiceId}/draft/synchronized": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the draft synchronized (custom invoicing)
+         * @description As OpenMeter v1. With the app's `enable_draft_sync_hook`, the invoice waits in `draft` until this report; its ids go into `external_references` (`custom_invoicing_id`, `custom_invoicing_number`, `custom_invoicing_line:<lineId>`, `draft_synchronized_at`), with an `invoice.updated` notification. 409 when the invoice does not wait for it (hook not enabled, or its status is past); a repeat is a no-op (the first report stands). 400 for a line the invoice does not have; 404 for an invoice not billed through a custom-invoicing app.
+         */
+        post: operations["customInvoicingDraftSynchronized"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/apps/custom-invoicing/{invoiceId}/issuing/synchronized": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the issuing synchronized (custom invoicing)
+         * @description As OpenMeter v1 (after the draft sync when both hooks are enabled). With `enable_issuing_sync_hook` the invoice is issued (numbered by Tally; the external number is kept as `custom_invoicing_number`) only after this report, then awaits the payment status. 409 out of order; a repeat is a no-op.
+         */
+        post: operations["customInvoicingIssuingSynchronized"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/apps/custom-invoicing/{invoiceId}/payment/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report the payment status (custom invoicing)
+         * @description As OpenMeter v1: `paid`, `payment_failed` (stays payment_processing, the failure shown), `payment_uncollectible`, `action_required` (shown like a failure), `void`. (`payment_overdue` is not taken: Tally's due date makes the invoice overdue.) 409 when the invoice's status does not allow it (not issued yet, or final); a repeat of what the invoice shows already is a no-op.
+         */
+        post: operations["customInvoicingPaymentStatus"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1511,7 +1578,7 @@ export interface components {
         };
         AppCatalogItem: {
             /** @enum {string} */
-            type: "sandbox" | "stripe";
+            type: "sandbox" | "stripe" | "custom_invoicing";
             name: string;
             description: string;
             capabilities: components["schemas"]["AppCapability"][];
@@ -1521,7 +1588,7 @@ export interface components {
         App: {
             id: string;
             /** @enum {string} */
-            type: "sandbox" | "stripe";
+            type: "sandbox" | "stripe" | "custom_invoicing";
             name: string;
             description?: string;
             labels?: {
@@ -1542,6 +1609,10 @@ export interface components {
             livemode?: boolean;
             /** @description stripe only */
             masked_api_key?: string;
+            /** @description custom_invoicing only */
+            enable_draft_sync_hook?: boolean;
+            /** @description custom_invoicing only */
+            enable_issuing_sync_hook?: boolean;
         };
         AppCustomerData: {
             stripe?: {
@@ -2975,6 +3046,15 @@ export interface operations {
                     api_key: string;
                     /** Format: password */
                     webhook_secret?: string;
+                } | {
+                    /** @enum {string} */
+                    type: "custom_invoicing";
+                    name: string;
+                    create_billing_profile?: boolean;
+                    /** @default false */
+                    enable_draft_sync_hook?: boolean;
+                    /** @default false */
+                    enable_issuing_sync_hook?: boolean;
                 };
             };
         };
@@ -3073,7 +3153,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    type: "sandbox" | "stripe";
+                    type: "sandbox" | "stripe" | "custom_invoicing";
                     name: string;
                     description?: string | null;
                     labels?: {
@@ -3081,6 +3161,10 @@ export interface operations {
                     } | null;
                     /** Format: password */
                     secret_api_key?: string;
+                    /** @description custom_invoicing only; invoices started from now on */
+                    enable_draft_sync_hook?: boolean;
+                    /** @description custom_invoicing only */
+                    enable_issuing_sync_hook?: boolean;
                 };
             };
         };
@@ -3362,6 +3446,162 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             409: components["responses"]["IdempotencyKeyInFlight"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    customInvoicingDraftSynchronized: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    invoicing?: {
+                        invoice_number?: string;
+                        external_id?: string;
+                        line_external_ids?: {
+                            line_id: string;
+                            external_id: string;
+                        }[];
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The invoice after the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    customInvoicingIssuingSynchronized: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    invoicing?: {
+                        invoice_number?: string;
+                        /** Format: date-time */
+                        sent_to_customer_at?: string;
+                    };
+                    payment?: {
+                        external_id?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The invoice after the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    customInvoicingPaymentStatus: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                invoiceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    trigger: "paid" | "payment_failed" | "payment_uncollectible" | "action_required" | "void";
+                };
+            };
+        };
+        responses: {
+            /** @description The invoice after the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
