@@ -483,3 +483,79 @@ describe('scheduled starts, active_to, unschedule-cancelation', () => {
     });
   });
 });
+
+describe('edits (the subscription’s own plan version)', () => {
+  const phased = (id: string, trial = 'P1M'): PlanSchedule =>
+    plan({
+      id,
+      phases: [
+        { key: 'trial', duration: trial, hasAdvanceFees: false },
+        { key: 'default', hasAdvanceFees: false },
+      ],
+    });
+
+  it('an immediate edit keeps the phase and its start; the cut period bills the old version', () => {
+    const s = start({ plan: phased('v1', 'P3M') });
+    runUntil(s, t('2026-03-31T10:00:00.000Z'));
+    expect(s.phaseIndex).toBe(0);
+    const now = t('2026-04-10T10:00:00.000Z');
+    expect(applyRequest(s, { kind: 'edit', timing: 'immediate', plan: phased('own-1', 'P3M') }, now)).toBe(
+      undefined,
+    );
+    expect(s.plan.id).toBe('own-1');
+    expect(s.planSince).toBe('2026-04-10T10:00:00.000Z');
+    // still the trial, started at the subscription's start (a change would restart at phase 0 now)
+    expect(s.phaseIndex).toBe(0);
+    expect(s.phaseStartedAt).toBe('2026-01-31T10:00:00.000Z');
+    const cut = s.pendingInvoices.find((i) => i.arrears?.to === '2026-04-10T10:00:00.000Z');
+    expect(cut?.arrears).toMatchObject({ planId: 'v1', phaseKey: 'trial', from: '2026-03-31T10:00:00.000Z' });
+  });
+
+  it('a stretched trial at next_billing_cycle stays at that boundary; a shortened one ends at it', () => {
+    const longer = start({ plan: phased('v1', 'P1M') });
+    applyRequest(
+      longer,
+      { kind: 'edit', timing: 'next_billing_cycle', plan: phased('own-1', 'P2M') },
+      t('2026-02-05T10:00:00.000Z'),
+    );
+    runUntil(longer, t('2026-02-28T10:00:00.000Z'));
+    expect([longer.plan.id, longer.phaseIndex]).toEqual(['own-1', 0]);
+    runUntil(longer, t('2026-03-31T10:00:00.000Z'));
+    expect(longer.phaseIndex).toBe(1);
+
+    const shorter = start({ plan: phased('v1', 'P2M') });
+    applyRequest(
+      shorter,
+      { kind: 'edit', timing: 'next_billing_cycle', plan: phased('own-1', 'P1M') },
+      t('2026-02-05T10:00:00.000Z'),
+    );
+    runUntil(shorter, t('2026-02-28T10:00:00.000Z'));
+    // the edit applies at the boundary where the shortened trial has run out: the next phase starts there
+    expect([shorter.plan.id, shorter.phaseIndex, shorter.phaseStartedAt]).toEqual([
+      'own-1',
+      1,
+      '2026-02-28T10:00:00.000Z',
+    ]);
+  });
+
+  it('unschedule_edit withdraws a scheduled edit only; an edit without the current phase is refused', () => {
+    const s = start({ plan: phased('v1') });
+    const now = t('2026-02-05T10:00:00.000Z');
+    expect(validateRequest(s, { kind: 'unschedule_edit', timing: 'immediate' }, now)).toMatchObject({
+      type: 'conflict',
+    });
+    expect(
+      validateRequest(s, { kind: 'edit', timing: 'immediate', plan: plan({ id: 'own-x' }) }, now),
+    ).toMatchObject({ type: 'bad_request' });
+    applyRequest(s, { kind: 'edit', timing: '2026-02-10T10:00:00.000Z', plan: phased('own-1') }, now);
+    expect(s.pendingChange).toMatchObject({ kind: 'edit', at: '2026-02-10T10:00:00.000Z' });
+    // a cancel-unschedule does not withdraw an edit
+    expect(validateRequest(s, { kind: 'unschedule', timing: 'immediate' }, now)).toMatchObject({
+      type: 'conflict',
+    });
+    expect(applyRequest(s, { kind: 'unschedule_edit', timing: 'immediate' }, now)).toBe(undefined);
+    expect(s.pendingChange).toBeUndefined();
+    runUntil(s, t('2026-02-28T10:00:00.000Z'));
+    expect(s.plan.id).toBe('v1');
+  });
+});
