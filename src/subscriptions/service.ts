@@ -27,6 +27,7 @@ import {
   getVersionWithOrigins,
   resolvePlan,
   type CustomPlanInput,
+  type ItemSource,
   type PlanRef,
   type RateCardChange,
   type SubscriptionPlanVersion,
@@ -362,6 +363,15 @@ function phaseStarts(
   return out;
 }
 
+/** How the changes of `switchToDerived` are marked and named. */
+export interface DerivedSwitchOptions {
+  source: ItemSource;
+  /** the field of change i in errors, e.g. `body.customizations[2]` */
+  fieldOf: (index: number) => string;
+  /** recorded on the origins of the items it adds or changes (e.g. an add-on's id) */
+  ref?: Record<string, string>;
+}
+
 /** How far in the past `active_from` may be and still mean "now" (clock skew between client and server). */
 const ACTIVE_FROM_SKEW_MS = 60_000;
 
@@ -563,6 +573,81 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     return getSubscription(em(), row.id);
   }
 
+  /**
+   * Derives the subscription's next own version from the one it is on (`changes`, items marked
+   * `opts.source`) and has the workflow switch to it with `timing` (the `edit` Update: a plan change's
+   * timings and proration, the phase kept). Refused (409/400 naming fields) with nothing changed when a
+   * change is already scheduled, the timing has passed, a change does not fit, or a stretched phase would
+   * end before the switch. Edits use it; add-ons can (`source: 'addon'`, `ref`).
+   */
+  async function switchToDerived(
+    row: Row,
+    changes: RateCardChange[],
+    timing: Timing,
+    opts: DerivedSwitchOptions,
+  ): Promise<SubscriptionView> {
+    const id = row.id;
+    if (row.status === 'scheduled')
+      throw conflict(
+        `subscription ${id} starts at ${instant(row.active_from)}; it can be edited once active`,
+      );
+    if (row.pending_change)
+      throw conflict(
+        `a ${row.pending_change.kind} is already scheduled (${row.pending_change.at}); unschedule it first`,
+      );
+    const now = new Date();
+    const period = currentPeriodOf(row, now);
+    let effective = now.getTime();
+    if (timing === 'next_billing_cycle') effective = period ? period.to.getTime() : effective;
+    else if (timing !== 'immediate') {
+      effective = Date.parse(timing);
+      if (effective <= now.getTime()) {
+        const detail = `timing ${timing} is not in the future`;
+        throw invalid(detail, [{ field: 'body.timing', reason: detail }]);
+      }
+    }
+    const base = await getVersionWithOrigins(em(), row.plan_id);
+    const index = base.phases.findIndex((p) => p.key === row.phase_key);
+    const starts = phaseStarts(base.phases, Math.max(index, 0), instant(row.phase_started_at));
+    const version = await deriveSubscriptionVersion(em(), {
+      ownerSubscriptionId: row.id,
+      base,
+      changes,
+      source: opts.source,
+      fieldOf: opts.fieldOf,
+      ...(opts.ref ? { ref: opts.ref } : {}),
+      phaseStarts: starts,
+      frozenPhases: base.phases.slice(0, Math.max(index, 0)).map((p) => p.key),
+    });
+    // a stretched phase must still end after the edit takes effect (else it would end in the past)
+    const bad: InvalidParam[] = [];
+    changes.forEach((c, i) => {
+      if (c.op !== 'stretch_phase' || !starts[c.phase_key]) return;
+      const phase = version.phases.find((p) => p.key === c.phase_key)!;
+      const end = addDuration(new Date(starts[c.phase_key]), phase.duration!).getTime();
+      if (end <= effective)
+        bad.push({
+          field: `${opts.fieldOf(i)}.extend_by`,
+          reason: `phase ${c.phase_key} would end at ${instant(new Date(end))}, before the edit takes effect (${instant(new Date(effective))})`,
+        });
+    });
+    if (bad.length) {
+      await deleteSubscriptionVersion(em(), version.id);
+      throw conflict(bad.map((b) => b.reason).join('; '), { invalid_parameters: bad });
+    }
+    try {
+      return await send(row, (h) =>
+        h.executeUpdate(editUpdate, { args: [{ timing, plan: toPlanSchedule(version) }] }),
+      );
+    } catch (e) {
+      // refused (or not known to be applied): the version stays only when the workflow took it
+      const after = await findRow(em(), row.id);
+      const taken = after?.plan_id === version.id || after?.pending_change?.plan?.id === version.id;
+      if (!taken && !(e instanceof UnavailableError)) await deleteSubscriptionVersion(em(), version.id);
+      throw e;
+    }
+  }
+
   return {
     create,
     get: (id: string) => getSubscription(em(), id),
@@ -615,66 +700,19 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         if (row.pending_change?.kind !== 'edit') throw conflict(`subscription ${id} has no scheduled edit`);
         return send(row, (h) => h.executeUpdate(unscheduleEditUpdate, { args: [] }));
       }
-      const changes = rateCardChanges(customizations, 'body.customizations');
-      if (row.status === 'scheduled')
-        throw conflict(
-          `subscription ${id} starts at ${instant(row.active_from)}; it can be edited once active`,
-        );
-      if (row.pending_change)
-        throw conflict(
-          `a ${row.pending_change.kind} is already scheduled (${row.pending_change.at}); unschedule it first`,
-        );
-      const now = new Date();
-      const period = currentPeriodOf(row, now);
-      let effective = now.getTime();
-      if (timing === 'next_billing_cycle') effective = period ? period.to.getTime() : effective;
-      else if (timing !== 'immediate') {
-        effective = Date.parse(timing);
-        if (effective <= now.getTime()) {
-          const detail = `timing ${timing} is not in the future`;
-          throw invalid(detail, [{ field: 'body.timing', reason: detail }]);
-        }
-      }
-      const base = await getVersionWithOrigins(em(), row.plan_id);
-      const index = base.phases.findIndex((p) => p.key === row.phase_key);
-      const starts = phaseStarts(base.phases, Math.max(index, 0), instant(row.phase_started_at));
-      const version = await deriveSubscriptionVersion(em(), {
-        ownerSubscriptionId: row.id,
-        base,
-        changes,
+      return switchToDerived(row, rateCardChanges(customizations, 'body.customizations'), timing, {
         source: 'edit',
         fieldOf: (i) => `body.customizations[${i}]`,
-        phaseStarts: starts,
-        frozenPhases: base.phases.slice(0, Math.max(index, 0)).map((p) => p.key),
       });
-      // a stretched phase must still end after the edit takes effect (else it would end in the past)
-      const bad: InvalidParam[] = [];
-      changes.forEach((c, i) => {
-        if (c.op !== 'stretch_phase' || !starts[c.phase_key]) return;
-        const phase = version.phases.find((p) => p.key === c.phase_key)!;
-        const end = addDuration(new Date(starts[c.phase_key]), phase.duration!).getTime();
-        if (end <= effective)
-          bad.push({
-            field: `body.customizations[${i}].extend_by`,
-            reason: `phase ${c.phase_key} would end at ${instant(new Date(end))}, before the edit takes effect (${instant(new Date(effective))})`,
-          });
-      });
-      if (bad.length) {
-        await deleteSubscriptionVersion(em(), version.id);
-        throw conflict(bad.map((b) => b.reason).join('; '), { invalid_parameters: bad });
-      }
-      try {
-        return await send(row, (h) =>
-          h.executeUpdate(editUpdate, { args: [{ timing, plan: toPlanSchedule(version) }] }),
-        );
-      } catch (e) {
-        // refused (or not known to be applied): the version stays only when the workflow took it
-        const after = await findRow(em(), row.id);
-        const taken = after?.plan_id === version.id || after?.pending_change?.plan?.id === version.id;
-        if (!taken && !(e instanceof UnavailableError)) await deleteSubscriptionVersion(em(), version.id);
-        throw e;
-      }
     },
+
+    /** `switchToDerived` for another domain's changes (e.g. add-ons: `source: 'addon'`) */
+    switchToDerived: async (
+      id: string,
+      changes: RateCardChange[],
+      timing: Timing,
+      opts: DerivedSwitchOptions,
+    ): Promise<SubscriptionView> => switchToDerived(await activeRow(id), changes, timing, opts),
 
     async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
