@@ -435,15 +435,9 @@ export function validateRequest(
     if (state.status === 'scheduled' && at <= ms(state.activeFrom)) {
       return {
         type: 'bad_request',
-        message: `timing ${req.timing} is not after the subscription's start (${state.activeFrom}); cancel it immediately instead`,
+        message: `timing ${req.timing} is not after the subscription's start (${state.activeFrom}); ${req.kind === 'cancel' ? 'cancel it immediately instead' : 'use immediate to change it before its start'}`,
       };
     }
-  }
-  if (state.status === 'scheduled' && req.kind !== 'cancel') {
-    return {
-      type: 'conflict',
-      message: `the subscription starts at ${state.activeFrom}; its plan can be ${req.kind === 'edit' ? 'edited' : 'changed'} once it is active`,
-    };
   }
   if (pending?.kind === 'cancel') {
     // a cancelation may be brought forward (e.g. immediate after next_billing_cycle), never pushed back
@@ -493,6 +487,26 @@ export function applyRequest(
   if (rejection) return rejection;
   if (req.kind === 'unschedule' || req.kind === 'unschedule_edit') {
     state.pendingChange = undefined;
+    return undefined;
+  }
+  const beforeStart =
+    state.status === 'scheduled' && (req.timing === 'immediate' || req.timing === 'next_billing_cycle');
+  if (beforeStart && req.kind !== 'cancel') {
+    // before the start (immediate, or next_billing_cycle: the first period has not begun): the new version
+    // replaces the old one from the start; nothing was billed, the start invoice is the new version's
+    state.plan = req.plan!;
+    state.phaseIndex = 0;
+    state.phaseStartedAt = state.activeFrom;
+    state.planSince = state.activeFrom;
+    state.period = periodFrom(state, ms(state.activeFrom));
+    state.pendingInvoices = [];
+    const advance = advanceOf(state);
+    if (advance)
+      state.pendingInvoices.push({
+        invoiceKey: `${state.subscriptionId}:${advance.from}:advance`,
+        dueAt: state.activeFrom,
+        advance,
+      });
     return undefined;
   }
   if (state.status === 'scheduled' && req.kind === 'cancel' && req.timing === 'immediate') {

@@ -576,9 +576,9 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
   /**
    * Derives the subscription's next own version from the one it is on (`changes`, items marked
    * `opts.source`) and has the workflow switch to it with `timing` (the `edit` Update: a plan change's
-   * timings and proration, the phase kept). Refused (409/400 naming fields) with nothing changed when a
-   * change is already scheduled, the timing has passed, a change does not fit, or a stretched phase would
-   * end before the switch. Edits use it; add-ons can (`source: 'addon'`, `ref`).
+   * timings and proration, the phase kept; before a scheduled start `immediate` replaces the version from
+   * the start). Refused (409/400 naming fields) with nothing changed when a change is already scheduled,
+   * the timing has passed, a change does not fit, or a stretched phase would end before the switch. Edits use it; add-ons can (`source: 'addon'`, `ref`).
    */
   async function switchToDerived(
     row: Row,
@@ -587,10 +587,6 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     opts: DerivedSwitchOptions,
   ): Promise<SubscriptionView> {
     const id = row.id;
-    if (row.status === 'scheduled')
-      throw conflict(
-        `subscription ${id} starts at ${instant(row.active_from)}; it can be edited once active`,
-      );
     if (row.pending_change)
       throw conflict(
         `a ${row.pending_change.kind} is already scheduled (${row.pending_change.at}); unschedule it first`,

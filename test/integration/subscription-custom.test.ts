@@ -524,3 +524,52 @@ describe('edits', () => {
     expect(canceled.status).toBe(409);
   });
 });
+
+describe('before a scheduled start', () => {
+  it('a plan change and an edit, immediate, replace the contract from the start; billed as such', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const { f } = await setup(h);
+    await f.plan('pro', defaultPhase([flat('platform', '30')]));
+    const team = await f.plan('team', defaultPhase([flat('platform', '50'), flat('support', '10')]));
+    const start = Date.parse(new Date(Date.now() + 10 * DAY).toISOString());
+    const sub = await f.subscribe({
+      customer: { key: 'acme-inc' },
+      plan: { key: 'pro' },
+      active_from: isoOf(start),
+    });
+    expect(sub.status).toBe('scheduled');
+    // a timestamp at or before the start is refused
+    const early = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'team' }, timing: isoOf(start - DAY) });
+    expect(early.status).toBe(400);
+
+    const changed = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'team' }, timing: 'immediate' });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({
+      status: 'scheduled',
+      plan: { id: team.id, key: 'team', version: 1 },
+      pending_changes: [],
+      active_from: isoOf(start),
+    });
+    const edited = await patch(h, sub.id, {
+      customizations: [{ op: 'remove_item', phase_key: 'default', item_key: 'support' }],
+    });
+    expect(edited.status).toBe(200);
+    expect(edited.body.status).toBe('scheduled');
+    expect(edited.body.plan).toEqual({ id: team.id, key: 'team', version: 1 });
+    // replaced from the start: nothing ends at an edit instant
+    expect(edited.body.phases[0].items.map((i: any) => [i.rate_card.key, i.origin, i.active_from])).toEqual([
+      ['platform', 'plan', isoOf(start)],
+    ]);
+
+    await advanceTo(h, month(start, 1) + 3600_000, [sub.id]);
+    const invs = await invoices(h, sub.id, 1);
+    expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([
+      [isoOf(start), isoOf(month(start, 1)), '50.00'],
+    ]);
+    expect(amounts(invs[0])).toEqual([['platform', '50.00']]);
+  });
+});

@@ -100,7 +100,8 @@ describe('scheduled subscriptions', () => {
     const active = await h.app.api.get(`${P}/subscriptions?filter[status][eq]=active`);
     expect(active.body.data).toEqual([]);
 
-    // a plan change waits for the start; a cancelation before the start is refused (immediate cancels it)
+    // a plan change conflicts with the scheduled end (active_to); a cancelation before the start is
+    // refused (immediate cancels it)
     const change = await h.app.api
       .post(`${P}/subscriptions/${sub.id}/change`)
       .send({ plan: { key: 'pro' }, timing: 'immediate' });

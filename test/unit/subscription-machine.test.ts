@@ -425,7 +425,7 @@ describe('scheduled starts, active_to, unschedule-cancelation', () => {
     expect(runUntil(s, t('2026-06-01T00:00:00Z'))).toEqual([]);
   });
 
-  it('before the start: a cancel must fall after active_from; plan changes wait for the start', () => {
+  it('before the start: a cancel must fall after active_from; a change must too, or be immediate', () => {
     const s = scheduled();
     const now = t('2026-01-20T00:00:00Z');
     expect(validateRequest(s, { kind: 'cancel', timing: from }, now)).toMatchObject({ type: 'bad_request' });
@@ -435,9 +435,11 @@ describe('scheduled starts, active_to, unschedule-cancelation', () => {
     expect(validateRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, now)).toBeUndefined();
     expect(validateRequest(s, { kind: 'cancel', timing: 'next_billing_cycle' }, now)).toBeUndefined();
     const other = plan({ id: 'basic-v1', key: 'basic' });
-    expect(validateRequest(s, { kind: 'change', timing: 'immediate', plan: other }, now)).toMatchObject({
-      type: 'conflict',
+    // a change timed at or before the start is refused; immediate replaces the plan from the start
+    expect(validateRequest(s, { kind: 'change', timing: from, plan: other }, now)).toMatchObject({
+      type: 'bad_request',
     });
+    expect(validateRequest(s, { kind: 'change', timing: 'immediate', plan: other }, now)).toBeUndefined();
     // a cancel scheduled before the start applies after it
     applyRequest(s, { kind: 'cancel', timing: '2026-02-10T00:00:00.000Z' }, now);
     expect(runUntil(s, t('2026-02-05T00:00:00Z'))).toHaveLength(1);
@@ -557,5 +559,53 @@ describe('edits (the subscription’s own plan version)', () => {
     expect(s.pendingChange).toBeUndefined();
     runUntil(s, t('2026-02-28T10:00:00.000Z'));
     expect(s.plan.id).toBe('v1');
+  });
+});
+
+describe('a plan change before a scheduled start', () => {
+  const from = '2026-02-01T00:00:00.000Z';
+  const scheduled = () =>
+    initialState(
+      {
+        subscriptionId: 'sub',
+        customerId: 'cus',
+        activeFrom: from,
+        billingAnchor: from,
+        plan: plan({ phases: [{ key: 'default', hasAdvanceFees: true }] }),
+      },
+      t('2026-01-10T00:00:00.000Z'),
+    );
+
+  it('immediate replaces the plan from the start: its start invoice is the new plan’s, or none', () => {
+    const s = scheduled();
+    expect(s.pendingInvoices).toHaveLength(1);
+    const other = plan({ id: 'basic-v1', key: 'basic', billingCadence: 'P1W' });
+    expect(
+      applyRequest(s, { kind: 'change', timing: 'immediate', plan: other }, t('2026-01-20T00:00:00Z')),
+    ).toBe(undefined);
+    expect(s).toMatchObject({
+      status: 'scheduled',
+      plan: { id: 'basic-v1' },
+      phaseStartedAt: from,
+      planSince: from,
+    });
+    expect(s.pendingChange).toBeUndefined();
+    // the first period on the new cadence; the new plan has no in-advance fees: no start invoice
+    expect(s.period).toMatchObject({ from, to: '2026-02-08T00:00:00.000Z' });
+    expect(s.pendingInvoices).toEqual([]);
+    expect(runUntil(s, t('2026-02-08T00:00:00Z')).map((i) => i.arrears?.planId)).toEqual(['basic-v1']);
+  });
+
+  it('a timestamp after the start is a pending change applied once active', () => {
+    const s = scheduled();
+    const other = plan({ id: 'basic-v1', key: 'basic' });
+    applyRequest(
+      s,
+      { kind: 'change', timing: '2026-02-10T00:00:00.000Z', plan: other },
+      t('2026-01-20T00:00:00Z'),
+    );
+    expect(s.pendingChange).toMatchObject({ kind: 'change', at: '2026-02-10T00:00:00.000Z' });
+    runUntil(s, t('2026-02-10T00:00:00Z'));
+    expect([s.status, s.plan.id]).toEqual(['active', 'basic-v1']);
   });
 });
