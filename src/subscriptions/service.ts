@@ -586,7 +586,6 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     timing: Timing,
     opts: DerivedSwitchOptions,
   ): Promise<SubscriptionView> {
-    const id = row.id;
     if (row.pending_change)
       throw conflict(
         `a ${row.pending_change.kind} is already scheduled (${row.pending_change.at}); unschedule it first`,

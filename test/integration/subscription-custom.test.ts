@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are checked field by field */
 /**
  * Issue 13: custom plans, per-rate-card overrides at creation and edits with timing, through the API and the
  * real workflow on the time-skipping server; every invoice compared with one computed by hand.
