@@ -23,6 +23,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, unwrap, type Schemas } from '../api/client';
 import { InvoicingTab } from './Invoices';
+import { CustomerStripeCard } from './Apps';
 import { CustomerBillingCard } from './Profiles';
 import { cadenceLabel, when, workflowUrl } from '../lib/format';
 import { customerKey } from '../lib/keys';
@@ -324,6 +325,7 @@ function Overview({ customer: c }: { customer: Customer }) {
         </Item>
       </SimpleGrid>
       <CustomerBillingCard customerId={c.id} />
+      <CustomerStripeCard customerId={c.id} />
     </Stack>
   );
 }
