@@ -1,4 +1,14 @@
-import { Alert, Button, Center, Group, Loader, Table, Text } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Center,
+  Group,
+  Loader,
+  PasswordInput,
+  Table,
+  Text,
+  type PasswordInputProps,
+} from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { ApiError } from '../api/client';
@@ -231,4 +241,12 @@ export function PagedTable<T>({
       <Pager page={page} size={size} total={totalOf(list.data.meta)} onPage={setPage} />
     </>
   );
+}
+
+/**
+ * A write-only secret's field: a password input (never filled from the API, no autocomplete) that tells
+ * screen readers when it is invalid (Mantine's PasswordInput leaves out `aria-invalid`).
+ */
+export function SecretInput(props: PasswordInputProps) {
+  return <PasswordInput autoComplete="off" aria-invalid={props.error ? true : undefined} {...props} />;
 }

@@ -14,7 +14,6 @@ import {
   Code,
   Group,
   Modal,
-  PasswordInput,
   SimpleGrid,
   Stack,
   Text,
@@ -27,7 +26,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, unwrap, type Schemas } from '../api/client';
 import type { paths } from '../api/schema';
 import { when } from '../lib/format';
-import { ErrorMessage, FormFooter, Loading, PagedTable, useApiForm } from '../lib/ui';
+import { ErrorMessage, FormFooter, SecretInput, Loading, PagedTable, useApiForm } from '../lib/ui';
 import { useProfiles } from './Profiles';
 
 type App = Schemas['App'];
@@ -218,19 +217,17 @@ function InstallApp({ item, onClose }: { item: CatalogItem; onClose: () => void 
           />
           {item.type === 'stripe' && (
             <>
-              <PasswordInput
+              <SecretInput
                 label="Secret API key"
                 description="A secret (sk_…) or restricted (rk_…) key. Checked with Stripe, stored write-only: it is never shown again."
                 required
-                autoComplete="off"
                 value={apiKey}
                 onChange={(e) => setApiKey(e.currentTarget.value)}
                 error={f('api_key')}
               />
-              <PasswordInput
+              <SecretInput
                 label="Webhook signing secret"
                 description="Only when Stripe returns none for the endpoint Tally registers (stripe-mock, or an endpoint managed outside Tally)."
-                autoComplete="off"
                 value={webhookSecret}
                 onChange={(e) => setWebhookSecret(e.currentTarget.value)}
                 error={f('webhook_secret')}
@@ -453,10 +450,9 @@ function EditApp({ app, onClose }: { app: App; onClose: () => void }) {
             error={f('description')}
           />
           {app.type === 'stripe' && (
-            <PasswordInput
+            <SecretInput
               label="New secret API key"
               description={`Now ${app.masked_api_key || '—'}. Empty: keep it. A new key is checked with Stripe and stored write-only.`}
-              autoComplete="off"
               value={newKey}
               onChange={(e) => setNewKey(e.currentTarget.value)}
               error={f('secret_api_key')}

@@ -14,7 +14,6 @@ import {
   Group,
   Modal,
   MultiSelect,
-  PasswordInput,
   Select,
   SimpleGrid,
   Stack,
@@ -30,7 +29,15 @@ import { Fragment, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, unwrap, type Schemas } from '../api/client';
 import { when } from '../lib/format';
-import { ErrorMessage, FormFooter, GroupError, Loading, PagedTable, useApiForm } from '../lib/ui';
+import {
+  ErrorMessage,
+  FormFooter,
+  SecretInput,
+  GroupError,
+  Loading,
+  PagedTable,
+  useApiForm,
+} from '../lib/ui';
 
 type Channel = Schemas['NotificationChannel'];
 type Rule = Schemas['NotificationRule'];
@@ -395,14 +402,13 @@ function ChannelForm({
             onChange={(e) => setUrl(e.currentTarget.value)}
             error={f('url')}
           />
-          <PasswordInput
+          <SecretInput
             label="Signing secret"
             description={
               channel
                 ? 'Write-only. Empty: keep the current secret.'
                 : 'Optional (whsec_… or 32–100 base64 characters). Empty: Tally generates one and shows it once.'
             }
-            autoComplete="off"
             value={secret}
             onChange={(e) => setSecret(e.currentTarget.value)}
             error={f('signing_secret')}
@@ -727,11 +733,7 @@ function RuleForm({ rule, onClose }: { rule?: Rule; onClose: () => void }) {
                     value={t.type}
                     allowDeselect={false}
                     onChange={(v) =>
-                      setThresholds((ts) =>
-                        ts.map((x, j) =>
-                          j === i ? { ...x, type: (v ?? 'percent') } : x,
-                        ),
-                      )
+                      setThresholds((ts) => ts.map((x, j) => (j === i ? { ...x, type: v ?? 'percent' } : x)))
                     }
                     error={f(`thresholds[${i}].type`)}
                   />
