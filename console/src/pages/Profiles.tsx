@@ -21,7 +21,7 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, unwrap, type Schemas } from '../api/client';
-import { ErrorMessage, GroupError, Loading, useFormErrors } from '../lib/ui';
+import { ErrorMessage, FormFooter, GroupError, Loading, useApiForm } from '../lib/ui';
 import { ROLE_CAPABILITY, ROLE_LABEL, useInstalledApps, type Role } from './Apps';
 
 type Profile = Schemas['BillingProfile'];
@@ -475,11 +475,7 @@ function WorkflowInputs({
           error={error(`${WF}.payment.due_after`)}
         />
       </SimpleGrid>
-      {error(WF) && (
-        <Text size="xs" c="red">
-          {error(WF)}
-        </Text>
-      )}
+      <GroupError error={error(WF)} />
     </>
   );
 }
@@ -508,51 +504,52 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
     payment: profile?.apps.payment.id ?? SANDBOX_APP_ID,
     tax: profile?.apps.tax.id ?? SANDBOX_APP_ID,
   });
-  const errors = useFormErrors([
-    'apps',
-    ...ROLES.map((r) => `apps.${r}`),
-    'name',
-    'description',
-    'supplier',
-    'supplier.name',
-    'supplier.email',
-    'supplier.tax_id',
-    'supplier.addresses',
-    ...ADDRESS_FIELDS.map(([f]) => `supplier.addresses.billing_address.${f}`),
-    ...WORKFLOW_ERROR_FIELDS,
-    'default',
-  ]);
-  const save = useMutation({
-    mutationFn: () => {
-      const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
-      const body: Schemas['BillingProfileReplace'] = {
-        name,
-        ...(description.trim() ? { description } : {}),
-        ...(profile?.labels ? { labels: profile.labels } : {}),
-        supplier: {
-          ...(profile?.supplier.key ? { key: profile.supplier.key } : {}),
-          ...(supplier.name.trim() ? { name: supplier.name.trim() } : {}),
-          ...(supplier.email.trim() ? { email: supplier.email.trim() } : {}),
-          ...(supplier.tax_id.trim() ? { tax_id: { code: supplier.tax_id.trim() } } : {}),
-          ...(Object.keys(addr).length ? { addresses: { billing_address: addr } } : {}),
-        },
-        ...(workflowOf(wf) ? { workflow: workflowOf(wf) } : {}),
-        apps: profile
-          ? profile.apps
-          : { invoicing: { id: apps.invoicing }, payment: { id: apps.payment }, tax: { id: apps.tax } },
-        default: isDefault,
-      };
-      return profile
-        ? unwrap(api.PUT('/v3/openmeter/profiles/{id}', { params: { path: { id: profile.id } }, body }))
-        : unwrap(api.POST('/v3/openmeter/profiles', { body }));
+  const save = useApiForm(
+    [
+      'apps',
+      ...ROLES.map((r) => `apps.${r}`),
+      'name',
+      'description',
+      'supplier',
+      'supplier.name',
+      'supplier.email',
+      'supplier.tax_id',
+      'supplier.addresses',
+      ...ADDRESS_FIELDS.map(([f]) => `supplier.addresses.billing_address.${f}`),
+      ...WORKFLOW_ERROR_FIELDS,
+      'default',
+    ],
+    {
+      mutationFn: () => {
+        const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
+        const body: Schemas['BillingProfileReplace'] = {
+          name,
+          ...(description.trim() ? { description } : {}),
+          ...(profile?.labels ? { labels: profile.labels } : {}),
+          supplier: {
+            ...(profile?.supplier.key ? { key: profile.supplier.key } : {}),
+            ...(supplier.name.trim() ? { name: supplier.name.trim() } : {}),
+            ...(supplier.email.trim() ? { email: supplier.email.trim() } : {}),
+            ...(supplier.tax_id.trim() ? { tax_id: { code: supplier.tax_id.trim() } } : {}),
+            ...(Object.keys(addr).length ? { addresses: { billing_address: addr } } : {}),
+          },
+          ...(workflowOf(wf) ? { workflow: workflowOf(wf) } : {}),
+          apps: profile
+            ? profile.apps
+            : { invoicing: { id: apps.invoicing }, payment: { id: apps.payment }, tax: { id: apps.tax } },
+          default: isDefault,
+        };
+        return profile
+          ? unwrap(api.PUT('/v3/openmeter/profiles/{id}', { params: { path: { id: profile.id } }, body }))
+          : unwrap(api.POST('/v3/openmeter/profiles', { body }));
+      },
+      onSuccess: async () => {
+        await qc.invalidateQueries({ queryKey: ['profiles'] });
+        onClose();
+      },
     },
-    onMutate: () => errors.clear(),
-    onError: errors.take,
-    onSuccess: async () => {
-      await qc.invalidateQueries({ queryKey: ['profiles'] });
-      onClose();
-    },
-  });
+  );
+  const errors = save.errors;
   return (
     <Modal
       opened
@@ -614,11 +611,7 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
               />
             ))}
           </SimpleGrid>
-          {(errors.field('supplier') ?? errors.field('supplier.addresses')) && (
-            <Text size="xs" c="red">
-              {errors.field('supplier') ?? errors.field('supplier.addresses')}
-            </Text>
-          )}
+          <GroupError error={errors.field('supplier') ?? errors.field('supplier.addresses')} />
           <Text size="sm" fw={500}>
             Invoicing workflow
           </Text>
@@ -636,15 +629,7 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
             onChange={(e) => setDefault(e.currentTarget.checked)}
             error={errors.field('default')}
           />
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              Save profile
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save profile" busy={save.isPending} />
         </Stack>
       </form>
     </Modal>
@@ -725,8 +710,7 @@ function CustomerBillingForm({
 }) {
   const [profileId, setProfileId] = useState<string>(current.billing_profile?.id ?? '');
   const [wf, setWf] = useState<WorkflowFields>(workflowFieldsOf(current.workflow));
-  const errors = useFormErrors(['billing_profile', 'billing_profile.id', ...WORKFLOW_ERROR_FIELDS]);
-  const save = useMutation({
+  const save = useApiForm(['billing_profile', 'billing_profile.id', ...WORKFLOW_ERROR_FIELDS], {
     mutationFn: () =>
       unwrap(
         api.PUT('/v3/openmeter/customers/{customerId}/billing', {
@@ -737,13 +721,12 @@ function CustomerBillingForm({
           },
         }),
       ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async () => {
       await onSaved();
       onClose();
     },
   });
+  const errors = save.errors;
   return (
     <Modal opened onClose={onClose} title="Billing settings" size="xl">
       <form
@@ -773,15 +756,12 @@ function CustomerBillingForm({
             error={errors.field}
             override
           />
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              Save billing settings
-            </Button>
-          </Group>
+          <FormFooter
+            error={errors.other}
+            onCancel={onClose}
+            submit="Save billing settings"
+            busy={save.isPending}
+          />
         </Stack>
       </form>
     </Modal>
