@@ -10,6 +10,8 @@ import { CatalogPage, PlanPage } from './pages/Catalog';
 import { CustomersPage, CustomerPage } from './pages/Billing';
 import { InvoicePage } from './pages/Invoices';
 import { SettingsPage } from './pages/Settings';
+import { AppPage } from './pages/Apps';
+import { NotificationEventPage } from './pages/Notifications';
 
 export function App() {
   const [token, setToken] = useState(session.token());
@@ -46,6 +48,10 @@ export function App() {
         <Route path="/billing/customers/:customerId/:tab" element={<CustomerPage />} />
         <Route path="/billing/invoices/:invoiceId" element={<InvoicePage />} />
         <Route path="/settings" element={<SettingsPage />} />
+        <Route path="/settings/apps/:appId" element={<AppPage />} />
+        <Route path="/settings/notifications/:section" element={<SettingsPage />} />
+        <Route path="/settings/notifications/events/:eventId" element={<NotificationEventPage />} />
+        <Route path="/settings/:tab" element={<SettingsPage />} />
         <Route path="*" element={<Navigate to="/meters" replace />} />
       </Routes>
     </Layout>

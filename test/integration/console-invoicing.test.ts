@@ -146,6 +146,7 @@ describe('the console: billing profiles', () => {
       'subscription periods, late usage PT1M',
       'manual approval',
       'send invoice, due after P14D',
+      'Sandbox',
       expect.stringContaining('Edit'),
     ]);
     const list = await api(`${P}/profiles`);

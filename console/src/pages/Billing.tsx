@@ -18,33 +18,22 @@ import {
   Timeline,
   Title,
 } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, unwrap, type Schemas } from '../api/client';
 import { InvoicingTab } from './Invoices';
+import { CustomerStripeCard } from './Apps';
 import { CustomerBillingCard } from './Profiles';
 import { cadenceLabel, when, workflowUrl } from '../lib/format';
 import { customerKey } from '../lib/keys';
-import { ErrorMessage, Loading, Pager, useFormErrors } from '../lib/ui';
+import { ErrorMessage, FormFooter, GroupError, Loading, PagedTable, useApiForm } from '../lib/ui';
 
 type Customer = Schemas['BillingCustomer'];
 type Subscription = Schemas['Subscription'];
 
-const PAGE = 20;
-
 export function CustomersPage() {
-  const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
-  const customers = useQuery({
-    queryKey: ['customers', page],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/customers', {
-          params: { query: { 'page[size]': PAGE, 'page[number]': page } },
-        }),
-      ),
-  });
   return (
     <Stack>
       <Group justify="space-between">
@@ -54,44 +43,36 @@ export function CustomersPage() {
       <Title order={3} size="h4">
         Customers
       </Title>
-      {customers.isPending && <Loading what="customers" />}
-      <ErrorMessage error={customers.error} />
-      {customers.data && (
-        <>
-          <Table.ScrollContainer minWidth={500}>
-            <Table striped highlightOnHover>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Key</Table.Th>
-                  <Table.Th>Subjects</Table.Th>
-                  <Table.Th>Currency</Table.Th>
-                  <Table.Th>Created</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {customers.data.data.map((c) => (
-                  <Table.Tr key={c.id}>
-                    <Table.Td>
-                      <Anchor component={Link} to={`/billing/customers/${c.id}/overview`}>
-                        {c.name}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>
-                      <Code>{c.key}</Code>
-                    </Table.Td>
-                    <Table.Td>{c.usage_attribution.subject_keys.join(', ') || '—'}</Table.Td>
-                    <Table.Td>{c.currency ?? '—'}</Table.Td>
-                    <Table.Td>{when(c.created_at)}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          {customers.data.data.length === 0 && <Text c="dimmed">No customers yet.</Text>}
-          <Pager page={page} size={PAGE} total={customers.data.meta.page.total} onPage={setPage} />
-        </>
-      )}
+      <PagedTable
+        queryKey={['customers']}
+        fetchPage={(p) =>
+          unwrap(
+            api.GET('/v3/openmeter/customers', {
+              params: { query: { 'page[size]': p.size, 'page[number]': p.number } },
+            }),
+          )
+        }
+        label="Customers"
+        what="customers"
+        empty="No customers yet."
+        minWidth={500}
+        highlightOnHover
+        rowKey={(c) => c.id}
+        columns={[
+          {
+            header: 'Name',
+            cell: (c) => (
+              <Anchor component={Link} to={`/billing/customers/${c.id}/overview`}>
+                {c.name}
+              </Anchor>
+            ),
+          },
+          { header: 'Key', cell: (c) => <Code>{c.key}</Code> },
+          { header: 'Subjects', cell: (c) => c.usage_attribution.subject_keys.join(', ') || '—' },
+          { header: 'Currency', cell: (c) => c.currency ?? '—' },
+          { header: 'Created', cell: (c) => when(c.created_at) },
+        ]}
+      />
       <CreateCustomer opened={creating} onClose={() => setCreating(false)} />
     </Stack>
   );
@@ -115,44 +96,45 @@ function CreateCustomer({ opened, onClose }: { opened: boolean; onClose: () => v
   const [email, setEmail] = useState('');
   const [currency, setCurrency] = useState('');
   const [address, setAddress] = useState<Record<string, string>>({});
-  const errors = useFormErrors([
-    'name',
-    'key',
-    'usage_attribution',
-    'primary_email',
-    'currency',
-    'billing_address',
-    ...ADDRESS_FIELDS.map(([f]) => `billing_address.${f}`),
-  ]);
   const shownKey = key ?? customerKey(name);
-  const create = useMutation({
-    mutationFn: () => {
-      const subjectKeys = subjects
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
-      return unwrap(
-        api.POST('/v3/openmeter/customers', {
-          body: {
-            name,
-            key: shownKey,
-            ...(subjectKeys.length ? { usage_attribution: { subject_keys: subjectKeys } } : {}),
-            ...(email ? { primary_email: email } : {}),
-            ...(currency ? { currency: currency.trim().toUpperCase() } : {}),
-            ...(Object.keys(addr).length ? { billing_address: addr } : {}),
-          },
-        }),
-      );
+  const create = useApiForm(
+    [
+      'name',
+      'key',
+      'usage_attribution',
+      'primary_email',
+      'currency',
+      'billing_address',
+      ...ADDRESS_FIELDS.map(([f]) => `billing_address.${f}`),
+    ],
+    {
+      mutationFn: () => {
+        const subjectKeys = subjects
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
+        return unwrap(
+          api.POST('/v3/openmeter/customers', {
+            body: {
+              name,
+              key: shownKey,
+              ...(subjectKeys.length ? { usage_attribution: { subject_keys: subjectKeys } } : {}),
+              ...(email ? { primary_email: email } : {}),
+              ...(currency ? { currency: currency.trim().toUpperCase() } : {}),
+              ...(Object.keys(addr).length ? { billing_address: addr } : {}),
+            },
+          }),
+        );
+      },
+      onSuccess: async (c) => {
+        await qc.invalidateQueries({ queryKey: ['customers'] });
+        onClose();
+        void navigate(`/billing/customers/${c.id}/overview`);
+      },
     },
-    onMutate: () => errors.clear(),
-    onError: errors.take,
-    onSuccess: async (c) => {
-      await qc.invalidateQueries({ queryKey: ['customers'] });
-      onClose();
-      void navigate(`/billing/customers/${c.id}/overview`);
-    },
-  });
+  );
+  const errors = create.errors;
   return (
     <Modal opened={opened} onClose={onClose} title="Create Customer" size="lg">
       <form
@@ -217,20 +199,8 @@ function CreateCustomer({ opened, onClose }: { opened: boolean; onClose: () => v
               />
             ))}
           </SimpleGrid>
-          {errors.field('billing_address') && (
-            <Text size="xs" c="red">
-              {errors.field('billing_address')}
-            </Text>
-          )}
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              Save
-            </Button>
-          </Group>
+          <GroupError error={errors.field('billing_address')} />
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save" busy={create.isPending} />
         </Stack>
       </form>
     </Modal>
@@ -324,6 +294,7 @@ function Overview({ customer: c }: { customer: Customer }) {
         </Item>
       </SimpleGrid>
       <CustomerBillingCard customerId={c.id} />
+      <CustomerStripeCard customerId={c.id} />
     </Stack>
   );
 }
@@ -404,9 +375,8 @@ function CreateSubscription({ customer, onClose }: { customer: Customer; onClose
   const [step, setStep] = useState(0);
   const [planId, setPlanId] = useState<string | null>(null);
   const [anchor, setAnchor] = useState('');
-  const errors = useFormErrors(['plan', 'billing_anchor', 'customer']);
   const plan = plans.data?.data.find((p) => p.id === planId);
-  const start = useMutation({
+  const start = useApiForm(['plan', 'billing_anchor', 'customer'], {
     mutationFn: () =>
       unwrap(
         api.POST('/v3/openmeter/subscriptions', {
@@ -417,13 +387,12 @@ function CreateSubscription({ customer, onClose }: { customer: Customer; onClose
           },
         }),
       ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async () => {
       await qc.invalidateQueries({ queryKey: ['subscriptions', customer.id] });
       onClose();
     },
   });
+  const errors = start.errors;
   return (
     <Modal opened onClose={onClose} title="Create a Subscription" size="lg">
       <Stepper active={step} onStepClick={setStep} size="sm" mb="md">
@@ -556,8 +525,7 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
         }),
       ),
   });
-  const errors = useFormErrors(['plan', 'timing', 'target_version']);
-  const act = useMutation({
+  const act = useApiForm(['plan', 'timing', 'target_version'], {
     mutationFn: () => {
       const path = { subscriptionId: sub.id };
       const t = timingValue(timing, at);
@@ -582,13 +550,12 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
         }),
       );
     },
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async () => {
       setDialog(null);
       await qc.invalidateQueries({ queryKey: ['subscriptions'] });
     },
   });
+  const errors = act.errors;
   const open = (d: 'change' | 'migrate' | 'cancel') => {
     errors.clear();
     setTiming(d === 'cancel' ? 'next_billing_cycle' : 'immediate');

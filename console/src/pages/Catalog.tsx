@@ -26,14 +26,20 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, unwrap, type Schemas } from '../api/client';
 import { CADENCES, cadenceLabel, when } from '../lib/format';
 import { catalogKey } from '../lib/keys';
-import { ErrorMessage, Loading, Pager, useFormErrors } from '../lib/ui';
+import {
+  ErrorMessage,
+  FormFooter,
+  GroupError,
+  Loading,
+  PagedTable,
+  useApiForm,
+  useFormErrors,
+} from '../lib/ui';
 
 type Plan = Schemas['BillingPlan'];
 type RateCard = Schemas['RateCard'];
 type Price = Schemas['Price'];
 type Tier = Schemas['PriceTier'];
-
-const PAGE = 20;
 
 export function CatalogPage() {
   const { tab = 'features' } = useParams();
@@ -72,17 +78,7 @@ function useFeatures() {
 }
 
 function FeaturesTab() {
-  const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
-  const features = useQuery({
-    queryKey: ['features', page],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/features', {
-          params: { query: { 'page[size]': PAGE, 'page[number]': page } },
-        }),
-      ),
-  });
   const meters = useMeters();
   const meterName = (id?: string) => meters.data?.data.find((m) => m.id === id)?.name ?? id ?? '—';
   return (
@@ -93,42 +89,33 @@ function FeaturesTab() {
         </Text>
         <Button onClick={() => setCreating(true)}>Create Feature</Button>
       </Group>
-      {features.isPending && <Loading what="features" />}
-      <ErrorMessage error={features.error} />
-      {features.data && (
-        <>
-          <Table.ScrollContainer minWidth={500}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Key</Table.Th>
-                  <Table.Th>Meter</Table.Th>
-                  <Table.Th>Filters</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {features.data.data.map((f) => (
-                  <Table.Tr key={f.id}>
-                    <Table.Td>{f.name}</Table.Td>
-                    <Table.Td>
-                      <Code>{f.key}</Code>
-                    </Table.Td>
-                    <Table.Td>{f.meter ? meterName(f.meter.id) : '—'}</Table.Td>
-                    <Table.Td>
-                      {Object.entries(f.meter?.filters ?? {})
-                        .map(([k, v]) => `${k} = ${v.eq ?? v.in?.join(' | ')}`)
-                        .join(', ') || '—'}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          {features.data.data.length === 0 && <Text c="dimmed">No features yet.</Text>}
-          <Pager page={page} size={PAGE} total={features.data.meta.page.total} onPage={setPage} />
-        </>
-      )}
+      <PagedTable
+        queryKey={['features']}
+        fetchPage={(p) =>
+          unwrap(
+            api.GET('/v3/openmeter/features', {
+              params: { query: { 'page[size]': p.size, 'page[number]': p.number } },
+            }),
+          )
+        }
+        label="Features"
+        what="features"
+        empty="No features yet."
+        minWidth={500}
+        rowKey={(f) => f.id}
+        columns={[
+          { header: 'Name', cell: (f) => f.name },
+          { header: 'Key', cell: (f) => <Code>{f.key}</Code> },
+          { header: 'Meter', cell: (f) => (f.meter ? meterName(f.meter.id) : '—') },
+          {
+            header: 'Filters',
+            cell: (f) =>
+              Object.entries(f.meter?.filters ?? {})
+                .map(([k, v]) => `${k} = ${v.eq ?? v.in?.join(' | ')}`)
+                .join(', ') || '—',
+          },
+        ]}
+      />
       <CreateFeature opened={creating} onClose={() => setCreating(false)} />
     </Stack>
   );
@@ -141,10 +128,9 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
   const [key, setKey] = useState<string | null>(null);
   const [meterId, setMeterId] = useState<string | null>(null);
   const [filters, setFilters] = useState<{ dim: string; value: string }[]>([]);
-  const errors = useFormErrors(['name', 'key', 'meter.id', 'meter.filters', 'meter']);
   const meter = meters.data?.data.find((m) => m.id === meterId);
   const shownKey = key ?? catalogKey(name);
-  const create = useMutation({
+  const create = useApiForm(['name', 'key', 'meter.id', 'meter.filters', 'meter'], {
     mutationFn: () =>
       unwrap(
         api.POST('/v3/openmeter/features', {
@@ -168,8 +154,6 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
           },
         }),
       ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async () => {
       await qc.invalidateQueries({ queryKey: ['features'] });
       setName('');
@@ -179,6 +163,7 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
       onClose();
     },
   });
+  const errors = create.errors;
   const dims = Object.keys(meter?.dimensions ?? {});
   return (
     <Modal opened={opened} onClose={onClose} title="Create Feature" size="lg">
@@ -248,11 +233,7 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
                   </ActionIcon>
                 </Group>
               ))}
-              {errors.field('meter.filters') && (
-                <Text size="xs" c="red">
-                  {errors.field('meter.filters')}
-                </Text>
-              )}
+              <GroupError error={errors.field('meter.filters')} />
               <Button
                 variant="light"
                 size="xs"
@@ -265,15 +246,7 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
               </Button>
             </Stack>
           )}
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              Save
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save" busy={create.isPending} />
         </Stack>
       </form>
     </Modal>
@@ -283,15 +256,7 @@ function CreateFeature({ opened, onClose }: { opened: boolean; onClose: () => vo
 const STATUS_COLOR: Record<string, string> = { draft: 'gray', active: 'green', archived: 'dark' };
 
 function PlansTab() {
-  const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
-  const plans = useQuery({
-    queryKey: ['plans', page],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/plans', { params: { query: { 'page[size]': PAGE, 'page[number]': page } } }),
-      ),
-  });
   return (
     <Stack>
       <Group justify="space-between">
@@ -300,48 +265,36 @@ function PlansTab() {
         </Text>
         <Button onClick={() => setCreating(true)}>Create Plan</Button>
       </Group>
-      {plans.isPending && <Loading what="plans" />}
-      <ErrorMessage error={plans.error} />
-      {plans.data && (
-        <>
-          <Table.ScrollContainer minWidth={600}>
-            <Table striped highlightOnHover>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Name</Table.Th>
-                  <Table.Th>Key</Table.Th>
-                  <Table.Th>Version</Table.Th>
-                  <Table.Th>Status</Table.Th>
-                  <Table.Th>Billing cadence</Table.Th>
-                  <Table.Th>Currency</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {plans.data.data.map((p) => (
-                  <Table.Tr key={p.id}>
-                    <Table.Td>
-                      <Anchor component={Link} to={`/catalog/plans/${p.id}`}>
-                        {p.name}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>
-                      <Code>{p.key}</Code>
-                    </Table.Td>
-                    <Table.Td>{p.version}</Table.Td>
-                    <Table.Td>
-                      <Badge color={STATUS_COLOR[p.status]}>{p.status}</Badge>
-                    </Table.Td>
-                    <Table.Td>{cadenceLabel(p.billing_cadence)}</Table.Td>
-                    <Table.Td>{p.currency}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          {plans.data.data.length === 0 && <Text c="dimmed">No plans yet.</Text>}
-          <Pager page={page} size={PAGE} total={plans.data.meta.page.total} onPage={setPage} />
-        </>
-      )}
+      <PagedTable
+        queryKey={['plans']}
+        fetchPage={(p) =>
+          unwrap(
+            api.GET('/v3/openmeter/plans', {
+              params: { query: { 'page[size]': p.size, 'page[number]': p.number } },
+            }),
+          )
+        }
+        label="Plans"
+        what="plans"
+        empty="No plans yet."
+        highlightOnHover
+        rowKey={(p) => p.id}
+        columns={[
+          {
+            header: 'Name',
+            cell: (p) => (
+              <Anchor component={Link} to={`/catalog/plans/${p.id}`}>
+                {p.name}
+              </Anchor>
+            ),
+          },
+          { header: 'Key', cell: (p) => <Code>{p.key}</Code> },
+          { header: 'Version', cell: (p) => p.version },
+          { header: 'Status', cell: (p) => <Badge color={STATUS_COLOR[p.status]}>{p.status}</Badge> },
+          { header: 'Billing cadence', cell: (p) => cadenceLabel(p.billing_cadence) },
+          { header: 'Currency', cell: (p) => p.currency },
+        ]}
+      />
       <CreatePlan opened={creating} onClose={() => setCreating(false)} />
     </Stack>
   );
@@ -355,9 +308,8 @@ function CreatePlan({ opened, onClose }: { opened: boolean; onClose: () => void 
   const [description, setDescription] = useState('');
   const [currency, setCurrency] = useState('USD');
   const [cadence, setCadence] = useState<string | null>(null);
-  const errors = useFormErrors(['name', 'key', 'description', 'currency', 'billing_cadence', 'phases']);
   const shownKey = key ?? catalogKey(name);
-  const create = useMutation({
+  const create = useApiForm(['name', 'key', 'description', 'currency', 'billing_cadence', 'phases'], {
     mutationFn: () =>
       unwrap(
         api.POST('/v3/openmeter/plans', {
@@ -372,14 +324,13 @@ function CreatePlan({ opened, onClose }: { opened: boolean; onClose: () => void 
           },
         }),
       ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async (p) => {
       await qc.invalidateQueries({ queryKey: ['plans'] });
       onClose();
       void navigate(`/catalog/plans/${p.id}`);
     },
   });
+  const errors = create.errors;
   return (
     <Modal opened={opened} onClose={onClose} title="Create Plan">
       <form
@@ -426,15 +377,7 @@ function CreatePlan({ opened, onClose }: { opened: boolean; onClose: () => void 
             onChange={(e) => setCurrency(e.currentTarget.value)}
             error={errors.field('currency')}
           />
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              Save
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save" busy={create.isPending} />
         </Stack>
       </form>
     </Modal>
@@ -997,11 +940,13 @@ function RateCardWizard({
                     </ActionIcon>
                   </Group>
                 ))}
-                {tierField && !Object.keys(tiers).some((_, i) => errors.field(`price.tiers[${i}]`)) && (
-                  <Text size="xs" c="red">
-                    {tierField}
-                  </Text>
-                )}
+                <GroupError
+                  error={
+                    Object.keys(tiers).some((_, i) => errors.field(`price.tiers[${i}]`))
+                      ? undefined
+                      : tierField
+                  }
+                />
                 <Button
                   variant="light"
                   size="xs"

@@ -23,7 +23,7 @@ import { Fragment, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, ApiError, session, unwrap, type Schemas } from '../api/client';
 import { invoiceWorkflowUrl, money, when } from '../lib/format';
-import { ErrorMessage, Loading, Pager, useFormErrors } from '../lib/ui';
+import { ErrorMessage, FormFooter, GroupError, Loading, Pager, useApiForm } from '../lib/ui';
 
 type Customer = Schemas['BillingCustomer'];
 type Invoice = Schemas['Invoice'];
@@ -568,35 +568,36 @@ function EditDraft({ invoice: inv, onClose }: { invoice: Invoice; onClose: () =>
         unit_price: l.unit_price ?? '',
       })),
   );
-  const errors = useFormErrors([
-    'description',
-    'lines',
-    ...lines.flatMap((_, i) => ['name', 'quantity', 'unit_price', 'id'].map((f) => `lines[${i}].${f}`)),
-  ]);
-  const save = useMutation({
-    mutationFn: () =>
-      unwrap(
-        api.PUT('/v3/openmeter/billing/invoices/{invoiceId}', {
-          params: { path: { invoiceId: inv.id ?? '' } },
-          body: {
-            description: description.trim() ? description : null,
-            lines: lines.map((l) => ({
-              ...(l.id ? { id: l.id } : {}),
-              name: l.name,
-              quantity: l.quantity.trim(),
-              unit_price: l.unit_price.trim(),
-            })),
-          },
-        }),
-      ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
-    onSuccess: async (saved) => {
-      qc.setQueryData(['invoice', inv.id], saved);
-      await qc.invalidateQueries({ queryKey: ['invoices'] });
-      onClose();
+  const save = useApiForm(
+    [
+      'description',
+      'lines',
+      ...lines.flatMap((_, i) => ['name', 'quantity', 'unit_price', 'id'].map((f) => `lines[${i}].${f}`)),
+    ],
+    {
+      mutationFn: () =>
+        unwrap(
+          api.PUT('/v3/openmeter/billing/invoices/{invoiceId}', {
+            params: { path: { invoiceId: inv.id ?? '' } },
+            body: {
+              description: description.trim() ? description : null,
+              lines: lines.map((l) => ({
+                ...(l.id ? { id: l.id } : {}),
+                name: l.name,
+                quantity: l.quantity.trim(),
+                unit_price: l.unit_price.trim(),
+              })),
+            },
+          }),
+        ),
+      onSuccess: async (saved) => {
+        qc.setQueryData(['invoice', inv.id], saved);
+        await qc.invalidateQueries({ queryKey: ['invoices'] });
+        onClose();
+      },
     },
-  });
+  );
+  const errors = save.errors;
   const set = (i: number, patch: Partial<ManualLine>) =>
     setLines((ls) => ls.map((l, j) => (j === i ? { ...l, ...patch } : l)));
   return (
@@ -661,11 +662,7 @@ function EditDraft({ invoice: inv, onClose }: { invoice: Invoice; onClose: () =>
               </Button>
             </Group>
           ))}
-          {errors.field('lines') && (
-            <Text size="xs" c="red">
-              {errors.field('lines')}
-            </Text>
-          )}
+          <GroupError error={errors.field('lines')} />
           <Group>
             <Button
               variant="default"
@@ -675,15 +672,7 @@ function EditDraft({ invoice: inv, onClose }: { invoice: Invoice; onClose: () =>
               Add line
             </Button>
           </Group>
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              Save draft
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save draft" busy={save.isPending} />
         </Stack>
       </form>
     </Modal>

@@ -10,20 +10,19 @@ import {
   Select,
   SimpleGrid,
   Stack,
-  Table,
   Text,
   TextInput,
   Textarea,
   Title,
 } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api, unwrap, type Schemas } from '../api/client';
 import { meterKey } from '../lib/keys';
 import { when } from '../lib/format';
-import { ErrorMessage, Loading, Pager, useFormErrors } from '../lib/ui';
+import { ErrorMessage, FormFooter, GroupError, Loading, PagedTable, useApiForm } from '../lib/ui';
 
 type Aggregation = Schemas['MeterAggregation'];
 
@@ -39,65 +38,43 @@ export const AGGREGATIONS: { value: Aggregation; label: string }[] = [
 ];
 const aggregationLabel = (a: string) => AGGREGATIONS.find((x) => x.value === a)?.label ?? a;
 
-const PAGE = 20;
-
 export function MetersPage() {
-  const [page, setPage] = useState(1);
   const [creating, setCreating] = useState(false);
-  const meters = useQuery({
-    queryKey: ['meters', page],
-    queryFn: () =>
-      unwrap(
-        api.GET('/v3/openmeter/meters', { params: { query: { 'page[size]': PAGE, 'page[number]': page } } }),
-      ),
-  });
   return (
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Meters</Title>
         <Button onClick={() => setCreating(true)}>New meter</Button>
       </Group>
-      {meters.isPending && <Loading what="meters" />}
-      <ErrorMessage error={meters.error} />
-      {meters.data && (
-        <>
-          {meters.data.data.length === 0 ? (
-            <Text c="dimmed">No meters yet. A meter counts events of one type: click New meter.</Text>
-          ) : (
-            <Table.ScrollContainer minWidth={600}>
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Name</Table.Th>
-                    <Table.Th>Key</Table.Th>
-                    <Table.Th>Event type</Table.Th>
-                    <Table.Th>Aggregation</Table.Th>
-                    <Table.Th>Value property</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {meters.data.data.map((m) => (
-                    <Table.Tr key={m.id}>
-                      <Table.Td>
-                        <Anchor component={Link} to={`/meters/${m.id}`}>
-                          {m.name}
-                        </Anchor>
-                      </Table.Td>
-                      <Table.Td>
-                        <Code>{m.key}</Code>
-                      </Table.Td>
-                      <Table.Td>{m.event_type}</Table.Td>
-                      <Table.Td>{aggregationLabel(m.aggregation)}</Table.Td>
-                      <Table.Td>{m.value_property ?? '—'}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          )}
-          <Pager page={page} size={PAGE} total={meters.data.meta.page?.total ?? 0} onPage={setPage} />
-        </>
-      )}
+      <PagedTable
+        queryKey={['meters']}
+        fetchPage={(p) =>
+          unwrap(
+            api.GET('/v3/openmeter/meters', {
+              params: { query: { 'page[size]': p.size, 'page[number]': p.number } },
+            }),
+          )
+        }
+        label="Meters"
+        what="meters"
+        empty="No meters yet. A meter counts events of one type: click New meter."
+        highlightOnHover
+        rowKey={(m) => m.id}
+        columns={[
+          {
+            header: 'Name',
+            cell: (m) => (
+              <Anchor component={Link} to={`/meters/${m.id}`}>
+                {m.name}
+              </Anchor>
+            ),
+          },
+          { header: 'Key', cell: (m) => <Code>{m.key}</Code> },
+          { header: 'Event type', cell: (m) => m.event_type },
+          { header: 'Aggregation', cell: (m) => aggregationLabel(m.aggregation) },
+          { header: 'Value property', cell: (m) => m.value_property ?? '—' },
+        ]}
+      />
       <NewMeter opened={creating} onClose={() => setCreating(false)} />
     </Stack>
   );
@@ -119,42 +96,35 @@ function NewMeter({ opened, onClose }: { opened: boolean; onClose: () => void })
   const [aggregation, setAggregation] = useState<Aggregation | null>(null);
   const [valueProperty, setValueProperty] = useState('');
   const [dims, setDims] = useState<Dim[]>([]);
-  const errors = useFormErrors([
-    'name',
-    'key',
-    'description',
-    'event_type',
-    'aggregation',
-    'value_property',
-    'dimensions',
-  ]);
   const shownKey = keyEdited ? key : meterKey(name);
   const needsValue = aggregation !== null && aggregation !== 'count';
-  const create = useMutation({
-    mutationFn: () =>
-      unwrap(
-        api.POST('/v3/openmeter/meters', {
-          body: {
-            name,
-            key: shownKey,
-            ...(description ? { description } : {}),
-            event_type: eventType,
-            aggregation: aggregation ?? ('' as Aggregation),
-            ...(needsValue && valueProperty ? { value_property: valueProperty } : {}),
-            ...(dims.length
-              ? { dimensions: Object.fromEntries(dims.filter((d) => d.name).map((d) => [d.name, d.path])) }
-              : {}),
-          },
-        }),
-      ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
-    onSuccess: async (m) => {
-      await qc.invalidateQueries({ queryKey: ['meters'] });
-      onClose();
-      void navigate(`/meters/${m.id}`);
+  const create = useApiForm(
+    ['name', 'key', 'description', 'event_type', 'aggregation', 'value_property', 'dimensions'],
+    {
+      mutationFn: () =>
+        unwrap(
+          api.POST('/v3/openmeter/meters', {
+            body: {
+              name,
+              key: shownKey,
+              ...(description ? { description } : {}),
+              event_type: eventType,
+              aggregation: aggregation ?? ('' as Aggregation),
+              ...(needsValue && valueProperty ? { value_property: valueProperty } : {}),
+              ...(dims.length
+                ? { dimensions: Object.fromEntries(dims.filter((d) => d.name).map((d) => [d.name, d.path])) }
+                : {}),
+            },
+          }),
+        ),
+      onSuccess: async (m) => {
+        await qc.invalidateQueries({ queryKey: ['meters'] });
+        onClose();
+        void navigate(`/meters/${m.id}`);
+      },
     },
-  });
+  );
+  const errors = create.errors;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     create.mutate();
@@ -248,11 +218,7 @@ function NewMeter({ opened, onClose }: { opened: boolean; onClose: () => void })
                 </ActionIcon>
               </Group>
             ))}
-            {errors.field('dimensions') && (
-              <Text size="xs" c="red">
-                {errors.field('dimensions')}
-              </Text>
-            )}
+            <GroupError error={errors.field('dimensions')} />
             <Button
               variant="light"
               size="xs"
@@ -262,15 +228,7 @@ function NewMeter({ opened, onClose }: { opened: boolean; onClose: () => void })
               Add dimension
             </Button>
           </Stack>
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending}>
-              Save
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save" busy={create.isPending} />
         </Stack>
       </form>
     </Modal>

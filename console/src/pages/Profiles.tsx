@@ -21,12 +21,66 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, unwrap, type Schemas } from '../api/client';
-import { ErrorMessage, Loading, useFormErrors } from '../lib/ui';
+import { ErrorMessage, FormFooter, GroupError, Loading, useApiForm } from '../lib/ui';
+import { ROLE_CAPABILITY, ROLE_LABEL, useInstalledApps, type Role } from './Apps';
 
 type Profile = Schemas['BillingProfile'];
+
+/** the built-in sandbox app (installed by the API's first migration): every role's default */
+const SANDBOX_APP_ID = '00000000000000000000SANDBX';
+const ROLES = ['invoicing', 'payment', 'tax'] as const;
+
+/**
+ * The apps a profile uses, one per role, among the installed apps with the role's capability. They are
+ * chosen at creation: the API keeps them for the profile's life (`fixed`: shown, not editable).
+ */
+function AppInputs({
+  value,
+  onChange,
+  error,
+  fixed,
+}: {
+  value: Record<Role, string>;
+  onChange: (role: Role, appId: string) => void;
+  error: (field: string) => string | undefined;
+  fixed: boolean;
+}) {
+  const apps = useInstalledApps();
+  return (
+    <>
+      <Text size="sm" fw={500}>
+        Apps{fixed ? ' (chosen when the profile was created)' : ''}
+      </Text>
+      <SimpleGrid cols={{ base: 1, sm: 3 }}>
+        {ROLES.map((r) => {
+          const able = (apps.data?.data ?? []).filter((a) =>
+            a.definition.capabilities.some((c) => c.type === ROLE_CAPABILITY[r]),
+          );
+          const data = able.map((a) => ({ value: a.id, label: a.name }));
+          // an app that is not (or no more) listed still shows by its id
+          if (!data.some((d) => d.value === value[r])) data.push({ value: value[r], label: value[r] });
+          return (
+            <Select
+              key={r}
+              label={ROLE_LABEL[r]}
+              data={data}
+              value={value[r]}
+              onChange={(v) => v && onChange(r, v)}
+              allowDeselect={false}
+              disabled={fixed}
+              placeholder={apps.isPending ? 'Loading apps…' : undefined}
+              error={error(`apps.${r}`)}
+            />
+          );
+        })}
+      </SimpleGrid>
+      <GroupError error={error('apps')} />
+    </>
+  );
+}
 type Workflow = Schemas['BillingWorkflow'];
 
-function useProfiles() {
+export function useProfiles() {
   return useQuery({
     queryKey: ['profiles'],
     queryFn: () => unwrap(api.GET('/v3/openmeter/profiles', { params: { query: { 'page[size]': 100 } } })),
@@ -63,9 +117,18 @@ function paymentText(w: Workflow): string {
     : 'charge automatically';
 }
 
+/** a profile's apps: one name when one app has every role, else each role's */
+function appsText(p: Profile, name: (id: string) => string): string {
+  const ids = ROLES.map((r) => p.apps[r].id);
+  if (ids.every((id) => id === ids[0])) return name(ids[0]);
+  return ROLES.map((r) => `${r}: ${name(p.apps[r].id)}`).join(', ');
+}
+
 export function BillingProfilesCard() {
   const qc = useQueryClient();
   const profiles = useProfiles();
+  const apps = useInstalledApps();
+  const appName = (id: string) => apps.data?.data.find((a) => a.id === id)?.name ?? id;
   const [editing, setEditing] = useState<Profile | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Profile | null>(null);
   const makeDefault = useMutation({
@@ -104,7 +167,7 @@ export function BillingProfilesCard() {
       <ErrorMessage error={profiles.error} />
       <ErrorMessage error={makeDefault.error} title="Not made the default" />
       {profiles.data && (
-        <Table.ScrollContainer minWidth={760}>
+        <Table.ScrollContainer minWidth={860}>
           <Table striped aria-label="Billing profiles">
             <Table.Thead>
               <Table.Tr>
@@ -113,6 +176,7 @@ export function BillingProfilesCard() {
                 <Table.Th>Collection</Table.Th>
                 <Table.Th>Invoicing</Table.Th>
                 <Table.Th>Payment</Table.Th>
+                <Table.Th>Apps</Table.Th>
                 <Table.Th>
                   <VisuallyHidden>Actions</VisuallyHidden>
                 </Table.Th>
@@ -128,6 +192,7 @@ export function BillingProfilesCard() {
                   <Table.Td>{collectionText(p.workflow)}</Table.Td>
                   <Table.Td>{invoicingText(p.workflow)}</Table.Td>
                   <Table.Td>{paymentText(p.workflow)}</Table.Td>
+                  <Table.Td>{appsText(p, appName)}</Table.Td>
                   <Table.Td>
                     <Group gap={4} wrap="nowrap">
                       <Button
@@ -410,11 +475,7 @@ function WorkflowInputs({
           error={error(`${WF}.payment.due_after`)}
         />
       </SimpleGrid>
-      {error(WF) && (
-        <Text size="xs" c="red">
-          {error(WF)}
-        </Text>
-      )}
+      <GroupError error={error(WF)} />
     </>
   );
 }
@@ -438,47 +499,57 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
   );
   const [wf, setWf] = useState<WorkflowFields>(workflowFieldsOf(profile?.workflow));
   const [isDefault, setDefault] = useState(profile?.default ?? false);
-  const errors = useFormErrors([
-    'name',
-    'description',
-    'supplier',
-    'supplier.name',
-    'supplier.email',
-    'supplier.tax_id',
-    'supplier.addresses',
-    ...ADDRESS_FIELDS.map(([f]) => `supplier.addresses.billing_address.${f}`),
-    ...WORKFLOW_ERROR_FIELDS,
-    'default',
-  ]);
-  const save = useMutation({
-    mutationFn: () => {
-      const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
-      const body: Schemas['BillingProfileReplace'] = {
-        name,
-        ...(description.trim() ? { description } : {}),
-        ...(profile?.labels ? { labels: profile.labels } : {}),
-        supplier: {
-          ...(profile?.supplier.key ? { key: profile.supplier.key } : {}),
-          ...(supplier.name.trim() ? { name: supplier.name.trim() } : {}),
-          ...(supplier.email.trim() ? { email: supplier.email.trim() } : {}),
-          ...(supplier.tax_id.trim() ? { tax_id: { code: supplier.tax_id.trim() } } : {}),
-          ...(Object.keys(addr).length ? { addresses: { billing_address: addr } } : {}),
-        },
-        ...(workflowOf(wf) ? { workflow: workflowOf(wf) } : {}),
-        ...(profile ? { apps: profile.apps } : {}),
-        default: isDefault,
-      };
-      return profile
-        ? unwrap(api.PUT('/v3/openmeter/profiles/{id}', { params: { path: { id: profile.id } }, body }))
-        : unwrap(api.POST('/v3/openmeter/profiles', { body }));
-    },
-    onMutate: () => errors.clear(),
-    onError: errors.take,
-    onSuccess: async () => {
-      await qc.invalidateQueries({ queryKey: ['profiles'] });
-      onClose();
-    },
+  const [apps, setApps] = useState<Record<Role, string>>({
+    invoicing: profile?.apps.invoicing.id ?? SANDBOX_APP_ID,
+    payment: profile?.apps.payment.id ?? SANDBOX_APP_ID,
+    tax: profile?.apps.tax.id ?? SANDBOX_APP_ID,
   });
+  const save = useApiForm(
+    [
+      'apps',
+      ...ROLES.map((r) => `apps.${r}`),
+      'name',
+      'description',
+      'supplier',
+      'supplier.name',
+      'supplier.email',
+      'supplier.tax_id',
+      'supplier.addresses',
+      ...ADDRESS_FIELDS.map(([f]) => `supplier.addresses.billing_address.${f}`),
+      ...WORKFLOW_ERROR_FIELDS,
+      'default',
+    ],
+    {
+      mutationFn: () => {
+        const addr = Object.fromEntries(Object.entries(address).filter(([, v]) => v.trim()));
+        const body: Schemas['BillingProfileReplace'] = {
+          name,
+          ...(description.trim() ? { description } : {}),
+          ...(profile?.labels ? { labels: profile.labels } : {}),
+          supplier: {
+            ...(profile?.supplier.key ? { key: profile.supplier.key } : {}),
+            ...(supplier.name.trim() ? { name: supplier.name.trim() } : {}),
+            ...(supplier.email.trim() ? { email: supplier.email.trim() } : {}),
+            ...(supplier.tax_id.trim() ? { tax_id: { code: supplier.tax_id.trim() } } : {}),
+            ...(Object.keys(addr).length ? { addresses: { billing_address: addr } } : {}),
+          },
+          ...(workflowOf(wf) ? { workflow: workflowOf(wf) } : {}),
+          apps: profile
+            ? profile.apps
+            : { invoicing: { id: apps.invoicing }, payment: { id: apps.payment }, tax: { id: apps.tax } },
+          default: isDefault,
+        };
+        return profile
+          ? unwrap(api.PUT('/v3/openmeter/profiles/{id}', { params: { path: { id: profile.id } }, body }))
+          : unwrap(api.POST('/v3/openmeter/profiles', { body }));
+      },
+      onSuccess: async () => {
+        await qc.invalidateQueries({ queryKey: ['profiles'] });
+        onClose();
+      },
+    },
+  );
+  const errors = save.errors;
   return (
     <Modal
       opened
@@ -540,15 +611,17 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
               />
             ))}
           </SimpleGrid>
-          {(errors.field('supplier') ?? errors.field('supplier.addresses')) && (
-            <Text size="xs" c="red">
-              {errors.field('supplier') ?? errors.field('supplier.addresses')}
-            </Text>
-          )}
+          <GroupError error={errors.field('supplier') ?? errors.field('supplier.addresses')} />
           <Text size="sm" fw={500}>
             Invoicing workflow
           </Text>
           <WorkflowInputs value={wf} onChange={(p) => setWf((w) => ({ ...w, ...p }))} error={errors.field} />
+          <AppInputs
+            value={apps}
+            onChange={(r, id) => setApps((a) => ({ ...a, [r]: id }))}
+            error={errors.field}
+            fixed={!!profile}
+          />
           <Checkbox
             label="Default profile (customers without a profile of their own use it)"
             checked={isDefault}
@@ -556,15 +629,7 @@ function ProfileForm({ profile, onClose }: { profile?: Profile; onClose: () => v
             onChange={(e) => setDefault(e.currentTarget.checked)}
             error={errors.field('default')}
           />
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              Save profile
-            </Button>
-          </Group>
+          <FormFooter error={errors.other} onCancel={onClose} submit="Save profile" busy={save.isPending} />
         </Stack>
       </form>
     </Modal>
@@ -645,8 +710,7 @@ function CustomerBillingForm({
 }) {
   const [profileId, setProfileId] = useState<string>(current.billing_profile?.id ?? '');
   const [wf, setWf] = useState<WorkflowFields>(workflowFieldsOf(current.workflow));
-  const errors = useFormErrors(['billing_profile', 'billing_profile.id', ...WORKFLOW_ERROR_FIELDS]);
-  const save = useMutation({
+  const save = useApiForm(['billing_profile', 'billing_profile.id', ...WORKFLOW_ERROR_FIELDS], {
     mutationFn: () =>
       unwrap(
         api.PUT('/v3/openmeter/customers/{customerId}/billing', {
@@ -657,13 +721,12 @@ function CustomerBillingForm({
           },
         }),
       ),
-    onMutate: () => errors.clear(),
-    onError: errors.take,
     onSuccess: async () => {
       await onSaved();
       onClose();
     },
   });
+  const errors = save.errors;
   return (
     <Modal opened onClose={onClose} title="Billing settings" size="xl">
       <form
@@ -693,15 +756,12 @@ function CustomerBillingForm({
             error={errors.field}
             override
           />
-          <ErrorMessage error={errors.other} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={save.isPending}>
-              Save billing settings
-            </Button>
-          </Group>
+          <FormFooter
+            error={errors.other}
+            onCancel={onClose}
+            submit="Save billing settings"
+            busy={save.isPending}
+          />
         </Stack>
       </form>
     </Modal>

@@ -1,14 +1,49 @@
-import { Button, Card, Group, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Button, Card, Group, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useState } from 'react';
+import { useNavigate, useParams } from 'react-router-dom';
 import { temporalUiUrl } from '../lib/format';
+import { AppsSettings } from './Apps';
+import { NotificationsSettings } from './Notifications';
 import { BillingProfilesCard } from './Profiles';
 
+/** Settings: General (the Temporal UI address, billing profiles), Apps, Notifications */
 export function SettingsPage() {
+  const params = useParams();
+  // /settings/notifications/:section shows the Notifications tab
+  const tab = params.section ? 'notifications' : (params.tab ?? 'general');
+  const navigate = useNavigate();
+  return (
+    <Stack>
+      <Title order={2}>Settings</Title>
+      <Tabs
+        value={tab}
+        onChange={(t) => void navigate(t && t !== 'general' ? `/settings/${t}` : '/settings')}
+        keepMounted={false}
+      >
+        <Tabs.List>
+          <Tabs.Tab value="general">General</Tabs.Tab>
+          <Tabs.Tab value="apps">Apps</Tabs.Tab>
+          <Tabs.Tab value="notifications">Notifications</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="general" pt="md">
+          <GeneralSettings />
+        </Tabs.Panel>
+        <Tabs.Panel value="apps" pt="md">
+          <AppsSettings />
+        </Tabs.Panel>
+        <Tabs.Panel value="notifications" pt="md">
+          <NotificationsSettings />
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}
+
+function GeneralSettings() {
   const [url, setUrl] = useState(temporalUiUrl());
   const [saved, setSaved] = useState(false);
   return (
     <Stack>
-      <Title order={2}>Settings</Title>
       <Card withBorder>
         <form
           onSubmit={(e) => {
