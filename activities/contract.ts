@@ -12,7 +12,11 @@ import type {
   RecordedStatus,
 } from '../src/billing/contract';
 import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
-import type { AttemptResult, DeliveryAttemptInput } from '../src/notifications/types';
+import type {
+  AttemptResult,
+  DeliveryAttemptInput,
+  EntitlementResetsResult,
+} from '../src/notifications/types';
 
 /** write what the workflow decided to the `subscriptions` row (absolute values: a retry writes the same) */
 export interface SubscriptionActivities {
@@ -92,4 +96,12 @@ export interface InvoiceActivities {
 export interface NotificationActivities {
   /** One signed POST of the event to the channel, its outcome recorded; `retry` says when to try again. */
   attemptNotificationDelivery(input: DeliveryAttemptInput): Promise<AttemptResult>;
+  /**
+   * Records `entitlements.reset` for each of the subscription's metered entitlements whose usage period
+   * rolled over by `at` (once per entitlement and period: a retry finds it marked); answers when the next
+   * one rolls over (null: none in force).
+   */
+  recordEntitlementResets(
+    input: { subscriptionId: string; customerId: string } & At,
+  ): Promise<EntitlementResetsResult>;
 }

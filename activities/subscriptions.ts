@@ -2,19 +2,37 @@
  * Subscription activities: write what the workflow decided to the `subscriptions` row. Each one sets
  * absolute values (no increments), so a retry or a replay writes the same row again.
  */
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type { AppDeps } from '../src/deps';
 import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
+import { kickEntitlementResets } from '../src/notifications/reset-starts';
 import { recordCanceled, recordInvoiceFailure, recordPeriod } from '../src/subscriptions/service';
 import type { SubscriptionActivities } from './contract';
 
 export type { SubscriptionActivities };
 
-export function createSubscriptionActivities(deps: Pick<AppDeps, 'orm'>): SubscriptionActivities {
+export function createSubscriptionActivities(
+  deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
+): SubscriptionActivities {
   return {
     /** The period, plan, phase and pending change now in force. */
     async recordSubscriptionPeriod(input: PeriodRecord): Promise<void> {
-      await recordPeriod(deps.orm.em.fork(), input);
+      const { reshaped, customerId } = await recordPeriod(deps.orm.em.fork(), input);
+      // the entitlements in force may differ: the resets workflow looks again (notifications never fail this)
+      if (reshaped && customerId)
+        await kickEntitlementResets(
+          deps.temporal ?? Context.current().client,
+          deps.config.TEMPORAL_TASK_QUEUE,
+          {
+            subscriptionId: input.subscriptionId,
+            customerId,
+          },
+        ).catch((err: unknown) => {
+          log.warn('could not wake the entitlement-resets workflow', {
+            subscriptionId: input.subscriptionId,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        });
       log.info('recordSubscriptionPeriod', {
         subscriptionId: input.subscriptionId,
         plan: `${input.plan.key}@${input.plan.version}`,

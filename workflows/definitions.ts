@@ -108,3 +108,18 @@ export const collectionWorkflowId = (customerId: string) => `collection-${custom
 // the notification delivery workflow (`notification-delivery-<delivery id>-<generation>`, workflows/notification.ts)
 
 export type NotificationDeliveryWorkflow = (input: DeliveryWorkflowInput) => Promise<'success' | 'stop'>;
+
+// ---------------------------------------------------------------------------------------------------
+// the entitlement usage-period resets of a subscription (`entitlement-resets-<subscriptionId>`,
+// workflows/entitlement-resets.ts): `entitlements.reset` notifications
+
+export interface EntitlementResetsInput {
+  subscriptionId: string;
+  customerId: string;
+}
+export type EntitlementResetsWorkflow = (input: EntitlementResetsInput) => Promise<void>;
+
+/** The subscription's plan, phase or status changed: look again at what is in force (signal-with-start). */
+export const recheckResetsSignal = defineSignal<[]>('recheckResets');
+
+export const entitlementResetsWorkflowId = (subscriptionId: string) => `entitlement-resets-${subscriptionId}`;

@@ -1,11 +1,13 @@
 // Workflow entry points for the worker bundle.
 import type {
   CollectionWorkflow,
+  EntitlementResetsWorkflow,
   InvoiceWorkflow,
   NotificationDeliveryWorkflow,
   SubscriptionWorkflow,
 } from './definitions';
 import { collectionWorkflow } from './collection';
+import { entitlementResetsWorkflow } from './entitlement-resets';
 import { invoiceWorkflow } from './invoice';
 import { notificationDeliveryWorkflow } from './notification';
 import { subscriptionWorkflow } from './subscription';
@@ -18,6 +20,14 @@ const _notificationSignature: NotificationDeliveryWorkflow = notificationDeliver
 void _signature;
 void _invoiceSignature;
 void _collectionSignature;
+const _resetsSignature: EntitlementResetsWorkflow = entitlementResetsWorkflow;
 void _notificationSignature;
+void _resetsSignature;
 
-export { collectionWorkflow, invoiceWorkflow, notificationDeliveryWorkflow, subscriptionWorkflow };
+export {
+  collectionWorkflow,
+  entitlementResetsWorkflow,
+  invoiceWorkflow,
+  notificationDeliveryWorkflow,
+  subscriptionWorkflow,
+};

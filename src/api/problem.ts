@@ -5,9 +5,11 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
   ConflictError,
   DomainError,
+  ForbiddenError,
   GoneError,
   InvalidError,
   NotFoundError,
+  UnauthenticatedError,
   UnavailableError,
   type InvalidParam,
 } from '../lib/errors';
@@ -187,6 +189,7 @@ function sendProblem(
   extra: object = {},
 ): void {
   if (status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S));
+  if (status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer realm="tally"');
   res
     .status(status)
     .type('application/problem+json')
@@ -196,6 +199,8 @@ function sendProblem(
 /** The one place a domain error becomes an HTTP status. */
 function domainStatus(e: DomainError): number {
   if (e instanceof InvalidError) return 400;
+  if (e instanceof UnauthenticatedError) return 401;
+  if (e instanceof ForbiddenError) return 403;
   if (e instanceof NotFoundError) return 404;
   if (e instanceof ConflictError) return 409;
   if (e instanceof GoneError) return 410;

@@ -6,11 +6,19 @@
  * (409) a report the invoice does not wait for and takes a repeat as a no-op. The hand-over leaves the
  * invoice awaiting the payment, whose status the system reports at `/payment/status` (the `paymentEvent`
  * Update, as Stripe's webhook).
+ *
+ * The three callbacks authenticate by the app's own callback token (`Authorization: Bearer <token>`), not by
+ * an API token: the bearer middleware skips them (`x-tally-auth: signature`) and `authenticateCallback`
+ * compares the token's SHA-256 digest with every live custom-invoicing app's, in constant time, without an
+ * early exit. No token or an unknown one (an API token included): 401; another app's invoice: 403.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { AppDeps } from '../deps';
-import { conflict, invalid, notFound, unavailable } from '../lib/errors';
+import type { EntityManager } from '@mikro-orm/core';
+import { exec, Sql } from '../db/sql';
+import { conflict, forbidden, invalid, notFound, unauthenticated, unavailable } from '../lib/errors';
 import { logger } from '../lib/logger';
 import { invoiceForApp } from '../billing/invoices';
 import { getInvoice } from '../billing/service';
@@ -76,11 +84,57 @@ const LANDS: Record<CustomPaymentTrigger, InvoiceStatus[]> = {
   void: ['voided'],
 };
 
-async function customInvoice(deps: AppDeps, invoiceId: string) {
+/** A callback token: `tci_` + 32 random bytes (base64url). */
+export const newCallbackToken = (): string => `tci_${randomBytes(32).toString('base64url')}`;
+
+const tokenDigest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/** What `apps.secrets` keeps of a callback token: its digest only. */
+export const callbackTokenSecrets = (token: string): Record<string, string> => ({
+  callback_token_sha256: tokenDigest(token).toString('hex'),
+});
+
+/**
+ * The custom-invoicing app whose callback token `authorization` (`Bearer <token>`) carries: compared with
+ * every live app's digest in constant time. UnauthenticatedError when there is none.
+ */
+export async function authenticateCallback(
+  em: EntityManager,
+  authorization: string | undefined,
+): Promise<string> {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  if (!token)
+    throw unauthenticated(
+      "missing Authorization: Bearer <callback token> (the custom-invoicing app's callback_token)",
+    );
+  const apps = await exec<{ id: string; digest: string | null }>(
+    em,
+    new Sql().add(
+      `select id, secrets->>'callback_token_sha256' as digest from apps
+        where type = 'custom_invoicing' and deleted_at is null order by id`,
+    ),
+  );
+  const d = tokenDigest(token);
+  let match: string | undefined;
+  for (const a of apps) {
+    const stored = Buffer.from(a.digest ?? '', 'hex');
+    const hit = stored.length === d.length && timingSafeEqual(stored, d);
+    if (hit) match = a.id;
+  }
+  if (!match)
+    throw unauthenticated(
+      "the token is not a custom-invoicing app's callback token (API tokens are not accepted here)",
+    );
+  return match;
+}
+
+async function customInvoice(deps: AppDeps, invoiceId: string, appId: string) {
   const em = deps.orm.em.fork();
   const inv = await invoiceForApp(em, invoiceId);
   const app = inv.paymentAppId ? await findInstalledApp(em, inv.paymentAppId) : null;
   if (!app || app.type !== 'custom_invoicing') throw notFound('invoice of a custom-invoicing app', invoiceId);
+  if (app.id !== appId)
+    throw forbidden(`invoice ${inv.id} is billed through another custom-invoicing app than this token's`);
   if (!deps.temporal) throw unavailable('Temporal is not configured');
   return { em, inv, temporal: deps.temporal };
 }
@@ -112,8 +166,10 @@ export async function reportSync(
   invoiceId: string,
   step: AppSyncArgs['step'],
   input: DraftSyncInput & IssuingSyncInput,
+  /** the app the caller authenticated as (`authenticateCallback`) */
+  appId: string,
 ) {
-  const { em, inv, temporal } = await customInvoice(deps, invoiceId);
+  const { em, inv, temporal } = await customInvoice(deps, invoiceId, appId);
   const lineIds = new Set(inv.lines.map((l) => l.id));
   const unknown = (input.invoicing?.line_external_ids ?? []).findIndex((l) => !lineIds.has(l.line_id));
   if (unknown >= 0)
@@ -137,8 +193,14 @@ export async function reportSync(
 }
 
 /** The external system's payment status; a repeat (the invoice is there already) is a no-op. */
-export async function reportPaymentStatus(deps: AppDeps, invoiceId: string, status: CustomPaymentTrigger) {
-  const { em, inv, temporal } = await customInvoice(deps, invoiceId);
+export async function reportPaymentStatus(
+  deps: AppDeps,
+  invoiceId: string,
+  status: CustomPaymentTrigger,
+  /** the app the caller authenticated as (`authenticateCallback`) */
+  appId: string,
+) {
+  const { em, inv, temporal } = await customInvoice(deps, invoiceId, appId);
   const args: PaymentEventArgs = {
     result: RESULT[status],
     eventId: `custom-invoicing-${status}`,

@@ -8,7 +8,12 @@ import { z } from 'zod';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
-import { CUSTOM_PAYMENT_TRIGGERS, reportPaymentStatus, reportSync } from './custominvoicing';
+import {
+  authenticateCallback,
+  CUSTOM_PAYMENT_TRIGGERS,
+  reportPaymentStatus,
+  reportSync,
+} from './custominvoicing';
 import { createAppsService } from './service';
 import { getCustomerAppData, putCustomerAppData } from './stripe/customers';
 import { createCheckoutSession, createPortalSession } from './stripe/sessions';
@@ -37,6 +42,10 @@ const installBody = z.discriminatedUnion(
       create_billing_profile: z.boolean().optional(),
       enable_draft_sync_hook: z.boolean().optional(),
       enable_issuing_sync_hook: z.boolean().optional(),
+      callback_token: z
+        .string()
+        .regex(/^[\x21-\x7e]{32,256}$/, 'must be 32 to 256 printable characters, no spaces')
+        .optional(),
     }),
   ],
   { error: 'type must be sandbox, stripe or custom_invoicing' },
@@ -64,6 +73,11 @@ const updateBody = z.discriminatedUnion(
       labels,
       enable_draft_sync_hook: z.boolean().optional(),
       enable_issuing_sync_hook: z.boolean().optional(),
+      callback_token: z
+        .string()
+        .regex(/^[\x21-\x7e]{32,256}$/, 'must be 32 to 256 printable characters, no spaces')
+        .optional(),
+      rotate_callback_token: z.boolean().optional(),
     }),
   ],
   { error: 'type must be sandbox, stripe or custom_invoicing' },
@@ -169,17 +183,23 @@ export function appRoutes(deps: AppDeps): Router {
       .json(await createPortalSession(deps, em(), req.params.customerId, body.stripe_options ?? {}));
   });
 
+  // the callbacks: authenticated by the app's callback token (x-tally-auth: signature), not an API token,
+  // before anything else is looked at
+  const caller = (req: express.Request) => authenticateCallback(deps.orm.em.fork(), req.get('authorization'));
   r.post('/apps/custom-invoicing/:invoiceId/draft/synchronized', async (req, res) => {
-    res.json(await reportSync(deps, req.params.invoiceId, 'draft', parseBody(draftSyncBody, req.body ?? {})));
+    const appId = await caller(req);
+    const body = parseBody(draftSyncBody, req.body ?? {});
+    res.json(await reportSync(deps, req.params.invoiceId, 'draft', body, appId));
   });
   r.post('/apps/custom-invoicing/:invoiceId/issuing/synchronized', async (req, res) => {
-    res.json(
-      await reportSync(deps, req.params.invoiceId, 'issuing', parseBody(issuingSyncBody, req.body ?? {})),
-    );
+    const appId = await caller(req);
+    const body = parseBody(issuingSyncBody, req.body ?? {});
+    res.json(await reportSync(deps, req.params.invoiceId, 'issuing', body, appId));
   });
   r.post('/apps/custom-invoicing/:invoiceId/payment/status', async (req, res) => {
+    const appId = await caller(req);
     const body = parseBody(paymentStatusBody, req.body);
-    res.json(await reportPaymentStatus(deps, req.params.invoiceId, body.trigger));
+    res.json(await reportPaymentStatus(deps, req.params.invoiceId, body.trigger, appId));
   });
   return r;
 }

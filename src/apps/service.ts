@@ -7,6 +7,8 @@
  * - An app a live billing profile names cannot be uninstalled (409): the uninstall locks the app row
  *   `for update` before looking for profiles; creating a profile locks the apps it names `for share`.
  * - The sandbox app is installed by the migration with its fixed id (SANDBOX_APP_ID).
+ * - A custom-invoicing app's callback token is stored as its SHA-256 digest only (`apps.secrets`); the
+ *   token itself is in the one answer that set or generated it (install, or an update that rotates it).
  */
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -18,6 +20,7 @@ import { logger } from '../lib/logger';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { profilesUsingApp } from '../profiles/service';
 import { AppEntity, type AppRow } from './entities';
+import { callbackTokenSecrets, newCallbackToken } from './custominvoicing';
 import { connectStripe, disconnectStripe } from './stripe/install';
 import { CATALOG, catalogItem, type AppType, type CapabilityType, type CatalogItem } from './types';
 import { appView, type AppView } from './views';
@@ -34,6 +37,8 @@ export interface InstallInput {
   /** custom_invoicing: the invoice waits for the external system's draft / issuing report */
   enable_draft_sync_hook?: boolean;
   enable_issuing_sync_hook?: boolean;
+  /** custom_invoicing: the callbacks' own token (generated when absent) */
+  callback_token?: string;
 }
 
 export interface UpdateInput {
@@ -45,6 +50,10 @@ export interface UpdateInput {
   secret_api_key?: string;
   enable_draft_sync_hook?: boolean;
   enable_issuing_sync_hook?: boolean;
+  /** custom_invoicing: replaces the callback token with this one */
+  callback_token?: string;
+  /** custom_invoicing: replaces the callback token with a new generated one */
+  rotate_callback_token?: boolean;
 }
 
 export function listCatalog(page: PageParams): Page<CatalogItem> {
@@ -91,11 +100,16 @@ export async function installApp(
     settings = c.settings;
     secrets = c.secrets;
   }
-  if (input.type === 'custom_invoicing')
+  let callbackToken: string | undefined;
+  if (input.type === 'custom_invoicing') {
     settings = {
       enable_draft_sync_hook: input.enable_draft_sync_hook ?? false,
       enable_issuing_sync_hook: input.enable_issuing_sync_hook ?? false,
     };
+    // the callbacks' own credential: kept as a digest only, shown once in this answer
+    callbackToken = input.callback_token ?? newCallbackToken();
+    secrets = callbackTokenSecrets(callbackToken);
+  }
   const now = new Date();
   const row = em.create(AppEntity, {
     id,
@@ -114,7 +128,10 @@ export async function installApp(
     if (Object.keys(secrets).length) await writeSecrets(tem, id, secrets);
   });
   logger.info({ app_id: id, app_type: input.type }, 'app installed');
-  return { app: appView(row), default_for_capability_types: [] };
+  return {
+    app: { ...appView(row), ...(callbackToken ? { callback_token: callbackToken } : {}) },
+    default_for_capability_types: [],
+  };
 }
 
 export async function listApps(em: EntityManager, page: PageParams): Promise<Page<AppView>> {
@@ -143,6 +160,10 @@ export async function updateApp(
   let rotated: { settings: Record<string, unknown>; secrets: Record<string, string> } | undefined;
   if (input.secret_api_key !== undefined && current.type === 'stripe')
     rotated = await connectStripe(deps, current.id, input.secret_api_key, undefined, { keyOnly: true });
+  const callbackToken =
+    current.type !== 'custom_invoicing'
+      ? undefined
+      : (input.callback_token ?? (input.rotate_callback_token ? newCallbackToken() : undefined));
   return em.transactional(async (tem) => {
     const row = await loadRow(tem, id, LockMode.PESSIMISTIC_WRITE);
     tem.assign(row, {
@@ -168,7 +189,8 @@ export async function updateApp(
     });
     await tem.flush();
     if (rotated) await writeSecrets(tem, row.id, rotated.secrets);
-    return appView(row);
+    if (callbackToken) await writeSecrets(tem, row.id, callbackTokenSecrets(callbackToken));
+    return { ...appView(row), ...(callbackToken ? { callback_token: callbackToken } : {}) };
   });
 }
 

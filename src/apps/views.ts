@@ -19,6 +19,8 @@ export interface AppView {
   masked_api_key?: string;
   enable_draft_sync_hook?: boolean;
   enable_issuing_sync_hook?: boolean;
+  /** custom invoicing: only in the answer that set or generated it (write-only afterwards) */
+  callback_token?: string;
 }
 
 export function appView(r: AppRow): AppView {

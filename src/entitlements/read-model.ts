@@ -11,8 +11,8 @@
  * It reads, and never writes; it relies on these invariants of the owners:
  * - customers: a live customer has `deleted_at` null; a subject key names at most one live customer;
  * - subscriptions: `status = 'active'` and `active_from <= now < active_to` (active_to when set) is "in
- *   force", and `phase_key` names the current phase of the plan version `plan_id` (the workflow's
- *   activities write these at the exact instant of each change);
+ *   force", `phase_key` names the current phase of the plan version `plan_id` and `phase_started_at` when
+ *   it began (the workflow's activities write these at the exact instant of each change);
  * - catalog: `plans.phases` is the jsonb array of `PlanPhase` (rate cards with `feature.id` and an
  *   optional `entitlement` template), features reference their meter by `meter_id`;
  * - metering: a meter's `aggregation`, `event_type`, `value_property`, `dimensions` and `events_from`
@@ -44,6 +44,8 @@ export interface MeterInfo {
 
 /** An entitlement template in force, with what measuring its usage needs. */
 export interface LoadedSource extends EntitlementSource {
+  /** when the subscription's current phase started (a usage period that starts before it is not a reset) */
+  phase_started_at: Date;
   meter: MeterInfo | null;
   filters: Record<string, string[]> | undefined;
 }
@@ -68,6 +70,7 @@ interface Row {
   subscription_id: string | null;
   billing_anchor: string | null;
   active_from: string | null;
+  phase_started_at: string | null;
   plan_cadence: string | null;
   rc_cadence: string | null;
   template: EntitlementTemplate | null;
@@ -128,7 +131,7 @@ export async function loadAccessSources(
     ), ent as materialized (
       select s.customer_id, s.id as subscription_id, s.active_from as active_from_ts,
         ${tsSql('s.billing_anchor')} as billing_anchor, ${tsSql('s.active_from')} as active_from,
-        p.billing_cadence as plan_cadence, rc.value->>'billing_cadence' as rc_cadence,
+        ${tsSql('s.phase_started_at')} as phase_started_at, p.billing_cadence as plan_cadence, rc.value->>'billing_cadence' as rc_cadence,
         rc.value->'entitlement' as template, f.key as feature_key, f.meter_filters,
         mt.id as meter_id, mt.key as meter_key, mt.aggregation, mt.event_type, mt.value_property,
         mt.dimensions, ${tsSql('mt.events_from')} as events_from
@@ -151,7 +154,7 @@ export async function loadAccessSources(
   q.add(`
     )
     select cust.id, cust.key, cust.name, cust.matched, cust.subject_windows, ent.subscription_id,
-      ent.billing_anchor, ent.active_from, ent.plan_cadence, ent.rc_cadence, ent.template, ent.feature_key,
+      ent.billing_anchor, ent.active_from, ent.phase_started_at, ent.plan_cadence, ent.rc_cadence, ent.template, ent.feature_key,
       ent.meter_filters, ent.meter_id, ent.meter_key, ent.aggregation, ent.event_type, ent.value_property,
       ent.dimensions, ent.events_from
     from cust left join ent on ent.customer_id = cust.id
@@ -193,6 +196,7 @@ export async function loadAccessSources(
       plan_cadence: r.plan_cadence ?? 'P1M',
       billing_anchor: ts(r.billing_anchor ?? r.active_from ?? now.toISOString()),
       active_from: ts(r.active_from ?? now.toISOString()),
+      phase_started_at: ts(r.phase_started_at ?? r.active_from ?? now.toISOString()),
       meter,
       filters: usageFilters(r.meter_filters),
     });

@@ -163,20 +163,25 @@ export interface MeteredEntitlement {
   customer: { id: string; key: string; name: string };
   subjects: string[];
   subscription_id: string;
+  /** the subscription's start and its current phase's (a usage period starting after both is a reset) */
+  active_from: Date;
+  phase_started_at: Date;
   entry: AccessEntry;
 }
 
 /**
  * The metered entitlements in force at `now` of the customers that `subjects` (usage-attribution subject
- * keys or customer keys) name, one per subscription × feature, with their usage: two statements, for up
- * to a hundred subjects. For the balance-threshold notifications (issue 12), evaluated after ingest.
+ * keys or customer keys; with `mode` `id_or_key`: customer ids or keys) name, one per subscription ×
+ * feature, with their usage: two statements, for up to a hundred subjects. For the balance-threshold
+ * notifications (issue 12), evaluated after ingest, and the usage-period resets (`entitlements.reset`).
  */
 export async function meteredEntitlementsOf(
   em: EntityManager,
   subjects: string[],
   now: Date,
+  mode: MatchMode = 'key_or_subject',
 ): Promise<MeteredEntitlement[]> {
-  const customers = await loadAccessSources(em, subjects, 'key_or_subject', now);
+  const customers = await loadAccessSources(em, subjects, mode, now);
   const items: { item: UsageItem; src: LoadedSource; c: LoadedCustomer }[] = [];
   for (const c of customers)
     for (const s of c.sources) {
@@ -202,6 +207,8 @@ export async function meteredEntitlementsOf(
     customer: { id: c.id, key: c.key, name: c.name },
     subjects: [...new Set(c.subjects.map((s) => s.subject))],
     subscription_id: src.subscription_id,
+    active_from: src.active_from,
+    phase_started_at: src.phase_started_at,
     entry: accessEntry(src, now, usage.get(itemKey(item))),
   }));
 }

@@ -50,6 +50,10 @@ export class NotFoundError extends DomainError {}
 export class ConflictError extends DomainError {}
 /** The resource existed and was deleted. */
 export class GoneError extends DomainError {}
+/** The request carries no credential, or one that is not valid for it (a callback's own token). */
+export class UnauthenticatedError extends DomainError {}
+/** The credential is valid but does not allow this (e.g. another app's callback token). */
+export class ForbiddenError extends DomainError {}
 /** A dependency (database, Temporal) cannot answer now; retrying later may succeed. */
 export class UnavailableError extends DomainError {}
 
@@ -59,3 +63,5 @@ export const conflict = (message: string, extra?: Record<string, unknown>) =>
   new ConflictError(message, extra);
 export const gone = (what: string, id: string) => new GoneError(`${what} ${id} has been deleted`);
 export const unavailable = (message: string) => new UnavailableError(message);
+export const unauthenticated = (message: string) => new UnauthenticatedError(message);
+export const forbidden = (message: string) => new ForbiddenError(message);

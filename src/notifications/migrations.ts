@@ -94,6 +94,25 @@ export class NotificationsInit extends Migration {
   }
 }
 
+/** `entitlements.reset`: one row per subscription × feature × usage period that rolled over (issue 12). */
+export class NotificationResetMarks extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table notification_reset_marks (
+        subscription_id text not null,
+        feature_key text not null,
+        period_from timestamptz not null,
+        created_at timestamptz not null default now(),
+        primary key (subscription_id, feature_key, period_from)
+      )`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists notification_reset_marks');
+  }
+}
+
 export const notificationsMigrations: MigrationEntry[] = [
   { name: 'm2026120250_notifications_init', class: NotificationsInit },
+  { name: 'm2026120260_notifications_reset_marks', class: NotificationResetMarks },
 ];

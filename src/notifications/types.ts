@@ -50,3 +50,11 @@ export interface DeliveryWorkflowInput {
   deliveryId: string;
   generation: number;
 }
+
+/** What one look at a subscription's metered entitlements found (the resets workflow's activity). */
+export interface EntitlementResetsResult {
+  /** how many resets were recorded now (new marks) */
+  recorded: number;
+  /** ISO instant at which the next usage period of one of them rolls over; null when none is in force */
+  nextResetAt: string | null;
+}

@@ -39,6 +39,7 @@ import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { newId } from '../lib/ids';
 import { recordEvent } from '../notifications/outbox';
+import { kickEntitlementResets } from '../notifications/reset-starts';
 import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -181,22 +182,34 @@ export async function activeSubscriptionPeriods(
 // ---------------------------------------------------------------------------------------------------
 // row writes by the workflow's activities (absolute values: idempotent)
 
-export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
+/**
+ * Writes the period. Answers whether what grants entitlements changed (plan, phase or status), with the
+ * customer: the caller then wakes the subscription's entitlement-resets workflow (notifications).
+ */
+export async function recordPeriod(
+  em: EntityManager,
+  r: PeriodRecord,
+): Promise<{ reshaped: boolean; customerId?: string }> {
   // notifications (issue 12): subscription.changed when the plan or the pending change differs
-  await em.transactional(async (tem) => {
-    const [before] = await exec<{ changed: boolean }>(
+  return em.transactional(async (tem) => {
+    const [before] = await exec<{ changed: boolean; reshaped: boolean; customer_id: string }>(
       tem,
       new Sql().add(
-        `select (plan_id <> ? or pending_change is distinct from ?::jsonb) as changed from subscriptions
+        `select (plan_id <> ? or pending_change is distinct from ?::jsonb) as changed,
+            (plan_id <> ? or phase_key <> ? or status <> ?) as reshaped, customer_id from subscriptions
           where id = ? and status <> 'canceled' for update`,
         r.plan.id,
         r.pendingChange ? JSON.stringify(r.pendingChange) : null,
+        r.plan.id,
+        r.phaseKey,
+        r.status ?? 'active',
         r.subscriptionId,
       ),
     );
     await writePeriod(tem, r);
     if (before?.changed)
       await recordEvent(tem, 'subscription.changed', () => getSubscription(tem, r.subscriptionId));
+    return { reshaped: before?.reshaped ?? false, customerId: before?.customer_id };
   });
 }
 
@@ -276,6 +289,9 @@ export interface PlanInputRef {
   key?: string;
   version?: number;
 }
+
+const hasMeteredEntitlement = (plan: Plan): boolean =>
+  plan.phases.some((ph) => ph.rate_cards.some((rc) => rc.entitlement?.type === 'metered'));
 
 async function activePlan(em: EntityManager, ref: PlanInputRef, field: string): Promise<Plan> {
   const planRef: PlanRef = ref.id
@@ -541,6 +557,14 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }
     deps.logger.info({ subscription_id: id, customer: customer.key, plan: plan.key }, 'subscription created');
+    // notifications (issue 12): the usage-period resets of its metered entitlements
+    if (hasMeteredEntitlement(plan))
+      await kickEntitlementResets(client, deps.config.TEMPORAL_TASK_QUEUE, {
+        subscriptionId: id,
+        customerId: customer.id,
+      }).catch((err: unknown) =>
+        deps.logger.error({ err, subscription_id: id }, 'could not start the entitlement-resets workflow'),
+      );
     // notifications (issue 12): recorded once the workflow runs (a row whose start failed was removed above)
     await recordEvent(em(), 'subscription.created', () => getSubscription(em(), id), {
       customerId: customer.id,

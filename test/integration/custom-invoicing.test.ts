@@ -69,8 +69,12 @@ async function scenario(hooks: { enable_draft_sync_hook?: boolean; enable_issuin
       const inv = await invoice();
       return inv?.status === status && inv;
     });
-  const post = (id: string, path: string, body: unknown) =>
-    h!.app.api.post(`${P}/apps/custom-invoicing/${id}/${path}`).send(body as object);
+  // the external system holds the app's callback token (not an API token)
+  const post = (id: string, path: string, body: unknown, token: string = ci.callback_token) =>
+    h!.app.raw
+      .post(`${P}/apps/custom-invoicing/${id}/${path}`)
+      .set('Authorization', `Bearer ${token}`)
+      .send(body as object);
   /** the invoice.updated events recorded so far: the invoice's status and external references in each */
   const updates = async () =>
     (
@@ -81,6 +85,10 @@ async function scenario(hooks: { enable_draft_sync_hook?: boolean; enable_issuin
         )
     ).map((e) => ({ status: e.payload.data.status, refs: e.payload.data.external_references ?? {} }));
   return { ci, invoice, reaches, post, updates };
+}
+
+async function invoice(h: Harness, id: string): Promise<any> {
+  return ok(h.app.api.get(`${P}/billing/invoices/${id}`), 200);
 }
 
 describe('the custom-invoicing app', () => {
@@ -215,10 +223,80 @@ describe('the custom-invoicing app', () => {
     expect(unc.status).toBe('uncollectible');
   });
 
+  it("the callbacks take the app's own callback token only: not an API token, not another app's; it rotates", async () => {
+    const { ci, reaches, post } = await scenario({});
+    expect(ci.callback_token).toMatch(/^tci_[A-Za-z0-9_-]{43}$/);
+    // write-only: never shown again
+    expect(await ok(h!.app.api.get(`${P}/apps/${ci.id}`), 200)).not.toHaveProperty('callback_token');
+    const listed = await ok(h!.app.api.get(`${P}/apps`), 200);
+    expect(listed.data.map((a: any) => a.callback_token)).toEqual(listed.data.map(() => undefined));
+    const stored = await h!.app.deps.orm.em
+      .fork()
+      .execute<any[]>('select secrets::text as s from apps where id = ?', [ci.id]);
+    expect(stored[0].s).not.toContain(ci.callback_token);
+    const inv = await reaches('payment_processing');
+    const url = `${P}/apps/custom-invoicing/${inv.id}/payment/status`;
+    const problem = (res: any, status: number) => {
+      expect([res.status, res.type]).toEqual([status, 'application/problem+json']);
+      expect(res.body.status).toBe(status);
+    };
+    // no token, the admin API token, a wrong token: 401
+    const none = await h!.app.raw.post(url).send({ trigger: 'paid' });
+    problem(none, 401);
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+    const admin = await h!.app.api.post(url).send({ trigger: 'paid' });
+    problem(admin, 401);
+    expect(admin.body.detail).toContain('API tokens are not accepted');
+    problem(await post(inv.id, 'payment/status', { trigger: 'paid' }, `${ci.callback_token}x`), 401);
+    // another custom-invoicing app's token: 403
+    const { app: other } = await ok(
+      h!.app.api.post(`${P}/app-catalog/install`).send({ type: 'custom_invoicing', name: 'Other ERP' }),
+      201,
+    );
+    problem(await post(inv.id, 'payment/status', { trigger: 'paid' }, other.callback_token), 403);
+    // a valid token and an invoice that does not exist: 404
+    expect((await post('01JZZZZZZZZZZZZZZZZZZZZZZZ', 'payment/status', { trigger: 'paid' })).status).toBe(
+      404,
+    );
+    expect((await invoice(h!, inv.id)).status).toBe('payment_processing');
+
+    // rotated: the old token stops at once, the new one (shown once) works
+    const rotated = await ok(
+      h!.app.api
+        .put(`${P}/apps/${ci.id}`)
+        .send({ type: 'custom_invoicing', name: 'ERP', rotate_callback_token: true }),
+      200,
+    );
+    expect(rotated.callback_token).toMatch(/^tci_/);
+    expect(rotated.callback_token).not.toBe(ci.callback_token);
+    problem(await post(inv.id, 'payment/status', { trigger: 'paid' }), 401);
+    const paid = await ok(post(inv.id, 'payment/status', { trigger: 'paid' }, rotated.callback_token), 200);
+    expect(paid.status).toBe('paid');
+    // a chosen token (e.g. kept in the external system's vault); a short one is refused
+    const chosen = `erp-${'k'.repeat(40)}`;
+    const set = await ok(
+      h!.app.api
+        .put(`${P}/apps/${ci.id}`)
+        .send({ type: 'custom_invoicing', name: 'ERP', callback_token: chosen }),
+      200,
+    );
+    expect(set.callback_token).toBe(chosen);
+    expect((await post(inv.id, 'payment/status', { trigger: 'paid' }, chosen)).status).toBe(200);
+    const short = await h!.app.api
+      .put(`${P}/apps/${ci.id}`)
+      .send({ type: 'custom_invoicing', name: 'ERP', callback_token: 'short' });
+    expect(short.status).toBe(400);
+  });
+
   it('answers 404 for an invoice not billed through a custom-invoicing app', async () => {
     h = await createHarness();
-    const res = await h.app.api
+    const { app: ci } = await ok(
+      h.app.api.post(`${P}/app-catalog/install`).send({ type: 'custom_invoicing', name: 'ERP' }),
+      201,
+    );
+    const res = await h.app.raw
       .post(`${P}/apps/custom-invoicing/01JZZZZZZZZZZZZZZZZZZZZZZZ/payment/status`)
+      .set('Authorization', `Bearer ${ci.callback_token}`)
       .send({ trigger: 'paid' });
     expect(res.status).toBe(404);
   });

@@ -10,10 +10,11 @@ import { Webhook } from 'standardwebhooks';
 import { startNotificationDispatch, type NotificationDispatch } from '../../src/notifications/dispatch';
 import { attemptDelivery } from '../../src/notifications/delivery';
 import { parseAllowList } from '../../src/notifications/ssrf';
+import { recordEntitlementResets } from '../../src/notifications/resets';
 import { evaluateThresholds, flushThresholds } from '../../src/notifications/thresholds';
 import { ok, P, defaultPhase, usageRateCard } from '../support/api';
 import { createTestApp } from '../support/app';
-import { advanceTo, createHarness, DAY, month, waitFor, type Harness } from '../support/harness';
+import { advanceTo, createHarness, DAY, isoOf, month, waitFor, type Harness } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -90,8 +91,8 @@ afterEach(async () => {
   h = dispatch = receiver = undefined;
 });
 
-async function setUp() {
-  h = await createHarness();
+async function setUp(opts: Parameters<typeof createHarness>[0] = {}) {
+  h = await createHarness(opts);
   dispatch = startNotificationDispatch({ ...h.app.deps, temporal: h.env.client }, { sweepMs: 1000 });
   receiver = await new Receiver().start();
   const channel = await ok(
@@ -115,7 +116,12 @@ const rule = (h: Harness, channelId: string, type: string, extra: Record<string,
   );
 
 /** a plan `metered` whose rate card `calls` grants a metered entitlement of `limit` calls per month */
-async function meteredEntitlementPlan(h: Harness, key = 'metered', limit = 10) {
+async function meteredEntitlementPlan(
+  h: Harness,
+  key = 'metered',
+  limit = 10,
+  entitlement: Record<string, unknown> = {},
+) {
   const meter = await ok(
     h.app.api
       .post(`${P}/meters`)
@@ -134,7 +140,11 @@ async function meteredEntitlementPlan(h: Harness, key = 'metered', limit = 10) {
         currency: 'USD',
         billing_cadence: 'P1M',
         phases: defaultPhase([
-          usageRateCard({ featureId: feature.id, price: '0.1', entitlement: { type: 'metered', limit } }),
+          usageRateCard({
+            featureId: feature.id,
+            price: '0.1',
+            entitlement: { type: 'metered', limit, ...entitlement },
+          }),
         ]),
       }),
       201,
@@ -499,5 +509,70 @@ describe('entitlements.balance.threshold', () => {
       .fork()
       .execute<any[]>('select count(*)::int as n from notification_threshold_marks');
     expect(marks[0].n).toBe(4);
+  });
+});
+
+describe('entitlements.reset', () => {
+  it('fires once per metered entitlement per usage-period rollover, across retries and a worker restart', async () => {
+    // no sticky cache: the time-skipping server never hands a replaced worker's sticky tasks back
+    const { h, receiver, channel } = await setUp({ maxCachedWorkflows: 0 });
+    await rule(h, channel.id, 'entitlements.reset', { features: ['calls'] });
+    // a rule for another feature: never selected
+    await rule(h, channel.id, 'entitlements.reset', { features: ['other'] });
+    // a daily usage period on a monthly plan: the resets do not follow the billing periods
+    await meteredEntitlementPlan(h, 'metered', 10, { usage_period: 'P1D' });
+    await ok(h.app.api.post(`${P}/customers`).send({ key: 'acme', name: 'Acme', currency: 'USD' }), 201);
+    const sub = await ok(
+      h.app.api.post(`${P}/subscriptions`).send({ customer: { key: 'acme' }, plan: { key: 'metered' } }),
+      201,
+    );
+    const a = Date.parse(sub.active_from);
+    await ingest(h, 'acme', 3, new Date(a + 1000));
+    // the subscription's start is no reset
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(receiver.of('entitlements.reset')).toHaveLength(0);
+
+    // the first day ends: one reset, for the new period, with OpenMeter's payload
+    await advanceTo(h, a + DAY + 60_000, [sub.id], DAY);
+    const first = await until(() => receiver.of('entitlements.reset')[0]);
+    expect(first.body.data).toMatchObject({
+      entitlement: {
+        subscription_id: sub.id,
+        feature_key: 'calls',
+        usage_period: 'P1D',
+        current_usage_period: { from: isoOf(a + DAY), to: isoOf(a + 2 * DAY) },
+        limit: '10',
+      },
+      feature: { key: 'calls' },
+      customer: { key: 'acme' },
+      subject: { key: 'acme' },
+      value: { usage: '0', balance: '10', has_access: true },
+    });
+    expect(first.id).toBe(first.body.id);
+
+    // a retried activity and a restarted worker record nothing twice
+    const retry = await recordEntitlementResets(h.app.deps.orm.em.fork(), {
+      subscriptionId: sub.id,
+      customerId: sub.customer_id,
+      at: isoOf(a + DAY + 60_000),
+    });
+    expect(retry).toEqual({ recorded: 0, nextResetAt: isoOf(a + 2 * DAY) });
+    await h.restartWorker();
+    await advanceTo(h, a + 3 * DAY + 60_000, [sub.id], DAY);
+    await until(() => receiver.of('entitlements.reset').length === 3);
+    await new Promise((r) => setTimeout(r, 1500));
+    const resets = receiver.of('entitlements.reset');
+    expect(resets.map((r) => r.body.data.entitlement.current_usage_period.from)).toEqual([
+      isoOf(a + DAY),
+      isoOf(a + 2 * DAY),
+      isoOf(a + 3 * DAY),
+    ]);
+    expect(new Set(resets.map((r) => r.id)).size).toBe(3);
+    const marks = await h.app.deps.orm.em
+      .fork()
+      .execute<any[]>('select count(*)::int as n from notification_reset_marks');
+    expect(marks[0].n).toBe(3);
+    const events = await ok(h.app.api.get(`${P}/notification/events?filter[type]=entitlements.reset`), 200);
+    expect(events.meta.page.total).toBe(3);
   });
 });

@@ -134,10 +134,24 @@ it('routes marked x-tally-auth: signature are not asked for a bearer token (thei
   await request(web).post('/v3/openmeter/apps/app_1/stripe/webhook').send({}).expect(204);
   await request(web).post('/v3/openmeter/plans').send({}).expect(401);
   await request(web).post('/v3/openmeter/apps/app_1/stripe/other').send({}).expect(401);
-  for (const op of operations.filter((o) => o.ownAuth)) {
+  // the Stripe webhook answers for itself (here: no such app), never the bearer middleware's 401
+  for (const op of operations.filter((o) => o.ownAuth && o.path.includes('/stripe/webhook'))) {
     const res = await call(op.method, op.path);
     expect(`${op.path} ${res.status}`).not.toBe(`${op.path} 401`);
   }
+});
+
+it("the custom-invoicing callbacks take their app's callback token only: every API token is refused", async () => {
+  const callbacks = operations.filter((o) => o.path.startsWith('/v3/openmeter/apps/custom-invoicing/'));
+  expect(callbacks.map((o) => o.ownAuth)).toEqual([true, true, true]);
+  for (const op of callbacks)
+    for (const token of [...Object.values(TOKENS), BARE, undefined]) {
+      const res = await call(op.method, op.path, token);
+      // the handler's own 401 (not the bearer middleware's): it names the callback token
+      expect(`${op.path} ${token?.slice(0, 6)} ${res.status}`).toBe(`${op.path} ${token?.slice(0, 6)} 401`);
+      expect(res.type).toBe('application/problem+json');
+      expect(String(res.body.detail)).toMatch(/callback token/);
+    }
 });
 
 it('an ingest token sends events but cannot read them; a refused call changes nothing', async () => {

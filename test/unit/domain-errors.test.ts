@@ -1,7 +1,16 @@
 import express from 'express';
 import request from 'supertest';
 import { errorHandler } from '../../src/api/problem';
-import { conflict, gone, invalid, notFound, unavailable, type DomainError } from '../../src/lib/errors';
+import {
+  conflict,
+  forbidden,
+  gone,
+  invalid,
+  notFound,
+  unauthenticated,
+  unavailable,
+  type DomainError,
+} from '../../src/lib/errors';
 
 /** Services throw domain errors; src/api/problem.ts is the one place that picks each one's status. */
 describe('domain errors → problem+json', () => {
@@ -14,6 +23,8 @@ describe('domain errors → problem+json', () => {
         invalid_parameters: [{ field: 'body.key', reason: 'is required' }],
       },
     ],
+    ['unauthenticated', unauthenticated('no token'), 401, { detail: 'no token' }],
+    ['forbidden', forbidden('not yours'), 403, { detail: 'not yours' }],
     ['not found', notFound('meter', 'm1'), 404, { detail: 'meter m1 not found' }],
     ['conflict', conflict('key taken', { conflicts: [{ key: 'k' }] }), 409, { conflicts: [{ key: 'k' }] }],
     ['gone', gone('feature', 'f1'), 410, { detail: 'feature f1 has been deleted' }],
@@ -30,5 +41,6 @@ describe('domain errors → problem+json', () => {
     expect(res.type).toBe('application/problem+json');
     expect(res.body).toMatchObject({ status, ...body });
     if (status === 503) expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    if (status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
   });
 });

@@ -7,6 +7,7 @@ import {
   retryDelayMs,
 } from '../../src/notifications/backoff';
 import { signedHeaders } from '../../src/notifications/delivery';
+import { isRollover } from '../../src/notifications/reset-rules';
 import { newSigningSecret } from '../../src/notifications/service';
 import { isForbiddenAddress, parseAllowList, resolveTarget } from '../../src/notifications/ssrf';
 import { reachedThresholds, thresholdKey, thresholdUsage } from '../../src/notifications/threshold-rules';
@@ -153,5 +154,65 @@ describe('signing', () => {
     expect(() => new Webhook(newSigningSecret()).verify(body, headers)).toThrow();
     const old = signedHeaders(secret, 'evt_1', new Date(Date.now() - 3600_000), body);
     expect(() => new Webhook(secret).verify(body, old)).toThrow(/timestamp/i);
+  });
+});
+
+describe('entitlement resets (isRollover)', () => {
+  const d = (s: string) => new Date(s);
+  const start = d('2026-01-01T00:00:00.000Z');
+  const cases: [string, { from: string } | undefined, Date, Date, Date, boolean][] = [
+    ['no usage period', undefined, start, start, d('2026-02-01T00:00:00Z'), false],
+    [
+      'the first period',
+      { from: '2026-01-01T00:00:00.000Z' },
+      start,
+      start,
+      d('2026-01-01T00:00:01Z'),
+      false,
+    ],
+    [
+      'the second period',
+      { from: '2026-02-01T00:00:00.000Z' },
+      start,
+      start,
+      d('2026-02-01T00:00:00Z'),
+      true,
+    ],
+    [
+      'later, still that period',
+      { from: '2026-02-01T00:00:00.000Z' },
+      start,
+      start,
+      d('2026-02-20T00:00:00Z'),
+      true,
+    ],
+    ['not yet begun', { from: '2026-02-01T00:00:00.000Z' }, start, start, d('2026-01-31T23:59:59Z'), false],
+    [
+      'a period already running when the phase began',
+      { from: '2026-02-01T00:00:00.000Z' },
+      start,
+      d('2026-02-10T00:00:00Z'),
+      d('2026-02-10T00:00:00Z'),
+      false,
+    ],
+    [
+      'a phase that began with the period',
+      { from: '2026-02-01T00:00:00.000Z' },
+      start,
+      d('2026-02-01T00:00:00Z'),
+      d('2026-02-01T00:00:00Z'),
+      true,
+    ],
+    [
+      'anchored before a mid-period start',
+      { from: '2026-01-01T00:00:00.000Z' },
+      d('2026-01-15T00:00:00Z'),
+      d('2026-01-15T00:00:00Z'),
+      d('2026-01-20T00:00:00Z'),
+      false,
+    ],
+  ];
+  it.each(cases)('%s', (_name, period, activeFrom, phaseStartedAt, at, expected) => {
+    expect(isRollover(period, activeFrom, phaseStartedAt, at)).toBe(expected);
   });
 });

@@ -138,7 +138,10 @@ export interface paths {
          *     `invoice.voided`, and the key and the endpoint's signing secret are stored write-only: no response
          *     and no log line carries them (`masked_api_key` shows the kind and the last four characters).
          *     `custom_invoicing`: `enable_draft_sync_hook` / `enable_issuing_sync_hook` (default false): invoices
-         *     wait for the external system's reports (`/apps/custom-invoicing/{invoiceId}/...`). `webhook_secret` (Tally's extension) is the signing secret to use when Stripe returns none (stripe-mock,
+         *     wait for the external system's reports (`/apps/custom-invoicing/{invoiceId}/...`), which authenticate
+         *     by the app's own `callback_token` (Tally's extension; given, 32 to 256 printable characters, or
+         *     generated): returned in this answer only, stored as a digest. `webhook_secret` (Tally's extension) is
+         *     the signing secret to use when Stripe returns none (stripe-mock,
          *     or an endpoint managed outside Tally). `create_billing_profile` is accepted and ignored: create a
          *     billing profile naming the app.
          */
@@ -182,7 +185,7 @@ export interface paths {
         get: operations["getApp"];
         /**
          * Update an installed app
-         * @description Name, description, labels; for Stripe a new `secret_api_key` (checked like at install, stored write-only). `type` must be the app's (409 otherwise).
+         * @description Name, description, labels; for Stripe a new `secret_api_key` (checked like at install, stored write-only); for custom invoicing a new `callback_token`, or `rotate_callback_token: true` for a generated one (the answer then carries it, once; the previous token stops working at once). `type` must be the app's (409 otherwise).
          */
         put: operations["updateApp"];
         post?: never;
@@ -299,7 +302,7 @@ export interface paths {
         put?: never;
         /**
          * Report the draft synchronized (custom invoicing)
-         * @description As OpenMeter v1. With the app's `enable_draft_sync_hook`, the invoice waits in `draft` until this report; its ids go into `external_references` (`custom_invoicing_id`, `custom_invoicing_number`, `custom_invoicing_line:<lineId>`, `draft_synchronized_at`), with an `invoice.updated` notification. 409 when the invoice does not wait for it (hook not enabled, or its status is past); a repeat is a no-op (the first report stands). 400 for a line the invoice does not have; 404 for an invoice not billed through a custom-invoicing app.
+         * @description As OpenMeter v1. With the app's `enable_draft_sync_hook`, the invoice waits in `draft` until this report; its ids go into `external_references` (`custom_invoicing_id`, `custom_invoicing_number`, `custom_invoicing_line:<lineId>`, `draft_synchronized_at`), with an `invoice.updated` notification. 409 when the invoice does not wait for it (hook not enabled, or its status is past); a repeat is a no-op (the first report stands). 400 for a line the invoice does not have; 404 for an invoice not billed through a custom-invoicing app. Authenticated by the app's own callback token (`Authorization: Bearer <callback_token>`), not by an API token: none or an unknown one (an admin, read or ingest token included) is 401, another custom-invoicing app's token 403.
          */
         post: operations["customInvoicingDraftSynchronized"];
         delete?: never;
@@ -1629,6 +1632,8 @@ export interface components {
             enable_draft_sync_hook?: boolean;
             /** @description custom_invoicing only */
             enable_issuing_sync_hook?: boolean;
+            /** @description custom_invoicing only, and only in the answer that set or generated it (install, or an update that replaced it): the callbacks' bearer token. Never shown again. */
+            callback_token?: string;
         };
         AppCustomerData: {
             stripe?: {
@@ -3116,6 +3121,8 @@ export interface operations {
                     enable_draft_sync_hook?: boolean;
                     /** @default false */
                     enable_issuing_sync_hook?: boolean;
+                    /** Format: password */
+                    callback_token?: string;
                 };
             };
         };
@@ -3226,6 +3233,10 @@ export interface operations {
                     enable_draft_sync_hook?: boolean;
                     /** @description custom_invoicing only */
                     enable_issuing_sync_hook?: boolean;
+                    /** Format: password */
+                    callback_token?: string;
+                    /** @description custom_invoicing only */
+                    rotate_callback_token?: boolean;
                 };
             };
         };
