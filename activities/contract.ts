@@ -65,8 +65,11 @@ export interface At {
 export interface InvoiceActivities {
   /** Re-rates a draft's usage lines from the events now (no-op once it is not a draft). */
   rerateDraftInvoice(input: { invoiceId: string } & At): Promise<{ changed: number }>;
-  /** Numbers, dates and freezes the draft (returns the issued invoice when it is issued already). */
-  issueDraftInvoice(input: { invoiceId: string } & At): Promise<IssuedRef>;
+  /**
+   * Numbers, dates and freezes the draft (returns the issued invoice when it is issued already), with the
+   * issuing steps of its payment app (as `paymentAppSteps` answers: the workflow needs no second activity).
+   */
+  issueDraftInvoice(input: { invoiceId: string } & At): Promise<IssuedRef & { appSteps?: string[] }>;
   /** The issuing steps of the invoice's payment app (src/apps/payment.ts), in order. */
   paymentAppSteps(input: { invoiceId: string }): Promise<{ type: string; steps: string[] }>;
   /** Runs one issuing step in the payment app (idempotent: checked before it calls out). */

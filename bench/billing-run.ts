@@ -18,12 +18,11 @@
  * runs if it continued as new) for a sample of subscriptions. Verifies exactly N invoices for the period, one per
  * subscription, each total = the customer's seeded tokens × 0.01.
  *
- * Env: BENCH_SUBSCRIPTIONS (10000), BENCH_RSS_CHECKPOINT (1000; 0 = none), BENCH_CREATE_CONCURRENCY (32),
+ * Env: BENCH_SUBSCRIPTIONS (1000: the 10,000 PT1M run was an overload test, replaced by billing-day), BENCH_RSS_CHECKPOINT (1000; 0 = none), BENCH_CREATE_CONCURRENCY (32),
  * BENCH_COLLECTION_PERIOD (PT10S), BENCH_LEAD_SECONDS (25), BENCH_LIMIT_MINUTES (20), BENCH_WORKER_LOG_LEVEL (warn); the worker
  * also inherits TALLY_WORKER_* and DATABASE_POOL_MAX from the environment.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Decimal from 'decimal.js';
@@ -34,13 +33,20 @@ import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { createMeter } from '../src/metering/service';
 import { createSubscriptionsService } from '../src/subscriptions/service';
-import { freePort, waitForPort } from '../scripts/lib/net';
-import { temporalCliPath } from '../scripts/lib/tools';
-import { cliSearchAttributeFlags } from '../src/temporal/search-attributes';
+import {
+  cpuSec,
+  mb,
+  rssKb,
+  rssSampler,
+  sleep,
+  startTemporal,
+  startWorker,
+  stopProcess,
+} from './lib/processes';
 import { fmtInt, progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const N = Number(process.env.BENCH_SUBSCRIPTIONS ?? 10_000);
+const N = Number(process.env.BENCH_SUBSCRIPTIONS ?? 1_000);
 const CHECKPOINT = Number(process.env.BENCH_RSS_CHECKPOINT ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CREATE_CONCURRENCY ?? 32);
 const COLLECTION = process.env.BENCH_COLLECTION_PERIOD ?? 'PT10S';
@@ -65,7 +71,6 @@ const CADENCE = SLEEPING_ONLY ? 'P1M' : 'PT1M';
 const KILL_WORKER = process.env.BENCH_KILL_WORKER === '1';
 const KILL_AT_S = Number(process.env.BENCH_KILL_AT ?? -2);
 const MINUTE = 60_000;
-const ROOT = path.resolve(__dirname, '..');
 /** `file` (a SQLite file in the temp dir, as `npm start` runs it) or `memory` */
 const TEMPORAL_DB = process.env.BENCH_TEMPORAL_DB ?? 'file';
 /**
@@ -92,93 +97,6 @@ function expectedTotal(i: number): string {
   return new Decimal(tokens).mul('0.01').toFixed(2);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-const mb = (kb: number) => (kb / 1024).toFixed(0);
-
-/** VmRSS of a process in kB (0 when it is gone). */
-function rssKb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSec(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Samples a process's RSS every 250 ms; `peakSince(t)` is the highest sample taken at or after t. */
-function rssSampler(pid: number) {
-  const samples: { t: number; kb: number }[] = [];
-  const timer = setInterval(() => samples.push({ t: Date.now(), kb: rssKb(pid) }), 250);
-  return {
-    stop: () => clearInterval(timer),
-    peakSince: (t: number) => Math.max(0, ...samples.filter((s) => s.t >= t).map((s) => s.kb)),
-    /** mean over [from, to) */
-    mean(from: number, to: number) {
-      const w = samples.filter((s) => s.t >= from && s.t < to);
-      return w.length ? w.reduce((a, s) => a + s.kb, 0) / w.length : rssKb(pid);
-    },
-  };
-}
-
-function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
-  const out = openSync(logFile, 'a');
-  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/cli/worker.ts')],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', out, out, 'ipc'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`worker exited (${code}); see ${logFile}`));
-    child.once('exit', onExit);
-    child.on('message', (m: { type?: string }) => {
-      if (m?.type === 'ready') {
-        child.off('exit', onExit);
-        resolve(child);
-      }
-    });
-  });
-}
-
-/**
- * The Temporal dev server, started like scripts/lib/temporal.ts's ensureTemporalDevServer (same CLI, search
- * attributes, temp data dir, free ports) but always a new one, with the benchmark's storage options.
- */
-async function startTemporal(dataDir: string): Promise<{ address: string; child: ChildProcess }> {
-  const port = await freePort();
-  const log = openSync(path.join(dataDir, 'temporal.log'), 'a');
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless'];
-  args.push('--log-level', 'warn', ...cliSearchAttributeFlags());
-  if (TEMPORAL_DB === 'file') args.push('--db-filename', path.join(dataDir, 'temporal.db'));
-  for (const p of TEMPORAL_PRAGMAS) args.push('--sqlite-pragma', p);
-  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
-  await waitForPort(port, 60_000, 'Temporal dev server');
-  return { address: `127.0.0.1:${port}`, child };
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
-  });
-}
-
 export const billingRun: Benchmark = {
   name: 'billing-run',
   description: SLEEPING_ONLY
@@ -194,7 +112,7 @@ export const billingRun: Benchmark = {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-temporal-'));
     const cleanup: (() => Promise<void>)[] = [];
     try {
-      const temporal = await startTemporal(tmp);
+      const temporal = await startTemporal(tmp, { db: TEMPORAL_DB, pragmas: TEMPORAL_PRAGMAS });
       cleanup.push(() => stopProcess(temporal.child));
       progress(
         `Temporal dev server at ${temporal.address} (SQLite ${TEMPORAL_DB}` +

@@ -3,6 +3,7 @@
  * PostgreSQL (or uses DATABASE_URL's server), gives each benchmark its own migrated database, prints
  * progress on stderr and ONE line of figures per benchmark on stdout. Never part of `npm test`.
  */
+import { billingDay } from './billing-day';
 import { billingRun } from './billing-run';
 import { entitlementAccess } from './entitlement-access';
 import { eventsList } from './events-list';
@@ -13,7 +14,15 @@ import { startBenchDatabase } from './lib/db';
 import { progress } from './lib/progress';
 import type { Benchmark } from './lib/types';
 
-const BENCHMARKS: Benchmark[] = [entitlementAccess, ingest, query, invoiceIssue, billingRun, eventsList];
+const BENCHMARKS: Benchmark[] = [
+  entitlementAccess,
+  ingest,
+  query,
+  invoiceIssue,
+  billingDay,
+  billingRun,
+  eventsList,
+];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -5,18 +5,41 @@
  * everything due by then per currency onto one draft each and starts their `invoice-<id>` workflows.
  * The activity answers when the next pending line is due (the database has the last word), so a signal
  * lost to a crash between a line's insert and its signal is found at the next collection.
- * A gathering that keeps failing is retried by Temporal's activity retries (backing off to 10 min; the
- * pending activity shows the last failure in the Temporal UI). With nothing left, the workflow ends; the
- * next hand-over starts it again. History is bounded by continue-as-new.
+ * The gathering is first ONE local attempt (no activity task through the server and one workflow task less
+ * per collection: on a billing day every customer collects at once, BENCHMARKS.md, billing-day); if it
+ * fails, remote attempts follow, retried by Temporal (backing off to 10 min; the pending activity shows the
+ * last failure in the Temporal UI). The activity is idempotent, so a local attempt that failed after its
+ * commit is harmless. With nothing left, the workflow ends; the next hand-over starts it again. History is
+ * bounded by continue-as-new.
  */
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  continueAsNew,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CollectionActivities } from '../activities/contract';
 import { collectSignal, type CollectionWorkflowInput } from './definitions';
 
-const { gatherPendingLines } = proxyActivities<CollectionActivities>({
+const remote = proxyActivities<CollectionActivities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '10m' },
 });
+const local = proxyLocalActivities<CollectionActivities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 1 },
+});
+
+/** one local attempt, then the remote attempts */
+async function gatherPendingLines(input: Parameters<CollectionActivities['gatherPendingLines']>[0]) {
+  try {
+    return await local.gatherPendingLines(input);
+  } catch {
+    return remote.gatherPendingLines(input);
+  }
+}
 
 /** Continue as new past this many history events (a few dozen collections). */
 export const COLLECTION_HISTORY_LIMIT = 200;

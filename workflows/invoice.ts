@@ -122,6 +122,8 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
   const draftUntil = Date.parse(input.draftUntil);
   let draftPeriodOver = false;
   let handedOver = input.handedOver ?? false;
+  /** the payment app's issuing steps, as the issuing activity answered them (this run only) */
+  let appSteps: string[] | undefined;
   // custom invoicing: the hooks the invoice waits for before it is issued, and which were reported
   const hooks = input.syncHooks ?? { draft: false, issuing: false };
   const synced = { draft: false, issuing: false, ...input.synced };
@@ -264,6 +266,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
       }
       try {
         const ref = await step((a) => a.issueDraftInvoice({ invoiceId, at: now() }));
+        appSteps = ref.appSteps;
         number = ref.number;
         dueAt = ref.dueAt ? Date.parse(ref.dueAt) : undefined;
         must({ type: 'issued' });
@@ -282,8 +285,9 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     }
     if (s.status === 'issued' && !s.failed && !handedOver) {
       try {
-        // the payment app's issuing steps (none for the sandbox), each its own activity, then the hand-over
-        const app = await step((a) => a.paymentAppSteps({ invoiceId }));
+        // the payment app's issuing steps (none for the sandbox; known from issuing, else asked), each its
+        // own activity, then the hand-over
+        const app = appSteps ? { steps: appSteps } : await step((a) => a.paymentAppSteps({ invoiceId }));
         for (const name of app.steps) await step((a) => a.issueInPaymentApp({ invoiceId, step: name }));
         const r = await step((a) => a.handOverToPayment({ invoiceId, at: now() }));
         if (r.status !== 'paid' && r.status !== 'payment_processing' && r.status !== 'uncollectible')

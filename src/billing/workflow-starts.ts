@@ -22,10 +22,17 @@ export async function startInvoiceWorkflow(
   draft: DraftRef,
   /** the payment app's sync hooks (custom invoicing, src/apps/state.ts `syncHooksOf`) */
   syncHooks?: SyncHooks,
+  /**
+   * eager start: the server hands the workflow's first task straight back to this worker (no trip through
+   * the task queue). Only with the worker's own client (an activity's `Context.current().client`, on the
+   * worker's NativeConnection); the SDK refuses it on another connection.
+   */
+  eager = false,
 ): Promise<boolean> {
   try {
     await client.workflow.start<InvoiceWorkflow>('invoiceWorkflow', {
       taskQueue,
+      ...(eager ? { requestEagerStart: true } : {}),
       workflowId: invoiceWorkflowId(draft.invoiceId),
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       args: [

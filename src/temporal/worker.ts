@@ -25,6 +25,15 @@ export interface WorkerTuning {
   stickyQueueScheduleToStartTimeout: Duration;
   /** one V8 context for all workflows (the SDK's default) or one context per workflow */
   reuseV8Context: boolean;
+  /** workflow task polls open at once (sticky and normal queue together) */
+  maxConcurrentWorkflowTaskPolls: number;
+  /**
+   * the share of those polls on the normal queue, which holds the first task of every new workflow (a
+   * customer's collection, an invoice) and the tasks of workflows not in the cache. The SDK's 0.2 leaves
+   * two polls there: on a billing day, with thousands of cached workflows' tasks on the sticky queue, the
+   * new invoices' first tasks waited a minute and more (BENCHMARKS.md, billing-day)
+   */
+  nonStickyToStickyPollRatio: number;
 }
 
 export const DEFAULT_WORKER_TUNING: WorkerTuning = {
@@ -34,6 +43,8 @@ export const DEFAULT_WORKER_TUNING: WorkerTuning = {
   shutdownGraceTime: '10s',
   stickyQueueScheduleToStartTimeout: '15s',
   reuseV8Context: true,
+  maxConcurrentWorkflowTaskPolls: 20,
+  nonStickyToStickyPollRatio: 0.5,
 };
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -44,10 +55,19 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   return n;
 }
 
+function ratio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1)
+    throw new Error(`${name} must be a number in (0, 1], got "${raw}"`);
+  return n;
+}
+
 /**
  * TALLY_WORKER_MAX_CACHED_WORKFLOWS, TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
  * TALLY_WORKER_MAX_CONCURRENT_ACTIVITIES, TALLY_WORKER_SHUTDOWN_GRACE_TIME, TALLY_WORKER_STICKY_TIMEOUT,
- * TALLY_WORKER_REUSE_V8_CONTEXT
+ * TALLY_WORKER_REUSE_V8_CONTEXT, TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_POLLS, TALLY_WORKER_NONSTICKY_POLL_RATIO
  */
 export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
   const d = DEFAULT_WORKER_TUNING;
@@ -80,6 +100,12 @@ export function workerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
       d.stickyQueueScheduleToStartTimeout,
     ),
     reuseV8Context: reuse ? reuse === 'true' : d.reuseV8Context,
+    maxConcurrentWorkflowTaskPolls: positiveInt(
+      env,
+      'TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_POLLS',
+      d.maxConcurrentWorkflowTaskPolls,
+    ),
+    nonStickyToStickyPollRatio: ratio(env, 'TALLY_WORKER_NONSTICKY_POLL_RATIO', d.nonStickyToStickyPollRatio),
   };
 }
 
@@ -112,6 +138,12 @@ export async function createWorker(deps: AppDeps, opts: CreateWorkerOptions): Pr
     shutdownGraceTime: tuning.shutdownGraceTime,
     stickyQueueScheduleToStartTimeout: tuning.stickyQueueScheduleToStartTimeout,
     reuseV8Context: tuning.reuseV8Context,
+    // at most the task slots (the SDK refuses more polls than slots)
+    maxConcurrentWorkflowTaskPolls: Math.max(
+      2,
+      Math.min(tuning.maxConcurrentWorkflowTaskPolls, tuning.maxConcurrentWorkflowTaskExecutions),
+    ),
+    nonStickyToStickyPollRatio: tuning.nonStickyToStickyPollRatio,
   });
 }
 

@@ -19,6 +19,8 @@ describe('workerTuningFromEnv', () => {
         TALLY_WORKER_SHUTDOWN_GRACE_TIME: '500ms',
         TALLY_WORKER_STICKY_TIMEOUT: '2m',
         TALLY_WORKER_REUSE_V8_CONTEXT: 'false',
+        TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_POLLS: '8',
+        TALLY_WORKER_NONSTICKY_POLL_RATIO: '0.25',
       }),
     ).toEqual({
       maxCachedWorkflows: 10000,
@@ -27,6 +29,8 @@ describe('workerTuningFromEnv', () => {
       shutdownGraceTime: '500ms',
       stickyQueueScheduleToStartTimeout: '2m',
       reuseV8Context: false,
+      maxConcurrentWorkflowTaskPolls: 8,
+      nonStickyToStickyPollRatio: 0.25,
     });
   });
 
@@ -37,6 +41,10 @@ describe('workerTuningFromEnv', () => {
     ['TALLY_WORKER_STICKY_TIMEOUT', '0s', /not zero/],
     ['TALLY_WORKER_SHUTDOWN_GRACE_TIME', '10', /TALLY_WORKER_SHUTDOWN_GRACE_TIME must look like/],
     ['TALLY_WORKER_REUSE_V8_CONTEXT', 'yes', /must be true or false/],
+    ['TALLY_WORKER_MAX_CONCURRENT_WORKFLOW_POLLS', '-1', /positive integer/],
+    ['TALLY_WORKER_NONSTICKY_POLL_RATIO', '0', /in \(0, 1\]/],
+    ['TALLY_WORKER_NONSTICKY_POLL_RATIO', '1.5', /in \(0, 1\]/],
+    ['TALLY_WORKER_NONSTICKY_POLL_RATIO', 'half', /in \(0, 1\]/],
   ])('%s=%s is refused', (name, value, message) => {
     expect(() => workerTuningFromEnv({ [name]: value })).toThrow(message);
   });
