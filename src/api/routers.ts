@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps';
 import { appRoutes, stripeWebhookRouter } from '../apps/routes';
 import { documentRoutes } from '../billing/document-routes';
 import { billingRoutes } from '../billing/routes';
+import { addonRoutes } from '../catalog/addon-routes';
 import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
@@ -26,6 +27,7 @@ export const routers: DomainRouter[] = [
   { domain: 'profiles', routes: profileRoutes },
   { domain: 'metering', routes: meteringRoutes },
   { domain: 'catalog', routes: catalogRoutes },
+  { domain: 'catalog', routes: addonRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },
   { domain: 'billing', routes: billingRoutes },
   { domain: 'billing', routes: documentRoutes },

@@ -28,7 +28,7 @@ import { featureView, planView, type FeatureRow, type PlanRow } from './views';
 export type { EntitlementTemplate, Feature, Plan, PlanPhase, PlanStatus, Price, RateCard } from './types';
 export type { PlanPhaseInput, RateCardInput } from './validate';
 
-function isUniqueViolation(e: unknown): boolean {
+export function isUniqueViolation(e: unknown): boolean {
   return (
     e instanceof UniqueConstraintViolationException ||
     (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
@@ -168,9 +168,9 @@ const CATALOG_SORT_COLUMNS: Record<CatalogSortField, string> = {
 };
 
 /** One page of live rows of `table` whose columns equal any of the given values, oldest first. */
-async function listLive<R, T>(
+export async function listLive<R, T>(
   em: EntityManager,
-  table: 'features' | 'plans',
+  table: 'features' | 'plans' | 'addons' | 'plan_addons',
   filters: [column: string, filter: FieldFilter | undefined][],
   labels: Record<string, FieldFilter> | undefined,
   sort: SortKey<CatalogSortField>[] | undefined,

@@ -9,7 +9,7 @@ import { AppEntity } from '../apps/entities';
 import { appsMigrations } from '../apps/migrations';
 import { Invoice, InvoiceLine } from '../billing/entities';
 import { billingMigrations } from '../billing/migrations';
-import { FeatureEntity, PlanEntity } from '../catalog/entities';
+import { AddonEntity, FeatureEntity, PlanAddonEntity, PlanEntity } from '../catalog/entities';
 import { IdempotencyKeyEntity } from '../idempotency/entities';
 import { idempotencyMigrations } from '../idempotency/migrations';
 import { catalogMigrations } from '../catalog/migrations';
@@ -42,7 +42,11 @@ export const schema: DomainSchema[] = [
   },
   { domain: 'apps', entities: [AppEntity], migrations: appsMigrations },
   { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
-  { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
+  {
+    domain: 'catalog',
+    entities: [FeatureEntity, PlanEntity, AddonEntity, PlanAddonEntity],
+    migrations: catalogMigrations,
+  },
   { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
   { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
