@@ -129,5 +129,5 @@ export class CatalogAddons extends Migration {
 export const catalogMigrations: MigrationEntry[] = [
   { name: 'm2026112130_catalog_init', class: CatalogInit },
   { name: 'm2026120214_catalog_feature_unit_cost', class: CatalogFeatureUnitCost },
-  { name: 'm2026120215_catalog_addons', class: CatalogAddons },
+  { name: 'm2026120216_catalog_addons', class: CatalogAddons },
 ];
