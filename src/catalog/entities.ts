@@ -4,6 +4,7 @@
  * definitions describe the tables for MikroORM.
  */
 import { defineEntity, p } from '@mikro-orm/core';
+import type { ItemOrigins } from './derive';
 import type { AddonInstanceType, FeatureMeterFilter, PlanPhase, PlanStatus, RateCard } from './types';
 import { softDelete, timestamps } from '../db/columns';
 
@@ -41,6 +42,10 @@ export const PlanEntity = defineEntity({
     phases: p.json<PlanPhase[]>().columnType('jsonb'),
     effectiveFrom: p.datetime().columnType('timestamptz').nullable(),
     effectiveTo: p.datetime().columnType('timestamptz').nullable(),
+    /** a subscription's own version (status `custom`): its subscription, its catalog base, item origins */
+    ownerSubscriptionId: p.string().columnType('text').nullable(),
+    basePlanId: p.string().columnType('text').nullable(),
+    origins: p.json<ItemOrigins>().columnType('jsonb').nullable(),
     ...timestamps(),
     ...softDelete(),
   },

@@ -71,6 +71,52 @@ export class CatalogFeatureUnitCost extends Migration {
 }
 
 /**
+ * A subscription's own plan versions (issue 13): a custom plan, a catalog version with overrides, an edit.
+ * Status `custom`, owned by one subscription (`owner_subscription_id`, no foreign key: the version is
+ * written before its subscription), derived from `base_plan_id` (the catalog version, null for a custom
+ * plan), with each item's origin (`origins`). They keep their base's key and version number, so the
+ * (key, version) uniqueness and the one-draft / one-active rules count catalog versions only.
+ */
+export class CatalogSubscriptionVersions extends Migration {
+  override up(): void {
+    this.addSql(
+      'alter table plans add column owner_subscription_id text, add column base_plan_id text, add column origins jsonb',
+    );
+    this.addSql('alter table plans drop constraint if exists plans_status_check');
+    this.addSql(
+      "alter table plans add constraint plans_status_check check (status in ('draft', 'active', 'archived', 'custom'))",
+    );
+    this.addSql(
+      "alter table plans add constraint plans_custom_owner_check check ((status = 'custom') = (owner_subscription_id is not null))",
+    );
+    this.addSql('alter table plans drop constraint if exists plans_key_version_key');
+    this.addSql(
+      'create unique index plans_key_version_uq on plans (key, version) where owner_subscription_id is null',
+    );
+    this.addSql(
+      'create index plans_owner_subscription_idx on plans (owner_subscription_id) where owner_subscription_id is not null',
+    );
+    this.addSql('create index plans_base_plan_idx on plans (base_plan_id) where base_plan_id is not null');
+  }
+
+  override down(): void {
+    this.addSql("delete from plans where status = 'custom'");
+    this.addSql('drop index if exists plans_base_plan_idx');
+    this.addSql('drop index if exists plans_owner_subscription_idx');
+    this.addSql('drop index if exists plans_key_version_uq');
+    this.addSql('alter table plans add constraint plans_key_version_key unique (key, version)');
+    this.addSql('alter table plans drop constraint if exists plans_custom_owner_check');
+    this.addSql('alter table plans drop constraint if exists plans_status_check');
+    this.addSql(
+      "alter table plans add constraint plans_status_check check (status in ('draft', 'active', 'archived'))",
+    );
+    this.addSql(
+      'alter table plans drop column owner_subscription_id, drop column base_plan_id, drop column origins',
+    );
+  }
+}
+
+/**
  * Add-ons (issue 13), versioned like plans: one `addons` row per version, at most one draft and one active
  * version per key. `plan_addons`: which add-on version a plan version offers (one live row per pair).
  */
@@ -129,5 +175,6 @@ export class CatalogAddons extends Migration {
 export const catalogMigrations: MigrationEntry[] = [
   { name: 'm2026112130_catalog_init', class: CatalogInit },
   { name: 'm2026120214_catalog_feature_unit_cost', class: CatalogFeatureUnitCost },
+  { name: 'm2026120215_catalog_subscription_versions', class: CatalogSubscriptionVersions },
   { name: 'm2026120216_catalog_addons', class: CatalogAddons },
 ];

@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { PlanEntity } from './entities';
+import type { ItemOrigins } from './derive';
 import type { PlanPhase } from './types';
 
 export interface PlanSummary {
@@ -15,6 +16,12 @@ export interface PlanSummary {
   billing_cadence: string;
   /** the version's phases and rate cards (subscriptions show them as their phases and items) */
   phases: PlanPhase[];
+  /** a subscription's own version: the catalog version it derives from (absent: a custom plan) */
+  base_plan_id?: string;
+  /** a subscription's own version (status `custom`) */
+  custom?: boolean;
+  /** where each item came from (src/catalog/derive.ts); absent on catalog versions (all `plan`) */
+  origins?: ItemOrigins;
 }
 
 /** The plan versions named by `ids` (unknown ids are absent from the map). One query. */
@@ -27,12 +34,24 @@ export async function planSummaries(
   const plans = await em.find(
     PlanEntity,
     { id: { $in: unique } },
-    { fields: ['id', 'name', 'currency', 'billingCadence', 'phases'], disableIdentityMap: true },
+    {
+      fields: ['id', 'name', 'currency', 'billingCadence', 'phases', 'status', 'basePlanId', 'origins'],
+      disableIdentityMap: true,
+    },
   );
   return new Map(
     plans.map((p) => [
       p.id,
-      { id: p.id, name: p.name, currency: p.currency, billing_cadence: p.billingCadence, phases: p.phases },
+      {
+        id: p.id,
+        name: p.name,
+        currency: p.currency,
+        billing_cadence: p.billingCadence,
+        phases: p.phases,
+        custom: p.status === 'custom',
+        ...(p.basePlanId ? { base_plan_id: p.basePlanId } : {}),
+        ...(p.origins ? { origins: p.origins } : {}),
+      },
     ]),
   );
 }

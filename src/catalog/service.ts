@@ -23,10 +23,28 @@ import { getMeter } from '../metering/service';
 import { liveSubscriptionCount } from '../subscriptions/queries';
 import type { Feature, Plan, PlanPhase } from './types';
 import { featureRefs, validatePlan, type PlanPhaseInput } from './validate';
-import { featureView, planView, type FeatureRow, type PlanRow } from './views';
+import {
+  deriveVersion,
+  errorField,
+  originsOf,
+  type DeriveError,
+  type ItemOrigins,
+  type ItemSource,
+  type RateCardChange,
+} from './derive';
+import {
+  featureView,
+  planView,
+  subscriptionVersionView,
+  type FeatureRow,
+  type PlanRow,
+  type SubscriptionPlanVersion,
+} from './views';
 
 export type { EntitlementTemplate, Feature, Plan, PlanPhase, PlanStatus, Price, RateCard } from './types';
 export type { PlanPhaseInput, RateCardInput } from './validate';
+export type { ItemOrigin, ItemOrigins, ItemSource, RateCardChange } from './derive';
+export type { SubscriptionPlanVersion } from './views';
 
 export function isUniqueViolation(e: unknown): boolean {
   return (
@@ -179,6 +197,8 @@ export async function listLive<R, T>(
 ): Promise<Page<T>> {
   const where = (q: Sql): Sql => {
     q.add('deleted_at is null');
+    // a subscription's own versions are never listed
+    if (table === 'plans') q.add(' and owner_subscription_id is null');
     for (const [col, f] of filters) if (f) whereFilter(q.add(' and '), col, f);
     if (labels && Object.keys(labels).length) whereLabels(q.add(' and '), 'labels', labels);
     return q;
@@ -275,6 +295,13 @@ export async function getPlan(em: EntityManager, id: string): Promise<Plan> {
   return planView(row);
 }
 
+/** A catalog plan version by id: a subscription's own version is not one (404). */
+async function catalogPlan(em: EntityManager, id: string): Promise<Plan> {
+  const p = await getPlan(em, id);
+  if (p.status === 'custom') throw notFound('plan', id);
+  return p;
+}
+
 /** The key of a plan version, deleted ones included (billing names one-time fees by plan key); null if unknown. */
 export async function findPlanKey(em: EntityManager, id: string): Promise<string | null> {
   const rows = await em.execute<{ key: string }[]>('select key from plans where id = ?', [id]);
@@ -294,7 +321,7 @@ export async function resolvePlan(em: EntityManager, ref: PlanRef): Promise<Plan
     const row = await planRow(
       em,
       new Sql().add(
-        'select * from plans where key = ? and version = ? and deleted_at is null',
+        'select * from plans where key = ? and version = ? and deleted_at is null and owner_subscription_id is null',
         ref.key,
         ref.version,
       ),
@@ -309,7 +336,10 @@ export async function resolvePlan(em: EntityManager, ref: PlanRef): Promise<Plan
   if (row) return planView(row);
   const any = await exec(
     em,
-    new Sql().add('select 1 from plans where key = ? and deleted_at is null limit 1', ref.key),
+    new Sql().add(
+      'select 1 from plans where key = ? and deleted_at is null and owner_subscription_id is null limit 1',
+      ref.key,
+    ),
   );
   if (!any.length) throw notFound('plan', ref.key);
   throw conflict(`plan ${ref.key} has no active version; publish one first`);
@@ -339,7 +369,10 @@ async function createPlan(em: EntityManager, input: PlanInput): Promise<Plan> {
         );
       const [{ next }] = await exec<{ next: number }>(
         tx,
-        new Sql().add('select coalesce(max(version), 0) + 1 as next from plans where key = ?', input.key),
+        new Sql().add(
+          'select coalesce(max(version), 0) + 1 as next from plans where key = ? and owner_subscription_id is null',
+          input.key,
+        ),
       );
       await exec(
         tx,
@@ -373,7 +406,7 @@ function assertDraft(p: Plan, action: string): void {
 }
 
 async function updatePlan(em: EntityManager, id: string, input: PlanUpdateInput): Promise<Plan> {
-  const current = await getPlan(em, id);
+  const current = await catalogPlan(em, id);
   assertDraft(current, 'updated');
   const phases = await checkedPhases(em, input.phases, current.billing_cadence);
   const res = await exec(
@@ -396,7 +429,7 @@ async function updatePlan(em: EntityManager, id: string, input: PlanUpdateInput)
 
 /** draft → active (effective_from = now); the previously active version of the key is archived. */
 async function publishPlan(em: EntityManager, id: string): Promise<Plan> {
-  const current = await getPlan(em, id);
+  const current = await catalogPlan(em, id);
   assertDraft(current, 'published');
   try {
     await em.transactional(async (tx) => {
@@ -427,7 +460,7 @@ async function publishPlan(em: EntityManager, id: string): Promise<Plan> {
 
 /** active → archived (effective_to = now). */
 async function archivePlan(em: EntityManager, id: string): Promise<Plan> {
-  const current = await getPlan(em, id);
+  const current = await catalogPlan(em, id);
   if (current.status !== 'active')
     throw conflict(
       `plan ${current.key} version ${current.version} is ${current.status}: only active plans can be archived`,
@@ -442,14 +475,18 @@ async function archivePlan(em: EntityManager, id: string): Promise<Plan> {
   return getPlan(em, id);
 }
 
-/** DELETE: a draft is deleted; an active version is archived; an archived version stays as it is. */
 /**
  * Deletes a draft or archives an active version; 409 while live subscriptions are on the version (they
  * must be canceled or migrated first), naming how many.
  */
 async function deletePlan(em: EntityManager, id: string): Promise<void> {
-  const current = await getPlan(em, id);
-  const live = await liveSubscriptionCount(em, current.id);
+  const current = await catalogPlan(em, id);
+  // subscriptions on their own versions derived from this one are on it too
+  const derived = await exec<{ id: string }>(
+    em,
+    new Sql().add('select id from plans where base_plan_id = ?', current.id),
+  );
+  const live = await liveSubscriptionCount(em, [current.id, ...derived.map((d) => d.id)]);
   if (live > 0)
     throw conflict(
       `plan ${current.key} version ${current.version} has ${live} live subscription(s); cancel or migrate them first`,
@@ -494,6 +531,188 @@ function listPlans(em: EntityManager, q: PlanListQuery): Promise<Page<Plan>> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// A subscription's own plan versions (src/catalog/derive.ts)
+
+/** A custom plan: a plan body without a key or with one (never a catalog key's version). */
+export type CustomPlanInput = Omit<PlanInput, 'key'> & { key?: string };
+
+/** Its change at `fieldOf(i)`, each problem in the request's words (409 when one contradicts the version). */
+export interface DeriveVersionInput {
+  ownerSubscriptionId: string;
+  /** the version derived from: a catalog version or the subscription's own current one */
+  base: Plan | SubscriptionPlanVersion;
+  changes: readonly RateCardChange[];
+  source: ItemSource;
+  fieldOf: (index: number) => string;
+  phaseStarts?: Readonly<Record<string, string>>;
+  frozenPhases?: readonly string[];
+  ref?: Record<string, string>;
+}
+
+async function insertVersion(
+  em: EntityManager,
+  v: {
+    id: string;
+    key: string;
+    version: number;
+    owner: string;
+    baseId: string | null;
+    origins: ItemOrigins;
+    name: string;
+    description?: string;
+    labels?: Record<string, string>;
+    currency: string;
+    billing_cadence: string;
+    pro_rating_enabled: boolean;
+    phases: PlanPhase[];
+  },
+): Promise<SubscriptionPlanVersion> {
+  await exec(
+    em,
+    new Sql().add(
+      `insert into plans (id, key, version, status, name, description, labels, currency, billing_cadence,
+                          pro_rating_enabled, phases, owner_subscription_id, base_plan_id, origins)
+       values (?, ?, ?, 'custom', ?, ?, ?::jsonb, ?, ?, ?, ?::jsonb, ?, ?, ?::jsonb)`,
+      v.id,
+      v.key,
+      v.version,
+      v.name,
+      v.description ?? null,
+      v.labels ? JSON.stringify(v.labels) : null,
+      v.currency,
+      v.billing_cadence,
+      v.pro_rating_enabled,
+      JSON.stringify(v.phases),
+      v.owner,
+      v.baseId,
+      JSON.stringify(v.origins),
+    ),
+  );
+  return (await getSubscriptionVersion(em, v.id))!;
+}
+
+/**
+ * A custom plan as the subscription's own version: status `custom`, version 1, its key (or
+ * `custom-<subscription id>`), every item of origin `custom`. Validated as a catalog plan (`validatePlan`),
+ * errors named under `field` (e.g. `body.custom_plan.phases[0]…`).
+ */
+export async function createCustomVersion(
+  em: EntityManager,
+  ownerSubscriptionId: string,
+  input: CustomPlanInput,
+  field: string,
+): Promise<SubscriptionPlanVersion> {
+  const features = await findFeatures(em, featureRefs(input.phases));
+  const { phases, errors } = validatePlan(input.phases, input.billing_cadence, features);
+  if (errors.length)
+    throw invalid(
+      'the custom plan is invalid',
+      errors.map((e) => ({ ...e, field: e.field.replace(/^body\./, `${field}.`) })),
+    );
+  const id = newId();
+  return insertVersion(em, {
+    id,
+    key: input.key ?? `custom-${ownerSubscriptionId.toLowerCase()}`,
+    version: 1,
+    owner: ownerSubscriptionId,
+    baseId: null,
+    origins: originsOf(phases, 'custom', id),
+    name: input.name,
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.labels ? { labels: input.labels } : {}),
+    currency: input.currency,
+    billing_cadence: input.billing_cadence,
+    pro_rating_enabled: input.pro_rating_enabled ?? true,
+    phases,
+  });
+}
+
+/**
+ * A new version of the subscription, derived from `base` by `changes` (deriveVersion), validated as a plan
+ * (`validatePlan`; each problem named by the change that caused it). Same key, version number, currency and
+ * cadence as `base`; `base_plan_id` is the catalog version at the root (none for a custom plan). A change
+ * that contradicts the version (a key taken, a phase over) is a ConflictError, any other problem an
+ * InvalidError; nothing is stored then.
+ */
+export async function deriveSubscriptionVersion(
+  em: EntityManager,
+  input: DeriveVersionInput,
+): Promise<SubscriptionPlanVersion> {
+  const base = input.base;
+  const own = 'owner_subscription_id' in base ? base : undefined;
+  const id = newId();
+  const d = deriveVersion({
+    phases: base.phases,
+    ...(own ? { origins: own.origins } : {}),
+    baseId: base.id,
+    changes: input.changes,
+    source: input.source,
+    versionId: id,
+    fieldOf: input.fieldOf,
+    ...(input.phaseStarts ? { phaseStarts: input.phaseStarts } : {}),
+    ...(input.frozenPhases ? { frozenPhases: input.frozenPhases } : {}),
+    ...(input.ref ? { ref: input.ref } : {}),
+  });
+  const params = (es: DeriveError[]): InvalidParam[] => es.map(({ field, reason }) => ({ field, reason }));
+  const conflicts = d.errors.filter((e) => e.conflict);
+  if (conflicts.length)
+    throw conflict(conflicts.map((e) => `${e.field}: ${e.reason}`).join('; '), {
+      invalid_parameters: params(conflicts),
+    });
+  if (d.errors.length)
+    throw invalid(d.errors.map((e) => `${e.field}: ${e.reason}`).join('; '), params(d.errors));
+  const features = await findFeatures(em, featureRefs(d.phases));
+  const { phases, errors } = validatePlan(d.phases, base.billing_cadence, features);
+  if (errors.length) {
+    const mapped = errors.map((e) => ({ ...e, field: errorField(e.field, d.phases, d.writtenBy) }));
+    throw invalid(mapped.map((e) => `${e.field}: ${e.reason}`).join('; '), mapped);
+  }
+  return insertVersion(em, {
+    id,
+    key: base.key,
+    version: base.version,
+    owner: input.ownerSubscriptionId,
+    baseId: own ? (own.base_plan_id ?? null) : base.id,
+    origins: d.origins,
+    name: base.name,
+    ...(base.description !== undefined ? { description: base.description } : {}),
+    ...(base.labels ? { labels: base.labels } : {}),
+    currency: base.currency,
+    billing_cadence: base.billing_cadence,
+    pro_rating_enabled: base.pro_rating_enabled,
+    phases,
+  });
+}
+
+/** A subscription's own version by id; null when `id` is a catalog version or unknown. */
+export async function getSubscriptionVersion(
+  em: EntityManager,
+  id: string,
+): Promise<SubscriptionPlanVersion | null> {
+  const row = await planRow(em, new Sql().add("select * from plans where id = ? and status = 'custom'", id));
+  return row ? subscriptionVersionView(row) : null;
+}
+
+/** The version a subscription is on, with its origins (a catalog version: every item `plan`). */
+export async function getVersionWithOrigins(
+  em: EntityManager,
+  id: string,
+): Promise<Plan & { origins: ItemOrigins; base_plan_id?: string }> {
+  const own = await getSubscriptionVersion(em, id);
+  if (own) return own;
+  const p = await getPlan(em, id);
+  return { ...p, origins: originsOf(p.phases, 'plan', p.id) };
+}
+
+/**
+ * Removes a subscription's own version nothing refers to (a subscription that could not start, an edit
+ * its workflow refused). Only `custom` versions; a version still referenced stays (foreign key).
+ */
+export async function deleteSubscriptionVersion(em: EntityManager, id: string): Promise<void> {
+  await exec(em, new Sql().add(`delete from plans where id = ? and status = 'custom'`, id));
+}
+
+// ---------------------------------------------------------------------------------------------------------
 
 /**
  * The catalog as the routes use it, on the request's EntityManager (`deps.orm.em` under the API's
@@ -508,7 +727,7 @@ export function createCatalogService(deps: Pick<AppDeps, 'orm'>) {
     archiveFeature: (idOrKey: string) => archiveFeature(em(), idOrKey),
     createPlan: (input: PlanInput) => createPlan(em(), input),
     listPlans: (q: PlanListQuery) => listPlans(em(), q),
-    getPlan: (id: string) => getPlan(em(), id),
+    getPlan: (id: string) => catalogPlan(em(), id),
     updatePlan: (id: string, input: PlanUpdateInput) => updatePlan(em(), id, input),
     publishPlan: (id: string) => publishPlan(em(), id),
     archivePlan: (id: string) => archivePlan(em(), id),

@@ -75,7 +75,8 @@ export interface PlanPhase {
   rate_cards: RateCard[];
 }
 
-export type PlanStatus = 'draft' | 'active' | 'archived';
+/** `custom`: a subscription's own version (never listed, never subscribable: src/catalog/derive.ts) */
+export type PlanStatus = 'draft' | 'active' | 'archived' | 'custom';
 
 export interface Plan {
   id: string;

@@ -3,6 +3,7 @@
  * milliseconds in UTC by `src/lib/time.ts`, absent optional fields left out).
  */
 import { instant } from '../lib/time';
+import type { ItemOrigins } from './derive';
 import type { Feature, FeatureMeterFilter, Plan, PlanPhase, PlanStatus } from './types';
 
 /** A `features` row (`select *`). */
@@ -38,6 +39,10 @@ export interface PlanRow {
   created_at: Date | string;
   updated_at: Date | string;
   deleted_at: Date | string | null;
+  /** set on a subscription's own version (status `custom`) */
+  owner_subscription_id?: string | null;
+  base_plan_id?: string | null;
+  origins?: ItemOrigins | null;
 }
 
 export function featureView(r: FeatureRow): Feature {
@@ -53,6 +58,23 @@ export function featureView(r: FeatureRow): Feature {
     created_at: instant(r.created_at),
     updated_at: instant(r.updated_at),
     ...(r.deleted_at != null ? { deleted_at: instant(r.deleted_at) } : {}),
+  };
+}
+
+/** A subscription's own plan version (src/catalog/derive.ts). */
+export interface SubscriptionPlanVersion extends Plan {
+  owner_subscription_id: string;
+  /** the catalog version it derives from; absent for a custom plan */
+  base_plan_id?: string;
+  origins: ItemOrigins;
+}
+
+export function subscriptionVersionView(r: PlanRow): SubscriptionPlanVersion {
+  return {
+    ...planView(r),
+    owner_subscription_id: r.owner_subscription_id!,
+    ...(r.base_plan_id != null ? { base_plan_id: r.base_plan_id } : {}),
+    origins: r.origins ?? { items: {} },
   };
 }
 

@@ -19,9 +19,10 @@ export async function activeSubscriptionIds(em: EntityManager, customerId: strin
   return rows.map((r) => r.id);
 }
 
-/** How many live (not canceled) subscriptions are on the plan version `planId`. */
-export function liveSubscriptionCount(em: EntityManager, planId: string): Promise<number> {
-  return em.count(Subscription, { planId, status: { $ne: 'canceled' } });
+/** How many live (not canceled) subscriptions are on the plan version `planId` (or any of `planId`). */
+export function liveSubscriptionCount(em: EntityManager, planId: string | string[]): Promise<number> {
+  const ids = typeof planId === 'string' ? [planId] : planId;
+  return em.count(Subscription, { planId: { $in: ids }, status: { $ne: 'canceled' } });
 }
 
 /**
