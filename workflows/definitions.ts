@@ -28,6 +28,10 @@ export interface ChangeArgs {
 export const cancelUpdate = defineUpdate<SubscriptionView, [CancelArgs]>('cancel');
 export const changeUpdate = defineUpdate<SubscriptionView, [ChangeArgs]>('change');
 export const migrateUpdate = defineUpdate<SubscriptionView, [ChangeArgs]>('migrate');
+/** to the subscription's own version derived from the current one (an edit), keeping the phase position */
+export const editUpdate = defineUpdate<SubscriptionView, [ChangeArgs]>('edit');
+/** withdraws a scheduled edit (rejected as a conflict when none is scheduled) */
+export const unscheduleEditUpdate = defineUpdate<SubscriptionView, []>('unscheduleEdit');
 /** withdraws a scheduled cancelation (rejected as a conflict when none is scheduled) */
 export const unscheduleCancelationUpdate = defineUpdate<SubscriptionView, []>('unscheduleCancelation');
 export const getStateQuery = defineQuery<SubscriptionView>('getState');

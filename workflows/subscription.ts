@@ -67,10 +67,12 @@ import {
 import {
   cancelUpdate,
   changeUpdate,
+  editUpdate,
   getStateQuery,
   migrateUpdate,
   REJECTION_TYPES,
   unscheduleCancelationUpdate,
+  unscheduleEditUpdate,
   type CancelArgs,
   type ChangeArgs,
 } from './definitions';
@@ -152,6 +154,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     [cancelUpdate, 'cancel'],
     [changeUpdate, 'change'],
     [migrateUpdate, 'migrate'],
+    [editUpdate, 'edit'],
   ] as const) {
     const h = handle(kind);
     setHandler(def, h.handler, { validator: h.validator });
@@ -159,6 +162,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
   const unschedule = handle('unschedule');
   setHandler(unscheduleCancelationUpdate, () => unschedule.handler(), {
     validator: () => unschedule.validator(),
+  });
+  const unscheduleEdit = handle('unschedule_edit');
+  setHandler(unscheduleEditUpdate, () => unscheduleEdit.handler(), {
+    validator: () => unscheduleEdit.validator(),
   });
 
   let searchPlan = `${state.plan.key}:${state.plan.version}`;
@@ -175,6 +182,7 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       subscriptionId: state.subscriptionId,
       status: state.status,
       plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
+      planSince: state.planSince ?? state.activeFrom,
       phaseKey: phaseOf(state).key,
       phaseStartedAt: state.phaseStartedAt,
       periodStart: state.period!.from,

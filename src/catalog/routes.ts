@@ -23,7 +23,9 @@ export const resourceKey = z
   .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED);
 export const name = z.string().min(1).max(256);
 export const description = z.string().max(1024).optional();
-const duration = z.string().refine(isValidDuration, 'must be an ISO-8601 duration such as P1M or PT1H');
+export const duration = z
+  .string()
+  .refine(isValidDuration, 'must be an ISO-8601 duration such as P1M or PT1H');
 /** non-negative decimal string */
 const amount = z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "10.50"');
 const ulidOrKey = z.string().min(1).max(64);
@@ -76,7 +78,7 @@ const tier = z.strictObject({
   flat_price: flatPrice.optional(),
   unit_price: unitPrice.optional(),
 });
-const price = z.discriminatedUnion('type', [
+export const price = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('free') }),
   flatPrice,
   unitPrice,
@@ -84,7 +86,7 @@ const price = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('volume'), tiers: z.array(tier).min(1) }),
 ]);
 
-const entitlement = z.discriminatedUnion('type', [
+export const entitlement = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('boolean') }),
   z.strictObject({
     type: z.literal('metered'),
@@ -125,29 +127,40 @@ const phase = z.strictObject({
   rate_cards: z.array(rateCard),
 });
 
-const createPlanBody = z
-  .strictObject({
-    key: resourceKey,
-    name,
-    description,
-    labels: labels.optional(),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
-    billing_cadence: duration,
-    pro_rating_enabled: z.boolean().optional(),
-    phases: z.array(phase).min(1),
-  })
-  .superRefine((p, ctx) => {
-    p.phases.forEach((ph, i) =>
-      ph.rate_cards.forEach((rc, j) => {
-        if (rc.currency !== undefined && rc.currency !== p.currency)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['phases', i, 'rate_cards', j, 'currency'],
-            message: `must be the plan's currency ${p.currency}`,
-          });
-      }),
-    );
-  });
+const planFields = {
+  key: resourceKey,
+  name,
+  description,
+  labels: labels.optional(),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD'),
+  billing_cadence: duration,
+  pro_rating_enabled: z.boolean().optional(),
+  phases: z.array(phase).min(1),
+};
+/** A rate card's `currency` must be its plan's. */
+const rateCardCurrencies = (
+  p: { currency: string; phases: { rate_cards: { currency?: string }[] }[] },
+  ctx: z.RefinementCtx,
+) =>
+  p.phases.forEach((ph, i) =>
+    ph.rate_cards.forEach((rc, j) => {
+      if (rc.currency !== undefined && rc.currency !== p.currency)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', i, 'rate_cards', j, 'currency'],
+          message: `must be the plan's currency ${p.currency}`,
+        });
+    }),
+  );
+/**
+ * A subscription's custom plan (OpenMeter v1's customPlan, snake_case): a plan body whose key is optional
+ * (it is never a catalog key's version).
+ */
+export const customPlanBody = z
+  .strictObject({ ...planFields, key: resourceKey.optional() })
+  .superRefine(rateCardCurrencies);
+
+const createPlanBody = z.strictObject(planFields).superRefine(rateCardCurrencies);
 
 const updatePlanBody = z.strictObject({
   name,

@@ -22,6 +22,7 @@ export const Subscription = defineEntity({
     billingAnchor: p.datetime().columnType('timestamptz'),
     activeFrom: p.datetime().columnType('timestamptz'),
     activeTo: p.datetime().columnType('timestamptz').nullable(),
+    planSince: p.datetime().columnType('timestamptz').nullable(),
     phaseKey: p.string().columnType('text'),
     phaseStartedAt: p.datetime().columnType('timestamptz'),
     currentPeriodStart: p.datetime().columnType('timestamptz').nullable(),

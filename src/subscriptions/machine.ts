@@ -50,8 +50,12 @@ export function toPlanSchedule(plan: Plan): PlanSchedule {
 /** `immediate`, `next_billing_cycle` or an ISO-8601 instant */
 export type Timing = string;
 
-/** `unschedule`: withdraws a scheduled cancelation (OpenMeter's unschedule-cancelation) */
-export type RequestKind = 'cancel' | 'change' | 'migrate' | 'unschedule';
+/**
+ * `unschedule`: withdraws a scheduled cancelation (OpenMeter's unschedule-cancelation); `edit`: a change to
+ * the subscription's own plan version derived from the current one (src/catalog/derive.ts), which keeps the
+ * phase position like a migration; `unschedule_edit` withdraws a scheduled edit.
+ */
+export type RequestKind = 'cancel' | 'change' | 'migrate' | 'edit' | 'unschedule' | 'unschedule_edit';
 
 export interface ChangeRequest {
   kind: RequestKind;
@@ -61,7 +65,7 @@ export interface ChangeRequest {
 }
 
 export interface PendingChange {
-  kind: Exclude<RequestKind, 'unschedule'>;
+  kind: Exclude<RequestKind, 'unschedule' | 'unschedule_edit'>;
   /** `next_billing_cycle` or an ISO instant */
   at: string;
   plan?: PlanSchedule;
@@ -112,6 +116,8 @@ export interface SubscriptionState {
   status: SubscriptionStatus;
   activeTo?: string;
   plan: PlanSchedule;
+  /** when the current plan version took effect (absent in states from before edits: `activeFrom`) */
+  planSince?: string;
   phaseIndex: number;
   phaseStartedAt: string;
   /** absent once canceled */
@@ -180,6 +186,7 @@ export function initialState(input: CreateStateInput, now?: number): Subscriptio
     ...rest,
     status: now !== undefined && ms(input.activeFrom) > now ? 'scheduled' : 'active',
     ...(activeTo ? { pendingChange: { kind: 'cancel', at: activeTo } } : {}),
+    planSince: input.activeFrom,
     phaseIndex: 0,
     phaseStartedAt: input.activeFrom,
     pendingInvoices: [],
@@ -242,10 +249,13 @@ export function nextWakeAt(state: SubscriptionState, invoicing = false): number 
   return times.length ? Math.min(...times) : undefined;
 }
 
+/** A migration or an edit keeps the subscriber in the same phase (and its start) when the version has it. */
+const keepsPhase = (kind: PendingChange['kind']) => kind === 'migrate' || kind === 'edit';
+
 function switchPlan(state: SubscriptionState, change: PendingChange, at: number): void {
   const plan = change.plan!;
-  if (change.kind === 'migrate') {
-    // a migration keeps the subscriber in the same phase when the new version has it
+  state.planSince = iso(at);
+  if (keepsPhase(change.kind)) {
     const same = plan.phases.findIndex((p) => p.key === phaseOf(state).key);
     state.plan = plan;
     if (same >= 0) {
@@ -290,8 +300,8 @@ function closePeriod(state: SubscriptionState, at: number, change: PendingChange
     if (change) {
       switchPlan(state, change, at);
       state.pendingChange = undefined;
-      // a migration at the boundary where the current phase ends also moves to the next phase
-      if (atBoundary && change.kind === 'migrate') maybeSwitchPhase(state, at);
+      // a migration or edit at the boundary where the current phase ends also moves to the next phase
+      if (atBoundary && keepsPhase(change.kind)) maybeSwitchPhase(state, at);
     } else if (atBoundary) {
       maybeSwitchPhase(state, at);
     }
@@ -414,6 +424,9 @@ export function validateRequest(
       ? undefined
       : { type: 'conflict', message: 'no cancelation is scheduled' };
   }
+  if (req.kind === 'unschedule_edit') {
+    return pending?.kind === 'edit' ? undefined : { type: 'conflict', message: 'no edit is scheduled' };
+  }
   if (req.timing !== 'immediate' && req.timing !== 'next_billing_cycle') {
     const at = ms(req.timing);
     if (Number.isNaN(at))
@@ -429,7 +442,7 @@ export function validateRequest(
   if (state.status === 'scheduled' && req.kind !== 'cancel') {
     return {
       type: 'conflict',
-      message: `the subscription starts at ${state.activeFrom}; its plan can be changed once it is active`,
+      message: `the subscription starts at ${state.activeFrom}; its plan can be ${req.kind === 'edit' ? 'edited' : 'changed'} once it is active`,
     };
   }
   if (pending?.kind === 'cancel') {
@@ -447,6 +460,9 @@ export function validateRequest(
       type: 'conflict',
       message: `the subscription is already on plan ${req.plan.key} v${req.plan.version}`,
     };
+  }
+  if (req.kind === 'edit' && !req.plan.phases.some((p) => p.key === phaseOf(state).key)) {
+    return { type: 'bad_request', message: `the edited version has no phase ${phaseOf(state).key}` };
   }
   if (req.kind === 'migrate') {
     if (req.plan.key !== state.plan.key) {
@@ -475,7 +491,7 @@ export function applyRequest(
   // a timestamp that was in the future when validated may have passed since: step() applies it late
   const rejection = validateRequest(state, req, -Infinity);
   if (rejection) return rejection;
-  if (req.kind === 'unschedule') {
+  if (req.kind === 'unschedule' || req.kind === 'unschedule_edit') {
     state.pendingChange = undefined;
     return undefined;
   }
@@ -488,7 +504,11 @@ export function applyRequest(
     state.pendingInvoices = [];
     return undefined;
   }
-  const change: PendingChange = { kind: req.kind, at: req.timing, ...(req.plan ? { plan: req.plan } : {}) };
+  const change: PendingChange = {
+    kind: req.kind,
+    at: req.timing,
+    ...(req.plan ? { plan: req.plan } : {}),
+  };
   if (req.timing === 'immediate') {
     closePeriod(state, Math.max(now, ms(state.period!.from)), change);
   } else {
@@ -506,6 +526,7 @@ export function describeState(state: SubscriptionState) {
     activeTo: state.activeTo,
     billingAnchor: state.billingAnchor,
     plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
+    planSince: state.planSince ?? state.activeFrom,
     billingCadence: state.plan.billingCadence,
     phase: { key: phaseOf(state).key, startedAt: state.phaseStartedAt },
     currentPeriod: state.period,

@@ -104,10 +104,25 @@ export class SubscriptionsScheduled extends Migration {
   }
 }
 
+/**
+ * `plan_since` (issue 13): when the current plan version took effect (the start, a change, a migration or
+ * an edit), written by the workflow; the timeline shows an edit's items from then on.
+ */
+export class SubscriptionsPlanSince extends Migration {
+  override up(): void {
+    this.addSql('alter table subscriptions add column plan_since timestamptz');
+  }
+
+  override down(): void {
+    this.addSql('alter table subscriptions drop column plan_since');
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
   { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
   { name: 'm2026120203_subscriptions_invoice_failure', class: SubscriptionsInvoiceFailure },
   { name: 'm2026120213_subscriptions_labels', class: SubscriptionsLabels },
   { name: 'm2026120214_subscriptions_scheduled', class: SubscriptionsScheduled },
+  { name: 'm2026120216_subscriptions_plan_since', class: SubscriptionsPlanSince },
 ];

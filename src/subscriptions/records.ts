@@ -4,7 +4,8 @@
  */
 
 export interface PendingChangeRecord {
-  kind: 'cancel' | 'change' | 'migrate';
+  /** `edit`: to the subscription's own version derived from the current one (the phase position is kept) */
+  kind: 'cancel' | 'change' | 'migrate' | 'edit';
   /** `next_billing_cycle` or an ISO instant */
   at: string;
   plan?: { id: string; key: string; version: number };
@@ -24,6 +25,8 @@ export interface PeriodRecord {
   /** `scheduled` until its `active_from`; absent: active */
   status?: 'scheduled' | 'active';
   plan: { id: string; key: string; version: number };
+  /** when the current plan version took effect (an edit's instant) */
+  planSince?: string;
   phaseKey: string;
   phaseStartedAt: string;
   periodStart: string;

@@ -6,6 +6,7 @@ import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { pageQuery } from '../lib/pagination';
 import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
+import { customPlanBody, duration, entitlement, price, rateCard } from '../catalog/routes';
 import { createSubscriptionsService, SUBSCRIPTION_SORT_FIELDS } from './service';
 
 const SUBSCRIPTION_STATUSES = ['scheduled', 'active', 'inactive', 'canceled'] as const;
@@ -40,17 +41,72 @@ const timing = z.union([z.literal('immediate'), z.literal('next_billing_cycle'),
 const settlementMode = z.enum(['credit_then_invoice', 'credit_only']);
 const costBasisMode = z.enum(['dynamic', 'pinned']);
 
-// OpenMeter's BillingSubscriptionCreate: labels and the two modes are stored and shown (see the README)
-const createBody = z.strictObject({
-  customer: customerRef,
-  plan: planRef,
-  billing_anchor: dateTime.optional(),
-  active_from: dateTime.optional(),
-  active_to: dateTime.optional(),
-  labels: labels.optional(),
-  settlement_mode: settlementMode.optional(),
-  cost_basis_mode: costBasisMode.optional(),
-});
+const phaseKey = z.string().min(1);
+/**
+ * OpenMeter v1's SubscriptionEditOperation (snake_case), plus Tally's `update_item` (a new price and/or
+ * entitlement for an item). `add_phase` / `remove_phase` are accepted by the schema and refused by name.
+ */
+const customization = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('add_item'), phase_key: phaseKey, rate_card: rateCard }),
+  z.strictObject({ op: z.literal('remove_item'), phase_key: phaseKey, item_key: z.string().min(1) }),
+  z
+    .strictObject({
+      op: z.literal('update_item'),
+      phase_key: phaseKey,
+      item_key: z.string().min(1),
+      price: price.optional(),
+      entitlement: entitlement.nullable().optional(),
+    })
+    .refine((c) => c.price !== undefined || c.entitlement !== undefined, {
+      message: 'update_item needs a price or an entitlement',
+    }),
+  z.strictObject({
+    op: z.literal('stretch_phase'),
+    phase_key: phaseKey,
+    extend_by: z
+      .string()
+      .refine(
+        (d) => duration.safeParse(d.replace(/^-/, '')).success,
+        'must be an ISO-8601 duration, negative to shorten (P10D, -P10D)',
+      ),
+  }),
+  z.strictObject({ op: z.literal('unschedule_edit') }),
+  z.looseObject({ op: z.literal('add_phase') }),
+  z.looseObject({ op: z.literal('remove_phase') }),
+]);
+const customizations = z.array(customization).min(1).max(100);
+
+// OpenMeter's BillingSubscriptionCreate: labels and the two modes are stored and shown (see the README);
+// `custom_plan` (OpenMeter v1's customPlan) instead of `plan`, `customizations` with `plan`
+const createBody = z
+  .strictObject({
+    customer: customerRef,
+    plan: planRef.optional(),
+    custom_plan: customPlanBody.optional(),
+    customizations: customizations.optional(),
+    billing_anchor: dateTime.optional(),
+    active_from: dateTime.optional(),
+    active_to: dateTime.optional(),
+    labels: labels.optional(),
+    settlement_mode: settlementMode.optional(),
+    cost_basis_mode: costBasisMode.optional(),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.plan === undefined) === (b.custom_plan === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plan'],
+        message: 'exactly one of plan, custom_plan is required',
+      });
+    if (b.custom_plan && b.customizations)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customizations'],
+        message: 'customizations go with plan (a custom plan says what it contains)',
+      });
+  });
+// OpenMeter v1's SubscriptionEdit (snake_case)
+const editBody = z.strictObject({ customizations, timing: timing.default('immediate') });
 const cancelBody = z.strictObject({ timing: timing.default('immediate') });
 // OpenMeter's BillingSubscriptionChange: `customer` must name the subscription's customer; the other
 // fields a new OpenMeter subscription would take are accepted and ignored (Tally changes in place)
@@ -112,6 +168,10 @@ export function subscriptionRoutes(deps: AppDeps): Router {
     // OpenMeter's BillingSubscriptionChangeResponse; Tally keeps one subscription across a change, so
     // `current` and `next` are the same subscription (its pending change says what happens when)
     res.json({ ...view, current: view, next: view });
+  });
+  r.patch(`${base}/:id`, async (req, res) => {
+    const body = parseBody(editBody, req.body);
+    res.json(await svc.edit(req.params.id, body.customizations, body.timing));
   });
   r.post(`${base}/:id/migrate`, async (req, res) => {
     const body = parseBody(migrateBody, req.body ?? {});

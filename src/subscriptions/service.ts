@@ -17,9 +17,21 @@ import {
   notFound,
   unavailable,
   type DomainError,
+  type InvalidParam,
 } from '../lib/errors';
 import { planSummaries, type PlanSummary } from '../catalog/plan-summaries';
-import { resolvePlan, type PlanRef } from '../catalog/service';
+import {
+  createCustomVersion,
+  deleteSubscriptionVersion,
+  deriveSubscriptionVersion,
+  getVersionWithOrigins,
+  resolvePlan,
+  type CustomPlanInput,
+  type PlanRef,
+  type RateCardChange,
+  type SubscriptionPlanVersion,
+} from '../catalog/service';
+import { addDuration } from '../catalog/periods';
 import type { Plan } from '../catalog/types';
 import { getCustomer } from '../customers/service';
 import type { AppDeps } from '../deps';
@@ -34,13 +46,16 @@ import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../tem
 import {
   cancelUpdate,
   changeUpdate,
+  editUpdate,
   migrateUpdate,
   REJECTION_TYPES,
   unscheduleCancelationUpdate,
+  unscheduleEditUpdate,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
+import { currentPeriodOf } from './row-period';
 import { subscriptionView, type SubscriptionRow, type SubscriptionView } from './views';
 
 export type { InvoiceFailureRecord, PeriodRecord };
@@ -186,7 +201,8 @@ export async function recordPeriod(em: EntityManager, r: PeriodRecord): Promise<
 
 async function writePeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
   const q = new Sql().add(
-    `update subscriptions set status = ?, plan_id = ?, plan_key = ?, plan_version = ?, phase_key = ?, phase_started_at = ?,
+    `update subscriptions set status = ?, plan_id = ?, plan_key = ?, plan_version = ?,
+       plan_since = coalesce(?::timestamptz, plan_since), phase_key = ?, phase_started_at = ?,
        current_period_start = ?, current_period_end = ?, next_period_end = ?, pending_change = ?::jsonb,
        updated_at = now()
      where id = ? and status <> 'canceled'`,
@@ -195,6 +211,7 @@ async function writePeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
       r.plan.id,
       r.plan.key,
       r.plan.version,
+      r.planSince ?? null,
       r.phaseKey,
       r.phaseStartedAt,
       r.periodStart,
@@ -285,9 +302,18 @@ function sameCurrency(row: Row, target: Plan, field: string): void {
   throw invalid(detail, [{ field, reason: detail }]);
 }
 
+/** A customization (OpenMeter v1's SubscriptionEditOperation, snake_case; `update_item` is Tally's). */
+export type Customization =
+  RateCardChange | { op: 'unschedule_edit' } | { op: 'add_phase' | 'remove_phase'; [k: string]: unknown };
+
 export interface CreateSubscriptionInput {
   customer: { id?: string; key?: string };
-  plan: PlanInputRef;
+  /** a catalog plan … */
+  plan?: PlanInputRef;
+  /** … or a custom plan (the subscription's own version, never listed) */
+  custom_plan?: CustomPlanInput;
+  /** per-rate-card overrides of the catalog plan (the subscription's own version derived from it) */
+  customizations?: Customization[];
   billing_anchor?: string;
   /** a future instant makes the subscription `scheduled` until then; absent or now: it starts now */
   active_from?: string;
@@ -296,6 +322,44 @@ export interface CreateSubscriptionInput {
   labels?: Record<string, string>;
   settlement_mode?: 'credit_then_invoice' | 'credit_only';
   cost_basis_mode?: 'dynamic' | 'pinned';
+}
+
+/**
+ * The rate-card changes of a list of customizations; `add_phase`, `remove_phase` (not supported yet) and
+ * `unschedule_edit` (alone only) are refused, naming the field.
+ */
+function rateCardChanges(list: readonly Customization[], field: string): RateCardChange[] {
+  const bad: InvalidParam[] = [];
+  list.forEach((c, i) => {
+    if (c.op === 'add_phase' || c.op === 'remove_phase')
+      bad.push({
+        field: `${field}[${i}].op`,
+        reason: `${c.op} is not supported yet (add_item, remove_item, update_item, stretch_phase are)`,
+      });
+    else if (c.op === 'unschedule_edit')
+      bad.push({ field: `${field}[${i}].op`, reason: 'unschedule_edit goes alone, in an edit of its own' });
+  });
+  if (bad.length) throw invalid(bad.map((b) => `${b.field}: ${b.reason}`).join('; '), bad);
+  return list as RateCardChange[];
+}
+
+/**
+ * The start instants of the phase at `index` (started at `start`) and the phases after it, by their
+ * durations, as far as they are known (the view's timeline walks the same way).
+ */
+function phaseStarts(
+  phases: readonly { key: string; duration?: string }[],
+  index: number,
+  start: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  let at: Date | undefined = new Date(start);
+  for (let i = index; i < phases.length && at; i++) {
+    out[phases[i].key] = at.toISOString();
+    const d = phases[i].duration;
+    at = d ? addDuration(at, d) : undefined;
+  }
+  return out;
 }
 
 /** How far in the past `active_from` may be and still mean "now" (clock skew between client and server). */
@@ -368,11 +432,35 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       throw invalid('customer.id and customer.key name different customers', [
         { field: 'body.customer.key', reason: `customer ${customer.id} has key [${customer.key}]` },
       ]);
-    const plan = await activePlan(e, input.plan, 'body.plan');
     const now = new Date();
     const { activeFrom, activeTo } = startAndEnd(input, now);
     const client = temporal();
     const id = newId();
+    // the subscription's own version (a custom plan, or the catalog plan with overrides) is stored first:
+    // the row refers to it
+    let plan: Plan;
+    let own: SubscriptionPlanVersion | undefined;
+    if (input.custom_plan) {
+      own = await createCustomVersion(e, id, input.custom_plan, 'body.custom_plan');
+      plan = own;
+    } else {
+      const base = await activePlan(e, input.plan!, 'body.plan');
+      plan = base;
+      if (input.customizations?.length) {
+        own = await deriveSubscriptionVersion(e, {
+          ownerSubscriptionId: id,
+          base,
+          changes: rateCardChanges(input.customizations, 'body.customizations'),
+          source: 'override',
+          fieldOf: (i) => `body.customizations[${i}]`,
+          phaseStarts: phaseStarts(base.phases, 0, activeFrom),
+        });
+        plan = own;
+      }
+    }
+    const dropOwn = async () => {
+      if (own) await deleteSubscriptionVersion(em(), own.id);
+    };
     const state = initialState(
       {
         subscriptionId: id,
@@ -387,10 +475,10 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     const workflowId = `subscription-${id}`;
     const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-         billing_anchor, active_from, phase_key, phase_started_at, current_period_start, current_period_end,
-         next_period_end, pending_change, workflow_id, labels, settlement_mode, cost_basis_mode, created_at,
-         updated_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?)`,
+         billing_anchor, active_from, plan_since, phase_key, phase_started_at, current_period_start,
+         current_period_end, next_period_end, pending_change, workflow_id, labels, settlement_mode,
+         cost_basis_mode, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?)`,
       ...[
         id,
         customer.id,
@@ -400,6 +488,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         plan.version,
         state.status,
         state.billingAnchor,
+        activeFrom,
         activeFrom,
         phaseOf(state).key,
         state.phaseStartedAt,
@@ -415,7 +504,12 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
         now,
       ],
     );
-    await exec(e, insert);
+    try {
+      await exec(e, insert);
+    } catch (err) {
+      await dropOwn();
+      throw err;
+    }
     try {
       await client.workflow.start<SubscriptionWorkflow>('subscriptionWorkflow', {
         taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
@@ -432,6 +526,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     } catch (err) {
       // compensation: no row without its workflow
       await exec(em(), new Sql().add('delete from subscriptions where id = ?', id));
+      await dropOwn();
       deps.logger.error({ err, subscription_id: id }, 'could not start the subscription workflow');
       throw unavailable('could not start the subscription workflow (Temporal unavailable); retry');
     }
@@ -508,8 +603,83 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       );
     },
 
+    /**
+     * An edit (OpenMeter v1's SubscriptionEdit): the subscription's own version derived from the current one
+     * by the customizations, switched to with `timing` by the workflow (billed like a plan change; the phase
+     * position is kept). `[{ op: 'unschedule_edit' }]` withdraws a scheduled edit. Nothing is changed when
+     * the edit is refused (its version is removed again).
+     */
+    async edit(id: string, customizations: Customization[], timing: Timing): Promise<SubscriptionView> {
+      const row = await activeRow(id);
+      if (customizations.length === 1 && customizations[0].op === 'unschedule_edit') {
+        if (row.pending_change?.kind !== 'edit') throw conflict(`subscription ${id} has no scheduled edit`);
+        return send(row, (h) => h.executeUpdate(unscheduleEditUpdate, { args: [] }));
+      }
+      const changes = rateCardChanges(customizations, 'body.customizations');
+      if (row.status === 'scheduled')
+        throw conflict(
+          `subscription ${id} starts at ${instant(row.active_from)}; it can be edited once active`,
+        );
+      if (row.pending_change)
+        throw conflict(
+          `a ${row.pending_change.kind} is already scheduled (${row.pending_change.at}); unschedule it first`,
+        );
+      const now = new Date();
+      const period = currentPeriodOf(row, now);
+      let effective = now.getTime();
+      if (timing === 'next_billing_cycle') effective = period ? period.to.getTime() : effective;
+      else if (timing !== 'immediate') {
+        effective = Date.parse(timing);
+        if (effective <= now.getTime()) {
+          const detail = `timing ${timing} is not in the future`;
+          throw invalid(detail, [{ field: 'body.timing', reason: detail }]);
+        }
+      }
+      const base = await getVersionWithOrigins(em(), row.plan_id);
+      const index = base.phases.findIndex((p) => p.key === row.phase_key);
+      const starts = phaseStarts(base.phases, Math.max(index, 0), instant(row.phase_started_at));
+      const version = await deriveSubscriptionVersion(em(), {
+        ownerSubscriptionId: row.id,
+        base,
+        changes,
+        source: 'edit',
+        fieldOf: (i) => `body.customizations[${i}]`,
+        phaseStarts: starts,
+        frozenPhases: base.phases.slice(0, Math.max(index, 0)).map((p) => p.key),
+      });
+      // a stretched phase must still end after the edit takes effect (else it would end in the past)
+      const bad: InvalidParam[] = [];
+      changes.forEach((c, i) => {
+        if (c.op !== 'stretch_phase' || !starts[c.phase_key]) return;
+        const phase = version.phases.find((p) => p.key === c.phase_key)!;
+        const end = addDuration(new Date(starts[c.phase_key]), phase.duration!).getTime();
+        if (end <= effective)
+          bad.push({
+            field: `body.customizations[${i}].extend_by`,
+            reason: `phase ${c.phase_key} would end at ${instant(new Date(end))}, before the edit takes effect (${instant(new Date(effective))})`,
+          });
+      });
+      if (bad.length) {
+        await deleteSubscriptionVersion(em(), version.id);
+        throw conflict(bad.map((b) => b.reason).join('; '), { invalid_parameters: bad });
+      }
+      try {
+        return await send(row, (h) =>
+          h.executeUpdate(editUpdate, { args: [{ timing, plan: toPlanSchedule(version) }] }),
+        );
+      } catch (e) {
+        // refused (or not known to be applied): the version stays only when the workflow took it
+        const after = await findRow(em(), row.id);
+        const taken = after?.plan_id === version.id || after?.pending_change?.plan?.id === version.id;
+        if (!taken && !(e instanceof UnavailableError)) await deleteSubscriptionVersion(em(), version.id);
+        throw e;
+      }
+    },
+
     async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      if (row.plan.custom && !row.plan.base_plan_id)
+        throw conflict(`subscription ${id} is on a custom plan: it has no catalog versions to migrate to`);
       const notNewer = (v: number) =>
         conflict(
           `plan ${row.plan_key} version ${v} is not newer than the current version ${row.plan_version}`,

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { PlanSummary } from '../catalog/plan-summaries';
 import { addDuration } from '../catalog/periods';
+import type { ItemSource } from '../catalog/derive';
 import type { RateCard } from '../catalog/types';
 import { instant } from '../lib/time';
 import type { InvoiceFailureRecord, PendingChangeRecord } from './records';
@@ -12,8 +13,14 @@ export interface SubscriptionView {
   id: string;
   name: string;
   customer_id: string;
-  plan: { id: string; key: string; version: number };
-  plan_id: string;
+  /** the catalog plan version it is on or derives from; absent for a custom plan */
+  plan?: { id: string; key: string; version: number };
+  plan_id?: string;
+  /**
+   * Tally extension: the plan version billed, the catalog one or the subscription's own (a custom plan,
+   * overrides, edits: `custom` true), never listed in /plans
+   */
+  plan_version: { id: string; key: string; version: number; custom: boolean };
   /** `scheduled` until `active_from` (OpenMeter's statuses; see the README for `inactive`) */
   status: 'scheduled' | 'active' | 'canceled';
   labels: Record<string, string>;
@@ -60,12 +67,16 @@ export interface SubscriptionPhaseView {
   updated_at: string;
   active_from: string;
   active_to?: string;
-  items: {
-    id: string;
-    active_from: string;
-    active_to?: string;
-    rate_card: RateCard;
-  }[];
+  items: SubscriptionItemView[];
+}
+
+export interface SubscriptionItemView {
+  id: string;
+  /** Tally extension: where the item came from */
+  origin: ItemSource;
+  active_from: string;
+  active_to?: string;
+  rate_card: RateCard;
 }
 
 /** A stable ULID-shaped id for a part of a subscription that has no row of its own (a phase, an item). */
@@ -131,14 +142,49 @@ export function phaseTimeline(
       updated_at: updated,
       active_from,
       ...(active_to ? { active_to } : {}),
-      items: p.rate_cards.map((rc) => ({
-        id: derivedId(r.id, plan.id, p.key, rc.key),
-        active_from,
-        ...(active_to ? { active_to } : {}),
-        rate_card: rc,
-      })),
+      items: phaseItems(r, plan, p.key, p.rate_cards, from.getTime(), to),
     });
   });
+  return out;
+}
+
+/**
+ * The items of a phase running [from, to): each with its origin. When the current version took effect
+ * inside the phase (an edit, `plan_since`), the items it added or changed run from then on, and the ones it
+ * removed or replaced are shown ending then.
+ */
+function phaseItems(
+  r: SubscriptionRow,
+  plan: PlanSummary,
+  phaseKey: string,
+  rateCards: readonly RateCard[],
+  from: number,
+  to: number | undefined,
+): SubscriptionItemView[] {
+  const since = r.plan_since ? Date.parse(instant(r.plan_since)) : undefined;
+  const inside = since !== undefined && since > from && (to === undefined || since < to);
+  const fmt = (ms: number) => instant(new Date(ms));
+  const out: SubscriptionItemView[] = [];
+  if (inside)
+    for (const old of plan.origins?.replaced?.[phaseKey] ?? [])
+      out.push({
+        id: derivedId(r.id, old.origin.version, phaseKey, old.rate_card.key),
+        origin: old.origin.source,
+        active_from: fmt(from),
+        active_to: fmt(since),
+        rate_card: old.rate_card,
+      });
+  for (const rc of rateCards) {
+    const origin = plan.origins?.items[phaseKey]?.[rc.key] ?? { source: 'plan' as const, version: plan.id };
+    const start = inside && origin.version === plan.id ? since : from;
+    out.push({
+      id: derivedId(r.id, origin.version, phaseKey, rc.key),
+      origin: origin.source,
+      active_from: fmt(start),
+      ...(to !== undefined ? { active_to: fmt(to) } : {}),
+      rate_card: rc,
+    });
+  }
   return out;
 }
 
@@ -157,6 +203,8 @@ export interface SubscriptionRow {
   billing_anchor: Instant;
   active_from: Instant;
   active_to: Instant | null;
+  /** when the current plan version took effect (null on rows from before issue 13's edits) */
+  plan_since?: Instant | null;
   phase_key: string;
   phase_started_at: Instant;
   current_period_start: Instant | null;
@@ -175,9 +223,12 @@ export interface SubscriptionRow {
 /** The view of a row with its plan version's name, currency and cadence, its current period at `now`. */
 export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = new Date()): SubscriptionView {
   const period = currentPeriodOf(r, now);
+  // a subscription's own version shows the catalog version it derives from (none: a custom plan)
+  const catalogId = plan.custom ? plan.base_plan_id : r.plan_id;
   const at = r.pending_change?.at;
   const pendingAt = !at ? undefined : /^\d{4}-/.test(at) ? at : period ? instant(period.to) : undefined;
-  const end = r.active_to ? instant(r.active_to) : pendingAt;
+  // the contract ends at a scheduled cancelation or plan change (an edit changes items, not the end)
+  const end = r.active_to ? instant(r.active_to) : r.pending_change?.kind === 'edit' ? undefined : pendingAt;
   // a scheduled cancelation shows as the end of the subscription (OpenMeter's active_to)
   const activeTo = r.active_to
     ? instant(r.active_to)
@@ -188,8 +239,10 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
     id: r.id,
     name: plan.name,
     customer_id: r.customer_id,
-    plan_id: r.plan_id,
-    plan: { id: r.plan_id, key: r.plan_key, version: r.plan_version },
+    ...(catalogId
+      ? { plan_id: catalogId, plan: { id: catalogId, key: r.plan_key, version: r.plan_version } }
+      : {}),
+    plan_version: { id: r.plan_id, key: r.plan_key, version: r.plan_version, custom: !!plan.custom },
     status: r.status,
     labels: r.labels ?? {},
     settlement_mode: r.settlement_mode === 'credit_only' ? 'credit_only' : 'credit_then_invoice',
@@ -213,7 +266,10 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
           {
             type: r.pending_change.kind,
             timing: r.pending_change.at,
-            ...(r.pending_change.plan ? { plan: r.pending_change.plan } : {}),
+            // an edit's version is the subscription's own: not a plan to show
+            ...(r.pending_change.plan && r.pending_change.kind !== 'edit'
+              ? { plan: r.pending_change.plan }
+              : {}),
           },
         ]
       : [],

@@ -1553,6 +1553,9 @@ export interface paths {
          * @description Stores the subscription and starts its durable workflow (`subscription-<id>`), which closes periods on
          *     the billing anchor's grid, switches phases and issues invoices. Without a version the plan's latest
          *     active version is used. If the workflow cannot be started nothing is stored and the answer is 503.
+         *     Instead of `plan`, `custom_plan` (OpenMeter v1's customPlan) subscribes to a plan of the
+         *     subscription's own; `customizations` with `plan` override its rate cards for this subscription.
+         *     Either becomes the subscription's own plan version, never listed in `/plans`.
          */
         post: operations["createSubscription"];
         delete?: never;
@@ -1575,7 +1578,20 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Edit a subscription's items and phases
+         * @description Tally extension (OpenMeter v3 has no edit; OpenMeter v1's SubscriptionEdit, snake_case). The
+         *     customizations, applied in order to the version the subscription is on, make the subscription's own
+         *     next version; the workflow switches to it with `timing` exactly like a plan change (`immediate` or a
+         *     timestamp cuts the period: the cut part is billed under the old items, the rest of the cycle under the
+         *     new ones, flat fees prorated, in-advance fees credited and re-billed; `next_billing_cycle` switches at
+         *     the period end), keeping the current phase and its start. Entitlements follow at the same instant.
+         *     `[{ op: unschedule_edit }]` withdraws a scheduled edit. 400 for an unknown phase or item, a timing in
+         *     the past, an invalid rate card (each naming its field); 409 for an item key already in the phase, a
+         *     phase already over, a stretch that would end the phase before the edit takes effect, or another
+         *     change already scheduled. Nothing is changed when refused.
+         */
+        patch: operations["editSubscription"];
         trace?: never;
     };
     "/v3/openmeter/subscriptions/{subscriptionId}/cancel": {
@@ -2993,10 +3009,41 @@ export interface components {
             id?: string;
             key?: string;
         };
-        /** @description OpenMeter's BillingSubscriptionCreate. `labels`, `settlement_mode` and `cost_basis_mode` are stored and shown; Tally bills every subscription the same way whatever the two modes say (no credits, no custom currencies yet). */
+        /** @description OpenMeter v1's SubscriptionEditOperation in snake_case: `add_item` (`phase_key`, `rate_card`), `remove_item` (`phase_key`, `item_key`), `stretch_phase` (`phase_key`, `extend_by`: a duration, negative to shorten, e.g. `-P10D`), `unschedule_edit` (alone, edits only); Tally's `update_item` (`phase_key`, `item_key`, `price` and/or `entitlement`, null removes it). `add_phase` and `remove_phase` are refused (400, not supported yet). Remove then add with the same key replaces an item. */
+        SubscriptionCustomization: {
+            /** @enum {string} */
+            op: "add_item" | "remove_item" | "update_item" | "stretch_phase" | "unschedule_edit" | "add_phase" | "remove_phase";
+            phase_key?: string;
+            item_key?: string;
+            rate_card?: components["schemas"]["RateCard"];
+            price?: components["schemas"]["Price"];
+            entitlement?: components["schemas"]["EntitlementTemplate"] | null;
+            /** @example P10D */
+            extend_by?: string;
+        };
+        SubscriptionEdit: {
+            customizations: components["schemas"]["SubscriptionCustomization"][];
+            timing?: components["schemas"]["SubscriptionTiming"];
+        };
+        /** @description A plan body (as `POST /plans`) whose `key` is optional (default `custom-<subscription id>`), validated by the same rules; OpenMeter v1's customPlan in snake_case. */
+        SubscriptionCustomPlan: {
+            key?: components["schemas"]["CatalogResourceKey"];
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            currency: string;
+            billing_cadence: components["schemas"]["CatalogDuration"];
+            /** @default true */
+            pro_rating_enabled: boolean;
+            phases: components["schemas"]["PlanPhase"][];
+        };
+        /** @description OpenMeter's BillingSubscriptionCreate (`plan` required there; here exactly one of `plan`, `custom_plan`). `labels`, `settlement_mode` and `cost_basis_mode` are stored and shown; Tally bills every subscription the same way whatever the two modes say (no credits, no custom currencies yet). */
         SubscriptionCreate: {
             customer: components["schemas"]["SubscriptionCustomerRef"];
-            plan: components["schemas"]["SubscriptionPlanRef"];
+            plan?: components["schemas"]["SubscriptionPlanRef"];
+            custom_plan?: components["schemas"]["SubscriptionCustomPlan"];
+            /** @description With `plan`: per-rate-card overrides for this subscription (items marked `override`); `unschedule_edit` is refused here. */
+            customizations?: components["schemas"]["SubscriptionCustomization"][];
             /**
              * Format: date-time
              * @description Period boundaries are billing_anchor + n × the plan's billing cadence; default: the start.
@@ -3035,6 +3082,11 @@ export interface components {
             active_to?: string;
             items: {
                 id: string;
+                /**
+                 * @description Tally extension: where the item came from (the catalog plan, a custom plan, an override at creation, an edit, an add-on). After an edit inside a phase, the items it added or changed start at the edit and the ones it removed or replaced end there.
+                 * @enum {string}
+                 */
+                origin: "plan" | "custom" | "override" | "edit" | "addon";
                 /** Format: date-time */
                 active_from: string;
                 /** Format: date-time */
@@ -3048,11 +3100,20 @@ export interface components {
             /** @description The plan's name */
             name: string;
             customer_id: string;
+            /** @description As `plan.id`; absent for a custom plan */
             plan_id?: string;
-            plan: {
+            /** @description The catalog plan version it is on or derives from (with overrides or edits); absent for a custom plan. */
+            plan?: {
                 id?: string;
                 key?: string;
                 version?: number;
+            };
+            /** @description Tally extension: the plan version billed: the catalog one, or the subscription's own (`custom`: a custom plan, overrides, edits; not readable under /plans). */
+            plan_version: {
+                id: string;
+                key: string;
+                version: number;
+                custom: boolean;
             };
             /**
              * @description `scheduled` until `active_from`, `active` until it ends, then `canceled`. OpenMeter's `inactive` is accepted by the list filter and never shown (see the README).
@@ -3100,7 +3161,7 @@ export interface components {
             };
             pending_changes: {
                 /** @enum {string} */
-                type?: "cancel" | "change" | "migrate";
+                type?: "cancel" | "change" | "migrate" | "edit";
                 timing?: string;
                 plan?: {
                     id?: string;
@@ -6995,6 +7056,39 @@ export interface operations {
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    editSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionEdit"];
+            };
+        };
+        responses: {
+            /** @description The subscription after the edit was applied or scheduled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -377,7 +377,7 @@ function SubscriptionTab({ customer }: { customer: Customer }) {
                 <Table.Tr key={s.id}>
                   <Table.Td>{s.name}</Table.Td>
                   <Table.Td>
-                    {s.plan.key} v{s.plan.version}
+                    {(s.plan ?? s.plan_version).key} v{(s.plan ?? s.plan_version).version}
                   </Table.Td>
                   <Table.Td>
                     {when(s.active_from)} – {when(s.active_to)}
@@ -538,19 +538,21 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
   const [planId, setPlanId] = useState<string | null>(null);
   const [version, setVersion] = useState<string | null>(null);
   const plans = useActivePlans();
+  // a custom plan has no catalog plan: its own version names it
+  const planRef = sub.plan ?? sub.plan_version;
   const plan = useQuery({
-    queryKey: ['plan', sub.plan.id],
-    enabled: !!sub.plan.id,
+    queryKey: ['plan', sub.plan?.id],
+    enabled: !!sub.plan?.id,
     queryFn: () =>
-      unwrap(api.GET('/v3/openmeter/plans/{planId}', { params: { path: { planId: sub.plan.id! } } })),
+      unwrap(api.GET('/v3/openmeter/plans/{planId}', { params: { path: { planId: sub.plan!.id! } } })),
   });
   const versions = useQuery({
-    queryKey: ['plans', 'versions', sub.plan.key],
+    queryKey: ['plans', 'versions', planRef.key],
     enabled: dialog === 'migrate',
     queryFn: () =>
       unwrap(
         api.GET('/v3/openmeter/plans', {
-          params: { query: { 'filter[key]': sub.plan.key, 'page[size]': 100 } },
+          params: { query: { 'filter[key]': planRef.key, 'page[size]': 100 } },
         }),
       ),
   });
@@ -630,9 +632,14 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
         </Group>
         <SimpleGrid cols={{ base: 1, sm: 4 }}>
           <Item label="Plan">
-            <Anchor component={Link} to={`/catalog/plans/${sub.plan.id}`}>
-              {plan.data?.name ?? sub.plan.key} (version {sub.plan.version})
-            </Anchor>
+            {sub.plan ? (
+              <Anchor component={Link} to={`/catalog/plans/${sub.plan.id}`}>
+                {plan.data?.name ?? planRef.key} (version {planRef.version})
+                {sub.plan_version.custom ? ', customized' : ''}
+              </Anchor>
+            ) : (
+              <>{sub.name} (custom plan)</>
+            )}
           </Item>
           <Item label="Billing">
             every {cadenceLabel(sub.billing_cadence)} in {sub.invoice_currency}
@@ -690,7 +697,7 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
             <Select
               label="New plan"
               data={(plans.data?.data ?? [])
-                .filter((p) => p.key !== sub.plan.key)
+                .filter((p) => p.key !== planRef.key)
                 .map((p) => ({ value: p.id, label: p.name }))}
               value={planId}
               onChange={setPlanId}
@@ -703,7 +710,7 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
               placeholder="the latest published version"
               clearable
               data={(versions.data?.data ?? [])
-                .filter((v) => v.status !== 'draft' && v.version !== sub.plan.version)
+                .filter((v) => v.status !== 'draft' && v.version !== planRef.version)
                 .map((v) => ({ value: String(v.version), label: `version ${v.version} (${v.status})` }))}
               value={version}
               onChange={setVersion}
