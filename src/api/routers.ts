@@ -14,6 +14,7 @@ import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
 import { notificationRoutes } from '../notifications/routes';
 import { profileRoutes } from '../profiles/routes';
+import { subscriptionAddonRoutes } from '../subscriptions/addon-routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
 export interface DomainRouter {
@@ -29,6 +30,7 @@ export const routers: DomainRouter[] = [
   { domain: 'catalog', routes: catalogRoutes },
   { domain: 'catalog', routes: addonRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },
+  { domain: 'subscriptions', routes: subscriptionAddonRoutes },
   { domain: 'billing', routes: billingRoutes },
   { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },

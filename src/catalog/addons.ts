@@ -123,6 +123,13 @@ export async function getAddon(em: EntityManager, id: string): Promise<Addon> {
   return addonView(row);
 }
 
+/** An add-on version by id whatever its status, deleted ones included (what a subscription bought); 404. */
+export async function findAddon(em: EntityManager, id: string): Promise<Addon> {
+  const [row] = await exec<AddonRow>(em, new Sql().add('select * from addons where id = ?', id));
+  if (!row) throw notFound('add-on', id);
+  return addonView(row);
+}
+
 const lockAddonKey = (tx: EntityManager, key: string) =>
   exec(tx, new Sql().add('select pg_advisory_xact_lock(hashtext(?))', `addons:${key}`));
 
@@ -331,7 +338,7 @@ async function checkOffer(
   addonId: string,
   input: Pick<PlanAddonCreateInput, 'from_plan_phase' | 'max_quantity'>,
 ): Promise<void> {
-  const plan = await getPlan(em, planId);
+  const plan = await catalogPlan(em, planId);
   let addon: Addon;
   try {
     addon = await getAddon(em, addonId);
@@ -347,9 +354,16 @@ async function checkOffer(
   if (errors.length) throw invalid('the plan cannot offer this add-on', errors);
 }
 
+/** A catalog plan version (a subscription's own version is none: 404). */
+async function catalogPlan(em: EntityManager, planId: string) {
+  const plan = await getPlan(em, planId);
+  if (plan.status === 'custom') throw notFound('plan', planId);
+  return plan;
+}
+
 /** A plan's offer by id; 404 when the plan has none with that id (or it was removed). */
 export async function getPlanAddon(em: EntityManager, planId: string, id: string): Promise<PlanAddon> {
-  await getPlan(em, planId);
+  await catalogPlan(em, planId);
   const [row] = await exec<PlanAddonRow>(
     em,
     new Sql().add(
@@ -450,7 +464,7 @@ async function listPlanAddons(
   planId: string,
   q: { page: PageParams; sort?: SortKey<CatalogSortField>[] },
 ): Promise<Page<PlanAddon>> {
-  await getPlan(em, planId);
+  await catalogPlan(em, planId);
   return listLive(
     em,
     'plan_addons',

@@ -23,6 +23,8 @@ import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entit
 import { profilesMigrations } from '../profiles/migrations';
 import { Subscription } from '../subscriptions/entities';
 import { subscriptionsMigrations } from '../subscriptions/migrations';
+import { SubscriptionAddonEntity, SubscriptionAddonQuantityEntity } from '../subscriptions/addon-entities';
+import { subscriptionAddonMigrations } from '../subscriptions/addon-migrations';
 
 export interface DomainSchema {
   domain: string;
@@ -47,7 +49,11 @@ export const schema: DomainSchema[] = [
     entities: [FeatureEntity, PlanEntity, AddonEntity, PlanAddonEntity],
     migrations: catalogMigrations,
   },
-  { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
+  {
+    domain: 'subscriptions',
+    entities: [Subscription, SubscriptionAddonEntity, SubscriptionAddonQuantityEntity],
+    migrations: [...subscriptionsMigrations, ...subscriptionAddonMigrations],
+  },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
   { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
   {

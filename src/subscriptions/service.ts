@@ -389,7 +389,7 @@ function startAndEnd(input: CreateSubscriptionInput, now: Date): { activeFrom: s
 }
 
 /** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
-function updateError(e: unknown): DomainError {
+export function updateError(e: unknown): DomainError {
   if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
     return e.cause.type === REJECTION_TYPES.bad_request
       ? invalid(e.cause.message)

@@ -1535,6 +1535,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        /** The add-ons of a subscription (oldest first), canceled ones included */
+        get: operations["listSubscriptionAddons"];
+        put?: never;
+        /**
+         * Buy an add-on
+         * @description An edit of the subscription through its workflow: its own plan version gains the add-on's rate cards
+         *     (a flat price × `quantity`, a metered entitlement's limit × `quantity`; a rate card with the key of a
+         *     plan item extends it), from the current phase on, with the change timing and proration of a plan
+         *     change (`immediate` cuts the period: the add-on's in-advance fee is prorated). Entitlements switch at
+         *     the same instant as billing. 400 naming the field: the plan does not offer the add-on or it bills in
+         *     another currency (`body.addon.id`), a quantity above 1 on a single-instance add-on or above the
+         *     offer's `max_quantity` (`body.quantity`), a timestamp that is not in the future (`body.timing`).
+         *     409: the subscription is canceled or scheduled, a change is pending, the add-on is bought already,
+         *     the subscription is in a phase before the offer's `from_plan_phase`. Nothing changes on a refusal.
+         */
+        post: operations["createSubscriptionAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons/{subscriptionAddonId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a subscription add-on */
+        get: operations["getSubscriptionAddon"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change an add-on's quantity (0 cancels it)
+         * @description A Tally extension (OpenMeter v3 has no update yet; v1's PATCH takes the same quantity and timing). An edit like the purchase, with its timing and proration; a higher quantity is checked against the offer again. 409 when the add-on was canceled or has that quantity already.
+         */
+        patch: operations["updateSubscriptionAddon"];
+        trace?: never;
+    };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons/{subscriptionAddonId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an add-on (its quantity becomes 0)
+         * @description A Tally extension; the same as a PATCH with quantity 0. The timing defaults to `immediate`.
+         */
+        post: operations["cancelSubscriptionAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/subscriptions": {
         parameters: {
             query?: never;
@@ -2995,6 +3073,64 @@ export interface components {
                 id: string;
             } | null;
             workflow?: components["schemas"]["BillingWorkflow"] | null;
+        };
+        SubscriptionAddonCreate: {
+            labels?: {
+                [key: string]: string;
+            };
+            addon: {
+                id: string;
+            };
+            quantity: number;
+            timing: components["schemas"]["SubscriptionTiming"];
+        };
+        SubscriptionAddonUpdate: {
+            /** @description 0 cancels the add-on */
+            quantity: number;
+            timing: components["schemas"]["SubscriptionTiming"];
+        };
+        SubscriptionAddon: {
+            id: string;
+            labels?: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            name: string;
+            description?: string;
+            /** @description `key`, `version` and `instance_type` are Tally extensions */
+            addon: {
+                id: string;
+                key?: string;
+                version?: number;
+                /** @enum {string} */
+                instance_type?: "single" | "multiple";
+            };
+            /** @description in force at `quantity_at` (now); 0 once canceled or before a scheduled purchase */
+            quantity: number;
+            /** Format: date-time */
+            quantity_at: string;
+            /** Format: date-time */
+            active_from: string;
+            /**
+             * Format: date-time
+             * @description when it was (or will be) canceled
+             */
+            active_to?: string;
+            timeline: {
+                /** Format: date-time */
+                active_from: string;
+                /** Format: date-time */
+                active_to?: string;
+                quantity: number;
+            }[];
+            rate_cards: {
+                rate_card: components["schemas"]["RateCard"];
+                /** @description the ids of the subscription's items (`phases[].items[].id`) it adds or extends */
+                affected_subscription_item_ids: string[];
+            }[];
         };
         /** @description `immediate`, `next_billing_cycle`, or an RFC 3339 timestamp in the future. */
         SubscriptionTiming: ("immediate" | "next_billing_cycle") | string;
@@ -6940,6 +7076,204 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listSubscriptionAddons: {
+        parameters: {
+            query?: {
+                "page[size]"?: number;
+                "page[number]"?: number;
+                /** @description `id`, `created_at` (default), `updated_at`; `asc`/`desc` suffix */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of subscription add-ons */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["SubscriptionAddon"][];
+                        meta: {
+                            page: {
+                                number: number;
+                                size: number;
+                                total: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionAddonCreate"];
+            };
+        };
+        responses: {
+            /** @description The add-on bought */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionAddonUpdate"];
+            };
+        };
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    timing?: components["schemas"]["SubscriptionTiming"];
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
