@@ -53,6 +53,7 @@ import {
   unscheduleEditUpdate,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
+import { liveAddonCount } from './addon-queries';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
@@ -538,6 +539,15 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     return getSubscription(em(), id);
   }
 
+  /** A plan change or migration would drop the add-ons' items: 409 while the subscription has any. */
+  async function withoutAddons(id: string, what: string): Promise<void> {
+    const n = await liveAddonCount(em(), id);
+    if (n > 0)
+      throw conflict(`subscription ${id} has ${n} add-on(s); cancel them before its plan is ${what}`, {
+        addons_count: n,
+      });
+  }
+
   async function activeRow(id: string): Promise<Row> {
     const row = await findRow(em(), id);
     if (!row) throw notFound('subscription', id);
@@ -596,6 +606,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
             { field: 'body.customer', reason: `the subscription belongs to customer ${row.customer_id}` },
           ]);
       }
+      await withoutAddons(row.id, 'changed');
       const target = await activePlan(em(), plan, 'body.plan');
       sameCurrency(row, target, 'body.plan');
       return send(row, (h) =>
@@ -678,6 +689,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
 
     async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      await withoutAddons(row.id, 'migrated');
       if (row.plan.custom && !row.plan.base_plan_id)
         throw conflict(`subscription ${id} is on a custom plan: it has no catalog versions to migrate to`);
       const notNewer = (v: number) =>

@@ -340,5 +340,11 @@ describe('subscription add-ons', () => {
     // bought already
     const dup = await post({ addon: { id: moreCalls.id } });
     expect(dup.status).toBe(409);
+    // a plan change or migration would drop the add-on: refused while it is bought
+    const change = await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'team' }, timing: 'immediate' });
+    expect([change.status, change.body.addons_count]).toEqual([409, 1]);
+    expect(change.body.detail).toMatch(/cancel them before its plan is changed/);
   });
 });
