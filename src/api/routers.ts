@@ -7,12 +7,14 @@ import type { AppDeps } from '../deps';
 import { appRoutes, stripeWebhookRouter } from '../apps/routes';
 import { documentRoutes } from '../billing/document-routes';
 import { billingRoutes } from '../billing/routes';
+import { addonRoutes } from '../catalog/addon-routes';
 import { catalogRoutes } from '../catalog/routes';
 import { customerRoutes } from '../customers/routes';
 import { entitlementRoutes } from '../entitlements/routes';
 import { meteringRoutes } from '../metering/routes';
 import { notificationRoutes } from '../notifications/routes';
 import { profileRoutes } from '../profiles/routes';
+import { subscriptionAddonRoutes } from '../subscriptions/addon-routes';
 import { subscriptionRoutes } from '../subscriptions/routes';
 
 export interface DomainRouter {
@@ -26,7 +28,9 @@ export const routers: DomainRouter[] = [
   { domain: 'profiles', routes: profileRoutes },
   { domain: 'metering', routes: meteringRoutes },
   { domain: 'catalog', routes: catalogRoutes },
+  { domain: 'catalog', routes: addonRoutes },
   { domain: 'subscriptions', routes: subscriptionRoutes },
+  { domain: 'subscriptions', routes: subscriptionAddonRoutes },
   { domain: 'billing', routes: billingRoutes },
   { domain: 'billing', routes: documentRoutes },
   { domain: 'entitlements', routes: entitlementRoutes },

@@ -5,7 +5,7 @@
  */
 import { defineEntity, p } from '@mikro-orm/core';
 import type { ItemOrigins } from './derive';
-import type { FeatureMeterFilter, PlanPhase, PlanStatus } from './types';
+import type { AddonInstanceType, FeatureMeterFilter, PlanPhase, PlanStatus, RateCard } from './types';
 import { softDelete, timestamps } from '../db/columns';
 
 export const FeatureEntity = defineEntity({
@@ -46,6 +46,44 @@ export const PlanEntity = defineEntity({
     ownerSubscriptionId: p.string().columnType('text').nullable(),
     basePlanId: p.string().columnType('text').nullable(),
     origins: p.json<ItemOrigins>().columnType('jsonb').nullable(),
+    ...timestamps(),
+    ...softDelete(),
+  },
+});
+
+export const AddonEntity = defineEntity({
+  name: 'Addon',
+  tableName: 'addons',
+  properties: {
+    id: p.string().primary().columnType('text'),
+    key: p.string().columnType('text'),
+    version: p.integer(),
+    status: p.string().columnType('text').$type<PlanStatus>(),
+    name: p.string().columnType('text'),
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
+    instanceType: p.string().columnType('text').$type<AddonInstanceType>(),
+    currency: p.string().columnType('char(3)'),
+    rateCards: p.json<RateCard[]>().columnType('jsonb'),
+    effectiveFrom: p.datetime().columnType('timestamptz').nullable(),
+    effectiveTo: p.datetime().columnType('timestamptz').nullable(),
+    ...timestamps(),
+    ...softDelete(),
+  },
+});
+
+export const PlanAddonEntity = defineEntity({
+  name: 'PlanAddon',
+  tableName: 'plan_addons',
+  properties: {
+    id: p.string().primary().columnType('text'),
+    planId: p.string().columnType('text'),
+    addonId: p.string().columnType('text'),
+    name: p.string().columnType('text'),
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb').nullable(),
+    fromPlanPhase: p.string().columnType('text'),
+    maxQuantity: p.integer().nullable(),
     ...timestamps(),
     ...softDelete(),
   },

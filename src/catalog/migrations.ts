@@ -116,8 +116,65 @@ export class CatalogSubscriptionVersions extends Migration {
   }
 }
 
+/**
+ * Add-ons (issue 13), versioned like plans: one `addons` row per version, at most one draft and one active
+ * version per key. `plan_addons`: which add-on version a plan version offers (one live row per pair).
+ */
+export class CatalogAddons extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table addons (
+        id text primary key,
+        key text not null,
+        version integer not null check (version >= 1),
+        status text not null check (status in ('draft', 'active', 'archived')),
+        name text not null,
+        description text,
+        labels jsonb,
+        instance_type text not null check (instance_type in ('single', 'multiple')),
+        currency char(3) not null,
+        rate_cards jsonb not null,
+        effective_from timestamptz,
+        effective_to timestamptz,
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        deleted_at timestamptz,
+        unique (key, version)
+      )`);
+    this.addSql(
+      "create unique index addons_one_draft_per_key_uq on addons (key) where status = 'draft' and deleted_at is null",
+    );
+    this.addSql("create unique index addons_one_active_per_key_uq on addons (key) where status = 'active'");
+    this.addSql('create index addons_created_at_idx on addons (created_at, id) where deleted_at is null');
+    this.addSql(`
+      create table plan_addons (
+        id text primary key,
+        plan_id text not null references plans (id),
+        addon_id text not null references addons (id),
+        name text not null,
+        description text,
+        labels jsonb,
+        from_plan_phase text not null,
+        max_quantity integer check (max_quantity >= 1),
+        created_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        deleted_at timestamptz
+      )`);
+    this.addSql(
+      'create unique index plan_addons_live_uq on plan_addons (plan_id, addon_id) where deleted_at is null',
+    );
+    this.addSql('create index plan_addons_addon_idx on plan_addons (addon_id)');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists plan_addons');
+    this.addSql('drop table if exists addons');
+  }
+}
+
 export const catalogMigrations: MigrationEntry[] = [
   { name: 'm2026112130_catalog_init', class: CatalogInit },
   { name: 'm2026120214_catalog_feature_unit_cost', class: CatalogFeatureUnitCost },
   { name: 'm2026120215_catalog_subscription_versions', class: CatalogSubscriptionVersions },
+  { name: 'm2026120216_catalog_addons', class: CatalogAddons },
 ];

@@ -15,14 +15,14 @@ import { createCatalogService, FEATURE_SORT_FIELDS, PLAN_SORT_FIELDS } from './s
 // body schemas (unknown properties are rejected everywhere)
 
 /** ResourceKey; hyphens are allowed as well as underscores (e.g. `active-users`). */
-const resourceKey = z
+export const resourceKey = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[a-z0-9]+(?:[_-][a-z0-9]+)*$/, 'must be lowercase letters and digits separated by _ or -')
   .refine((k) => !looksLikeId(k), KEY_IS_ID_SHAPED);
-const name = z.string().min(1).max(256);
-const description = z.string().max(1024).optional();
+export const name = z.string().min(1).max(256);
+export const description = z.string().max(1024).optional();
 export const duration = z
   .string()
   .refine(isValidDuration, 'must be an ISO-8601 duration such as P1M or PT1H');

@@ -46,7 +46,7 @@ export type { PlanPhaseInput, RateCardInput } from './validate';
 export type { ItemOrigin, ItemOrigins, ItemSource, RateCardChange } from './derive';
 export type { SubscriptionPlanVersion } from './views';
 
-function isUniqueViolation(e: unknown): boolean {
+export function isUniqueViolation(e: unknown): boolean {
   return (
     e instanceof UniqueConstraintViolationException ||
     (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
@@ -186,9 +186,9 @@ const CATALOG_SORT_COLUMNS: Record<CatalogSortField, string> = {
 };
 
 /** One page of live rows of `table` whose columns equal any of the given values, oldest first. */
-async function listLive<R, T>(
+export async function listLive<R, T>(
   em: EntityManager,
-  table: 'features' | 'plans',
+  table: 'features' | 'plans' | 'addons' | 'plan_addons',
   filters: [column: string, filter: FieldFilter | undefined][],
   labels: Record<string, FieldFilter> | undefined,
   sort: SortKey<CatalogSortField>[] | undefined,

@@ -114,3 +114,38 @@ export interface Feature {
   updated_at: string;
   deleted_at?: string;
 }
+
+/** `single`: bought at most once per subscription; `multiple`: bought in a quantity */
+export type AddonInstanceType = 'single' | 'multiple';
+
+/** An add-on version (OpenMeter's Addon): rate cards a subscription on a compatible plan can buy. */
+export interface Addon {
+  id: string;
+  key: string;
+  version: number;
+  status: PlanStatus;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  instance_type: AddonInstanceType;
+  currency: string;
+  effective_from?: string;
+  effective_to?: string;
+  rate_cards: RateCard[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** Which add-on (version) a plan version offers, from which phase on, how many at most. */
+export interface PlanAddon {
+  id: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  addon: { id: string };
+  from_plan_phase: string;
+  /** absent: unlimited (multi-instance) or 1 (single-instance) */
+  max_quantity?: number;
+  created_at: string;
+  updated_at: string;
+}

@@ -98,79 +98,7 @@ export function validatePlan(
     if (phase.duration !== undefined && tooShort(phase.duration))
       err(`${pp}.duration`, 'must be at least PT1M');
 
-    const rcKeys = new Set<string>();
-    const rateCards: RateCard[] = [];
-    for (const [ri, rc] of phase.rate_cards.entries()) {
-      const rp = `${pp}.rate_cards[${ri}]`;
-      if (rcKeys.has(rc.key)) err(`${rp}.key`, `duplicate rate card key ${rc.key} in the phase`);
-      rcKeys.add(rc.key);
-
-      const found = rc.feature ? features.get(rc.feature.id) : undefined;
-      if (rc.feature && (!found || found.deleted_at))
-        err(`${rp}.feature.id`, `feature ${rc.feature.id} not found`);
-      // the live feature, when there is one (an archived one is reported above and checked no further)
-      const live = found && !found.deleted_at ? found : undefined;
-
-      const price = rc.price;
-      const usage = isUsagePrice(price);
-      const cadence = rc.billing_cadence ?? null;
-      if (cadence !== null && tooShort(cadence)) err(`${rp}.billing_cadence`, 'must be at least PT1M');
-      if (usage) {
-        if (!rc.feature) err(`${rp}.feature`, `a ${price.type} price needs a feature with a meter`);
-        else if (live && !live.meter)
-          err(`${rp}.feature.id`, `a ${price.type} price needs a metered feature; ${live.key} has no meter`);
-        if (cadence === null) err(`${rp}.billing_cadence`, `a ${price.type} price needs a billing cadence`);
-      }
-      // every recurring rate card is billed on the plan's periods: a different cadence would be charged
-      // once per plan period (e.g. a yearly fee every month), so it is refused
-      if (cadence !== null && planCadence !== undefined && !sameDuration(cadence, planCadence))
-        err(
-          `${rp}.billing_cadence`,
-          `a recurring rate card must be billed at the plan cadence ${planCadence} (or be one-time: null)`,
-        );
-      const paymentTerm = paymentTermOf(rc);
-      if (paymentTerm === 'in_advance' && usage)
-        err(`${rp}.payment_term`, 'in_advance is only allowed for flat prices');
-
-      if (price.type === 'graduated' || price.type === 'volume') {
-        let prev: string | undefined;
-        for (const [ti, tier] of price.tiers.entries()) {
-          const tp = `${rp}.price.tiers[${ti}]`;
-          if (!tier.flat_price && !tier.unit_price) err(tp, 'a tier needs a flat_price or a unit_price');
-          if (tier.up_to_amount === undefined) {
-            if (ti < price.tiers.length - 1) err(`${tp}.up_to_amount`, 'only the last tier may be open');
-            continue;
-          }
-          if (!decimalGreater(tier.up_to_amount, '0')) err(`${tp}.up_to_amount`, 'must be greater than 0');
-          // compared as decimals: equal or descending bounds are invalid
-          else if (prev !== undefined && !decimalGreater(tier.up_to_amount, prev))
-            err(`${tp}.up_to_amount`, `must be greater than the previous tier's ${prev}`);
-          prev = tier.up_to_amount;
-        }
-      }
-
-      const ent = rc.entitlement;
-      if (ent) {
-        if (!rc.feature) err(`${rp}.entitlement`, 'an entitlement needs the rate card to have a feature');
-        else if (ent.type === 'metered' && live && !live.meter)
-          err(`${rp}.entitlement`, `a metered entitlement needs a metered feature; ${live.key} has no meter`);
-        if (ent.type === 'metered' && ent.usage_period !== undefined && tooShort(ent.usage_period))
-          err(`${rp}.entitlement.usage_period`, 'must be at least PT1M');
-      }
-
-      rateCards.push({
-        key: rc.key,
-        name: rc.name,
-        ...(rc.description !== undefined ? { description: rc.description } : {}),
-        ...(rc.labels !== undefined ? { labels: rc.labels } : {}),
-        ...(rc.feature ? { feature: { id: found?.id ?? rc.feature.id } } : {}),
-        billing_cadence: cadence,
-        payment_term: paymentTerm,
-        price,
-        ...(ent ? { entitlement: ent } : {}),
-        ...Object.fromEntries(STORED_ONLY.filter((k) => rc[k] !== undefined).map((k) => [k, rc[k]])),
-      });
-    }
+    const rateCards = checkRateCards(phase.rate_cards, `${pp}.rate_cards`, planCadence, features, err);
     out.push({
       key: phase.key,
       name: phase.name,
@@ -181,4 +109,94 @@ export function validatePlan(
     });
   }
   return { phases: out, errors };
+}
+
+/**
+ * The rules every rate card follows (a plan phase's or an add-on's), over `input` at field `prefix` (e.g.
+ * `phases[0].rate_cards`; fields are reported as `body.<prefix>[i]…` through `err`): unique keys, live
+ * features, usage prices on metered features with a cadence and in arrears, the cadence (`planCadence`: the plan
+ * cadence every recurring rate card must use; undefined: none to compare with), tiers, entitlements.
+ * Returns the normalized rate cards.
+ */
+export function checkRateCards(
+  input: readonly RateCardInput[],
+  prefix: string,
+  planCadence: string | undefined,
+  features: ReadonlyMap<string, Feature>,
+  err: (field: string, reason: string) => void,
+): RateCard[] {
+  const rcKeys = new Set<string>();
+  const rateCards: RateCard[] = [];
+  for (const [ri, rc] of input.entries()) {
+    const rp = `${prefix}[${ri}]`;
+    if (rcKeys.has(rc.key)) err(`${rp}.key`, `duplicate rate card key ${rc.key} in the phase`);
+    rcKeys.add(rc.key);
+
+    const found = rc.feature ? features.get(rc.feature.id) : undefined;
+    if (rc.feature && (!found || found.deleted_at))
+      err(`${rp}.feature.id`, `feature ${rc.feature.id} not found`);
+    // the live feature, when there is one (an archived one is reported above and checked no further)
+    const live = found && !found.deleted_at ? found : undefined;
+
+    const price = rc.price;
+    const usage = isUsagePrice(price);
+    const cadence = rc.billing_cadence ?? null;
+    if (cadence !== null && tooShort(cadence)) err(`${rp}.billing_cadence`, 'must be at least PT1M');
+    if (usage) {
+      if (!rc.feature) err(`${rp}.feature`, `a ${price.type} price needs a feature with a meter`);
+      else if (live && !live.meter)
+        err(`${rp}.feature.id`, `a ${price.type} price needs a metered feature; ${live.key} has no meter`);
+      if (cadence === null) err(`${rp}.billing_cadence`, `a ${price.type} price needs a billing cadence`);
+    }
+    // every recurring rate card is billed on the plan's periods: a different cadence would be charged
+    // once per plan period (e.g. a yearly fee every month), so it is refused
+    if (cadence !== null && planCadence !== undefined && !sameDuration(cadence, planCadence))
+      err(
+        `${rp}.billing_cadence`,
+        `a recurring rate card must be billed at the plan cadence ${planCadence} (or be one-time: null)`,
+      );
+    const paymentTerm = paymentTermOf(rc);
+    if (paymentTerm === 'in_advance' && usage)
+      err(`${rp}.payment_term`, 'in_advance is only allowed for flat prices');
+
+    if (price.type === 'graduated' || price.type === 'volume') {
+      let prev: string | undefined;
+      for (const [ti, tier] of price.tiers.entries()) {
+        const tp = `${rp}.price.tiers[${ti}]`;
+        if (!tier.flat_price && !tier.unit_price) err(tp, 'a tier needs a flat_price or a unit_price');
+        if (tier.up_to_amount === undefined) {
+          if (ti < price.tiers.length - 1) err(`${tp}.up_to_amount`, 'only the last tier may be open');
+          continue;
+        }
+        if (!decimalGreater(tier.up_to_amount, '0')) err(`${tp}.up_to_amount`, 'must be greater than 0');
+        // compared as decimals: equal or descending bounds are invalid
+        else if (prev !== undefined && !decimalGreater(tier.up_to_amount, prev))
+          err(`${tp}.up_to_amount`, `must be greater than the previous tier's ${prev}`);
+        prev = tier.up_to_amount;
+      }
+    }
+
+    const ent = rc.entitlement;
+    if (ent) {
+      if (!rc.feature) err(`${rp}.entitlement`, 'an entitlement needs the rate card to have a feature');
+      else if (ent.type === 'metered' && live && !live.meter)
+        err(`${rp}.entitlement`, `a metered entitlement needs a metered feature; ${live.key} has no meter`);
+      if (ent.type === 'metered' && ent.usage_period !== undefined && tooShort(ent.usage_period))
+        err(`${rp}.entitlement.usage_period`, 'must be at least PT1M');
+    }
+
+    rateCards.push({
+      key: rc.key,
+      name: rc.name,
+      ...(rc.description !== undefined ? { description: rc.description } : {}),
+      ...(rc.labels !== undefined ? { labels: rc.labels } : {}),
+      ...(rc.feature ? { feature: { id: found?.id ?? rc.feature.id } } : {}),
+      billing_cadence: cadence,
+      payment_term: paymentTerm,
+      price,
+      ...(ent ? { entitlement: ent } : {}),
+      ...Object.fromEntries(STORED_ONLY.filter((k) => rc[k] !== undefined).map((k) => [k, rc[k]])),
+    });
+  }
+  return rateCards;
 }

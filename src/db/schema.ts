@@ -9,7 +9,7 @@ import { AppEntity } from '../apps/entities';
 import { appsMigrations } from '../apps/migrations';
 import { Invoice, InvoiceLine } from '../billing/entities';
 import { billingMigrations } from '../billing/migrations';
-import { FeatureEntity, PlanEntity } from '../catalog/entities';
+import { AddonEntity, FeatureEntity, PlanAddonEntity, PlanEntity } from '../catalog/entities';
 import { IdempotencyKeyEntity } from '../idempotency/entities';
 import { idempotencyMigrations } from '../idempotency/migrations';
 import { catalogMigrations } from '../catalog/migrations';
@@ -23,6 +23,8 @@ import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entit
 import { profilesMigrations } from '../profiles/migrations';
 import { Subscription } from '../subscriptions/entities';
 import { subscriptionsMigrations } from '../subscriptions/migrations';
+import { SubscriptionAddonEntity, SubscriptionAddonQuantityEntity } from '../subscriptions/addon-entities';
+import { subscriptionAddonMigrations } from '../subscriptions/addon-migrations';
 
 export interface DomainSchema {
   domain: string;
@@ -42,8 +44,16 @@ export const schema: DomainSchema[] = [
   },
   { domain: 'apps', entities: [AppEntity], migrations: appsMigrations },
   { domain: 'metering', entities: [MeterEvent, Meter], migrations: meteringMigrations },
-  { domain: 'catalog', entities: [FeatureEntity, PlanEntity], migrations: catalogMigrations },
-  { domain: 'subscriptions', entities: [Subscription], migrations: subscriptionsMigrations },
+  {
+    domain: 'catalog',
+    entities: [FeatureEntity, PlanEntity, AddonEntity, PlanAddonEntity],
+    migrations: catalogMigrations,
+  },
+  {
+    domain: 'subscriptions',
+    entities: [Subscription, SubscriptionAddonEntity, SubscriptionAddonQuantityEntity],
+    migrations: [...subscriptionsMigrations, ...subscriptionAddonMigrations],
+  },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },
   { domain: 'idempotency', entities: [IdempotencyKeyEntity], migrations: idempotencyMigrations },
   {

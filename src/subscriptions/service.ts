@@ -55,6 +55,7 @@ import {
   unscheduleEditUpdate,
   type SubscriptionWorkflow,
 } from '../../workflows/definitions';
+import { liveAddonCount } from './addon-queries';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
@@ -415,7 +416,7 @@ function startAndEnd(input: CreateSubscriptionInput, now: Date): { activeFrom: s
 }
 
 /** Maps a rejected Update (validator or handler) onto the domain errors; anything else is unavailable. */
-function updateError(e: unknown): DomainError {
+export function updateError(e: unknown): DomainError {
   if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
     return e.cause.type === REJECTION_TYPES.bad_request
       ? invalid(e.cause.message)
@@ -572,6 +573,15 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     return getSubscription(em(), id);
   }
 
+  /** A plan change or migration would drop the add-ons' items: 409 while the subscription has any. */
+  async function withoutAddons(id: string, what: string): Promise<void> {
+    const n = await liveAddonCount(em(), id);
+    if (n > 0)
+      throw conflict(`subscription ${id} has ${n} add-on(s); cancel them before its plan is ${what}`, {
+        addons_count: n,
+      });
+  }
+
   async function activeRow(id: string): Promise<Row> {
     const row = await findRow(em(), id);
     if (!row) throw notFound('subscription', id);
@@ -700,6 +710,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
             { field: 'body.customer', reason: `the subscription belongs to customer ${row.customer_id}` },
           ]);
       }
+      await withoutAddons(row.id, 'changed');
       const target = await activePlan(em(), plan, 'body.plan');
       sameCurrency(row, target, 'body.plan');
       return send(row, (h) =>
@@ -735,6 +746,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
 
     async migrate(id: string, targetVersion: number | undefined, timing: Timing): Promise<SubscriptionView> {
       const row = await activeRow(id);
+      await withoutAddons(row.id, 'migrated');
       if (row.plan.custom && !row.plan.base_plan_id)
         throw conflict(`subscription ${id} is on a custom plan: it has no catalog versions to migrate to`);
       const notNewer = (v: number) =>

@@ -698,6 +698,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/addons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List add-on versions (oldest first; deleted ones excluded) */
+        get: operations["listAddons"];
+        put?: never;
+        /**
+         * Create an add-on (a new draft version)
+         * @description Add-ons are versioned by `key` like plans: the first is version 1, creating one with an existing key
+         *     creates the next version as a draft (409 while the key has a draft). Rules, checked on every write:
+         *     at least one rate card; the plan rate-card rules (features, usage prices, tiers, entitlements); the
+         *     recurring rate cards share one billing cadence; a `multiple` (multi-instance) add-on has only flat or
+         *     free prices (the quantity multiplies them); a rate card's `currency` is the add-on's.
+         */
+        post: operations["createAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/addons/{addonId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        /** Get an add-on version */
+        get: operations["getAddon"];
+        /**
+         * Replace a draft version
+         * @description Only drafts change; key and currency cannot (create a new version instead). 409 otherwise.
+         */
+        put: operations["updateAddon"];
+        post?: never;
+        /**
+         * Soft delete an add-on version
+         * @description Deleted (410 afterwards); an active version is archived at the same time. 409 while a plan version that is not archived offers it (`plans_count`, a Tally extension).
+         */
+        delete: operations["deleteAddon"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/addons/{addonId}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a draft version
+         * @description The draft becomes the active version of its key; the previously active one is archived.
+         */
+        post: operations["publishAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/addons/{addonId}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive the active version
+         * @description No plan can offer it afterwards; subscriptions that bought it keep it.
+         */
+        post: operations["archiveAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/plans/{planId}/addons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                planId: string;
+            };
+            cookie?: never;
+        };
+        /** The add-ons a plan version offers (oldest first) */
+        get: operations["listPlanAddons"];
+        put?: never;
+        /**
+         * Offer an add-on version with a plan version
+         * @description OpenMeter's compatibility rules. 409: the plan version is archived, or the add-on version is not
+         *     active. 400 (each field named): `max_quantity` on a single-instance add-on; another currency; an
+         *     unknown `from_plan_phase`; an add-on recurring rate card not billed at the plan's cadence; in
+         *     `from_plan_phase` and every later phase, an add-on rate card with a plan rate card's key extends it
+         *     and must be compatible (same feature and cadence; priced: both flat with one payment term;
+         *     entitled: one entitlement type, not static, metered with one usage period), and one under another key
+         *     may not bring a feature the phase already has. A plan offers an add-on version once (409).
+         */
+        post: operations["createPlanAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/plans/{planId}/addons/{planAddonId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                planId: string;
+                planAddonId: string;
+            };
+            cookie?: never;
+        };
+        /** Get an offer */
+        get: operations["getPlanAddon"];
+        /**
+         * Change an offer (phase, maximum quantity, name)
+         * @description The compatibility rules of the create are checked again.
+         */
+        put: operations["updatePlanAddon"];
+        post?: never;
+        /**
+         * Withdraw an offer
+         * @description New subscriptions cannot buy it any more; those that bought it keep it.
+         */
+        delete: operations["deletePlanAddon"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/features": {
         parameters: {
             query?: never;
@@ -1385,6 +1538,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        /** The add-ons of a subscription (oldest first), canceled ones included */
+        get: operations["listSubscriptionAddons"];
+        put?: never;
+        /**
+         * Buy an add-on
+         * @description An edit of the subscription through its workflow: its own plan version gains the add-on's rate cards
+         *     (a flat price × `quantity`, a metered entitlement's limit × `quantity`; a rate card with the key of a
+         *     plan item extends it), from the current phase on, with the change timing and proration of a plan
+         *     change (`immediate` cuts the period: the add-on's in-advance fee is prorated). Entitlements switch at
+         *     the same instant as billing. 400 naming the field: the plan does not offer the add-on or it bills in
+         *     another currency (`body.addon.id`), a quantity above 1 on a single-instance add-on or above the
+         *     offer's `max_quantity` (`body.quantity`), a timestamp that is not in the future (`body.timing`).
+         *     409: the subscription is canceled or scheduled, a change is pending, the add-on is bought already,
+         *     the subscription is in a phase before the offer's `from_plan_phase`. Nothing changes on a refusal.
+         */
+        post: operations["createSubscriptionAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons/{subscriptionAddonId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a subscription add-on */
+        get: operations["getSubscriptionAddon"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change an add-on's quantity (0 cancels it)
+         * @description A Tally extension (OpenMeter v3 has no update yet; v1's PATCH takes the same quantity and timing). An edit like the purchase, with its timing and proration; a higher quantity is checked against the offer again. 409 when the add-on was canceled or has that quantity already.
+         */
+        patch: operations["updateSubscriptionAddon"];
+        trace?: never;
+    };
+    "/v3/openmeter/subscriptions/{subscriptionId}/addons/{subscriptionAddonId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an add-on (its quantity becomes 0)
+         * @description A Tally extension; the same as a PATCH with quantity 0. The timing defaults to `immediate`.
+         */
+        post: operations["cancelSubscriptionAddon"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/openmeter/subscriptions": {
         parameters: {
             query?: never;
@@ -1890,6 +2121,99 @@ export interface components {
             created_at: string | null;
             /** Format: date-time */
             updated_at: string | null;
+        };
+        /**
+         * @description `single`: bought at most once per subscription; `multiple`: bought in a quantity
+         * @enum {string}
+         */
+        AddonInstanceType: "single" | "multiple";
+        AddonCreate: {
+            key: components["schemas"]["CatalogResourceKey"];
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            instance_type: components["schemas"]["AddonInstanceType"];
+            currency: string;
+            rate_cards: components["schemas"]["RateCard"][];
+        };
+        AddonUpdate: {
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            instance_type: components["schemas"]["AddonInstanceType"];
+            rate_cards: components["schemas"]["RateCard"][];
+        };
+        Addon: {
+            id: string;
+            key: components["schemas"]["CatalogResourceKey"];
+            version: number;
+            /** @enum {string} */
+            status: "draft" | "active" | "archived";
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            instance_type: components["schemas"]["AddonInstanceType"];
+            currency: string;
+            /**
+             * Format: date-time
+             * @description set by publish; UTC, milliseconds
+             */
+            effective_from?: string;
+            /**
+             * Format: date-time
+             * @description set when archived; UTC, milliseconds
+             */
+            effective_to?: string;
+            rate_cards: components["schemas"]["RateCard"][];
+            /**
+             * Format: date-time
+             * @description UTC, milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description UTC, milliseconds
+             */
+            updated_at: string;
+        };
+        PlanAddonCreate: {
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            addon: {
+                id: string;
+            };
+            from_plan_phase: components["schemas"]["CatalogResourceKey"];
+            /** @description omitted for single-instance add-ons; omitted on a multi-instance one = unlimited */
+            max_quantity?: number;
+        };
+        PlanAddonUpdate: {
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            from_plan_phase: components["schemas"]["CatalogResourceKey"];
+            max_quantity?: number;
+        };
+        PlanAddon: {
+            id: string;
+            name: string;
+            description?: string;
+            labels?: components["schemas"]["CatalogLabels"];
+            addon: {
+                id: string;
+            };
+            from_plan_phase: string;
+            max_quantity?: number;
+            /**
+             * Format: date-time
+             * @description UTC, milliseconds
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description UTC, milliseconds
+             */
+            updated_at: string;
         };
         CatalogPageMeta: {
             page: {
@@ -2754,6 +3078,64 @@ export interface components {
                 id: string;
             } | null;
             workflow?: components["schemas"]["BillingWorkflow"] | null;
+        };
+        SubscriptionAddonCreate: {
+            labels?: {
+                [key: string]: string;
+            };
+            addon: {
+                id: string;
+            };
+            quantity: number;
+            timing: components["schemas"]["SubscriptionTiming"];
+        };
+        SubscriptionAddonUpdate: {
+            /** @description 0 cancels the add-on */
+            quantity: number;
+            timing: components["schemas"]["SubscriptionTiming"];
+        };
+        SubscriptionAddon: {
+            id: string;
+            labels?: {
+                [key: string]: string;
+            };
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            name: string;
+            description?: string;
+            /** @description `key`, `version` and `instance_type` are Tally extensions */
+            addon: {
+                id: string;
+                key?: string;
+                version?: number;
+                /** @enum {string} */
+                instance_type?: "single" | "multiple";
+            };
+            /** @description in force at `quantity_at` (now); 0 once canceled or before a scheduled purchase */
+            quantity: number;
+            /** Format: date-time */
+            quantity_at: string;
+            /** Format: date-time */
+            active_from: string;
+            /**
+             * Format: date-time
+             * @description when it was (or will be) canceled
+             */
+            active_to?: string;
+            timeline: {
+                /** Format: date-time */
+                active_from: string;
+                /** Format: date-time */
+                active_to?: string;
+                quantity: number;
+            }[];
+            rate_cards: {
+                rate_card: components["schemas"]["RateCard"];
+                /** @description the ids of the subscription's items (`phases[].items[].id`) it adds or extends */
+                affected_subscription_item_ids: string[];
+            }[];
         };
         /** @description `immediate`, `next_billing_cycle`, or an RFC 3339 timestamp in the future. */
         SubscriptionTiming: ("immediate" | "next_billing_cycle") | string;
@@ -4511,6 +4893,438 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAddons: {
+        parameters: {
+            query?: {
+                "page[size]"?: number;
+                "page[number]"?: number;
+                "filter[id]"?: string;
+                "filter[key]"?: string;
+                "filter[name]"?: string;
+                /** @description `draft`, `active` or `archived`; several with `filter[status][oeq]=draft,active` */
+                "filter[status]"?: string;
+                "filter[currency]"?: string;
+                /** @description `id`, `key`, `version`, `name`, `created_at` (default), `updated_at`; `asc`/`desc` suffix */
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of add-on versions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Addon"][];
+                        meta: components["schemas"]["CatalogPageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddonCreate"];
+            };
+        };
+        responses: {
+            /** @description The created draft version */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Addon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The add-on version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Addon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddonUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated draft */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Addon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    publishAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The published version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Addon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    archiveAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                addonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archived version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Addon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPlanAddons: {
+        parameters: {
+            query?: {
+                "page[size]"?: number;
+                "page[number]"?: number;
+                /** @description `id`, `created_at` (default), `updated_at`; `asc`/`desc` suffix */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                planId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of offers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["PlanAddon"][];
+                        meta: components["schemas"]["CatalogPageMeta"];
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createPlanAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                planId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanAddonCreate"];
+            };
+        };
+        responses: {
+            /** @description The offer */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPlanAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                planId: string;
+                planAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The offer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updatePlanAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                planId: string;
+                planAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanAddonUpdate"];
+            };
+        };
+        responses: {
+            /** @description The offer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deletePlanAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                planId: string;
+                planAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdrawn */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            410: components["responses"]["Problem"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -6273,6 +7087,204 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listSubscriptionAddons: {
+        parameters: {
+            query?: {
+                "page[size]"?: number;
+                "page[number]"?: number;
+                /** @description `id`, `created_at` (default), `updated_at`; `asc`/`desc` suffix */
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of subscription add-ons */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["SubscriptionAddon"][];
+                        meta: {
+                            page: {
+                                number: number;
+                                size: number;
+                                total: number;
+                            };
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                subscriptionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionAddonCreate"];
+            };
+        };
+        responses: {
+            /** @description The add-on bought */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionAddonUpdate"];
+            };
+        };
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelSubscriptionAddon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the POST safe to retry (Stripe's semantics). 1–255 printable ASCII characters, scoped to the
+                 *     bearer token. The first request with a key runs and its answer (status and body) is stored; a repeat
+                 *     with the same method, path and body (compared as canonical JSON) gets the stored answer again with
+                 *     `Idempotent-Replayed: true`, without running. The same key with another method, path or body is a 422;
+                 *     a repeat while the first request still runs (or never finished) is a 409 with `Retry-After`. 5xx
+                 *     answers are not stored (the key may be retried). Kept `TALLY_IDEMPOTENCY_TTL` (default P1D, at least
+                 *     24 hours) after the answer, then purged.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                subscriptionId: string;
+                subscriptionAddonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    timing?: components["schemas"]["SubscriptionTiming"];
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription add-on */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddon"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            409: components["responses"]["Problem"];
+            422: components["responses"]["IdempotencyKeyReused"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
