@@ -385,7 +385,9 @@ describe('HTTP API', () => {
     const res = await app.api
       .post(`${P}/entitlement-access/query`)
       .send({ customer: { keys: [...keys, 'nobody', 'q-4'] } });
-    const statements = spy.mock.calls.length;
+    // the access query's statements (the balance-threshold hook of the ingest above may look up its rules
+    // meanwhile, on its own timer: not part of the query)
+    const statements = spy.mock.calls.filter((c) => !/notification_rules/.test(String(c[0]))).length;
     spy.mockRestore();
     expect(res.status).toBe(200);
     expect(statements).toBe(2);
