@@ -96,13 +96,13 @@ const rowWrites = proxyLocalActivities<SubscriptionActivities>(rowWriteOptions);
  * An invoice's first try: one local attempt (idempotent by invoice key: no activity task round trip, one
  * marker instead of three events and a workflow task). One and short, because a local activity holds
  * the workflow task open — a cancel or change arriving meanwhile waits for it — and a failing one grows
- * the history: a hand-over that takes longer than 10 s (a slow query, a lock or connection wait) goes on
- * as a remote activity, which holds nothing. Not shorter: on a billing day every subscription hands over
- * at once and the collection signal waits for a busy server; with 3 s, hundreds of tries failed and
- * waited a minute for their retry (BENCHMARKS.md, billing-day).
+ * the history: a hand-over that takes longer than 3 s (a slow query, a lock or connection wait) goes on
+ * as a remote activity, which holds nothing. Not longer: a cancel arriving while an invoice hangs must
+ * answer within seconds (hardening 1.w2). On a billing day hundreds of 3 s tries fail under load and
+ * wait for their remote retry (BENCHMARKS.md, billing-day): a cost to remove by design, not by timeout.
  */
 const localBilling = proxyLocalActivities<BillingActivities>({
-  startToCloseTimeout: '10s',
+  startToCloseTimeout: '3s',
   retry: { maximumAttempts: 1 },
 });
 /**
