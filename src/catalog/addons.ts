@@ -9,16 +9,17 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppDeps } from '../deps';
-import { exec, Sql } from '../db/sql';
+import { exec, isUniqueViolation, Sql } from '../db/sql';
 import { conflict, gone, GoneError, invalid, notFound, NotFoundError } from '../lib/errors';
 import { newId } from '../lib/ids';
 import type { FieldFilter, SortKey } from '../lib/list-query';
 import type { Page, PageParams } from '../lib/pagination';
 import { instant } from '../lib/time';
 import { validateAddon, validatePlanAddon, type AddonInput } from './addon-rules';
-import { findFeatures, getPlan, isUniqueViolation, listLive, type CatalogSortField } from './service';
+import { findFeatures, getPlan, listLive, type CatalogSortField } from './service';
 import type { Addon, AddonInstanceType, PlanAddon, PlanStatus, RateCard } from './types';
 import type { RateCardInput } from './validate';
+import { ADDON_KIND, archiveVersion, assertDraft, nextDraftVersion, publishVersion } from './versioning';
 
 // ---------------------------------------------------------------------------------------------------------
 // rows and views
@@ -130,31 +131,12 @@ export async function findAddon(em: EntityManager, id: string): Promise<Addon> {
   return addonView(row);
 }
 
-const lockAddonKey = (tx: EntityManager, key: string) =>
-  exec(tx, new Sql().add('select pg_advisory_xact_lock(hashtext(?))', `addons:${key}`));
-
 async function createAddon(em: EntityManager, input: AddonCreateInput): Promise<Addon> {
   const rateCards = await checkedRateCards(em, input);
   const id = newId();
   try {
     await em.transactional(async (tx) => {
-      await lockAddonKey(tx, input.key);
-      const [draft] = await exec<{ id: string; version: number }>(
-        tx,
-        new Sql().add(
-          "select id, version from addons where key = ? and status = 'draft' and deleted_at is null",
-          input.key,
-        ),
-      );
-      if (draft)
-        throw conflict(
-          `add-on ${input.key} already has a draft (version ${String(draft.version)}, id ${draft.id}); ` +
-            'publish or delete it first',
-        );
-      const [{ next }] = await exec<{ next: number }>(
-        tx,
-        new Sql().add('select coalesce(max(version), 0) + 1 as next from addons where key = ?', input.key),
-      );
+      const next = await nextDraftVersion(tx, ADDON_KIND, input.key);
       await exec(
         tx,
         new Sql().add(
@@ -180,14 +162,9 @@ async function createAddon(em: EntityManager, input: AddonCreateInput): Promise<
   return getAddon(em, id);
 }
 
-function assertDraft(a: Addon, action: string): void {
-  if (a.status !== 'draft')
-    throw conflict(`add-on ${a.key} version ${a.version} is ${a.status}: only drafts can be ${action}`);
-}
-
 async function updateAddon(em: EntityManager, id: string, input: AddonUpdateInput): Promise<Addon> {
   const current = await getAddon(em, id);
-  assertDraft(current, 'updated');
+  assertDraft(ADDON_KIND, current, 'updated');
   const rateCards = await checkedRateCards(em, { ...input, currency: current.currency });
   const res = await exec(
     em,
@@ -210,48 +187,14 @@ async function updateAddon(em: EntityManager, id: string, input: AddonUpdateInpu
 /** draft → active (effective_from = now); the previously active version of the key is archived. */
 async function publishAddon(em: EntityManager, id: string): Promise<Addon> {
   const current = await getAddon(em, id);
-  assertDraft(current, 'published');
-  try {
-    await em.transactional(async (tx) => {
-      await lockAddonKey(tx, current.key);
-      await exec(
-        tx,
-        new Sql().add(
-          "update addons set status = 'archived', effective_to = now(), updated_at = now() where key = ? and status = 'active'",
-          current.key,
-        ),
-      );
-      const res = await exec(
-        tx,
-        new Sql().add(
-          `update addons set status = 'active', effective_from = now(), effective_to = null, updated_at = now()
-           where id = ? and status = 'draft' and deleted_at is null returning id`,
-          id,
-        ),
-      );
-      if (!res.length) throw conflict(`add-on ${id} is no longer a draft`);
-    });
-  } catch (e) {
-    if (isUniqueViolation(e)) throw conflict(`add-on ${current.key} was published concurrently`);
-    throw e;
-  }
+  assertDraft(ADDON_KIND, current, 'published');
+  await publishVersion(em, ADDON_KIND, current);
   return getAddon(em, id);
 }
 
 /** active → archived (effective_to = now): no plan can offer it any more; subscriptions keep it. */
 async function archiveAddon(em: EntityManager, id: string): Promise<Addon> {
-  const current = await getAddon(em, id);
-  if (current.status !== 'active')
-    throw conflict(
-      `add-on ${current.key} version ${current.version} is ${current.status}: only active add-ons can be archived`,
-    );
-  await exec(
-    em,
-    new Sql().add(
-      "update addons set status = 'archived', effective_to = now(), updated_at = now() where id = ? and status = 'active'",
-      id,
-    ),
-  );
+  await archiveVersion(em, ADDON_KIND, await getAddon(em, id));
   return getAddon(em, id);
 }
 

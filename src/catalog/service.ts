@@ -12,9 +12,8 @@
  * Plan validation is the pure `validatePlan` (`validate.ts`) over the features loaded in one query.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { AppDeps } from '../deps';
-import { exec, Sql } from '../db/sql';
+import { exec, isUniqueViolation, Sql } from '../db/sql';
 import { conflict, gone, invalid, notFound, NotFoundError, type InvalidParam } from '../lib/errors';
 import { idOrKey as lookupOf, newId } from '../lib/ids';
 import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
@@ -23,6 +22,7 @@ import { getMeter } from '../metering/service';
 import { liveSubscriptionCount } from '../subscriptions/queries';
 import type { Feature, Plan, PlanPhase } from './types';
 import { featureRefs, validatePlan, type PlanPhaseInput } from './validate';
+import { archiveVersion, assertDraft, nextDraftVersion, PLAN_KIND, publishVersion } from './versioning';
 import {
   deriveVersion,
   errorField,
@@ -46,12 +46,7 @@ export type { PlanPhaseInput, RateCardInput } from './validate';
 export type { ItemOrigin, ItemOrigins, ItemSource, RateCardChange } from './derive';
 export type { SubscriptionPlanVersion } from './views';
 
-export function isUniqueViolation(e: unknown): boolean {
-  return (
-    e instanceof UniqueConstraintViolationException ||
-    (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
-  );
-}
+export { isUniqueViolation } from '../db/sql';
 
 // ---------------------------------------------------------------------------------------------------------
 // Features
@@ -345,35 +340,12 @@ export async function resolvePlan(em: EntityManager, ref: PlanRef): Promise<Plan
   throw conflict(`plan ${ref.key} has no active version; publish one first`);
 }
 
-/** Serializes version numbering and publishing per plan key, for the rest of the transaction. */
-const lockPlanKey = (tx: EntityManager, key: string) =>
-  exec(tx, new Sql().add('select pg_advisory_xact_lock(hashtext(?))', `plans:${key}`));
-
 async function createPlan(em: EntityManager, input: PlanInput): Promise<Plan> {
   const phases = await checkedPhases(em, input.phases, input.billing_cadence);
   const id = newId();
   try {
     await em.transactional(async (tx) => {
-      await lockPlanKey(tx, input.key);
-      const [draft] = await exec<{ id: string; version: number }>(
-        tx,
-        new Sql().add(
-          "select id, version from plans where key = ? and status = 'draft' and deleted_at is null",
-          input.key,
-        ),
-      );
-      if (draft)
-        throw conflict(
-          `plan ${input.key} already has a draft (version ${String(draft.version)}, id ${draft.id}); ` +
-            'publish or delete it first',
-        );
-      const [{ next }] = await exec<{ next: number }>(
-        tx,
-        new Sql().add(
-          'select coalesce(max(version), 0) + 1 as next from plans where key = ? and owner_subscription_id is null',
-          input.key,
-        ),
-      );
+      const next = await nextDraftVersion(tx, PLAN_KIND, input.key);
       await exec(
         tx,
         new Sql().add(
@@ -400,14 +372,9 @@ async function createPlan(em: EntityManager, input: PlanInput): Promise<Plan> {
   return getPlan(em, id);
 }
 
-function assertDraft(p: Plan, action: string): void {
-  if (p.status !== 'draft')
-    throw conflict(`plan ${p.key} version ${p.version} is ${p.status}: only drafts can be ${action}`);
-}
-
 async function updatePlan(em: EntityManager, id: string, input: PlanUpdateInput): Promise<Plan> {
   const current = await catalogPlan(em, id);
-  assertDraft(current, 'updated');
+  assertDraft(PLAN_KIND, current, 'updated');
   const phases = await checkedPhases(em, input.phases, current.billing_cadence);
   const res = await exec(
     em,
@@ -430,48 +397,14 @@ async function updatePlan(em: EntityManager, id: string, input: PlanUpdateInput)
 /** draft → active (effective_from = now); the previously active version of the key is archived. */
 async function publishPlan(em: EntityManager, id: string): Promise<Plan> {
   const current = await catalogPlan(em, id);
-  assertDraft(current, 'published');
-  try {
-    await em.transactional(async (tx) => {
-      await lockPlanKey(tx, current.key);
-      await exec(
-        tx,
-        new Sql().add(
-          "update plans set status = 'archived', effective_to = now(), updated_at = now() where key = ? and status = 'active'",
-          current.key,
-        ),
-      );
-      const res = await exec(
-        tx,
-        new Sql().add(
-          `update plans set status = 'active', effective_from = now(), effective_to = null, updated_at = now()
-           where id = ? and status = 'draft' and deleted_at is null returning id`,
-          id,
-        ),
-      );
-      if (!res.length) throw conflict(`plan ${id} is no longer a draft`);
-    });
-  } catch (e) {
-    if (isUniqueViolation(e)) throw conflict(`plan ${current.key} was published concurrently`);
-    throw e;
-  }
+  assertDraft(PLAN_KIND, current, 'published');
+  await publishVersion(em, PLAN_KIND, current);
   return getPlan(em, id);
 }
 
 /** active → archived (effective_to = now). */
 async function archivePlan(em: EntityManager, id: string): Promise<Plan> {
-  const current = await catalogPlan(em, id);
-  if (current.status !== 'active')
-    throw conflict(
-      `plan ${current.key} version ${current.version} is ${current.status}: only active plans can be archived`,
-    );
-  await exec(
-    em,
-    new Sql().add(
-      "update plans set status = 'archived', effective_to = now(), updated_at = now() where id = ? and status = 'active'",
-      id,
-    ),
-  );
+  await archiveVersion(em, PLAN_KIND, await catalogPlan(em, id));
   return getPlan(em, id);
 }
 

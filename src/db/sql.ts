@@ -1,5 +1,5 @@
 /** A tiny SQL builder: fragments appended in textual order keep `?` placeholders and values in step. */
-import type { EntityManager } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/core';
 
 export class Sql {
   private readonly parts: string[] = [];
@@ -29,4 +29,12 @@ export class Sql {
 export async function exec<T = Record<string, unknown>>(em: EntityManager, q: Sql): Promise<T[]> {
   const rows: unknown = await em.getConnection().execute(q.text, q.params, 'all', em.getTransactionContext());
   return rows as T[];
+}
+
+/** a unique-constraint violation (PostgreSQL 23505), raw or as MikroORM wraps it */
+export function isUniqueViolation(e: unknown): boolean {
+  return (
+    e instanceof UniqueConstraintViolationException ||
+    (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
+  );
 }

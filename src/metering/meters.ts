@@ -7,7 +7,7 @@
 import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } from '../lib/list-query';
 import type { EntityManager } from '@mikro-orm/core';
 import { featureFiltersOnDimensions, liveFeatureKeysOfMeter } from '../catalog/meter-users';
-import { exec, Sql } from '../db/sql';
+import { exec, isUniqueViolation, Sql } from '../db/sql';
 import { conflict, notFound } from '../lib/errors';
 import { idOrKey, newId } from '../lib/ids';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
@@ -21,8 +21,6 @@ export interface UpdateMeterInput {
   labels?: Record<string, string> | null;
   dimensions?: Record<string, string>;
 }
-
-const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
 
 export async function createMeter(em: EntityManager, input: CreateMeterInput): Promise<MeterDto> {
   const q = new Sql().add(
