@@ -54,14 +54,15 @@ import {
   mb,
   parentPid,
   rssKb,
-  rssSampler,
+  benchWorkerEnv,
+  startSampledWorker,
   sleep,
   startTemporal,
-  startWorker,
   stopProcess,
   treeCpuSec,
 } from './lib/processes';
 import { fmtInt, progress } from './lib/progress';
+import { seedCustomers } from './lib/seed';
 import type { Benchmark } from './lib/types';
 
 const N = Number(process.env.BENCH_SUBSCRIPTIONS ?? 10_000);
@@ -163,29 +164,15 @@ export const billingDay: Benchmark = {
       const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
       progress(`seeding ${fmtInt(N)} customers`);
-      await conn.execute(
-        `insert into customers (id, key, name, currency, created_at, updated_at)
-         select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, 'USD', now(), now()
-         from generate_series(1, ?) i`,
-        [N],
-      );
+      await seedCustomers(conn, N, 'USD');
 
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        DATABASE_URL: url,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE: 'default',
-        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-        // the default profile's collection interval (created by the worker at its first start)
-        TALLY_COLLECTION_PERIOD: COLLECTION,
-        LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
-      };
-      const workerLog = path.join(tmp, 'worker.log');
-      progress(`starting the worker (src/cli/worker.ts; log ${workerLog})`);
-      const worker = await startWorker(env, workerLog);
-      cleanup.unshift(() => stopProcess(worker));
-      const rss = rssSampler(worker.pid!);
-      cleanup.unshift(() => Promise.resolve(rss.stop()));
+      const env = benchWorkerEnv({
+        databaseUrl: url,
+        temporalAddress: temporal.address,
+        taskQueue: TASK_QUEUE,
+        collectionPeriod: COLLECTION,
+      });
+      const { worker, rss } = await startSampledWorker(env, tmp, cleanup, progress);
 
       const connection = await Connection.connect({ address: temporal.address });
       cleanup.unshift(() => connection.close());

@@ -37,13 +37,15 @@ import {
   cpuSec,
   mb,
   rssKb,
-  rssSampler,
+  benchWorkerEnv,
+  startSampledWorker,
+  startWorker,
   sleep,
   startTemporal,
-  startWorker,
   stopProcess,
 } from './lib/processes';
 import { fmtInt, progress } from './lib/progress';
+import { seedCustomers } from './lib/seed';
 import type { Benchmark } from './lib/types';
 
 const N = Number(process.env.BENCH_SUBSCRIPTIONS ?? 1_000);
@@ -160,28 +162,15 @@ export const billingRun: Benchmark = {
       const plan = await inRequest(() => catalog.publishPlan(draft.id));
 
       progress(`seeding ${fmtInt(N)} customers`);
-      await conn.execute(
-        `insert into customers (id, key, name, currency, created_at, updated_at)
-         select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, 'USD', now(), now()
-         from generate_series(1, ?) i`,
-        [N],
-      );
+      await seedCustomers(conn, N, 'USD');
 
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        DATABASE_URL: url,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE: 'default',
-        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-        TALLY_COLLECTION_PERIOD: COLLECTION,
-        LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
-      };
-      const workerLog = path.join(tmp, 'worker.log');
-      progress(`starting the worker (src/cli/worker.ts; log ${workerLog})`);
-      const worker = await startWorker(env, workerLog);
-      cleanup.unshift(() => stopProcess(worker));
-      const rss = rssSampler(worker.pid!);
-      cleanup.unshift(() => Promise.resolve(rss.stop()));
+      const env = benchWorkerEnv({
+        databaseUrl: url,
+        temporalAddress: temporal.address,
+        taskQueue: TASK_QUEUE,
+        collectionPeriod: COLLECTION,
+      });
+      const { worker, rss } = await startSampledWorker(env, tmp, cleanup, progress);
       progress(`worker pid ${worker.pid} ready, RSS ${mb(rssKb(worker.pid!))} MB`);
 
       const connection = await Connection.connect({ address: temporal.address });

@@ -103,6 +103,41 @@ export function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<Ch
   });
 }
 
+/** A benchmark worker's environment: the bench's database, Temporal and task queue, and the default
+ * billing profile's collection interval (the worker creates that profile at its first start). */
+export function benchWorkerEnv(o: {
+  databaseUrl: string;
+  temporalAddress: string;
+  taskQueue: string;
+  collectionPeriod: string;
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: o.databaseUrl,
+    TEMPORAL_ADDRESS: o.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: o.taskQueue,
+    TALLY_COLLECTION_PERIOD: o.collectionPeriod,
+    LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'warn',
+  };
+}
+
+/** `startWorker` logging to `<dir>/worker.log`, with an RSS sampler; both are stopped by `cleanup`. */
+export async function startSampledWorker(
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  cleanup: (() => Promise<void>)[],
+  progress: (msg: string) => void,
+) {
+  const workerLog = path.join(dir, 'worker.log');
+  progress(`starting the worker (src/cli/worker.ts; log ${workerLog})`);
+  const worker = await startWorker(env, workerLog);
+  cleanup.unshift(() => stopProcess(worker));
+  const rss = rssSampler(worker.pid!);
+  cleanup.unshift(() => Promise.resolve(rss.stop()));
+  return { worker, rss };
+}
+
 export interface TemporalOptions {
   /** `file` (a SQLite file in the data dir, as `npm start` runs it) or `memory` */
   db: string;

@@ -1,6 +1,16 @@
 /** Bulk seeding shared by the benchmarks (SQL `generate_series`, seconds for thousands of rows). */
 import type { Connection } from '@mikro-orm/core';
 
+/** `count` customers (`customer-<i>`, ids `BENCHC…<i>`) billed in `currency`, without subjects. */
+export async function seedCustomers(conn: Connection, count: number, currency: string): Promise<void> {
+  await conn.execute(
+    `insert into customers (id, key, name, currency, created_at, updated_at)
+     select 'BENCHC' || lpad(i::text, 20, '0'), 'customer-' || i, 'Customer ' || i, ?, now(), now()
+     from generate_series(1, ?) i`,
+    [currency, count],
+  );
+}
+
 /**
  * `count` customers (`customer-<i>`, ids `BENCHC…<i>`), each with one subject key (`subject-<i>`) and one
  * active subscription row on `plan`, anchored (and started) at `anchor`, with the given current period
