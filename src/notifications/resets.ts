@@ -14,27 +14,11 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { exec, Sql } from '../db/sql';
-import { meteredEntitlementsOf, type MeteredEntitlement } from '../entitlements/service';
+import { meteredEntitlementsOf } from '../entitlements/service';
 import { recordEvent } from './outbox';
+import { entitlementPayload } from './payloads';
 import { isRollover } from './reset-rules';
 import type { EntitlementResetsResult } from './types';
-
-/** The `entitlements.reset` payload: OpenMeter's (entitlement, feature, subject, value, customer). */
-export function resetPayload(e: MeteredEntitlement) {
-  const { entry } = e;
-  return {
-    entitlement: { subscription_id: e.subscription_id, ...entry },
-    feature: { key: entry.feature_key },
-    customer: e.customer,
-    subject: { key: e.subjects[0] ?? e.customer.key },
-    value: {
-      usage: entry.usage,
-      ...(entry.balance !== undefined ? { balance: entry.balance } : {}),
-      ...(entry.overage !== undefined ? { overage: entry.overage } : {}),
-      has_access: entry.has_access,
-    },
-  };
-}
 
 export async function recordEntitlementResets(
   em: EntityManager,
@@ -73,7 +57,7 @@ export async function recordEntitlementResets(
             ),
           );
           if (!marked.length) return 0;
-          await recordEvent(tem, 'entitlements.reset', resetPayload(e), {
+          await recordEvent(tem, 'entitlements.reset', entitlementPayload(e), {
             featureKey: e.entry.feature_key,
             customerId: e.customer.id,
             now: at,

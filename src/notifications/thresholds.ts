@@ -14,6 +14,7 @@ import type { AppDeps } from '../deps';
 import { exec, Sql } from '../db/sql';
 import { meteredEntitlementsOf } from '../entitlements/service';
 import { recordEvent } from './outbox';
+import { entitlementPayload } from './payloads';
 import { reachedThresholds, thresholdKey } from './threshold-rules';
 import type { ThresholdValue } from './types';
 
@@ -118,19 +119,7 @@ export async function evaluateThresholds(
             const [eventId] = await recordEvent(
               tem,
               'entitlements.balance.threshold',
-              {
-                entitlement: { subscription_id: e.subscription_id, ...entry },
-                feature: { key: entry.feature_key },
-                customer: e.customer,
-                subject: { key: e.subjects[0] ?? e.customer.key },
-                value: {
-                  usage: entry.usage,
-                  ...(entry.balance !== undefined ? { balance: entry.balance } : {}),
-                  ...(entry.overage !== undefined ? { overage: entry.overage } : {}),
-                  has_access: entry.has_access,
-                },
-                threshold: t,
-              },
+              { ...entitlementPayload(e), threshold: t },
               { ruleIds: [rule.id], featureKey: entry.feature_key, customerId: e.customer.id, now },
             );
             if (eventId)
