@@ -15,6 +15,7 @@ import { evaluateThresholds, flushThresholds } from '../../src/notifications/thr
 import { ok, P, defaultPhase, usageRateCard } from '../support/api';
 import { createTestApp } from '../support/app';
 import { advanceTo, createHarness, DAY, isoOf, month, waitFor, type Harness } from '../support/harness';
+import { maybeRecordWorkflowHistory } from '../support/history';
 
 jest.setTimeout(180_000);
 
@@ -574,5 +575,6 @@ describe('entitlements.reset', () => {
     expect(marks[0].n).toBe(3);
     const events = await ok(h.app.api.get(`${P}/notification/events?filter[type]=entitlements.reset`), 200);
     expect(events.meta.page.total).toBe(3);
+    await maybeRecordWorkflowHistory(h, `entitlement-resets-${sub.id}`, 'entitlement-resets-daily');
   });
 });
