@@ -1,6 +1,6 @@
 /**
- * Replays recorded subscription, collection, invoice and entitlement-reset histories (test/fixtures/histories/*.json) against the current
- * workflow code: a change that would break running subscriptions fails here with a nondeterminism error.
+ * Replays recorded subscription, collection, invoice and entitlement-reset histories
+ * (test/fixtures/histories/*.json) against the current workflow code: a change that would break running subscriptions fails here with a nondeterminism error.
  * Re-record with `RECORD_HISTORIES=1 npm test -- test/integration/subscription test/integration/hardening
  * test/integration/invoice-lifecycle test/integration/notifications`
  * (the end-to-end tests write their histories). Before the first release the fixtures are simply
