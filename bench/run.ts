@@ -3,6 +3,7 @@
  * PostgreSQL (or uses DATABASE_URL's server), gives each benchmark its own migrated database, prints
  * progress on stderr and ONE line of figures per benchmark on stdout. Never part of `npm test`.
  */
+import { accessLoad } from './access-load';
 import { billingDay } from './billing-day';
 import { billingRun } from './billing-run';
 import { entitlementAccess } from './entitlement-access';
@@ -16,6 +17,7 @@ import type { Benchmark } from './lib/types';
 
 const BENCHMARKS: Benchmark[] = [
   entitlementAccess,
+  accessLoad,
   ingest,
   query,
   invoiceIssue,

@@ -58,3 +58,34 @@ export async function seedCustomersWithSubscriptions(
     ],
   );
 }
+
+/**
+ * `count` events of `type` spread uniformly over [from, to), each of a customer drawn from a continuous Zipf
+ * (s = 1) over ranks 1..`customers` (customer-1 sends ln 2 / ln(N+1) ≈ 10 % of them for N = 1,000, the median
+ * customer ~0.03 %), half under the customer key (`customer-<rank>`) and half under its usage-attribution
+ * subject (`subject-<rank>`), with `data = {model}`. Deterministic (`setseed`); one statement per million.
+ */
+export async function seedZipfEvents(
+  conn: Connection,
+  opts: { count: number; customers: number; type: string; from: string; to: string },
+  onChunk?: (done: number) => void,
+): Promise<void> {
+  const { count, customers, type, from, to } = opts;
+  await conn.execute('select setseed(0.42)');
+  const chunk = 1_000_000;
+  for (let start = 0; start < count; start += chunk) {
+    const end = Math.min(count, start + chunk) - 1;
+    // rank = floor((N+1)^u) is a continuous Zipf (s = 1) over 1..N (`+ i * 0`: a new draw per row)
+    await conn.execute(
+      `insert into events (source, id, type, subject, time, data, specversion)
+       select 'bench', i::text, ?,
+         case when i % 2 = 0 then 'customer-' else 'subject-' end || r.rank,
+         ?::timestamptz + (?::timestamptz - ?::timestamptz) * (i::float8 / ?::float8),
+         jsonb_build_object('model', case when i % 3 = 0 then 'large' else 'small' end), '1.0'
+       from generate_series(?::bigint, ?::bigint) i,
+         lateral (select least(?::int, floor(power(?::float8 + 1, random() + i * 0))::int) as rank) r`,
+      [type, from, to, from, count, start, end, customers, customers],
+    );
+    onChunk?.(end + 1);
+  }
+}
