@@ -200,7 +200,7 @@ export function createSubscriptionAddonsService(deps: Pick<AppDeps, 'orm' | 'tem
   /** The subscription, able to take an edit now (409 otherwise), and the timing checked. */
   async function editable(id: string, timing: Timing): Promise<SubRow> {
     const row = await subscription(id);
-    if (row.status === 'canceled') throw conflict(`subscription ${id} is canceled`);
+    if (row.status === 'canceled') throw conflict(`subscription ${id} has ended (inactive)`);
     if (row.status === 'scheduled')
       throw conflict(
         `subscription ${id} starts at ${instant(row.active_from)}; add-ons can be bought once it is active`,

@@ -8,8 +8,7 @@ import { pageQuery } from '../lib/pagination';
 import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
 import { customPlanBody, duration, entitlement, price, rateCard } from '../catalog/routes';
 import { createSubscriptionsService, SUBSCRIPTION_SORT_FIELDS } from './service';
-
-const SUBSCRIPTION_STATUSES = ['scheduled', 'active', 'inactive', 'canceled'] as const;
+import { API_STATUSES } from './status';
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
@@ -133,7 +132,7 @@ const listQuery = z.object({
       customer_id: fieldFilter('ulid'),
       plan_id: fieldFilter('ulid'),
       plan_key: fieldFilter('exact'),
-      status: fieldFilter('exact', SUBSCRIPTION_STATUSES),
+      status: fieldFilter('exact', API_STATUSES),
     },
     { labels: true },
   ).optional(),

@@ -59,6 +59,7 @@ import { liveAddonCount } from './addon-queries';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
 import { currentPeriodOf } from './row-period';
+import { apiStatusSql } from './status';
 import { subscriptionView, type SubscriptionRow, type SubscriptionView } from './views';
 
 export type { InvoiceFailureRecord, PeriodRecord };
@@ -133,7 +134,8 @@ export async function listSubscriptions(
     whereFilter(where, 's.customer_key', f.customer_id);
     where.add(')');
   }
-  if (f.status) whereFilter(and(), 's.status', f.status);
+  // OpenMeter's statuses, mapped from the row's (status.ts)
+  if (f.status) whereFilter(and(), apiStatusSql('s'), f.status);
   if (f.plan_key) whereFilter(and(), 's.plan_key', f.plan_key);
   if (f.plan_id) whereFilter(and(), 's.plan_id', f.plan_id);
   if (f.id) whereFilter(and(), 's.id', f.id);
@@ -585,7 +587,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
   async function activeRow(id: string): Promise<Row> {
     const row = await findRow(em(), id);
     if (!row) throw notFound('subscription', id);
-    if (row.status === 'canceled') throw conflict(`subscription ${id} is canceled`);
+    if (row.status === 'canceled') throw conflict(`subscription ${id} has ended (inactive)`);
     return row;
   }
 

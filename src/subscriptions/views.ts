@@ -7,6 +7,7 @@ import type { RateCard } from '../catalog/types';
 import { instant } from '../lib/time';
 import type { InvoiceFailureRecord, PendingChangeRecord } from './records';
 import { currentPeriodOf } from './row-period';
+import { apiStatus, type ApiStatus } from './status';
 
 /** The API shape of a subscription (a subset of `BillingSubscription` plus Tally's timing fields). */
 export interface SubscriptionView {
@@ -21,8 +22,8 @@ export interface SubscriptionView {
    * overrides, edits: `custom` true), never listed in /plans
    */
   plan_version: { id: string; key: string; version: number; custom: boolean };
-  /** `scheduled` until `active_from` (OpenMeter's statuses; see the README for `inactive`) */
-  status: 'scheduled' | 'active' | 'canceled';
+  /** OpenMeter's statuses (`status.ts`): `canceled` runs until its `active_to`, `inactive` has ended */
+  status: ApiStatus;
   labels: Record<string, string>;
   settlement_mode: 'credit_then_invoice' | 'credit_only';
   cost_basis_mode: 'dynamic' | 'pinned';
@@ -243,7 +244,7 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
       ? { plan_id: catalogId, plan: { id: catalogId, key: r.plan_key, version: r.plan_version } }
       : {}),
     plan_version: { id: r.plan_id, key: r.plan_key, version: r.plan_version, custom: !!plan.custom },
-    status: r.status,
+    status: apiStatus(r.status, r.pending_change?.kind),
     labels: r.labels ?? {},
     settlement_mode: r.settlement_mode === 'credit_only' ? 'credit_only' : 'credit_then_invoice',
     cost_basis_mode: r.cost_basis_mode === 'pinned' ? 'pinned' : 'dynamic',

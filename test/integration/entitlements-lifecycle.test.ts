@@ -96,6 +96,6 @@ it('access follows a boolean rate card through start, an immediate migration and
     app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }),
     200,
   );
-  expect(canceled.status).toBe('canceled');
+  expect(canceled.status).toBe('inactive');
   expect(await access('acme')).toEqual({});
 });

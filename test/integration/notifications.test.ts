@@ -305,7 +305,7 @@ describe('events delivered as signed webhooks', () => {
     expect(changed.body.data).toMatchObject({ id: sub.id, plan: { key: 'pro' } });
     await ok(h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }), 200);
     const canceled = await until(() => receiver.of('subscription.canceled')[0]);
-    expect(canceled.body.data).toMatchObject({ id: sub.id, status: 'canceled' });
+    expect(canceled.body.data).toMatchObject({ id: sub.id, status: 'inactive' });
 
     // give any duplicate time to show up, then: every event exactly once, every signature valid
     await new Promise((r) => setTimeout(r, 1500));

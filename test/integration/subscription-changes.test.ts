@@ -189,7 +189,7 @@ describe('cancelation', () => {
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' });
     expect(res.status).toBe(200);
-    expect(res.body.status).toBe('canceled');
+    expect(res.body.status).toBe('inactive');
     const end = Date.parse(res.body.active_to);
     expect(end).toBeGreaterThanOrEqual(a + 10 * DAY);
     expect(res.body.current_period).toBeUndefined();
@@ -227,8 +227,9 @@ describe('cancelation', () => {
       .post(`${P}/subscriptions/${sub.id}/cancel`)
       .send({ timing: 'next_billing_cycle' });
     expect(res.status).toBe(200);
+    // running with its end scheduled: OpenMeter's `canceled`
     expect(res.body).toMatchObject({
-      status: 'active',
+      status: 'canceled',
       pending_changes: [{ type: 'cancel', timing: 'next_billing_cycle' }],
     });
     const dup = await h.app.api
@@ -246,7 +247,7 @@ describe('cancelation', () => {
     const invs = await invoicesOf(h.app, sub.id);
     expect(invs.map((i) => [i.from, i.to, i.total])).toEqual([[isoOf(a), isoOf(month(a, 1)), '2.00']]);
     const final = await f.get(sub.id);
-    expect(final).toMatchObject({ status: 'canceled', active_to: isoOf(month(a, 1)), pending_changes: [] });
+    expect(final).toMatchObject({ status: 'inactive', active_to: isoOf(month(a, 1)), pending_changes: [] });
   });
 
   it('a scheduled cancelation brought forward: immediate after next_billing_cycle cuts now', async () => {
@@ -263,7 +264,7 @@ describe('cancelation', () => {
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const now = await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' });
     expect(now.status).toBe(200);
-    expect(now.body).toMatchObject({ status: 'canceled', pending_changes: [] });
+    expect(now.body).toMatchObject({ status: 'inactive', pending_changes: [] });
     const end = Date.parse(now.body.active_to);
     expect(end).toBeGreaterThanOrEqual(a + 10 * DAY);
     expect(end).toBeLessThan(month(a, 1));

@@ -131,10 +131,16 @@ describe('scheduled subscriptions', () => {
     expect(before.lines ?? []).toEqual([]);
 
     await advanceTo(h, start + DAY, [sub.id]);
+    // running with its end (active_to) scheduled: OpenMeter's `canceled`
     const started = await waitFor(async () => {
       const v = await f.get(sub.id);
-      return v.status === 'active' && v;
+      return v.status === 'canceled' && v;
     });
+    expect(started.active_to).toBe(isoOf(end));
+    const running = await h.app.api.get(`${P}/subscriptions?filter[status][eq]=canceled`);
+    expect(running.body.data.map((s: { id: string }) => s.id)).toEqual([sub.id]);
+    const notActive = await h.app.api.get(`${P}/subscriptions?filter[status][neq]=canceled`);
+    expect(notActive.body.data).toEqual([]);
     expect(started.current_period).toEqual({ from: isoOf(start), to: isoOf(month(start, 1)) });
     expect(await statusAttr(h, sub.id)).toBe('active');
     expect((await access.customerAccess('acme-inc', new Date(start + DAY))).data).toEqual([
@@ -152,7 +158,12 @@ describe('scheduled subscriptions', () => {
       [isoOf(start), isoOf(month(start, 1)), '31.00'],
       [isoOf(month(start, 1)), isoOf(end), second.toFixed(2)],
     ]);
-    expect(await f.get(sub.id)).toMatchObject({ status: 'canceled', active_to: isoOf(end) });
+    expect(await f.get(sub.id)).toMatchObject({ status: 'inactive', active_to: isoOf(end) });
+    const ids = async (q: string) =>
+      (await h!.app.api.get(`${P}/subscriptions?${q}`)).body.data.map((s: { id: string }) => s.id);
+    expect(await ids('filter[status]=inactive')).toEqual([sub.id]);
+    expect(await ids('filter[status][oeq]=active,inactive')).toEqual([sub.id]);
+    expect(await ids('filter[status][oeq]=active,canceled,scheduled')).toEqual([]);
     await maybeRecordHistory(h, sub.id, 'subscription-scheduled-start-active-to');
   });
 
@@ -171,7 +182,7 @@ describe('scheduled subscriptions', () => {
       .post(`${P}/subscriptions/${res.body.id}/cancel`)
       .send({ timing: 'immediate' });
     expect(cancel.status).toBe(200);
-    expect(cancel.body).toMatchObject({ status: 'canceled', active_to: isoOf(now + 5 * DAY) });
+    expect(cancel.body).toMatchObject({ status: 'inactive', active_to: isoOf(now + 5 * DAY) });
     expect(await workflowHandle(h, res.body.id).result()).toMatchObject({ status: 'canceled' });
     await advanceTo(h, now + 40 * DAY, []);
     expect(await invoicesOf(h.app, res.body.id)).toEqual([]);
@@ -210,7 +221,7 @@ describe('unschedule-cancelation', () => {
     const cancel = await h.app.api
       .post(`${P}/subscriptions/${sub.id}/cancel`)
       .send({ timing: 'next_billing_cycle' });
-    expect(cancel.body).toMatchObject({ status: 'active', active_to: isoOf(month(a, 1)) });
+    expect(cancel.body).toMatchObject({ status: 'canceled', active_to: isoOf(month(a, 1)) });
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/unschedule-cancelation`);
     expect(res.status).toBe(200);

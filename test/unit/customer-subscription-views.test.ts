@@ -163,7 +163,8 @@ describe('subscriptionView', () => {
     expect(v.current_period).toBeUndefined();
     expect(v.next_billing_at).toBeUndefined();
     expect(v.active_to).toBe('2026-11-20T12:00:00.000Z');
-    expect(v.status).toBe('canceled');
+    // OpenMeter's `inactive`: it has ended
+    expect(v.status).toBe('inactive');
   });
 
   it('an active subscription without a recorded period shows none', () => {

@@ -3257,10 +3257,10 @@ export interface components {
                 custom: boolean;
             };
             /**
-             * @description `scheduled` until `active_from`, `active` until it ends, then `canceled`. OpenMeter's `inactive` is accepted by the list filter and never shown (see the README).
+             * @description OpenMeter's statuses: `scheduled` until `active_from`; `active` while it runs with no end scheduled; `canceled` while it runs with an end scheduled (`active_to`); `inactive` once it has ended.
              * @enum {string}
              */
-            status: "scheduled" | "active" | "canceled";
+            status: "scheduled" | "active" | "inactive" | "canceled";
             labels?: components["schemas"]["Labels"];
             /** @enum {string} */
             settlement_mode?: "credit_then_invoice" | "credit_only";

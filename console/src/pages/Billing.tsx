@@ -311,6 +311,14 @@ function useActivePlans() {
   });
 }
 
+/** OpenMeter's subscription statuses: `canceled` runs until its `active_to`, `inactive` has ended */
+const SUBSCRIPTION_STATUS_COLOR: Record<Subscription['status'], string> = {
+  scheduled: 'blue',
+  active: 'green',
+  canceled: 'orange',
+  inactive: 'gray',
+};
+
 function SubscriptionTab({ customer }: { customer: Customer }) {
   const [creating, setCreating] = useState(false);
   const subs = useQuery({
@@ -324,8 +332,9 @@ function SubscriptionTab({ customer }: { customer: Customer }) {
   });
   if (subs.isPending) return <Loading what="subscriptions" />;
   if (subs.error) return <ErrorMessage error={subs.error} />;
-  const active = subs.data.data.filter((s) => s.status === 'active');
-  const ended = subs.data.data.filter((s) => s.status !== 'active');
+  // OpenMeter's statuses: `inactive` has ended; `canceled` still runs until its `active_to`
+  const active = subs.data.data.filter((s) => s.status !== 'inactive');
+  const ended = subs.data.data.filter((s) => s.status === 'inactive');
   return (
     <Stack>
       {active.length === 0 && (
@@ -572,7 +581,9 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
             <Title order={3} size="h4">
               {sub.name}
             </Title>
-            <Badge color={sub.status === 'active' ? 'green' : 'gray'}>{sub.status}</Badge>
+            <Badge color={SUBSCRIPTION_STATUS_COLOR[sub.status]}>
+              {sub.status === 'canceled' && sub.active_to ? `canceled, ends ${when(sub.active_to)}` : sub.status}
+            </Badge>
             {sub.invoice_failure && <Badge color="red">invoicing failing</Badge>}
           </Group>
           <Group gap="xs">
