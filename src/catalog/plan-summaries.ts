@@ -55,3 +55,13 @@ export async function planSummaries(
     ]),
   );
 }
+
+/**
+ * A SQL expression (trusted: `planIdColumn` is the caller's constant column) for the catalog plan version
+ * that the plan version in `planIdColumn` is or derives from: itself for a catalog version, its base for a
+ * subscription's own version (overrides, edits, add-ons), null for a custom plan. Subscriptions' list
+ * filters `filter[plan_id]` on it.
+ */
+export function catalogPlanIdSql(planIdColumn: string): string {
+  return `(select case when p.status = 'custom' then p.base_plan_id else p.id end from plans p where p.id = ${planIdColumn})`;
+}

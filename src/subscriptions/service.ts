@@ -19,7 +19,7 @@ import {
   type DomainError,
   type InvalidParam,
 } from '../lib/errors';
-import { planSummaries, type PlanSummary } from '../catalog/plan-summaries';
+import { catalogPlanIdSql, planSummaries, type PlanSummary } from '../catalog/plan-summaries';
 import {
   createCustomVersion,
   deleteSubscriptionVersion,
@@ -137,7 +137,8 @@ export async function listSubscriptions(
   // OpenMeter's statuses, mapped from the row's (status.ts)
   if (f.status) whereFilter(and(), apiStatusSql('s'), f.status);
   if (f.plan_key) whereFilter(and(), 's.plan_key', f.plan_key);
-  if (f.plan_id) whereFilter(and(), 's.plan_id', f.plan_id);
+  // the catalog version it is on or derives from (a customized subscription's own version: its base)
+  if (f.plan_id) whereFilter(and(), catalogPlanIdSql('s.plan_id'), f.plan_id);
   if (f.id) whereFilter(and(), 's.id', f.id);
   if (f.labels) whereLabels(and(), 's.labels', f.labels);
   const { limit, offset } = pageOffset(q.page);

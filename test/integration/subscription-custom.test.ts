@@ -123,6 +123,12 @@ describe('custom plan', () => {
     // no catalog versions to migrate to
     const migrate = await h.app.api.post(`${P}/subscriptions/${sub.id}/migrate`).send({});
     expect(migrate.status).toBe(409);
+    // it is on no catalog plan version: filter[plan_id] never matches it, [neq] always does
+    const byPlanId = async (q: Record<string, string>) =>
+      (await h!.app.api.get(`${P}/subscriptions`).query(q)).body.data.map((s: { id: string }) => s.id);
+    expect(await byPlanId({ 'filter[plan_id]': sub.plan_version.id })).toEqual([]);
+    expect(await byPlanId({ 'filter[plan_id][oeq]': sub.plan_version.id })).toEqual([]);
+    expect(await byPlanId({ 'filter[plan_id][neq]': sub.plan_version.id })).toEqual([sub.id]);
 
     const req = (t: number, user: string) => ({
       type: 'request',
@@ -212,6 +218,15 @@ describe('overrides at creation', () => {
     // filtering by the catalog plan's key finds it
     const byKey = await h.app.api.get(`${P}/subscriptions`).query({ 'filter[plan_key]': 'pro' });
     expect(byKey.body.data.map((s: { id: string }) => s.id)).toEqual([sub.id]);
+    // ... and by the catalog version's id, in every filter form (its own hidden version is no plan id)
+    const byPlanId = async (q: Record<string, string>) =>
+      (await h!.app.api.get(`${P}/subscriptions`).query(q)).body.data.map((s: { id: string }) => s.id);
+    expect(await byPlanId({ 'filter[plan_id]': v1.id })).toEqual([sub.id]);
+    expect(await byPlanId({ 'filter[plan_id][eq]': v1.id })).toEqual([sub.id]);
+    expect(await byPlanId({ 'filter[plan_id][oeq]': `${v1.id},${sub.plan_version.id}` })).toEqual([sub.id]);
+    expect(await byPlanId({ 'filter[plan_id][neq]': v1.id })).toEqual([]);
+    expect(await byPlanId({ 'filter[plan_id]': sub.plan_version.id })).toEqual([]);
+    expect(await byPlanId({ 'filter[plan_id][neq]': sub.plan_version.id })).toEqual([sub.id]);
 
     await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
     const [inv] = await invoices(h, sub.id, 1);
