@@ -582,7 +582,9 @@ function SubscriptionCard({ sub }: { sub: Subscription }) {
               {sub.name}
             </Title>
             <Badge color={SUBSCRIPTION_STATUS_COLOR[sub.status]}>
-              {sub.status === 'canceled' && sub.active_to ? `canceled, ends ${when(sub.active_to)}` : sub.status}
+              {sub.status === 'canceled' && sub.active_to
+                ? `canceled, ends ${when(sub.active_to)}`
+                : sub.status}
             </Badge>
             {sub.invoice_failure && <Badge color="red">invoicing failing</Badge>}
           </Group>
