@@ -21,15 +21,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RequestContext } from '@mikro-orm/core';
 import autocannon from 'autocannon';
-import { createCatalogService } from '../src/catalog/service';
-import { createMeter } from '../src/metering/service';
 import { cpuSec, parentPid, sleep, stopProcess, treeCpuSec } from './lib/processes';
 import { fmtInt, progress } from './lib/progress';
 import { seedCustomersWithSubscriptions, seedZipfEvents } from './lib/seed';
 import { fmtLatency, measure, rng, summarize, type Latency } from './lib/stats';
 import type { Benchmark } from './lib/types';
+import { seedAccessCatalog } from './lib/access-catalog';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -112,66 +110,10 @@ export const accessLoad: Benchmark = {
   description: `entitlement access over HTTP under load (autocannon; ${LEVELS.join('/')} connections × ${DURATION_S} s)`,
   async run(db) {
     const { orm, url } = await db.fresh('access_load', 4);
-    const em = () => orm.em.fork();
-    const catalog = createCatalogService({ orm });
-    const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const now = new Date();
     const anchor = new Date(now.getTime() - 10 * DAY);
 
-    progress('seeding catalog: meter, features, plan');
-    const meter = await createMeter(em(), {
-      key: 'api_calls',
-      name: 'API calls',
-      aggregation: 'count',
-      event_type: 'api_call',
-      dimensions: { model: '$.model' },
-    });
-    const calls = await inRequest(() =>
-      catalog.createFeature({ key: 'api-calls', name: 'API calls', meter: { id: meter.id } }),
-    );
-    const sso = await inRequest(() => catalog.createFeature({ key: 'sso', name: 'SSO' }));
-    const seats = await inRequest(() => catalog.createFeature({ key: 'seats', name: 'Seats' }));
-    const draft = await inRequest(() =>
-      catalog.createPlan({
-        key: 'pro',
-        name: 'Pro',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'api-calls',
-                name: 'API calls',
-                feature: { id: calls.id },
-                billing_cadence: 'P1M',
-                price: { type: 'unit', amount: '0.001' },
-                entitlement: { type: 'metered', limit: LIMIT },
-              },
-              {
-                key: 'sso',
-                name: 'SSO',
-                feature: { id: sso.id },
-                billing_cadence: 'P1M',
-                price: { type: 'flat', amount: '0' },
-                entitlement: { type: 'boolean' },
-              },
-              {
-                key: 'seats',
-                name: 'Seats',
-                feature: { id: seats.id },
-                billing_cadence: 'P1M',
-                price: { type: 'flat', amount: '10' },
-                entitlement: { type: 'static', config: { seats: 25 } },
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const plan = await inRequest(() => catalog.publishPlan(draft.id));
+    const { plan } = await seedAccessCatalog(orm, LIMIT);
 
     const conn = orm.em.getConnection();
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);

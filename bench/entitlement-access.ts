@@ -6,14 +6,14 @@
  * `select 1` round trip and ONE customer's raw usage SQL (the statement `aggregateUsage` runs).
  */
 import { RequestContext } from '@mikro-orm/core';
-import { createCatalogService } from '../src/catalog/service';
 import { createEntitlementsService } from '../src/entitlements/service';
-import { createMeter, buildMeterQuery, getMeter } from '../src/metering/service';
+import { buildMeterQuery, getMeter } from '../src/metering/service';
 import { exec } from '../src/db/sql';
 import { fmtInt, progress } from './lib/progress';
 import { seedCustomersWithSubscriptions } from './lib/seed';
 import { fmtLatency, measure, rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
+import { seedAccessCatalog } from './lib/access-catalog';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -26,71 +26,13 @@ export const entitlementAccess: Benchmark = {
   async run(db) {
     const { orm } = await db.fresh('entitlement_access', 4);
     const em = () => orm.em.fork();
-    const catalog = createCatalogService({ orm });
     // one EntityManager per service call, as the API has one per request (src/db/README.md)
     const inRequest = <T>(f: () => Promise<T>) => RequestContext.create(orm.em, f);
     const entitlements = createEntitlementsService({ orm });
     const now = new Date();
     const anchor = new Date(now.getTime() - 10 * DAY);
 
-    progress('seeding catalog: meter, features, plan');
-    const meter = await createMeter(em(), {
-      key: 'api_calls',
-      name: 'API calls',
-      aggregation: 'count',
-      event_type: 'api_call',
-      dimensions: { model: '$.model' },
-    });
-    const calls = await inRequest(() =>
-      catalog.createFeature({
-        key: 'api-calls',
-        name: 'API calls',
-        meter: { id: meter.id },
-      }),
-    );
-    const sso = await inRequest(() => catalog.createFeature({ key: 'sso', name: 'SSO' }));
-    const seats = await inRequest(() => catalog.createFeature({ key: 'seats', name: 'Seats' }));
-    const draft = await inRequest(() =>
-      catalog.createPlan({
-        key: 'pro',
-        name: 'Pro',
-        currency: 'USD',
-        billing_cadence: 'P1M',
-        phases: [
-          {
-            key: 'default',
-            name: 'Default',
-            rate_cards: [
-              {
-                key: 'api-calls',
-                name: 'API calls',
-                feature: { id: calls.id },
-                billing_cadence: 'P1M',
-                price: { type: 'unit', amount: '0.001' },
-                entitlement: { type: 'metered', limit: 300 },
-              },
-              {
-                key: 'sso',
-                name: 'SSO',
-                feature: { id: sso.id },
-                billing_cadence: 'P1M',
-                price: { type: 'flat', amount: '0' },
-                entitlement: { type: 'boolean' },
-              },
-              {
-                key: 'seats',
-                name: 'Seats',
-                feature: { id: seats.id },
-                billing_cadence: 'P1M',
-                price: { type: 'flat', amount: '10' },
-                entitlement: { type: 'static', config: { seats: 25 } },
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const plan = await inRequest(() => catalog.publishPlan(draft.id));
+    const { meter, plan } = await seedAccessCatalog(orm, 300);
 
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
     const conn = orm.em.getConnection();
