@@ -7,6 +7,7 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 const workflowSandbox = [
   'workflows/**/*.ts',
   'src/subscriptions/machine.ts',
+  'src/subscriptions/operator-details.ts',
   'src/catalog/periods.ts',
   'src/catalog/types.ts',
   'src/catalog/rate-cards.ts',

@@ -11,7 +11,7 @@ import type {
   IssuedRef,
   RecordedStatus,
 } from '../src/billing/contract';
-import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
+import type { InvoiceFailureRecord, PeriodRecord, PeriodRecorded } from '../src/subscriptions/records';
 import type {
   AttemptResult,
   DeliveryAttemptInput,
@@ -21,7 +21,7 @@ import type {
 /** write what the workflow decided to the `subscriptions` row (absolute values: a retry writes the same) */
 export interface SubscriptionActivities {
   /** The period, plan, phase and pending change now in force. */
-  recordSubscriptionPeriod(input: PeriodRecord): Promise<void>;
+  recordSubscriptionPeriod(input: PeriodRecord): Promise<PeriodRecorded>;
   /** The invoice that keeps failing (shown by the API), or null once none does. */
   recordInvoiceFailure(input: {
     subscriptionId: string;

@@ -4,7 +4,8 @@
  */
 import { Context, log } from '@temporalio/activity';
 import type { AppDeps } from '../src/deps';
-import type { InvoiceFailureRecord, PeriodRecord } from '../src/subscriptions/records';
+import type { InvoiceFailureRecord, PeriodRecord, PeriodRecorded } from '../src/subscriptions/records';
+import { resolveCustomerBilling } from '../src/profiles/service';
 import { kickEntitlementResets } from '../src/notifications/reset-starts';
 import { recordCanceled, recordInvoiceFailure, recordPeriod } from '../src/subscriptions/service';
 import type { SubscriptionActivities } from './contract';
@@ -15,9 +16,10 @@ export function createSubscriptionActivities(
   deps: Pick<AppDeps, 'orm' | 'config' | 'temporal'>,
 ): SubscriptionActivities {
   return {
-    /** The period, plan, phase and pending change now in force. */
-    async recordSubscriptionPeriod(input: PeriodRecord): Promise<void> {
-      const { reshaped, customerId } = await recordPeriod(deps.orm.em.fork(), input);
+    /** The period, plan, phase and pending change now in force; answers the customer's billing profile. */
+    async recordSubscriptionPeriod(input: PeriodRecord): Promise<PeriodRecorded> {
+      const em = deps.orm.em.fork();
+      const { reshaped, customerId } = await recordPeriod(em, input);
       // the entitlements in force may differ: the resets workflow looks again (notifications never fail this)
       if (reshaped && customerId)
         await kickEntitlementResets(
@@ -39,6 +41,18 @@ export function createSubscriptionActivities(
         phase: input.phaseKey,
         period: `${input.periodStart}/${input.periodEnd}`,
       });
+      // for the TallyBillingProfileId search attribute (the customer may have moved to another profile);
+      // cosmetic, so it never fails the recording
+      if (!customerId) return {};
+      try {
+        return { billingProfileId: (await resolveCustomerBilling(em, customerId)).profile_id };
+      } catch (err) {
+        log.warn('could not resolve the billing profile for the search attribute', {
+          subscriptionId: input.subscriptionId,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return {};
+      }
     },
 
     /** The invoice that keeps failing (shown by the API), or null once none does. */

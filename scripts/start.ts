@@ -22,8 +22,7 @@ import { ensureTemporalDevServer, type RunningTemporal } from './lib/temporal';
 import { ROOT, temporalCliPath } from './lib/tools';
 import { loadConfig } from '../src/config';
 import { createOrm, migrate } from '../src/db/orm';
-import { SEARCH_ATTRIBUTE_KEYS } from '../src/temporal/search-attributes';
-import { SearchAttributeType } from '@temporalio/common';
+import { cliTypeName, SEARCH_ATTRIBUTE_KEYS } from '../src/temporal/search-attributes';
 
 const PG_PORT = 54329;
 const PG_DATABASE = 'tally';
@@ -96,7 +95,7 @@ function registerSearchAttributes(address: string, namespace: string): void {
     return;
   }
   for (const key of SEARCH_ATTRIBUTE_KEYS) {
-    const type = key.type === SearchAttributeType.INT ? 'Int' : 'Keyword';
+    const type = cliTypeName(key);
     const r = spawnSync(
       cli,
       [

@@ -40,8 +40,10 @@ import {
   condition,
   makeContinueAsNewFunc,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -76,8 +78,12 @@ import {
   type CancelArgs,
   type ChangeArgs,
 } from './definitions';
+import { nextBillingAt, operatorDetails } from '../src/subscriptions/operator-details';
 import {
+  SA_BILLING_PROFILE,
+  SA_CUSTOMER_KEY,
   SA_INVOICE_FAILING,
+  SA_NEXT_BILLING_AT,
   SA_PLAN_KEY,
   SA_PLAN_VERSION,
   SA_STATUS,
@@ -170,6 +176,29 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
     validator: () => unscheduleEdit.validator(),
   });
 
+  // what operators see in the Temporal UI: the search attributes as they stand (carried over runs) and the
+  // current details (a query answer, not a command: no history)
+  const started = workflowInfo().typedSearchAttributes;
+  const customerKey = started.get(SA_CUSTOMER_KEY);
+  let shownNext = started.get(SA_NEXT_BILLING_AT)?.toISOString() ?? null;
+  let shownProfile = started.get(SA_BILLING_PROFILE);
+  /** TallyNextBillingAt and TallyBillingProfileId, upserted when they change (`profileId`: as just read) */
+  const showOperatorAttributes = (profileId: string | undefined) => {
+    if (!patched('operator-search-attributes')) return;
+    const next = nextBillingAt(state);
+    const updates: Parameters<typeof upsertSearchAttributes>[0] = [];
+    if (next !== shownNext) {
+      shownNext = next;
+      updates.push({ key: SA_NEXT_BILLING_AT, value: next === null ? null : new Date(next) });
+    }
+    if (profileId !== undefined && profileId !== shownProfile) {
+      shownProfile = profileId;
+      updates.push({ key: SA_BILLING_PROFILE, value: profileId });
+    }
+    if (updates.length) upsertSearchAttributes(updates);
+  };
+  const showDetails = () => setCurrentDetails(operatorDetails(state, customerKey));
+
   let searchPlan = `${state.plan.key}:${state.plan.version}`;
   const record = async () => {
     if (state.status === 'canceled') {
@@ -178,9 +207,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
         activeTo: state.activeTo!,
       });
       upsertSearchAttributes([{ key: SA_STATUS, value: 'canceled' }]);
+      showOperatorAttributes(undefined);
       return;
     }
-    await rowWrites.recordSubscriptionPeriod({
+    const recorded = await rowWrites.recordSubscriptionPeriod({
       subscriptionId: state.subscriptionId,
       status: state.status,
       plan: { id: state.plan.id, key: state.plan.key, version: state.plan.version },
@@ -199,6 +229,8 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
         { key: SA_PLAN_VERSION, value: state.plan.version },
       ]);
     }
+    // histories from before this activity returned anything replay `undefined`
+    showOperatorAttributes(recorded?.billingProfileId);
   };
 
   // the invoice try in flight (at most one) and its outcome, which the loop applies
@@ -288,11 +320,13 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
       return await next(state);
     }
     // 4. sleep until the next due instant, a request, or the end of the invoice try
+    showDetails();
     const wake = nextWakeAt(state, !!invoicing);
     const woken = () => inbox.length > 0 || settled !== undefined;
     if (wake === undefined) await condition(woken);
     else await condition(woken, Math.max(wake - Date.now(), 1));
   }
+  showDetails();
   await condition(allHandlersFinished);
   return describeState(state);
 }

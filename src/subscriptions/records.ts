@@ -35,3 +35,9 @@ export interface PeriodRecord {
   nextPeriodEnd?: string | null;
   pendingChange: PendingChangeRecord | null;
 }
+
+/** What recording a period tells the workflow back (for its search attributes). */
+export interface PeriodRecorded {
+  /** the billing profile the customer bills under now (its own, else the default) */
+  billingProfileId?: string;
+}

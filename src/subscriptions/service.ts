@@ -44,7 +44,15 @@ import { orderBy, whereFilter, whereLabels, type FieldFilter, type SortKey } fro
 import { instant } from '../lib/time';
 import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { TEMPORAL_UPDATE_TIMEOUT_MS, withTemporalDeadline } from '../temporal/client';
-import { SA_CUSTOMER_KEY, SA_PLAN_KEY, SA_PLAN_VERSION, SA_STATUS } from '../temporal/search-attributes';
+import { resolveCustomerBilling } from '../profiles/service';
+import {
+  SA_BILLING_PROFILE,
+  SA_CUSTOMER_KEY,
+  SA_NEXT_BILLING_AT,
+  SA_PLAN_KEY,
+  SA_PLAN_VERSION,
+  SA_STATUS,
+} from '../temporal/search-attributes';
 import {
   cancelUpdate,
   changeUpdate,
@@ -58,6 +66,7 @@ import {
 import { liveAddonCount } from './addon-queries';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
 import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
+import { nextBillingAt } from './operator-details';
 import { currentPeriodOf } from './row-period';
 import { apiStatusSql } from './status';
 import { subscriptionView, type SubscriptionRow, type SubscriptionView } from './views';
@@ -465,6 +474,9 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     const now = new Date();
     const { activeFrom, activeTo } = startAndEnd(input, now);
     const client = temporal();
+    // the customer's billing profile, for the TallyBillingProfileId search attribute (read before anything
+    // is written: no default profile yet is a 503 with nothing to undo)
+    const billing = await resolveCustomerBilling(e, customer.id);
     const id = newId();
     // the subscription's own version (a custom plan, or the catalog plan with overrides) is stored first:
     // the row refers to it
@@ -503,6 +515,7 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       now.getTime(),
     );
     const workflowId = `subscription-${id}`;
+    const nextBilling = nextBillingAt(state);
     const insert = new Sql().add(
       `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
          billing_anchor, active_from, plan_since, phase_key, phase_started_at, current_period_start,
@@ -550,7 +563,10 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
           { key: SA_PLAN_KEY, value: plan.key },
           { key: SA_PLAN_VERSION, value: plan.version },
           { key: SA_STATUS, value: state.status },
+          { key: SA_BILLING_PROFILE, value: billing.profile_id },
+          ...(nextBilling ? [{ key: SA_NEXT_BILLING_AT, value: new Date(nextBilling) }] : []),
         ],
+        staticSummary: `Subscription of customer ${customer.key} (${customer.name})`,
         memo: { customer_name: customer.name },
       });
     } catch (err) {

@@ -156,6 +156,24 @@ it('bills a one-minute plan with a real invoice, findable by search attribute, t
     250,
   );
   expect(found).toEqual([`subscription-${sub.id}`]);
+  // "everything that bills in the next hour" (a one-minute cycle does), and nothing beyond it
+  const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+  const listIds = async (q: string) => {
+    const ids: string[] = [];
+    for await (const wf of env!.client.workflow.list({ query: q })) ids.push(wf.workflowId);
+    return ids;
+  };
+  const soon = await poll(
+    'the workflow by its next billing time',
+    async () => {
+      const ids = await listIds(`${query} AND TallyNextBillingAt < "${inAnHour}"`);
+      return ids.length > 0 && ids;
+    },
+    20_000,
+    250,
+  );
+  expect(soon).toEqual([`subscription-${sub.id}`]);
+  expect(await listIds(`${query} AND TallyNextBillingAt > "${inAnHour}"`)).toEqual([]);
 
   // the first period's invoice: one minute + the 5 s collection period after the start
   const listed = await poll(

@@ -2,7 +2,8 @@
 import type { Client } from '@temporalio/client';
 import { getStateQuery } from '../../workflows/definitions';
 import { createTestApp, type TestApp } from '../support/app';
-import { createHarness, DAY, advanceTo, workflowHandle, type Harness } from '../support/harness';
+import { createHarness, DAY, advanceTo, settle, workflowHandle, type Harness } from '../support/harness';
+import { maybeRecordHistory } from '../support/history';
 import { defaultPhase, fixtures, P } from '../support/api';
 
 jest.setTimeout(120_000);
@@ -35,6 +36,10 @@ describe('with a running worker', () => {
   afterAll(async () => {
     await h?.close();
   });
+  const defaultProfileId = async (): Promise<string> =>
+    (await h.app.api.get(`${P}/profiles?page[size]=100`).expect(200)).body.data.find(
+      (p: { default: boolean }) => p.default,
+    ).id;
 
   it('rejects unknown customers and plans, bad bodies and non-active versions', async () => {
     const post = (body: unknown) => h.app.api.post(`${P}/subscriptions`).send(body as object);
@@ -75,7 +80,10 @@ describe('with a running worker', () => {
       TallyPlanKey: 'basic',
       TallyPlanVersion: 1,
       TallySubscriptionStatus: 'active',
+      TallyBillingProfileId: await defaultProfileId(),
+      TallyNextBillingAt: new Date(s1.current_period.to),
     });
+    expect(await desc.staticSummary()).toBe('Subscription of customer acme-inc (Customer acme-inc)');
     expect(desc.memo).toEqual({ customer_name: 'Customer acme-inc' });
 
     const state = await workflowHandle(h, s1.id).query(getStateQuery);
@@ -149,6 +157,73 @@ describe('with a running worker', () => {
       .post(`${P}/subscriptions/${sub.id}/change`)
       .send({ plan: { key: 'basic' } });
     expect(noTiming.status).toBe(400);
+  });
+
+  it('shows operators the customer, plan, next billing and what is pending (current details, search attributes)', async () => {
+    const f = fixtures(h.app);
+    await f.customer('vandelay');
+    const sub = await f.subscribe({ customer: { key: 'vandelay' }, plan: { key: 'basic' } });
+    await advanceTo(h, Date.parse(sub.active_from) + 2 * DAY, [sub.id]);
+    const handle = workflowHandle(h, sub.id);
+    const attributes = async () =>
+      Object.fromEntries(
+        (await handle.describe()).typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]),
+      );
+    const details = async () =>
+      (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+
+    expect(await attributes()).toMatchObject({
+      TallyCustomerKey: 'vandelay',
+      TallyBillingProfileId: await defaultProfileId(),
+      TallyNextBillingAt: new Date(sub.current_period.to),
+    });
+    const first = await details();
+    expect(first).toContain('**Customer** `vandelay`');
+    expect(first).toContain('**Plan** `basic` v1, phase `default`');
+    expect(first).toContain(`**Current period** ${sub.current_period.from} → ${sub.current_period.to}`);
+    expect(first).toContain(`**Next billing** ${sub.current_period.to}`);
+    expect(first).toContain('**Pending change** none');
+
+    // a change at the next billing cycle is pending; the customer moves to another billing profile
+    await h.app.api
+      .post(`${P}/subscriptions/${sub.id}/change`)
+      .send({ plan: { key: 'pro' }, timing: 'next_billing_cycle' })
+      .expect(200);
+    await settle(h, [sub.id]);
+    expect(await details()).toContain('**Pending change** change to `pro` v1 at the next billing cycle');
+    const eu = await h.app.api
+      .post(`${P}/profiles`)
+      .send({ name: 'EU entity', supplier: { name: 'Tally EU' }, default: false })
+      .expect(201);
+    const customer = (await h.app.api.get(`${P}/customers/vandelay`).expect(200)).body;
+    await h.app.api
+      .put(`${P}/customers/${customer.id}/billing`)
+      .send({ billing_profile: { id: eu.body.id } })
+      .expect(200);
+
+    // past the boundary: on pro, the next boundary a period later, billed under the new profile
+    await advanceTo(h, Date.parse(sub.current_period.to) + DAY, [sub.id]);
+    const moved = (await h.app.api.get(`${P}/subscriptions/${sub.id}`).expect(200)).body;
+    expect(moved.plan.key).toBe('pro');
+    expect(Date.parse(moved.current_period.to)).toBeGreaterThan(Date.parse(sub.current_period.to));
+    expect(await attributes()).toMatchObject({
+      TallyPlanKey: 'pro',
+      TallyBillingProfileId: eu.body.id,
+      TallyNextBillingAt: new Date(moved.current_period.to),
+    });
+    const second = await details();
+    expect(second).toContain('**Plan** `pro` v1');
+    expect(second).toContain(`**Next billing** ${moved.current_period.to}`);
+    expect(second).toContain('**Pending change** none');
+
+    // ended: nothing bills next
+    await h.app.api.post(`${P}/subscriptions/${sub.id}/cancel`).send({ timing: 'immediate' }).expect(200);
+    await settle(h, [sub.id]);
+    const ended = await attributes();
+    expect(ended.TallySubscriptionStatus).toBe('canceled');
+    expect(ended).not.toHaveProperty('TallyNextBillingAt');
+    expect(await details()).toContain('**Next billing** none (ended)');
+    await maybeRecordHistory(h, sub.id, 'subscription-operator-attributes');
   });
 
   it('refuses a plan in another currency', async () => {

@@ -1,6 +1,6 @@
 /** The time-skipping test server: the provisioned binary when `npm test` found one, else the SDK's download. */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { indexedValueType, SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
 
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_TEST_SERVER_PATH;
@@ -24,7 +24,7 @@ export async function registerSearchAttributes(env: TestWorkflowEnvironment): Pr
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
     searchAttributes: Object.fromEntries(
-      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, k.type === 'INT' ? 3 : 2] as [string, number]),
+      SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, indexedValueType(k)] as [string, number]),
     ),
   });
 }
