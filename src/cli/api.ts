@@ -3,6 +3,7 @@ import { createApp } from '../api/app';
 import { listen } from '../api/server';
 import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
+import { closePreparedPools } from '../db/prepared';
 import { closeIngestPools } from '../metering/ingest';
 import { logger } from '../lib/logger';
 import { ensureBillingSetup } from '../billing/settings';
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     await flushThresholds({ orm, logger });
     await dispatch.stop();
     await closeIngestPools();
+    await closePreparedPools();
     await orm.close();
     await temporal.connection.close();
     logger.info('API stopped');

@@ -2,6 +2,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createOrm } from '../db/orm';
+import { closePreparedPools } from '../db/prepared';
 import { logger } from '../lib/logger';
 import { ensureBillingSetup } from '../billing/settings';
 import { startNotificationDispatch } from '../notifications/dispatch';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       await dispatch.stop();
       await temporal.connection.close();
       await connection.close();
+      await closePreparedPools();
       await orm.close();
       logger.info('worker stopped');
     }

@@ -23,7 +23,8 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { EntitlementTemplate, FeatureMeterFilter } from '../catalog/types';
 import { usageFilters } from '../catalog/rate-cards';
 import { subjectWindowsSql, windowsFromJson, type SubjectWindow } from '../customers/service';
-import { exec, Sql } from '../db/sql';
+import { execPrepared } from '../db/prepared';
+import { Sql } from '../db/sql';
 import { idOrKey } from '../lib/ids';
 import type { Aggregation } from '../metering/entities';
 import { normalizeTs, tsSql } from '../metering/time';
@@ -159,7 +160,7 @@ export async function loadAccessSources(
       ent.dimensions, ent.events_from
     from cust left join ent on ent.customer_id = cust.id
     order by cust.ord, cust.id, ent.active_from_ts, ent.subscription_id, ent.feature_key`);
-  const rows = await exec<Row>(em, q);
+  const rows = await execPrepared<Row>(em, q);
 
   const out = new Map<string, LoadedCustomer>();
   for (const r of rows) {

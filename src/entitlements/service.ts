@@ -21,7 +21,8 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SubjectWindow } from '../customers/service';
 import type { AppDeps } from '../deps';
-import { exec, Sql } from '../db/sql';
+import { execPrepared } from '../db/prepared';
+import { Sql } from '../db/sql';
 import { notFound } from '../lib/errors';
 import { billableUsage, buildMeterQuery, type DimensionFilter, type MeterDto } from '../metering/service';
 import { normalizeTs } from '../metering/time';
@@ -101,7 +102,7 @@ export async function usageOf(em: EntityManager, items: UsageItem[]): Promise<Ma
     q.add(i === 0 ? 'select ?::int as i, u.value from (' : ' union all select ?, u.value from (', i);
     q.add(sub.text, ...sub.params).add(') u');
   });
-  const rows = await exec<{ i: number; value: string | null }>(em, q);
+  const rows = await execPrepared<{ i: number; value: string | null }>(em, q);
   for (const k of keys) out.set(k, '0');
   // usage is never negative for an entitlement (billableUsage): corrections cannot grant extra balance
   for (const r of rows) out.set(keys[Number(r.i)], billableUsage(r.value ?? '0'));

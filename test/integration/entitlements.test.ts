@@ -3,6 +3,7 @@
  * Entitlement access derived from subscription rows (inserted directly, as the workflow's activities
  * write them), against real PostgreSQL: the service with an explicit `now`, and the HTTP API.
  */
+import { Pool } from 'pg';
 import { newId } from '../../src/lib/ids';
 import { createEntitlementsService } from '../../src/entitlements/service';
 import { createTestApp, type TestApp } from '../support/app';
@@ -382,15 +383,20 @@ describe('HTTP API', () => {
 
     const conn = app.deps.orm.em.getConnection();
     const spy = jest.spyOn(conn, 'execute');
+    // the access query's statements run as prepared statements on the read pool (src/db/prepared.ts)
+    const poolSpy = jest.spyOn(Pool.prototype, 'query');
     const res = await app.api
       .post(`${P}/entitlement-access/query`)
       .send({ customer: { keys: [...keys, 'nobody', 'q-4'] } });
     // the access query's statements (the balance-threshold hook of the ingest above may look up its rules
     // meanwhile, on its own timer: not part of the query)
-    const statements = spy.mock.calls.filter(
-      (c) => typeof c[0] !== 'string' || !c[0].includes('notification_rules'),
+    const text = (c: unknown[]) =>
+      typeof c[0] === 'string' ? c[0] : ((c[0] as { text?: string } | undefined)?.text ?? '');
+    const statements = [...spy.mock.calls, ...poolSpy.mock.calls].filter(
+      (c) => !text(c).includes('notification_rules'),
     ).length;
     spy.mockRestore();
+    poolSpy.mockRestore();
     expect(res.status).toBe(200);
     expect(statements).toBe(2);
     expect(res.body.errors).toEqual([
