@@ -95,7 +95,8 @@ export function derivedId(...parts: string[]): string {
 }
 
 /**
- * The phases of the subscription's plan version as a timeline. The current phase started at
+ * The fallback for rows without plan segments (from before the timeline was recorded; with segments the
+ * timeline is `timeline.ts`'s): the phases of the subscription's plan version. The current phase started at
  * `phase_started_at`; later ones follow by their durations; earlier ones are shown when walking forward
  * from `active_from` lands on the current phase's start (the subscription has been on this version all
  * along). Everything ends at `end` (a scheduled cancelation or plan change, or `active_to`).

@@ -3,8 +3,8 @@
  * Issue 13: the contract's timeline in a subscription's `phases[]` (past, current and scheduled) through a
  * plan change, a migration, edits and a cancelation, on the real workflow and the time-skipping server.
  */
-import { advanceTo, createHarness, DAY, isoOf, month, type Harness } from '../support/harness';
-import { fixtures, P } from '../support/api';
+import { advanceTo, createHarness, DAY, isoOf, month, settle, type Harness } from '../support/harness';
+import { fixtures, ok, P } from '../support/api';
 
 jest.setTimeout(180_000);
 
@@ -264,5 +264,60 @@ describe('the timeline of the contract', () => {
       ['trial', b, n1, [['platform', 'plan', b, n1]]],
       ['default', n1, undefined, [['platform', 'plan', n1, undefined]]],
     ]);
+  });
+
+  it('a page of subscriptions reads its timelines in a bounded number of queries (not one per row)', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const hh = h;
+    const f = fixtures(h.app);
+    const phases = [
+      { key: 'trial', name: 'Trial', duration: 'P1M', rate_cards: [flat('platform', '0')] },
+      { key: 'default', name: 'Default', rate_cards: [flat('platform', '30')] },
+    ];
+    await f.plan('pro', phases);
+    await f.plan('team', phases);
+    const subs = [];
+    for (const key of ['c1', 'c2', 'c3', 'c4']) {
+      await f.customer(key);
+      subs.push(await f.subscribe({ customer: { key }, plan: { key: 'pro' } }));
+    }
+    // rows with several segments and pending switches to other versions
+    for (const s of subs.slice(0, 2))
+      await ok(
+        hh.app.api
+          .post(`${P}/subscriptions/${s.id}/change`)
+          .send({ plan: { key: 'team' }, timing: 'immediate' }),
+        200,
+      );
+    await ok(
+      hh.app.api
+        .post(`${P}/subscriptions/${subs[2].id}/change`)
+        .send({ plan: { key: 'team' }, timing: 'next_billing_cycle' }),
+      200,
+    );
+    const connection = hh.app.deps.orm.em.getConnection();
+    const spy = jest.spyOn(connection, 'execute');
+    // the list's own reads (the worker shares the connection: its invoices and notifications are not counted)
+    const queries = async (size: number) => {
+      await settle(
+        hh,
+        subs.map((s) => s.id),
+      );
+      spy.mockClear();
+      const page = await ok(hh.app.api.get(`${P}/subscriptions?page[size]=${size}&sort=created_at`), 200);
+      expect(page.data).toHaveLength(size);
+      const ours = /subscriptions|subscription_plan_segments|"plans"/;
+      return spy.mock.calls.filter(([sql]) => typeof sql === 'string' && ours.test(sql)).length;
+    };
+    try {
+      const one = await queries(1);
+      // the page, its segments, its plan versions, the count
+      expect(one).toBe(4);
+      expect(await queries(4)).toBe(one);
+    } finally {
+      spy.mockRestore();
+    }
+    const listed = (await ok(hh.app.api.get(`${P}/subscriptions?page[size]=4&sort=created_at`), 200)).data;
+    expect(listed.map((s: any) => s.phases.length)).toEqual([3, 3, 3, 2]);
   });
 });
