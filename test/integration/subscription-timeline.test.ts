@@ -5,6 +5,7 @@
  */
 import { advanceTo, createHarness, DAY, isoOf, month, settle, type Harness } from '../support/harness';
 import { fixtures, ok, P } from '../support/api';
+import { recordPeriod } from '../../src/subscriptions/service';
 
 jest.setTimeout(180_000);
 
@@ -276,7 +277,7 @@ describe('the timeline of the contract', () => {
     ];
     await f.plan('pro', phases);
     await f.plan('team', phases);
-    const subs = [];
+    const subs: any[] = [];
     for (const key of ['c1', 'c2', 'c3', 'c4']) {
       await f.customer(key);
       subs.push(await f.subscribe({ customer: { key }, plan: { key: 'pro' } }));
@@ -319,5 +320,70 @@ describe('the timeline of the contract', () => {
     }
     const listed = (await ok(hh.app.api.get(`${P}/subscriptions?page[size]=4&sort=created_at`), 200)).data;
     expect(listed.map((s: any) => s.phases.length)).toEqual([3, 3, 3, 2]);
+  });
+
+  it('recordPeriod writes the segment of a switch once (a retried activity writes the same row); a row without segments gets the version it was on first', async () => {
+    h = await createHarness({ collectionPeriod: 'PT0S' });
+    const hh = h;
+    const f = fixtures(h.app);
+    await f.customer('acme-inc');
+    await f.customer('beta-inc');
+    await f.plan('pro', [{ key: 'default', name: 'Default', rate_cards: [flat('platform', '30')] }]);
+    const team = await f.plan('team', [
+      { key: 'default', name: 'Default', rate_cards: [flat('platform', '50')] },
+    ]);
+    const sub = await f.subscribe({ customer: { key: 'acme-inc' }, plan: { key: 'pro' } });
+    const legacy = await f.subscribe({ customer: { key: 'beta-inc' }, plan: { key: 'pro' } });
+    const segments = async (id: string) =>
+      hh.app.deps.orm.em
+        .fork()
+        .execute<{ since: string; plan_id: string; phase_key: string; phase_started_at: string }[]>(
+          'select since, plan_id, phase_key, phase_started_at from subscription_plan_segments where subscription_id = ? order by since',
+          [id],
+        );
+    const asIso = (rows: { since: string; plan_id: string; phase_key: string; phase_started_at: string }[]) =>
+      rows.map((r) => [
+        isoOf(new Date(r.since).getTime()),
+        r.plan_id,
+        r.phase_key,
+        isoOf(new Date(r.phase_started_at).getTime()),
+      ]);
+    expect(asIso(await segments(sub.id))).toEqual([
+      [sub.active_from, sub.plan_version.id, 'default', sub.active_from],
+    ]);
+    await hh.app.deps.orm.em
+      .fork()
+      .execute('delete from subscription_plan_segments where subscription_id = ?', [legacy.id]);
+
+    const at = isoOf(Date.parse(sub.active_from) + 3 * DAY);
+    const record = (s: any) => ({
+      subscriptionId: s.id,
+      plan: { id: team.id, key: 'team', version: 1 },
+      planSince: at,
+      phaseKey: 'default',
+      phaseStartedAt: at,
+      periodStart: at,
+      periodEnd: s.current_period.to,
+      nextPeriodEnd: null,
+      pendingChange: null,
+    });
+    for (let i = 0; i < 2; i++) await recordPeriod(hh.app.deps.orm.em.fork(), record(sub));
+    expect(asIso(await segments(sub.id))).toEqual([
+      [sub.active_from, sub.plan_version.id, 'default', sub.active_from],
+      [at, team.id, 'default', at],
+    ]);
+    for (let i = 0; i < 2; i++) await recordPeriod(hh.app.deps.orm.em.fork(), record(legacy));
+    expect(asIso(await segments(legacy.id))).toEqual([
+      [legacy.active_from, legacy.plan_version.id, 'default', legacy.active_from],
+      [at, team.id, 'default', at],
+    ]);
+    // the view: pro up to the switch, team from it
+    const view = await f.get(legacy.id);
+    expect(
+      view.phases.map((p: any) => [p.key, p.active_from, p.active_to, p.items[0].rate_card.price.amount]),
+    ).toEqual([
+      ['default', legacy.active_from, at, '30'],
+      ['default', at, undefined, '50'],
+    ]);
   });
 });
