@@ -168,11 +168,11 @@ export function contractTimeline(
     const k = plan.phases.findIndex((p) => p.key === input.current.phaseKey);
     if (j === recorded.length - 1 && input.current.planId === s.planId && k >= 0) {
       seg.now = k;
-      if (k >= anchor) {
-        const fixed = phaseStarts(plan, k, input.current.phaseStartedAt, since, billingAnchor);
-        for (let i = k; i < plan.phases.length; i++) starts[i] = fixed[i];
-        if (k === anchor) for (let i = 0; i < k; i++) starts[i] = fixed[i];
-      } else seg.starts = phaseStarts(plan, k, input.current.phaseStartedAt, since, billingAnchor);
+      const fromRow = phaseStarts(plan, k, input.current.phaseStartedAt, since, billingAnchor);
+      // the current phase and the later ones from the row; the earlier ones as laid out from the segment's
+      // first phase (or, when the current phase is that one, by the walk from `since`)
+      if (k > anchor) for (let i = k; i < plan.phases.length; i++) starts[i] = fromRow[i];
+      else seg.starts = fromRow;
     }
     return seg;
   });
@@ -226,11 +226,10 @@ export function contractTimeline(
       const isNow = seg.now === i;
       if (to !== undefined && to <= from && !(isNow && to === from)) return;
       if (until !== undefined && from >= until && !isNow) return;
-      const items = (origin: number) =>
-        p.rate_cards.map((rc) => {
-          const o = plan.origins?.items[p.key]?.[rc.key] ?? { source: 'plan' as const, version: plan.id };
-          return { origin: o, from: origin, rc };
-        });
+      const cards = p.rate_cards.map((rc) => ({
+        rc,
+        origin: plan.origins?.items[p.key]?.[rc.key] ?? { source: 'plan' as const, version: plan.id },
+      }));
       const prev = out[out.length - 1];
       // a kept phase (started before the switch) goes on as the same phase of the timeline
       if (j > 0 && start < since && prev && prev.key === p.key && prev.to === since) {
@@ -238,7 +237,7 @@ export function contractTimeline(
         for (const it of prev.items)
           if (it.to === since) open.set(`${it.rate_card.key}\u0000${canonical(it.rate_card)}`, it);
         const continued = new Set<TimelineItem>();
-        const now = items(since).map(({ origin, rc }): TimelineItem => {
+        const merged = cards.map(({ origin, rc }): TimelineItem => {
           const key = `${rc.key}\u0000${canonical(rc)}`;
           const same = open.get(key);
           if (same && !continued.has(same)) {
@@ -259,8 +258,13 @@ export function contractTimeline(
             rate_card: rc,
           };
         });
-        prev.items = [...prev.items.filter((it) => !continued.has(it)), ...now];
+        prev.items = [...prev.items.filter((it) => !continued.has(it)), ...merged];
+        // the phase as the latest version describes it
         prev.name = p.name;
+        if (p.description !== undefined) prev.description = p.description;
+        else delete prev.description;
+        if (p.labels) prev.labels = p.labels;
+        else delete prev.labels;
         if (to === undefined) delete prev.to;
         else prev.to = to;
         return;
@@ -273,7 +277,7 @@ export function contractTimeline(
         ...(p.labels ? { labels: p.labels } : {}),
         from,
         ...(to !== undefined ? { to } : {}),
-        items: items(from).map(({ origin, rc }) => ({
+        items: cards.map(({ origin, rc }) => ({
           id: unique(from, origin.version, p.key, rc.key),
           origin: origin.source,
           from,
