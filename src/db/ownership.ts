@@ -39,6 +39,7 @@ export const ownershipExceptions: readonly OwnershipException[] = [
     domain: 'subscriptions',
     table,
     file: 'src/subscriptions/migrations.ts',
-    reason: 'a foreign key of subscriptions.customer_id, subscriptions.plan_id',
+    reason:
+      'a foreign key of subscriptions.customer_id, subscriptions.plan_id, subscription_plan_segments.plan_id',
   })),
 ];

@@ -21,7 +21,7 @@ import { NotificationChannelEntity, NotificationRuleEntity } from '../notificati
 import { notificationsMigrations } from '../notifications/migrations';
 import { BillingProfileEntity, CustomerBillingOverride } from '../profiles/entities';
 import { profilesMigrations } from '../profiles/migrations';
-import { Subscription } from '../subscriptions/entities';
+import { Subscription, SubscriptionPlanSegment } from '../subscriptions/entities';
 import { subscriptionsMigrations } from '../subscriptions/migrations';
 import { SubscriptionAddonEntity, SubscriptionAddonQuantityEntity } from '../subscriptions/addon-entities';
 import { subscriptionAddonMigrations } from '../subscriptions/addon-migrations';
@@ -51,7 +51,12 @@ export const schema: DomainSchema[] = [
   },
   {
     domain: 'subscriptions',
-    entities: [Subscription, SubscriptionAddonEntity, SubscriptionAddonQuantityEntity],
+    entities: [
+      Subscription,
+      SubscriptionPlanSegment,
+      SubscriptionAddonEntity,
+      SubscriptionAddonQuantityEntity,
+    ],
     migrations: [...subscriptionsMigrations, ...subscriptionAddonMigrations],
   },
   { domain: 'billing', entities: [Invoice, InvoiceLine], migrations: billingMigrations },

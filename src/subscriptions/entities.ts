@@ -39,3 +39,20 @@ export const Subscription = defineEntity({
 });
 
 export type SubscriptionEntity = InferEntity<typeof Subscription>;
+
+/**
+ * Table `subscription_plan_segments`: which plan version was in force from when (`since`), with the phase in
+ * force at that instant and its start; the timeline of `phases[]` (views.ts). Read and written with SQL.
+ */
+export const SubscriptionPlanSegment = defineEntity({
+  name: 'SubscriptionPlanSegment',
+  tableName: 'subscription_plan_segments',
+  properties: {
+    subscriptionId: p.string().primary().columnType('text'),
+    since: p.datetime().primary().columnType('timestamptz'),
+    planId: p.string().columnType('text'),
+    phaseKey: p.string().columnType('text'),
+    phaseStartedAt: p.datetime().columnType('timestamptz'),
+    createdAt: p.datetime().columnType('timestamptz'),
+  },
+});

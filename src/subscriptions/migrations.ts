@@ -118,6 +118,33 @@ export class SubscriptionsPlanSince extends Migration {
   }
 }
 
+/**
+ * `subscription_plan_segments` (issue 13, the timeline): which plan version was in force from when. One row
+ * per version switch (the start, a change, a migration, an edit), keyed by its instant `since`, with the
+ * phase in force at that instant and when that phase started (a migration or an edit keeps the phase and
+ * its start). Written with the row: at creation by the API, at each switch by the workflow's
+ * `recordPeriod` (idempotent: a retried or replayed activity writes the same row). A segment runs until
+ * the next one's `since`. Subscriptions from before this table have none until their version changes.
+ */
+export class SubscriptionPlanSegments extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table subscription_plan_segments (
+        subscription_id text not null references subscriptions (id) on delete cascade,
+        since timestamptz not null,
+        plan_id text not null references plans (id),
+        phase_key text not null,
+        phase_started_at timestamptz not null,
+        created_at timestamptz not null default now(),
+        primary key (subscription_id, since)
+      )`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists subscription_plan_segments');
+  }
+}
+
 export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026112140_subscriptions_init', class: SubscriptionsInit },
   { name: 'm2026112141_subscriptions_next_period_end', class: SubscriptionsNextPeriodEnd },
@@ -125,4 +152,5 @@ export const subscriptionsMigrations: MigrationEntry[] = [
   { name: 'm2026120213_subscriptions_labels', class: SubscriptionsLabels },
   { name: 'm2026120214_subscriptions_scheduled', class: SubscriptionsScheduled },
   { name: 'm2026120216_subscriptions_plan_since', class: SubscriptionsPlanSince },
+  { name: 'm2026120310_subscription_plan_segments', class: SubscriptionPlanSegments },
 ];

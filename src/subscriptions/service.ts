@@ -69,27 +69,70 @@ import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } f
 import { nextBillingAt } from './operator-details';
 import { currentPeriodOf } from './row-period';
 import { apiStatusSql } from './status';
-import { subscriptionView, type SubscriptionRow, type SubscriptionView } from './views';
+import type { PlanSegment } from './timeline';
+import { subscriptionView, type SubscriptionRow, type SubscriptionView, type TimelineContext } from './views';
 
 export type { InvoiceFailureRecord, PeriodRecord };
 export type { SubscriptionView } from './views';
 
-/** A row with its plan version's summary (catalog's `planSummaries`: one read for a page of rows). */
-type Row = SubscriptionRow & { plan: PlanSummary };
+/**
+ * A row with its plan version's summary and its timeline's context (its plan segments and their versions).
+ * A page of rows takes two reads whatever its size: the segments, then catalog's `planSummaries` for every
+ * version the rows, their segments and their pending switches name.
+ */
+type Row = SubscriptionRow & { plan: PlanSummary; timeline: TimelineContext };
 
 async function withPlans(em: EntityManager, rows: SubscriptionRow[]): Promise<Row[]> {
-  const plans = await planSummaries(
+  const segments = await planSegments(
     em,
-    rows.map((r) => r.plan_id),
+    rows.map((r) => r.id),
   );
+  const plans = await planSummaries(em, [
+    ...rows.map((r) => r.plan_id),
+    ...rows.flatMap((r) => (r.pending_change?.plan ? [r.pending_change.plan.id] : [])),
+    ...[...segments.values()].flat().map((g) => g.planId),
+  ]);
   // the foreign key keeps every row's plan version (as the former inner join, a row without one is skipped)
   return rows.flatMap((r) => {
     const plan = plans.get(r.plan_id);
-    return plan ? [{ ...r, plan }] : [];
+    return plan ? [{ ...r, plan, timeline: { segments: segments.get(r.id) ?? [], plans } }] : [];
   });
 }
 
-const toView = (r: Row): SubscriptionView => subscriptionView(r, r.plan);
+/** The plan segments of the subscriptions `ids` (subscription id → segments by `since`). One query. */
+async function planSegments(em: EntityManager, ids: readonly string[]): Promise<Map<string, PlanSegment[]>> {
+  const out = new Map<string, PlanSegment[]>();
+  if (!ids.length) return out;
+  const rows = await exec<{
+    subscription_id: string;
+    since: Date;
+    plan_id: string;
+    phase_key: string;
+    phase_started_at: Date;
+  }>(
+    em,
+    new Sql()
+      .add(
+        `select subscription_id, since, plan_id, phase_key, phase_started_at from subscription_plan_segments
+          where subscription_id in `,
+      )
+      .list([...new Set(ids)])
+      .add(' order by subscription_id, since'),
+  );
+  for (const g of rows) {
+    const list = out.get(g.subscription_id) ?? [];
+    list.push({
+      since: Date.parse(instant(g.since)),
+      planId: g.plan_id,
+      phaseKey: g.phase_key,
+      phaseStartedAt: Date.parse(instant(g.phase_started_at)),
+    });
+    out.set(g.subscription_id, list);
+  }
+  return out;
+}
+
+const toView = (r: Row): SubscriptionView => subscriptionView(r, r.plan, new Date(), r.timeline);
 
 async function findRow(em: EntityManager, id: string): Promise<Row | undefined> {
   const rows = await exec<SubscriptionRow>(
@@ -205,25 +248,74 @@ export async function recordPeriod(
 ): Promise<{ reshaped: boolean; customerId?: string }> {
   // notifications (issue 12): subscription.changed when the plan or the pending change differs
   return em.transactional(async (tem) => {
-    const [before] = await exec<{ changed: boolean; reshaped: boolean; customer_id: string }>(
+    const [before] = await exec<{
+      changed: boolean;
+      reshaped: boolean;
+      moved: boolean;
+      has_segments: boolean;
+      customer_id: string;
+    }>(
       tem,
       new Sql().add(
         `select (plan_id <> ? or pending_change is distinct from ?::jsonb) as changed,
-            (plan_id <> ? or phase_key <> ? or status <> ?) as reshaped, customer_id from subscriptions
+            (plan_id <> ? or phase_key <> ? or status <> ?) as reshaped,
+            (plan_id <> ? or plan_since is distinct from ?::timestamptz) as moved,
+            exists (select 1 from subscription_plan_segments g where g.subscription_id = s.id) as has_segments,
+            customer_id from subscriptions s
           where id = ? and status <> 'canceled' for update`,
         r.plan.id,
         r.pendingChange ? JSON.stringify(r.pendingChange) : null,
         r.plan.id,
         r.phaseKey,
         r.status ?? 'active',
+        r.plan.id,
+        r.planSince ?? null,
         r.subscriptionId,
       ),
     );
+    if (before?.moved && r.planSince) await writeSegment(tem, r, before.has_segments);
     await writePeriod(tem, r);
     if (before?.changed)
       await recordEvent(tem, 'subscription.changed', () => getSubscription(tem, r.subscriptionId));
     return { reshaped: before?.reshaped ?? false, customerId: before?.customer_id };
   });
+}
+
+/**
+ * The plan segment that starts at `r.planSince` (the version switched to, the phase in force then and its
+ * start), written when the row's version or `plan_since` is about to change. Keyed by (subscription,
+ * since): a retried activity finds it written (its row write landed in the same transaction), and a
+ * version replaced from the same instant (before a scheduled start) overwrites it. A subscription from
+ * before the segments first gets one for the version it was on (from the row, before the write).
+ */
+async function writeSegment(em: EntityManager, r: PeriodRecord, hasSegments: boolean): Promise<void> {
+  if (!hasSegments)
+    await exec(
+      em,
+      new Sql().add(
+        `insert into subscription_plan_segments (subscription_id, since, plan_id, phase_key, phase_started_at)
+         select id, coalesce(plan_since, active_from), plan_id, phase_key, phase_started_at
+           from subscriptions where id = ?
+         on conflict (subscription_id, since) do nothing`,
+        r.subscriptionId,
+      ),
+    );
+  await exec(
+    em,
+    new Sql().add(
+      `insert into subscription_plan_segments (subscription_id, since, plan_id, phase_key, phase_started_at)
+       values (?, ?, ?, ?, ?)
+       on conflict (subscription_id, since) do update
+         set plan_id = excluded.plan_id, phase_key = excluded.phase_key,
+             phase_started_at = excluded.phase_started_at
+         where subscription_plan_segments.plan_id <> excluded.plan_id`,
+      r.subscriptionId,
+      r.planSince,
+      r.plan.id,
+      r.phaseKey,
+      r.phaseStartedAt,
+    ),
+  );
 }
 
 async function writePeriod(em: EntityManager, r: PeriodRecord): Promise<void> {
@@ -516,12 +608,17 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
     );
     const workflowId = `subscription-${id}`;
     const nextBilling = nextBillingAt(state);
+    // the row and its first plan segment (the timeline), in one statement
     const insert = new Sql().add(
-      `insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
-         billing_anchor, active_from, plan_since, phase_key, phase_started_at, current_period_start,
-         current_period_end, next_period_end, pending_change, workflow_id, labels, settlement_mode,
-         cost_basis_mode, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?)`,
+      `with s as (
+         insert into subscriptions (id, customer_id, customer_key, plan_id, plan_key, plan_version, status,
+           billing_anchor, active_from, plan_since, phase_key, phase_started_at, current_period_start,
+           current_period_end, next_period_end, pending_change, workflow_id, labels, settlement_mode,
+           cost_basis_mode, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, ?)
+         returning id, plan_since, plan_id, phase_key, phase_started_at)
+       insert into subscription_plan_segments (subscription_id, since, plan_id, phase_key, phase_started_at)
+       select id, plan_since, plan_id, phase_key, phase_started_at from s`,
       ...[
         id,
         customer.id,

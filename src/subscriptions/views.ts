@@ -8,6 +8,7 @@ import { instant } from '../lib/time';
 import type { InvoiceFailureRecord, PendingChangeRecord } from './records';
 import { currentPeriodOf } from './row-period';
 import { apiStatus, type ApiStatus } from './status';
+import { contractTimeline, type PlanSegment, type TimelinePhase } from './timeline';
 
 /** The API shape of a subscription (a subset of `BillingSubscription` plus Tally's timing fields). */
 export interface SubscriptionView {
@@ -38,7 +39,10 @@ export interface SubscriptionView {
   next_billing_at?: string;
   /** Tally extension: the current phase */
   phase: { key: string; active_from: string };
-  /** OpenMeter's timeline of the contract: the plan version's phases, past (when known), current and scheduled */
+  /**
+   * OpenMeter's timeline of the contract (timeline.ts): the phases of every plan version it has been on,
+   * is on and is scheduled to switch to, each over the interval it is (was, will be) in force
+   */
   phases: SubscriptionPhaseView[];
   pending_changes: {
     type: PendingChangeRecord['kind'];
@@ -91,7 +95,8 @@ export function derivedId(...parts: string[]): string {
 }
 
 /**
- * The phases of the subscription's plan version as a timeline. The current phase started at
+ * The fallback for rows without plan segments (from before the timeline was recorded; with segments the
+ * timeline is `timeline.ts`'s): the phases of the subscription's plan version. The current phase started at
  * `phase_started_at`; later ones follow by their durations; earlier ones are shown when walking forward
  * from `active_from` lands on the current phase's start (the subscription has been on this version all
  * along). Everything ends at `end` (a scheduled cancelation or plan change, or `active_to`).
@@ -221,8 +226,49 @@ export interface SubscriptionRow {
   updated_at: Instant;
 }
 
-/** The view of a row with its plan version's name, currency and cadence, its current period at `now`. */
-export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = new Date()): SubscriptionView {
+/** What the timeline needs beyond the row: its plan segments and the plan versions they name. */
+export interface TimelineContext {
+  segments: readonly PlanSegment[];
+  /** the versions of the segments and of the pending switch (the row's own included) */
+  plans: ReadonlyMap<string, PlanSummary>;
+}
+
+/** A timeline (timeline.ts) in the API's shape. */
+function phaseViews(r: SubscriptionRow, phases: TimelinePhase[]): SubscriptionPhaseView[] {
+  const created = instant(r.created_at);
+  const updated = instant(r.updated_at);
+  const at = (ms: number) => instant(new Date(ms));
+  return phases.map((p) => ({
+    id: p.id,
+    key: p.key,
+    name: p.name,
+    ...(p.description !== undefined ? { description: p.description } : {}),
+    ...(p.labels ? { labels: p.labels } : {}),
+    created_at: created,
+    updated_at: updated,
+    active_from: at(p.from),
+    ...(p.to !== undefined ? { active_to: at(p.to) } : {}),
+    items: p.items.map((it) => ({
+      id: it.id,
+      origin: it.origin,
+      active_from: at(it.from),
+      ...(it.to !== undefined ? { active_to: at(it.to) } : {}),
+      rate_card: it.rate_card,
+    })),
+  }));
+}
+
+/**
+ * The view of a row with its plan version's name, currency and cadence, its current period at `now`.
+ * With its plan segments (`ctx`) the phases are the contract's whole timeline; without (rows from before
+ * the segments) the current version's phases as far as the row tells them (`phaseTimeline`).
+ */
+export function subscriptionView(
+  r: SubscriptionRow,
+  plan: PlanSummary,
+  now = new Date(),
+  ctx?: TimelineContext,
+): SubscriptionView {
   const period = currentPeriodOf(r, now);
   // a subscription's own version shows the catalog version it derives from (none: a custom plan)
   const catalogId = plan.custom ? plan.base_plan_id : r.plan_id;
@@ -261,7 +307,7 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
         }
       : {}),
     phase: { key: r.phase_key, active_from: instant(r.phase_started_at) },
-    phases: phaseTimeline(r, plan, end),
+    phases: timeline(r, plan, ctx, pendingAt, activeTo) ?? phaseTimeline(r, plan, end),
     pending_changes: r.pending_change
       ? [
           {
@@ -288,4 +334,39 @@ export function subscriptionView(r: SubscriptionRow, plan: PlanSummary, now = ne
     created_at: instant(r.created_at),
     updated_at: instant(r.updated_at),
   };
+}
+
+/** The timeline from the segments (undefined without any: the caller falls back to `phaseTimeline`). */
+function timeline(
+  r: SubscriptionRow,
+  plan: PlanSummary,
+  ctx: TimelineContext | undefined,
+  pendingAt: string | undefined,
+  activeTo: string | undefined,
+): SubscriptionPhaseView[] | undefined {
+  if (!ctx?.segments.length) return undefined;
+  const pc = r.pending_change;
+  const plans = new Map(ctx.plans);
+  plans.set(plan.id, plan);
+  return phaseViews(
+    r,
+    contractTimeline(
+      {
+        subscriptionId: r.id,
+        billingAnchor: Date.parse(instant(r.billing_anchor)),
+        segments: ctx.segments,
+        plans,
+        current: {
+          planId: r.plan_id,
+          phaseKey: r.phase_key,
+          phaseStartedAt: Date.parse(instant(r.phase_started_at)),
+        },
+        ...(pc && pc.kind !== 'cancel' && pc.plan && pendingAt
+          ? { pending: { kind: pc.kind, at: Date.parse(pendingAt), planId: pc.plan.id } }
+          : {}),
+        ...(activeTo ? { end: Date.parse(activeTo) } : {}),
+      },
+      derivedId,
+    ),
+  );
 }

@@ -310,8 +310,16 @@ describe('with a running worker', () => {
     expect(changed.body.next.pending_changes).toEqual([
       expect.objectContaining({ type: 'change', timing: 'next_billing_cycle' }),
     ]);
-    // the timeline ends where the scheduled change starts
-    expect(changed.body.phases.at(-1).active_to).toBe(changed.body.current_period.to);
+    // the timeline: the current plan's phase ends where the scheduled change starts, the new plan's follows
+    const boundary = changed.body.current_period.to;
+    type Phase = { key: string; active_from: string; active_to?: string; items: unknown[] };
+    expect(
+      changed.body.phases.map((p: Phase) => [p.key, p.active_from, p.active_to, p.items.length]),
+    ).toEqual([
+      ['default', created.body.active_from, boundary, 1],
+      ['default', boundary, undefined, 1],
+    ]);
+    expect(changed.body.phases[1].items[0].rate_card.price).toMatchObject({ amount: '50' });
     expect(changed.body.labels).toEqual({ env: 'prod', team: 'growth' });
   });
 

@@ -143,6 +143,7 @@ describe('10.2 table ownership', () => {
     expect([...owned.get('subscriptions')!].sort()).toEqual([
       'subscription_addon_quantities',
       'subscription_addons',
+      'subscription_plan_segments',
       'subscriptions',
     ]);
     expect([...owned.get('catalog')!].sort()).toEqual(['addons', 'features', 'plan_addons', 'plans']);

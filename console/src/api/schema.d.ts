@@ -3224,7 +3224,7 @@ export interface components {
             items: {
                 id: string;
                 /**
-                 * @description Tally extension: where the item came from (the catalog plan, a custom plan, an override at creation, an edit, an add-on). After an edit inside a phase, the items it added or changed start at the edit and the ones it removed or replaced end there.
+                 * @description Tally extension: where the item came from (the catalog plan, a custom plan, an override at creation, an edit, an add-on). After an edit or a migration inside a phase, the items it added or changed start at the switch and the ones it removed or replaced end there.
                  * @enum {string}
                  */
                 origin: "plan" | "custom" | "override" | "edit" | "addon";
@@ -3268,7 +3268,7 @@ export interface components {
             cost_basis_mode: "dynamic" | "pinned";
             /** @description Always empty (Tally has no custom currencies). */
             cost_basis_pins: Record<string, never>[];
-            /** @description OpenMeter's timeline of the plan version's phases: past ones (when the subscription has been on this version all along), the current one and the scheduled ones, ending at a scheduled cancelation or change. */
+            /** @description OpenMeter's timeline of the contract: the phases of every plan version the subscription has been on (each over the interval it was in force), the current one and the scheduled ones, including a pending change, migration or edit from the instant it takes effect; it ends at `active_to` or a scheduled cancelation. A plan change starts the new version's phases at its first phase; a migration or an edit keeps the phase (one phase across the switch: its unchanged items run on, the others end or start at the switch). Subscriptions from before Tally recorded the timeline show their current version's phases until their next switch. */
             phases: components["schemas"]["SubscriptionPhase"][];
             invoice_currency: string;
             /** @description ISO-8601 duration */
