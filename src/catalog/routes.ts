@@ -71,6 +71,9 @@ const createFeatureBody = z.strictObject({
   unit_cost: z.json().optional(),
 });
 
+/** OpenMeter's UpdateFeatureRequest: only `unit_cost` (null clears it) */
+const updateFeatureBody = z.strictObject({ unit_cost: z.json().optional() });
+
 const flatPrice = z.strictObject({ type: z.literal('flat'), amount });
 const unitPrice = z.strictObject({ type: z.literal('unit'), amount });
 const tier = z.strictObject({
@@ -217,6 +220,11 @@ export function catalogRoutes(deps: AppDeps): Router {
     const f = await svc.getFeature(req.params.featureId);
     if (f.deleted_at) throw gone('feature', f.id);
     res.json(f);
+  });
+
+  r.patch('/features/:featureId', async (req, res) => {
+    const body = parseBody(updateFeatureBody, req.body);
+    res.json(await svc.updateFeature(req.params.featureId, body));
   });
 
   r.delete('/features/:featureId', async (req, res) => {

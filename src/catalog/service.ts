@@ -229,6 +229,28 @@ function listFeatures(em: EntityManager, q: FeatureListQuery): Promise<Page<Feat
 }
 
 /** Archives (soft-deletes) a live feature; 404 when missing, 410 when already archived. */
+/** OpenMeter's update-feature: only `unit_cost` (undefined: unchanged, null: cleared); 410 once archived. */
+async function updateFeature(
+  em: EntityManager,
+  idOrKey: string,
+  input: { unit_cost?: unknown },
+): Promise<Feature> {
+  const f = await getFeature(em, idOrKey);
+  if (f.deleted_at) throw gone('feature', f.id);
+  if (input.unit_cost === undefined) return f;
+  const rows = await exec(
+    em,
+    new Sql().add(
+      'update features set unit_cost = ?::jsonb, updated_at = now() where id = ? and deleted_at is null returning id',
+      input.unit_cost === null ? null : JSON.stringify(input.unit_cost),
+      f.id,
+    ),
+  );
+  // archived between the read and the write
+  if (rows.length === 0) throw gone('feature', f.id);
+  return getFeature(em, f.id);
+}
+
 async function archiveFeature(em: EntityManager, idOrKey: string): Promise<void> {
   const f = await getFeature(em, idOrKey);
   if (f.deleted_at) throw gone('feature', f.id);
@@ -657,6 +679,7 @@ export function createCatalogService(deps: Pick<AppDeps, 'orm'>) {
     createFeature: (input: FeatureInput) => createFeature(em(), input),
     listFeatures: (q: FeatureListQuery) => listFeatures(em(), q),
     getFeature: (idOrKey: string) => getFeature(em(), idOrKey),
+    updateFeature: (idOrKey: string, input: { unit_cost?: unknown }) => updateFeature(em(), idOrKey, input),
     archiveFeature: (idOrKey: string) => archiveFeature(em(), idOrKey),
     createPlan: (input: PlanInput) => createPlan(em(), input),
     listPlans: (q: PlanListQuery) => listPlans(em(), q),

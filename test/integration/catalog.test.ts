@@ -117,6 +117,33 @@ describe('features', () => {
 
     await app.api.get(`/v3/openmeter/features/${newId()}`).expect(404);
   });
+
+  it("updates only the unit cost (OpenMeter's update-feature): set, unchanged when omitted, cleared by null", async () => {
+    const f = (
+      await app.api.post('/v3/openmeter/features').send({ key: 'tokens-cost', name: 'Tokens' }).expect(201)
+    ).body;
+    expect(f.unit_cost).toBeUndefined();
+    const manual = { type: 'manual', amount: '0.002' };
+    const set = await app.api.patch(`/v3/openmeter/features/${f.id}`).send({ unit_cost: manual }).expect(200);
+    expect(set.body).toMatchObject({ id: f.id, key: 'tokens-cost', name: 'Tokens', unit_cost: manual });
+    expect(Date.parse(set.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(f.updated_at));
+    expect((await app.api.get(`/v3/openmeter/features/${f.id}`).expect(200)).body.unit_cost).toEqual(manual);
+    // omitted: unchanged (by key too)
+    const same = await app.api.patch('/v3/openmeter/features/tokens-cost').send({}).expect(200);
+    expect(same.body.unit_cost).toEqual(manual);
+    // only unit_cost can change: anything else is refused by name, nothing changes
+    const other = await app.api.patch(`/v3/openmeter/features/${f.id}`).send({ name: 'Renamed' }).expect(400);
+    expect(fields(other)).toEqual(['body.name']);
+    expect((await app.api.get(`/v3/openmeter/features/${f.id}`).expect(200)).body.name).toBe('Tokens');
+    const cleared = await app.api
+      .patch(`/v3/openmeter/features/${f.id}`)
+      .send({ unit_cost: null })
+      .expect(200);
+    expect(cleared.body.unit_cost).toBeUndefined();
+    await app.api.patch(`/v3/openmeter/features/${newId()}`).send({ unit_cost: manual }).expect(404);
+    await app.api.delete(`/v3/openmeter/features/${f.id}`).expect(204);
+    await app.api.patch(`/v3/openmeter/features/${f.id}`).send({ unit_cost: manual }).expect(410);
+  });
 });
 
 describe('plans', () => {

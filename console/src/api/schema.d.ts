@@ -897,7 +897,12 @@ export interface paths {
         delete: operations["deleteFeature"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update a feature's unit cost
+         * @description As OpenMeter's `update-feature`: only `unit_cost` can change. Omitted: left as it is; `null`: cleared.
+         *     Stored and shown, not used yet (see the README's differences from OpenMeter).
+         */
+        patch: operations["updateFeature"];
         trace?: never;
     };
     "/v3/openmeter/plans": {
@@ -2254,6 +2259,10 @@ export interface components {
             /** @description OpenMeter's BillingFeatureUnitCost; stored as sent and shown, not used yet. */
             unit_cost?: unknown;
         };
+        FeatureUpdate: {
+            /** @description OpenMeter's BillingFeatureUnitCost, or null to clear it; stored as sent, not used yet. */
+            unit_cost?: unknown;
+        };
         Feature: {
             id: string;
             key: components["schemas"]["CatalogResourceKey"];
@@ -2261,7 +2270,7 @@ export interface components {
             description?: string;
             labels?: components["schemas"]["CatalogLabels"];
             meter?: components["schemas"]["FeatureMeterReference"];
-            /** @description As sent on create */
+            /** @description As sent on create or the last update */
             unit_cost?: unknown;
             /**
              * Format: date-time
@@ -5476,6 +5485,48 @@ export interface operations {
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
             410: components["responses"]["Problem"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateFeature: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the feature's id, or the key of a live feature */
+                featureId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeatureUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated feature */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feature"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            /** @description The feature was archived */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
