@@ -70,6 +70,21 @@ const statusAttr = async (hh: Harness, id: string) =>
     .getAll()
     .find((p) => p.key.name === 'TallySubscriptionStatus')?.value;
 
+/** the timeline: [phase key, active_from, active_to] and each item's [key, active_from, active_to] */
+interface Span {
+  active_from: string;
+  active_to?: string;
+}
+const timeline = (v: {
+  phases: (Span & { key: string; items: (Span & { rate_card: { key: string } })[] })[];
+}) =>
+  v.phases.map((p) => [
+    p.key,
+    p.active_from,
+    p.active_to ?? null,
+    p.items.map((i) => [i.rate_card.key, i.active_from, i.active_to ?? null]),
+  ]);
+
 const prorated = (amount: string, part: number, whole: number) =>
   new Decimal(amount).times(part).div(whole).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
 
@@ -142,6 +157,11 @@ describe('scheduled subscriptions', () => {
     const notActive = await h.app.api.get(`${P}/subscriptions?filter[status][neq]=canceled`);
     expect(notActive.body.data).toEqual([]);
     expect(started.current_period).toEqual({ from: isoOf(start), to: isoOf(month(start, 1)) });
+    // the timeline once started: the one phase from the start to active_to, every item over it
+    const over = (f: string, t: string | null) => ['platform', 'active-users', 'sso'].map((k) => [k, f, t]);
+    expect(timeline(started)).toEqual([
+      ['default', isoOf(start), isoOf(end), over(isoOf(start), isoOf(end))],
+    ]);
     expect(await statusAttr(h, sub.id)).toBe('active');
     expect((await access.customerAccess('acme-inc', new Date(start + DAY))).data).toEqual([
       expect.objectContaining({ feature_key: 'sso', has_access: true }),
@@ -158,7 +178,9 @@ describe('scheduled subscriptions', () => {
       [isoOf(start), isoOf(month(start, 1)), '31.00'],
       [isoOf(month(start, 1)), isoOf(end), second.toFixed(2)],
     ]);
-    expect(await f.get(sub.id)).toMatchObject({ status: 'inactive', active_to: isoOf(end) });
+    const ended = await f.get(sub.id);
+    expect(ended).toMatchObject({ status: 'inactive', active_to: isoOf(end) });
+    expect(timeline(ended)).toEqual([['default', isoOf(start), isoOf(end), over(isoOf(start), isoOf(end))]]);
     const ids = async (q: string) =>
       (await h!.app.api.get(`${P}/subscriptions?${q}`)).body.data.map((s: { id: string }) => s.id);
     expect(await ids('filter[status]=inactive')).toEqual([sub.id]);
@@ -222,11 +244,16 @@ describe('unschedule-cancelation', () => {
       .post(`${P}/subscriptions/${sub.id}/cancel`)
       .send({ timing: 'next_billing_cycle' });
     expect(cancel.body).toMatchObject({ status: 'canceled', active_to: isoOf(month(a, 1)) });
+    const items = (f: string, t: string | null) => ['platform', 'active-users', 'sso'].map((k) => [k, f, t]);
+    const endsAt = isoOf(month(a, 1));
+    expect(timeline(cancel.body)).toEqual([['default', isoOf(a), endsAt, items(isoOf(a), endsAt)]]);
     await advanceTo(h, a + 10 * DAY, [sub.id]);
     const res = await h.app.api.post(`${P}/subscriptions/${sub.id}/unschedule-cancelation`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'active', pending_changes: [] });
     expect(res.body.active_to).toBeUndefined();
+    // withdrawn: the timeline runs on again
+    expect(timeline(res.body)).toEqual([['default', isoOf(a), null, items(isoOf(a), null)]]);
     const again = await h.app.api.post(`${P}/subscriptions/${sub.id}/unschedule-cancelation`);
     expect(again.status).toBe(409);
 
