@@ -42,6 +42,7 @@ import {
   listCharges,
   pendingLinesOf,
   type ChargeInput,
+  type ChargeListQuery,
   type ChargeView,
 } from './pending';
 import { signalCollection, startInvoiceWorkflow } from './workflow-starts';
@@ -385,7 +386,7 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
   return {
     issueInvoice: (input: IssueInvoiceInput) => issueInvoice(em(), input),
     addCharge,
-    listCharges: (customer: string) => listCharges(em(), customer),
+    listCharges: (customer: string, q: ChargeListQuery) => listCharges(em(), customer, q),
     getCharge: (customer: string, id: string) => getCharge(em(), customer, id),
     deleteCharge: (customer: string, id: string) => deleteCharge(em(), customer, id, new Date()),
     invoiceNow,

@@ -29,8 +29,6 @@ const opKey = (method: string, p: string) => `${method.toUpperCase()} ${p.replac
 const KNOWN_REFUSED: Record<string, string> = {
   // H5 fixes checkoutBody (src/apps/routes.ts: all of OpenMeter's stripe_options)
   'create-customer-stripe-checkout-session': 'stripe_options beyond the 4 Tally passes to Stripe',
-  // H4 (this branch) fixes chargeBody next
-  'create-customer-charges': 'CreateChargeFlatFeeRequest fields',
 };
 
 /** rules that say "the schema does not allow this", as opposed to a value Tally cannot act on */
