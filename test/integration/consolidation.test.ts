@@ -357,6 +357,15 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
     };
     expect(c.body).toMatchObject(expected);
     expect((await h.app.api.get(`${url}/${c.body.id}`).expect(200)).body).toEqual(c.body);
+    // every field OpenMeter's BillingChargeFlatFee requires, and every field the served document's Charge does
+    const served = (await h.app.raw.get('/openapi.json').expect(200)).body.components.schemas.Charge;
+    const openmeterRequired = ['id', 'name', 'created_at', 'updated_at', 'type', 'customer'].concat(
+      ['lifecycle_controller', 'currency', 'status', 'invoice_at', 'service_period', 'full_service_period'],
+      ['billing_period', 'settlement_mode', 'payment_term', 'proration_configuration'],
+      ['amount_after_proration', 'price'],
+    );
+    for (const k of [...openmeterRequired, ...(served.required as string[])])
+      expect(c.body).toHaveProperty(k);
 
     // Tally's earlier string form still works; absent terms show what Tally does
     const plain = await h.app.api
@@ -375,6 +384,7 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
     });
     for (const k of ['tax_config', 'discounts', 'unique_reference_id', 'feature_id'])
       expect(plain.body).not.toHaveProperty(k);
+    for (const k of served.required as string[]) expect(plain.body).toHaveProperty(k);
 
     // refused, each by name, and nothing stored
     const refusals: [object, string, RegExp][] = [
@@ -451,6 +461,7 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
       return [res.body.data.map((c: any) => c.name), res.body.meta.page];
     };
     expect(await names('')).toEqual([['c0', 'c1', 'c2', 'c3', 'c4'], { number: 1, size: 100, total: 5 }]);
+    expect((await names('expand=real_time_usage'))[0]).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
     expect(await names('page[size]=2&page[number]=2')).toEqual([
       ['c2', 'c3'],
       { number: 2, size: 2, total: 5 },

@@ -660,7 +660,7 @@ export interface paths {
         };
         /**
          * The customer's one-off charges
-         * @description OpenMeter's `list-customer-charges` (flat-fee charges only: Tally has no usage-based charge). Ordered by `sort` (OpenMeter's SortQuery over `id`, `created_at` (default), `service_period.from`, `billing_period.from`; `asc` unless `desc`), then id. `filter[status]` takes OpenMeter's StringFieldFilterExact forms (a bare value, `[eq]`, `[neq]`, `[oeq]=created,final`) over `created`, `active`, `final`, `deleted`; without it every status but `deleted`. `expand` is not supported.
+         * @description OpenMeter's `list-customer-charges` (flat-fee charges only: Tally has no usage-based charge). Ordered by `sort` (OpenMeter's SortQuery over `id`, `created_at` (default), `service_period.from`, `billing_period.from`; `asc` unless `desc`), then id. `filter[status]` takes OpenMeter's StringFieldFilterExact forms (a bare value, `[eq]`, `[neq]`, `[oeq]=created,final`) over `created`, `active`, `final`, `deleted`; without it every status but `deleted`. `expand` is accepted and ignored (a flat-fee charge has no real-time usage).
          */
         get: operations["listCustomerCharges"];
         put?: never;
@@ -4781,6 +4781,7 @@ export interface operations {
                 "page[size]"?: number;
                 "page[number]"?: number;
                 sort?: string;
+                expand?: "real_time_usage"[];
                 filter?: {
                     status?: components["schemas"]["ExactFieldFilter"];
                 };
