@@ -112,6 +112,8 @@ function stringExample(s: Schema): string {
   if (pattern.includes('[A-Z]{3}') || /currency/i.test(title)) return 'USD';
   if (pattern.includes('[A-Z]{2}')) return 'US';
   if (/^-?\d/.test(str(s.example)) || /numeric|decimal/i.test(title)) return '1';
+  // OpenMeter's Numeric (`^\-?[0-9]+(\.[0-9]+)?$`): a decimal string
+  if (pattern === '^\\-?[0-9]+(\\.[0-9]+)?$') return '1';
   if (typeof s.example === 'string') return s.example;
   return 'example';
 }

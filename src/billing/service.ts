@@ -347,8 +347,9 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
 
   /** Creates a one-off charge and tells the customer's collection when it is due (in one transaction). */
   async function addCharge(customer: string, input: ChargeInput): Promise<ChargeView> {
-    const client = temporal();
     return createCharge(em(), customer, input, customerInvoicingSnapshot, new Date(), async (c) => {
+      // asked for here: an unknown customer answers 404 first (without Temporal, the insert rolls back)
+      const client = temporal();
       try {
         await signalCollection(client, deps.config.TEMPORAL_TASK_QUEUE, c.customer.id, c.collect_at);
       } catch (e) {
