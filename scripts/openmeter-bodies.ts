@@ -4,9 +4,15 @@
  * oneOf/anyOf, the first enum value), and writes them to `test/fixtures/openmeter-requests.json`, which
  * `test/integration/conformance-requests.test.ts` sends to Tally. Run it again when the contract changes:
  *
- *   npx tsx scripts/openmeter-bodies.ts /path/to/openmeter-v3.yaml
+ *   npx tsx scripts/openmeter-bodies.ts /path/to/openmeter-v3.yaml [out.json]
  *
- * The fixture holds our generated examples only (no part of the document itself).
+ * OpenMeter's document is `api/v3/openapi.yaml` in github.com/openmeterio/openmeter (e.g.
+ * `git -C openmeter show HEAD:api/v3/openapi.yaml > /tmp/openmeter-v3.yaml`). A second argument writes the
+ * bodies there instead of the fixture (to compare before replacing it).
+ *
+ * The fixture holds our generated examples and the list of OpenMeter's operations that take a JSON body
+ * (`METHOD /v3/path`, `{}` for each path parameter), so that the test can tell which operations of Tally's
+ * served document OpenMeter also has: each must have a body here.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -106,6 +112,8 @@ function stringExample(s: Schema): string {
   if (pattern.includes('[A-Z]{3}') || /currency/i.test(title)) return 'USD';
   if (pattern.includes('[A-Z]{2}')) return 'US';
   if (/^-?\d/.test(str(s.example)) || /numeric|decimal/i.test(title)) return '1';
+  // OpenMeter's Numeric (`^\-?[0-9]+(\.[0-9]+)?$`): a decimal string
+  if (pattern === '^\\-?[0-9]+(\\.[0-9]+)?$') return '1';
   if (typeof s.example === 'string') return s.example;
   return 'example';
 }
@@ -121,16 +129,18 @@ const mounted = new Set(
   ),
 );
 
-const out: { operation: string; method: string; path: string; body: unknown }[] = [];
+const requests: { operation: string; method: string; path: string; body: unknown }[] = [];
+/** every OpenMeter operation with a JSON request body, as `METHOD /v3/path` with `{}` for each parameter */
+const withBody: string[] = [];
 for (const [p, item] of Object.entries(spec.paths)) {
-  if (p.startsWith('/openmeter/billing/invoices')) continue;
   for (const [method, op] of Object.entries(item)) {
-    const key = `${method.toUpperCase()} ${norm(p)}`;
-    if (!mounted.has(key)) continue;
     const rb = op.requestBody as { content?: Record<string, { schema: Schema }> } | undefined;
     const media = rb?.content?.['application/json'];
     if (!media) continue;
-    out.push({
+    const key = `${method.toUpperCase()} ${norm(p)}`;
+    withBody.push(`${method.toUpperCase()} /v3${norm(p)}`);
+    if (p.startsWith('/openmeter/billing/invoices') || !mounted.has(key)) continue;
+    requests.push({
       operation: op.operationId ?? key,
       method: method.toUpperCase(),
       path: `/v3${p}`,
@@ -138,6 +148,11 @@ for (const [p, item] of Object.entries(spec.paths)) {
     });
   }
 }
-const target = path.resolve(__dirname, '..', 'test', 'fixtures', 'openmeter-requests.json');
-writeFileSync(target, `${JSON.stringify(out, null, 2)}\n`);
-process.stderr.write(`${out.length} request bodies written to ${path.relative(process.cwd(), target)}\n`);
+const target = process.argv[3]
+  ? path.resolve(process.argv[3])
+  : path.resolve(__dirname, '..', 'test', 'fixtures', 'openmeter-requests.json');
+const fixture = { openmeter_operations_with_body: withBody.sort(), requests };
+writeFileSync(target, `${JSON.stringify(fixture, null, 2)}\n`);
+process.stderr.write(
+  `${requests.length} request bodies (of ${withBody.length} OpenMeter operations with a body) written to ${path.relative(process.cwd(), target)}\n`,
+);

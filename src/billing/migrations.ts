@@ -264,10 +264,27 @@ export class BillingPaymentIssue extends Migration {
   }
 }
 
+/**
+ * A one-off charge takes OpenMeter's whole `CreateChargeFlatFeeRequest` (issue 13): its `labels`, and in
+ * `charge_terms` the fields Tally stores and shows without acting on them (`settlement_mode`, `payment_term`,
+ * `proration_configuration`, `tax_config`, `discounts`, `unique_reference_id`, `feature_id`,
+ * `full_service_period`, `billing_period`; only those given). Both null on a subscription's line.
+ */
+export class BillingChargeTerms extends Migration {
+  override up(): void {
+    this.addSql('alter table billing_pending_lines add column labels jsonb, add column charge_terms jsonb');
+  }
+
+  override down(): void {
+    this.addSql('alter table billing_pending_lines drop column labels, drop column charge_terms');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
   { name: 'm2026120210_billing_invoice_lifecycle', class: BillingInvoiceLifecycle },
   { name: 'm2026120213_billing_payment_issue', class: BillingPaymentIssue },
   { name: 'm2026120220_billing_pending_lines', class: BillingPendingLines },
+  { name: 'm2026120310_billing_charge_terms', class: BillingChargeTerms },
 ];

@@ -21,6 +21,8 @@ import { getCustomer } from '../customers/service';
 import { Sql, exec } from '../db/sql';
 import { conflict, invalid, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
+import { orderBy, whereFilter, type FieldFilter, type SortKey } from '../lib/list-query';
+import { pageOffset, toPage, type Page, type PageParams } from '../lib/pagination';
 import { logger } from '../lib/logger';
 import { instant } from '../lib/time';
 import type { InvoicingSnapshot } from '../profiles/types';
@@ -49,14 +51,17 @@ interface PendingRow {
   service_period_from: Date | null;
   service_period_to: Date | null;
   invoice_id: string | null;
+  labels: Record<string, string> | null;
+  charge_terms: ChargeTerms | null;
   deleted_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const SELECT_PENDING = `select id, line_key, customer_id, kind, currency, subscription_id, invoice_at, collect_at,
+const PENDING_COLUMNS = `id, line_key, customer_id, kind, currency, subscription_id, invoice_at, collect_at,
   source, name, description, amount::text as amount, service_period_from, service_period_to, invoice_id,
-  deleted_at, created_at, updated_at from billing_pending_lines`;
+  labels, charge_terms, deleted_at, created_at, updated_at`;
+const SELECT_PENDING = `select ${PENDING_COLUMNS} from billing_pending_lines`;
 
 async function pendingByKey(em: EntityManager, key: string): Promise<PendingRow | undefined> {
   return (await exec<PendingRow>(em, new Sql().add(`${SELECT_PENDING} where line_key = ?`, key)))[0];
@@ -116,31 +121,79 @@ export async function handOverPeriod(
 // ---------------------------------------------------------------------------------------------------
 // one-off charges
 
+/** An ISO period as a charge stores and shows it */
+export interface IsoPeriod {
+  from: string;
+  to: string;
+}
+
+/**
+ * OpenMeter's charge fields that Tally stores and shows but does not act on (issue 13): every charge is
+ * invoiced in full, at its `invoice_at`, without credits, discounts, proration or tax. Only those given.
+ */
+export interface ChargeTerms {
+  settlement_mode?: 'credit_then_invoice' | 'credit_only';
+  payment_term?: 'in_advance' | 'in_arrears';
+  proration_configuration?: { mode: 'no_proration' | 'prorate_prices' };
+  tax_config?: unknown;
+  discounts?: { percentage?: number };
+  unique_reference_id?: string;
+  feature_id?: string;
+  full_service_period?: IsoPeriod;
+  billing_period?: IsoPeriod;
+}
+
 export interface ChargeInput {
   name: string;
   description?: string;
+  labels?: Record<string, string>;
   /** decimal string, > 0 */
   amount: string;
   currency?: string;
   service_period?: { from: Date; to: Date };
   invoice_at?: Date;
+  terms?: ChargeTerms;
 }
 
-/** A one-off charge as the API shows it (OpenMeter's `BillingChargeFlatFee`, reduced). */
+export const CHARGE_STATUSES = ['created', 'active', 'final', 'deleted'] as const;
+export type ChargeStatus = (typeof CHARGE_STATUSES)[number];
+
+/** OpenMeter's `CurrencyAmount` */
+export interface CurrencyAmount {
+  amount: string;
+  currency: string;
+}
+
+/**
+ * A one-off charge as the API shows it: OpenMeter's `BillingChargeFlatFee` (every field it requires), plus
+ * Tally's `collect_at`, `amount_before_proration` and `invoice`. The stored terms are shown as given; absent
+ * ones with what Tally does (`credit_then_invoice` without credits, `no_proration`, the service period).
+ */
 export interface ChargeView {
   id: string;
   type: 'flat_fee';
   name: string;
   description?: string;
+  labels: Record<string, string>;
   customer: { id: string };
+  lifecycle_controller: 'system';
   currency: string;
-  /** `created`: pending; `final`: on an invoice; `deleted` */
-  status: 'created' | 'final' | 'deleted';
+  /** `created`: pending; `final`: on an invoice; `deleted` (`active` is never shown) */
+  status: ChargeStatus;
   invoice_at: string;
   collect_at: string;
-  service_period: { from: string; to: string };
-  amount_before_proration: string;
-  amount_after_proration: string;
+  service_period: IsoPeriod;
+  full_service_period: IsoPeriod;
+  billing_period: IsoPeriod;
+  settlement_mode: NonNullable<ChargeTerms['settlement_mode']>;
+  payment_term: NonNullable<ChargeTerms['payment_term']>;
+  proration_configuration: NonNullable<ChargeTerms['proration_configuration']>;
+  tax_config?: unknown;
+  discounts?: ChargeTerms['discounts'];
+  unique_reference_id?: string;
+  feature_id?: string;
+  amount_before_proration: CurrencyAmount;
+  amount_after_proration: CurrencyAmount;
   price: { type: 'flat'; amount: string };
   invoice?: { id: string };
   created_at: string;
@@ -150,22 +203,40 @@ export interface ChargeView {
 
 function chargeView(r: PendingRow): ChargeView {
   const amount = new Decimal(r.amount!).toFixed();
+  const t = r.charge_terms ?? {};
+  const servicePeriod = {
+    from: instant(r.service_period_from ?? r.invoice_at),
+    to: instant(r.service_period_to ?? r.invoice_at),
+  };
+  const money = { amount, currency: r.currency };
   return {
     id: r.line_key,
     type: 'flat_fee',
     name: r.name ?? '',
     ...(r.description ? { description: r.description } : {}),
+    labels: r.labels ?? {},
     customer: { id: r.customer_id },
+    lifecycle_controller: 'system',
     currency: r.currency,
     status: r.deleted_at ? 'deleted' : r.invoice_id ? 'final' : 'created',
     invoice_at: instant(r.invoice_at),
     collect_at: instant(r.collect_at),
-    service_period: {
-      from: instant(r.service_period_from ?? r.invoice_at),
-      to: instant(r.service_period_to ?? r.invoice_at),
-    },
-    amount_before_proration: amount,
-    amount_after_proration: amount,
+    service_period: servicePeriod,
+    full_service_period: t.full_service_period ?? servicePeriod,
+    billing_period: t.billing_period ?? servicePeriod,
+    settlement_mode: t.settlement_mode ?? 'credit_then_invoice',
+    // as given; else by when it is invoiced: before its service period ends (in advance) or after
+    payment_term:
+      t.payment_term ??
+      (Date.parse(instant(r.invoice_at)) < Date.parse(servicePeriod.to) ? 'in_advance' : 'in_arrears'),
+    proration_configuration: t.proration_configuration ?? { mode: 'no_proration' },
+    ...(t.tax_config !== undefined ? { tax_config: t.tax_config } : {}),
+    ...(t.discounts !== undefined ? { discounts: t.discounts } : {}),
+    ...(t.unique_reference_id !== undefined ? { unique_reference_id: t.unique_reference_id } : {}),
+    ...(t.feature_id !== undefined ? { feature_id: t.feature_id } : {}),
+    amount_before_proration: money,
+    // Tally does not prorate a charge (`proration_configuration` is stored only)
+    amount_after_proration: { ...money },
     price: { type: 'flat', amount },
     ...(r.invoice_id ? { invoice: { id: r.invoice_id } } : {}),
     created_at: instant(r.created_at),
@@ -197,13 +268,15 @@ export async function createCharge(
   const invoiceAt = input.invoice_at ?? input.service_period?.to ?? now;
   const collectAt = collectionInstant(invoiceAt, snapshot.workflow.collection);
   const id = newId();
+  const terms = input.terms && Object.keys(input.terms).length ? input.terms : null;
   return em.transactional(async (tem) => {
     await exec(
       tem,
       new Sql().add(
         `insert into billing_pending_lines (id, line_key, customer_id, kind, currency, invoice_at, collect_at,
-           name, description, amount, service_period_from, service_period_to, created_at, updated_at)
-         values (?, ?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           name, description, amount, service_period_from, service_period_to, labels, charge_terms,
+           created_at, updated_at)
+         values (?, ?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)`,
         id,
         id,
         customer.id,
@@ -215,6 +288,8 @@ export async function createCharge(
         new Decimal(input.amount).toFixed(),
         input.service_period?.from ?? null,
         input.service_period?.to ?? null,
+        JSON.stringify(input.labels ?? {}),
+        terms ? JSON.stringify(terms) : null,
         now,
         now,
       ),
@@ -236,22 +311,59 @@ export async function getCharge(em: EntityManager, customerRef: string, id: stri
   return chargeView(await chargeRow(em, customerRef, id));
 }
 
-/** The customer's charges, newest first; deleted ones only when `includeDeleted`. */
+export const CHARGE_SORT_FIELDS = ['id', 'created_at', 'service_period.from', 'billing_period.from'] as const;
+export type ChargeSortField = (typeof CHARGE_SORT_FIELDS)[number];
+
+export interface ChargeListQuery {
+  page: PageParams;
+  /** OpenMeter's StringFieldFilterExact on the status; absent: every status but `deleted` */
+  status?: FieldFilter;
+  /** absent: `created_at` ascending (OpenMeter's default); the id breaks ties */
+  sort?: SortKey<ChargeSortField>[];
+}
+
+/** a charge's status in SQL, as `chargeView` derives it */
+const STATUS_SQL = `(case when deleted_at is not null then 'deleted' when invoice_id is not null then 'final'
+  else 'created' end)`;
+const SORT_COLUMNS: Record<ChargeSortField, string> = {
+  id: 'line_key',
+  created_at: 'created_at',
+  'service_period.from': 'coalesce(service_period_from, invoice_at)',
+  'billing_period.from': `coalesce((charge_terms #>> '{billing_period,from}')::timestamptz, service_period_from,
+    invoice_at)`,
+};
+
+/** A page of the customer's charges (OpenMeter's `ChargePagePaginatedResponse`). */
 export async function listCharges(
   em: EntityManager,
   customerRef: string,
-  opts: { statuses?: ChargeView['status'][] } = {},
-): Promise<ChargeView[]> {
+  query: ChargeListQuery,
+): Promise<Page<ChargeView>> {
   const customer = await billedCustomer(em, customerRef);
-  const rows = await exec<PendingRow>(
-    em,
-    new Sql().add(
-      `${SELECT_PENDING} where customer_id = ? and kind = 'charge' order by created_at desc, id desc`,
-      customer.id,
-    ),
+  const q = new Sql().add(
+    `select ${PENDING_COLUMNS}, count(*) over () as total from billing_pending_lines
+      where customer_id = ? and kind = 'charge' and `,
+    customer.id,
   );
-  const statuses = opts.statuses ?? ['created', 'final'];
-  return rows.map(chargeView).filter((c) => statuses.includes(c.status));
+  if (query.status) whereFilter(q, STATUS_SQL, query.status);
+  else q.add(`deleted_at is null`);
+  q.add(orderBy(query.sort, SORT_COLUMNS, [{ field: 'created_at', desc: false }], 'line_key'));
+  const { limit, offset } = pageOffset(query.page);
+  q.add(' limit ? offset ?', limit, offset);
+  const rows = await exec<PendingRow & { total: string }>(em, q);
+  const total = rows.length ? Number(rows[0].total) : await countCharges(em, customer.id, query);
+  return toPage(rows.map(chargeView), total, query.page);
+}
+
+/** the total when the page is past the end (no row to carry it) */
+async function countCharges(em: EntityManager, customerId: string, query: ChargeListQuery): Promise<number> {
+  const q = new Sql().add(
+    `select count(*)::int as n from billing_pending_lines where customer_id = ? and kind = 'charge' and `,
+    customerId,
+  );
+  if (query.status) whereFilter(q, STATUS_SQL, query.status);
+  else q.add(`deleted_at is null`);
+  return (await exec<{ n: number }>(em, q))[0].n;
 }
 
 /** Deletes a pending charge; one already on an invoice is refused (409): edit or void the invoice. */

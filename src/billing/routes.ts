@@ -4,11 +4,14 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { dateTime } from '../api/schemas';
+import { badRequest } from '../api/problem';
+import { dateTime, labels } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
+import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
 import { pageQuery } from '../lib/pagination';
 import { INVOICE_STATUSES, type InvoiceAction } from './lifecycle';
+import { CHARGE_SORT_FIELDS, CHARGE_STATUSES, type ChargeInput } from './pending';
 import {
   createBillingService,
   type InstantRange,
@@ -106,34 +109,93 @@ const instantBody = z.iso
   .datetime({ offset: true, message: 'must be an RFC 3339 date-time' })
   .transform((s) => new Date(s));
 
-/** A one-off flat charge (OpenMeter's `CreateChargeFlatFeeRequest`, the parts Tally bills). */
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"');
+const positiveAmount = decimal('the amount').refine((a) => !a.startsWith('-') && !/^0+(\.0+)?$/.test(a), {
+  message: 'must be greater than 0',
+});
+/** OpenMeter's `CurrencyAmount` (`{amount, currency}`), or Tally's earlier bare decimal string */
+const amountObject = z.strictObject({ amount: positiveAmount, currency: currencyCode });
+const chargeAmount = z.unknown().transform((v, ctx): { amount: string; currency?: string } => {
+  const r = typeof v === 'string' ? positiveAmount.safeParse(v) : amountObject.safeParse(v);
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ ...i, input: v } as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  }
+  return typeof r.data === 'string' ? { amount: r.data } : r.data;
+});
+const closedPeriod = z
+  .strictObject({ from: instantBody, to: instantBody })
+  .refine((p) => p.to >= p.from, { message: 'ends before it starts' });
+const isoPeriod = closedPeriod.transform((p) => ({ from: p.from.toISOString(), to: p.to.toISOString() }));
+
+/**
+ * A one-off flat charge: OpenMeter's `CreateChargeFlatFeeRequest`. Tally bills `name`, `amount_before_proration`,
+ * `currency`, `service_period`, `invoice_at` (all but the first two optional); it stores `labels`, and stores
+ * and shows without acting on them the other fields (see `ChargeTerms`).
+ */
 const chargeBody = z
   .strictObject({
     type: z.literal('flat_fee').default('flat_fee'),
     name: z.string().min(1).max(256),
     description: z.string().max(1024).optional(),
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as "USD"')
-      .optional(),
-    amount_before_proration: decimal('amount_before_proration').refine(
-      (a) => !a.startsWith('-') && Number(a) > 0,
-      { message: 'must be greater than 0' },
-    ),
-    service_period: z
-      .strictObject({ from: instantBody, to: instantBody })
-      .refine((p) => p.to >= p.from, { message: 'ends before it starts' })
-      .optional(),
+    labels: labels.optional(),
+    currency: currencyCode.optional(),
+    amount_before_proration: chargeAmount,
+    service_period: closedPeriod.optional(),
     invoice_at: instantBody.optional(),
+    // stored and shown, not acted on
+    settlement_mode: z.enum(['credit_then_invoice', 'credit_only']).optional(),
+    payment_term: z.enum(['in_advance', 'in_arrears']).optional(),
+    proration_configuration: z.strictObject({ mode: z.enum(['no_proration', 'prorate_prices']) }).optional(),
+    tax_config: z.record(z.string(), z.json()).optional(),
+    discounts: z.strictObject({ percentage: z.number().min(0).max(100).optional() }).optional(),
+    unique_reference_id: z.string().min(1).max(256).optional(),
+    feature_id: z.string().min(1).max(256).optional(),
+    full_service_period: isoPeriod.optional(),
+    billing_period: isoPeriod.optional(),
   })
-  .transform((b) => ({
+  .superRefine((b, ctx) => {
+    const c = b.amount_before_proration.currency;
+    if (c && b.currency && c !== b.currency)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['amount_before_proration', 'currency'],
+        message: `must be the charge's currency (${b.currency})`,
+      });
+  })
+  .transform((b): ChargeInput => ({
     name: b.name,
     description: b.description,
-    currency: b.currency,
-    amount: b.amount_before_proration,
+    labels: b.labels,
+    currency: b.currency ?? b.amount_before_proration.currency,
+    amount: b.amount_before_proration.amount,
     service_period: b.service_period,
     invoice_at: b.invoice_at,
+    terms: Object.fromEntries(
+      (
+        [
+          'settlement_mode',
+          'payment_term',
+          'proration_configuration',
+          'tax_config',
+          'discounts',
+          'unique_reference_id',
+          'feature_id',
+          'full_service_period',
+          'billing_period',
+        ] as const
+      )
+        .filter((k) => b[k] !== undefined)
+        .map((k) => [k, b[k]]),
+    ),
   }));
+
+/** `GET /customers/{id}/charges`: OpenMeter's page, sort and `filter[status]` */
+const chargeListQuery = z.object({
+  page: pageQuery,
+  filter: filterObject({ status: fieldFilter('exact', CHARGE_STATUSES) }).optional(),
+  sort: sortQuery(CHARGE_SORT_FIELDS),
+});
 
 /** OpenMeter's `InvoicePendingLinesActionInput`: the customer, optionally "as of". */
 const invoiceNowBody = z.strictObject({
@@ -185,13 +247,27 @@ export function billingRoutes(deps: AppDeps): Router {
   });
 
   r.post('/customers/:customerId/charges', async (req, res) => {
+    const type = (req.body as { type?: unknown } | undefined)?.type;
+    if (type === 'usage_based')
+      throw badRequest(
+        'usage-based charges are not supported: bill usage through a plan or add-on rate card',
+        [
+          {
+            field: 'body.type',
+            rule: 'invalid',
+            reason: 'usage_based charges are not supported (only flat_fee)',
+          },
+        ],
+      );
     const b = parseBody(chargeBody, req.body);
     res.status(201).json(await svc.addCharge(req.params.customerId, b));
   });
 
   r.get('/customers/:customerId/charges', async (req, res) => {
-    const items = await svc.listCharges(req.params.customerId);
-    res.json({ data: items, meta: { page: { number: 1, size: items.length, total: items.length } } });
+    const q = parseQuery(chargeListQuery, req.query);
+    res.json(
+      await svc.listCharges(req.params.customerId, { page: q.page, status: q.filter?.status, sort: q.sort }),
+    );
   });
 
   r.get('/customers/:customerId/charges/:chargeId', async (req, res) => {

@@ -42,6 +42,7 @@ import {
   listCharges,
   pendingLinesOf,
   type ChargeInput,
+  type ChargeListQuery,
   type ChargeView,
 } from './pending';
 import { signalCollection, startInvoiceWorkflow } from './workflow-starts';
@@ -346,8 +347,9 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
 
   /** Creates a one-off charge and tells the customer's collection when it is due (in one transaction). */
   async function addCharge(customer: string, input: ChargeInput): Promise<ChargeView> {
-    const client = temporal();
     return createCharge(em(), customer, input, customerInvoicingSnapshot, new Date(), async (c) => {
+      // asked for here: an unknown customer answers 404 first (without Temporal, the insert rolls back)
+      const client = temporal();
       try {
         await signalCollection(client, deps.config.TEMPORAL_TASK_QUEUE, c.customer.id, c.collect_at);
       } catch (e) {
@@ -385,7 +387,7 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
   return {
     issueInvoice: (input: IssueInvoiceInput) => issueInvoice(em(), input),
     addCharge,
-    listCharges: (customer: string) => listCharges(em(), customer),
+    listCharges: (customer: string, q: ChargeListQuery) => listCharges(em(), customer, q),
     getCharge: (customer: string, id: string) => getCharge(em(), customer, id),
     deleteCharge: (customer: string, id: string) => deleteCharge(em(), customer, id, new Date()),
     invoiceNow,

@@ -312,3 +312,188 @@ describe('consolidation', () => {
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
   });
 });
+
+describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", () => {
+  it('takes the whole request: bills what Tally acts on, stores and shows the rest, refuses usage_based', async () => {
+    h = await createHarness({ collectionPeriod: 'P1D' });
+    const customer = await fixtures(h.app).customer('acme-inc');
+    const url = `${P}/customers/${customer.id}/charges`;
+    const period = { from: '2030-01-01T00:00:00.000Z', to: '2030-02-01T00:00:00.000Z' };
+    const terms = {
+      settlement_mode: 'credit_only',
+      payment_term: 'in_advance',
+      proration_configuration: { mode: 'prorate_prices' },
+      tax_config: { behavior: 'exclusive', stripe: { code: 'txcd_10000000' } },
+      discounts: { percentage: 10 },
+      unique_reference_id: 'order-42',
+      feature_id: 'some-feature',
+      full_service_period: { from: '2030-01-01T00:00:00.000Z', to: '2030-03-01T00:00:00.000Z' },
+      billing_period: { from: '2029-12-15T00:00:00.000Z', to: '2030-01-15T00:00:00.000Z' },
+    };
+    const c = await h.app.api.post(url).send({
+      type: 'flat_fee',
+      name: 'Onboarding',
+      labels: { team: 'sales', 'deal.id': 'D-7' },
+      currency: 'USD',
+      invoice_at: period.from,
+      service_period: period,
+      amount_before_proration: { amount: '12.345', currency: 'USD' },
+      ...terms,
+    });
+    expect(c.status).toBe(201);
+    const expected = {
+      type: 'flat_fee',
+      name: 'Onboarding',
+      labels: { team: 'sales', 'deal.id': 'D-7' },
+      lifecycle_controller: 'system',
+      currency: 'USD',
+      status: 'created',
+      service_period: period,
+      ...terms,
+      amount_before_proration: { amount: '12.345', currency: 'USD' },
+      // not prorated, not discounted: stored terms are not acted on
+      amount_after_proration: { amount: '12.345', currency: 'USD' },
+      price: { type: 'flat', amount: '12.345' },
+    };
+    expect(c.body).toMatchObject(expected);
+    expect((await h.app.api.get(`${url}/${c.body.id}`).expect(200)).body).toEqual(c.body);
+    // every field OpenMeter's BillingChargeFlatFee requires, and every field the served document's Charge does
+    const served = (await h.app.raw.get('/openapi.json').expect(200)).body.components.schemas.Charge;
+    const openmeterRequired = ['id', 'name', 'created_at', 'updated_at', 'type', 'customer'].concat(
+      ['lifecycle_controller', 'currency', 'status', 'invoice_at', 'service_period', 'full_service_period'],
+      ['billing_period', 'settlement_mode', 'payment_term', 'proration_configuration'],
+      ['amount_after_proration', 'price'],
+    );
+    for (const k of [...openmeterRequired, ...(served.required as string[])])
+      expect(c.body).toHaveProperty(k);
+
+    // Tally's earlier string form still works; absent terms show what Tally does
+    const plain = await h.app.api
+      .post(url)
+      .send({ name: 'Support', amount_before_proration: '3', service_period: period });
+    expect(plain.status).toBe(201);
+    expect(plain.body).toMatchObject({
+      labels: {},
+      invoice_at: period.to,
+      settlement_mode: 'credit_then_invoice',
+      payment_term: 'in_arrears',
+      proration_configuration: { mode: 'no_proration' },
+      full_service_period: period,
+      billing_period: period,
+      amount_after_proration: { amount: '3', currency: 'USD' },
+    });
+    for (const k of ['tax_config', 'discounts', 'unique_reference_id', 'feature_id'])
+      expect(plain.body).not.toHaveProperty(k);
+    for (const k of served.required as string[]) expect(plain.body).toHaveProperty(k);
+
+    // refused, each by name, and nothing stored
+    const refusals: [object, string, RegExp][] = [
+      [
+        { currency: 'USD', amount_before_proration: { amount: '1', currency: 'EUR' } },
+        'body.amount_before_proration.currency',
+        /charge's currency/,
+      ],
+      [
+        { amount_before_proration: { amount: '0', currency: 'USD' } },
+        'body.amount_before_proration.amount',
+        /greater than 0/,
+      ],
+      [{ amount_before_proration: { amount: '1' } }, 'body.amount_before_proration.currency', /./],
+      [{ amount_before_proration: '-1' }, 'body.amount_before_proration', /./],
+      [
+        { amount_before_proration: '1', proration_configuration: { mode: 'sometimes' } },
+        'body.proration_configuration.mode',
+        /./,
+      ],
+      [{ amount_before_proration: '1', labels: { 'kong-x': 'y' } }, 'body.labels.kong-x', /reserved prefix/],
+      [
+        {
+          type: 'usage_based',
+          feature_id: 'f',
+          price: { type: 'unit', amount: '1' },
+          settlement_mode: 'credit_then_invoice',
+        },
+        'body.type',
+        /usage_based charges are not supported/,
+      ],
+    ];
+    for (const [body, field, reason] of refusals) {
+      const res = await h.app.api.post(url).send({ name: 'Bad', ...body });
+      expect([res.status, res.body.invalid_parameters]).toEqual([
+        400,
+        [expect.objectContaining({ field, reason: expect.stringMatching(reason) })],
+      ]);
+    }
+    const all = await h.app.api.get(url).expect(200);
+    expect(all.body.data.map((x: any) => x.name)).toEqual(['Onboarding', 'Support']);
+
+    // invoiced as given: the whole amount (rounded to cents), no discount, no proration
+    const inv = await h.app.api
+      .post(`${P}/billing/invoices/invoice`)
+      .send({ customer_id: customer.id, as_of: period.to });
+    expect(inv.status).toBe(201);
+    expect(inv.body[0].lines.map((l: any) => [l.name, l.totals.total]).sort()).toEqual([
+      ['Onboarding', '12.35'],
+      ['Support', '3.00'],
+    ]);
+  });
+
+  it('lists a page, sorted, filtered by status; deleted ones only when asked for', async () => {
+    h = await createHarness({ collectionPeriod: 'P1D' });
+    const customer = await fixtures(h.app).customer('acme-inc');
+    const url = `${P}/customers/${customer.id}/charges`;
+    const ids: string[] = [];
+    // created in this order; their service periods in the reverse order; only c0 due in 2030
+    for (let i = 0; i < 5; i++) {
+      const from = isoOf(Date.parse('2030-01-01T00:00:00Z') + (5 - i) * DAY);
+      const res = await h.app.api.post(url).send({
+        name: `c${i}`,
+        amount_before_proration: { amount: String(i + 1), currency: 'USD' },
+        service_period: { from, to: from },
+        invoice_at: i === 0 ? '2030-01-01T00:00:00Z' : '2031-01-01T00:00:00Z',
+      });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const names = async (query: string) => {
+      const res = await h!.app.api.get(`${url}?${query}`);
+      expect(res.status).toBe(200);
+      return [res.body.data.map((c: any) => c.name), res.body.meta.page];
+    };
+    expect(await names('')).toEqual([['c0', 'c1', 'c2', 'c3', 'c4'], { number: 1, size: 100, total: 5 }]);
+    expect((await names('expand=real_time_usage'))[0]).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    expect(await names('page[size]=2&page[number]=2')).toEqual([
+      ['c2', 'c3'],
+      { number: 2, size: 2, total: 5 },
+    ]);
+    expect(await names('page[size]=2&page[number]=9')).toEqual([[], { number: 9, size: 2, total: 5 }]);
+    expect((await names('sort=created_at desc'))[0]).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
+    expect((await names('sort=service_period.from'))[0]).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
+    expect((await names('sort=billing_period.from desc'))[0]).toEqual(['c0', 'c1', 'c2', 'c3', 'c4']);
+    expect((await names('sort=id'))[0]).toEqual([...ids].sort().map((id) => `c${ids.indexOf(id)}`));
+
+    // c0 invoiced (final), c1 deleted
+    await h.app.api.delete(`${url}/${ids[1]}`).expect(204);
+    const inv = await h.app.api
+      .post(`${P}/billing/invoices/invoice`)
+      .send({ customer_id: customer.id, as_of: '2030-06-01T00:00:00Z' });
+    expect(inv.status).toBe(201);
+    expect(inv.body[0].lines.map((l: any) => l.name)).toEqual(['c0']);
+    expect(await names('')).toEqual([['c0', 'c2', 'c3', 'c4'], { number: 1, size: 100, total: 4 }]);
+    expect((await names('filter[status]=final'))[0]).toEqual(['c0']);
+    expect((await names('filter[status][eq]=deleted'))[0]).toEqual(['c1']);
+    expect((await names('filter[status][oeq]=created,deleted'))[0]).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect((await names('filter[status][neq]=created'))[0]).toEqual(['c0', 'c1']);
+    expect((await names('filter[status]=active'))[0]).toEqual([]);
+
+    for (const [query, field] of [
+      ['sort=amount', 'query.sort'],
+      ['filter[status]=pending', 'query.filter[status]'],
+      ['filter[name]=c0', 'query.filter[name]'],
+      ['page[size]=0', 'query.page[size]'],
+    ]) {
+      const res = await h.app.api.get(`${url}?${query}`);
+      expect([res.status, res.body.invalid_parameters?.map((p: any) => p.field)]).toEqual([400, [field]]);
+    }
+  });
+});

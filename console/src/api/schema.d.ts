@@ -658,16 +658,28 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The customer's one-off charges (pending and invoiced; not deleted) */
+        /**
+         * The customer's one-off charges
+         * @description OpenMeter's `list-customer-charges` (flat-fee charges only: Tally has no usage-based charge). Ordered by `sort` (OpenMeter's SortQuery over `id`, `created_at` (default), `service_period.from`, `billing_period.from`; `asc` unless `desc`), then id. `filter[status]` takes OpenMeter's StringFieldFilterExact forms (a bare value, `[eq]`, `[neq]`, `[oeq]=created,final`) over `created`, `active`, `final`, `deleted`; without it every status but `deleted`. `expand` is accepted and ignored (a flat-fee charge has no real-time usage).
+         */
         get: operations["listCustomerCharges"];
         put?: never;
         /**
          * Create a one-off flat charge
-         * @description OpenMeter's flat-fee charge (`CreateChargeFlatFeeRequest`, the parts Tally bills). The charge is a
-         *     pending line of the customer: it goes on the customer's next invoice of its currency — at its own
-         *     collection instant (`invoice_at`, by the profile's collection alignment, plus the collection
-         *     interval), or earlier when another collection of that currency happens after its `invoice_at`.
-         *     Never on two invoices. A deleted customer gets none (404). Accepts an `Idempotency-Key` header.
+         * @description OpenMeter's flat-fee charge (`CreateChargeFlatFeeRequest`). The charge is a pending line of the
+         *     customer: it goes on the customer's next invoice of its currency — at its own collection instant
+         *     (`invoice_at`, by the profile's collection alignment, plus the collection interval), or earlier when
+         *     another collection of that currency happens after its `invoice_at`. Never on two invoices. A deleted
+         *     customer gets none (404). Accepts an `Idempotency-Key` header.
+         *
+         *     Tally bills `name`, `amount_before_proration` (OpenMeter's `{amount, currency}`, or a bare decimal
+         *     string, Tally's earlier form; its currency must be `currency`), `currency`, `service_period` and
+         *     `invoice_at`, and is less strict than OpenMeter: only `name` and `amount_before_proration` are
+         *     required. It stores `labels`. It stores and shows, without acting on them, `settlement_mode`,
+         *     `payment_term`, `proration_configuration`, `tax_config`, `discounts`, `unique_reference_id`,
+         *     `feature_id`, `full_service_period` and `billing_period`: the charge is invoiced in full at its
+         *     `invoice_at`, without credits, proration, discount or tax, and `unique_reference_id` does not make it
+         *     unique (use an `Idempotency-Key`). A `usage_based` charge is refused (400 naming `body.type`).
          */
         post: operations["createCustomerCharge"];
         delete?: never;
@@ -1882,22 +1894,41 @@ export interface components {
             /** @description accepted and ignored (no external invoicing app yet) */
             external_invoicing?: unknown;
         };
-        /** @description A one-off flat charge (OpenMeter's `BillingChargeFlatFee`, reduced). */
+        /** @description OpenMeter's CurrencyAmount. */
+        ChargeAmount: {
+            /** @description Decimal string */
+            amount: string;
+            currency: string;
+        };
+        /** @description OpenMeter's ClosedPeriod ([from, to)). */
+        ChargePeriod: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+        };
+        /** @description A one-off flat charge: OpenMeter's `BillingChargeFlatFee` with every field it requires, plus Tally's `collect_at`, `amount_before_proration` and `invoice`. The terms Tally stores without acting on them are shown as given; when not given, as Tally bills: `settlement_mode` `credit_then_invoice` (no credits: all invoiced), `proration_configuration` `no_proration`, `full_service_period` and `billing_period` the service period, `payment_term` `in_advance` when `invoice_at` is before the service period's end, else `in_arrears`. */
         Charge: {
             id: string;
             /** @enum {string} */
             type: "flat_fee";
             name: string;
             description?: string;
+            labels: components["schemas"]["Labels"];
             customer: {
-                id?: string;
+                id: string;
             };
-            currency: string;
             /**
-             * @description `created`: pending; `final`: on an invoice (`invoice`); `deleted`.
+             * @description Always `system` (Tally has no manual override of a charge).
              * @enum {string}
              */
-            status: "created" | "final" | "deleted";
+            lifecycle_controller: "system" | "manual";
+            currency: string;
+            /**
+             * @description `created`: pending; `final`: on an invoice (`invoice`); `deleted`. Never `active`.
+             * @enum {string}
+             */
+            status: "created" | "active" | "final" | "deleted";
             /** Format: date-time */
             invoice_at: string;
             /**
@@ -1905,18 +1936,33 @@ export interface components {
              * @description When the customer's collection gathers it at the latest (Tally's addition).
              */
             collect_at: string;
-            service_period: {
-                /** Format: date-time */
-                from?: string;
-                /** Format: date-time */
-                to?: string;
+            service_period: components["schemas"]["ChargePeriod"];
+            full_service_period: components["schemas"]["ChargePeriod"];
+            billing_period: components["schemas"]["ChargePeriod"];
+            /** @enum {string} */
+            settlement_mode: "credit_then_invoice" | "credit_only";
+            /** @enum {string} */
+            payment_term: "in_advance" | "in_arrears";
+            proration_configuration: {
+                /** @enum {string} */
+                mode: "no_proration" | "prorate_prices";
             };
-            amount_before_proration: string;
-            amount_after_proration: string;
+            /** @description As given (stored only) */
+            tax_config?: Record<string, never>;
+            /** @description As given (stored only) */
+            discounts?: {
+                percentage?: number;
+            };
+            unique_reference_id?: string;
+            feature_id?: string;
+            /** @description The amount given (Tally's addition; OpenMeter shows it in `price`). */
+            amount_before_proration: components["schemas"]["ChargeAmount"];
+            /** @description What is invoiced (a charge is never prorated, so the amount given). */
+            amount_after_proration: components["schemas"]["ChargeAmount"];
             price: {
                 /** @enum {string} */
-                type?: "flat";
-                amount?: string;
+                type: "flat";
+                amount: string;
             };
             invoice?: {
                 id?: string;
@@ -4740,7 +4786,15 @@ export interface operations {
     };
     listCustomerCharges: {
         parameters: {
-            query?: never;
+            query?: {
+                "page[size]"?: number;
+                "page[number]"?: number;
+                sort?: string;
+                expand?: "real_time_usage"[];
+                filter?: {
+                    status?: components["schemas"]["ExactFieldFilter"];
+                };
+            };
             header?: never;
             path: {
                 /** @description The customer's id or key. */
@@ -4750,7 +4804,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The charges, newest first */
+            /** @description A page of charges */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4758,7 +4812,13 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Charge"][];
-                        meta: Record<string, never>;
+                        meta: {
+                            page: {
+                                number: number;
+                                size: number;
+                                total: number;
+                            };
+                        };
                     };
                 };
             };
@@ -4801,21 +4861,44 @@ export interface operations {
                     type?: "flat_fee";
                     name: string;
                     description?: string;
+                    labels?: components["schemas"]["Labels"];
                     /** @description Default: the customer's. */
                     currency?: string;
-                    /** @description Decimal string, greater than 0. */
-                    amount_before_proration: string;
-                    service_period?: {
-                        /** Format: date-time */
-                        from: string;
-                        /** Format: date-time */
-                        to: string;
-                    };
+                    /** @description Greater than 0: OpenMeter's CurrencyAmount, or a decimal string. */
+                    amount_before_proration: components["schemas"]["ChargeAmount"] | string;
+                    service_period?: components["schemas"]["ChargePeriod"];
                     /**
                      * Format: date-time
                      * @description Default: the service period's end, else now.
                      */
                     invoice_at?: string;
+                    /**
+                     * @description Stored, not acted on (Tally has no credits).
+                     * @enum {string}
+                     */
+                    settlement_mode?: "credit_then_invoice" | "credit_only";
+                    /**
+                     * @description Stored, not acted on (`invoice_at` says when it is invoiced).
+                     * @enum {string}
+                     */
+                    payment_term?: "in_advance" | "in_arrears";
+                    /** @description Stored, not acted on (a charge is never prorated). */
+                    proration_configuration?: {
+                        /** @enum {string} */
+                        mode: "no_proration" | "prorate_prices";
+                    };
+                    /** @description OpenMeter's BillingTaxConfig: stored, not acted on. */
+                    tax_config?: Record<string, never>;
+                    /** @description Stored, not acted on. */
+                    discounts?: {
+                        percentage?: number;
+                    };
+                    /** @description Stored, not enforced unique. */
+                    unique_reference_id?: string;
+                    /** @description Stored */
+                    feature_id?: string;
+                    full_service_period?: components["schemas"]["ChargePeriod"];
+                    billing_period?: components["schemas"]["ChargePeriod"];
                 };
             };
         };
