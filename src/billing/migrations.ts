@@ -280,6 +280,23 @@ export class BillingChargeTerms extends Migration {
   }
 }
 
+/**
+ * A charge's `unique_reference_id` names at most one live charge (OpenMeter's, per namespace: here per Tally
+ * instance): a client that retries a charge with the same reference gets a 409 naming the charge it already
+ * made, never a second charge billed. A deleted charge frees its reference.
+ */
+export class BillingChargeUniqueReference extends Migration {
+  override up(): void {
+    this.addSql(`create unique index billing_pending_lines_charge_ref_uq
+      on billing_pending_lines ((charge_terms->>'unique_reference_id'))
+      where kind = 'charge' and deleted_at is null and charge_terms->>'unique_reference_id' is not null`);
+  }
+
+  override down(): void {
+    this.addSql('drop index if exists billing_pending_lines_charge_ref_uq');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
@@ -287,4 +304,5 @@ export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026120213_billing_payment_issue', class: BillingPaymentIssue },
   { name: 'm2026120220_billing_pending_lines', class: BillingPendingLines },
   { name: 'm2026120310_billing_charge_terms', class: BillingChargeTerms },
+  { name: 'm2026120311_billing_charge_unique_reference', class: BillingChargeUniqueReference },
 ];

@@ -18,7 +18,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { roundMoney } from '../catalog/pricing';
 import { getPlan } from '../catalog/service';
 import { getCustomer } from '../customers/service';
-import { Sql, exec } from '../db/sql';
+import { Sql, exec, isUniqueViolation } from '../db/sql';
 import { conflict, invalid, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { orderBy, whereFilter, type FieldFilter, type SortKey } from '../lib/list-query';
@@ -269,35 +269,74 @@ export async function createCharge(
   const collectAt = collectionInstant(invoiceAt, snapshot.workflow.collection);
   const id = newId();
   const terms = input.terms && Object.keys(input.terms).length ? input.terms : null;
-  return em.transactional(async (tem) => {
-    await exec(
-      tem,
-      new Sql().add(
-        `insert into billing_pending_lines (id, line_key, customer_id, kind, currency, invoice_at, collect_at,
+  const ref = terms?.unique_reference_id;
+  const taken = async (e: EntityManager) =>
+    ref === undefined
+      ? undefined
+      : (
+          await exec<{ line_key: string }>(
+            e,
+            new Sql().add(
+              `select line_key from billing_pending_lines where kind = 'charge' and deleted_at is null
+                 and charge_terms->>'unique_reference_id' = ?`,
+              ref,
+            ),
+          )
+        )[0]?.line_key;
+  const refused = (chargeId: string) =>
+    conflict(`a charge with unique_reference_id ${ref} exists already: ${chargeId}`, {
+      charge_id: chargeId,
+      invalid_parameters: [
+        {
+          field: 'body.unique_reference_id',
+          rule: 'invalid',
+          reason: `charge ${chargeId} has it`,
+          source: 'body',
+        },
+      ],
+    });
+  const existing = await taken(em);
+  if (existing) throw refused(existing);
+  return insertCharge().catch(async (e: unknown) => {
+    // a concurrent request with the same reference won the unique index
+    if (ref !== undefined && isUniqueViolation(e)) {
+      const winner = await taken(em);
+      if (winner) throw refused(winner);
+    }
+    throw e;
+  });
+
+  function insertCharge(): Promise<ChargeView> {
+    return em.transactional(async (tem) => {
+      await exec(
+        tem,
+        new Sql().add(
+          `insert into billing_pending_lines (id, line_key, customer_id, kind, currency, invoice_at, collect_at,
            name, description, amount, service_period_from, service_period_to, labels, charge_terms,
            created_at, updated_at)
          values (?, ?, ?, 'charge', ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)`,
-        id,
-        id,
-        customer.id,
-        currency,
-        invoiceAt,
-        collectAt,
-        input.name,
-        input.description ?? null,
-        new Decimal(input.amount).toFixed(),
-        input.service_period?.from ?? null,
-        input.service_period?.to ?? null,
-        JSON.stringify(input.labels ?? {}),
-        terms ? JSON.stringify(terms) : null,
-        now,
-        now,
-      ),
-    );
-    const view = chargeView((await pendingByKey(tem, id))!);
-    await then(view);
-    return view;
-  });
+          id,
+          id,
+          customer.id,
+          currency,
+          invoiceAt,
+          collectAt,
+          input.name,
+          input.description ?? null,
+          new Decimal(input.amount).toFixed(),
+          input.service_period?.from ?? null,
+          input.service_period?.to ?? null,
+          JSON.stringify(input.labels ?? {}),
+          terms ? JSON.stringify(terms) : null,
+          now,
+          now,
+        ),
+      );
+      const view = chargeView((await pendingByKey(tem, id))!);
+      await then(view);
+      return view;
+    });
+  }
 }
 
 async function chargeRow(em: EntityManager, customerRef: string, id: string): Promise<PendingRow> {

@@ -424,6 +424,16 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
         [expect.objectContaining({ field, reason: expect.stringMatching(reason) })],
       ]);
     }
+    // unique_reference_id names one live charge: a retry is refused, naming the charge it made
+    const again = await h.app.api
+      .post(url)
+      .send({ name: 'Onboarding again', amount_before_proration: '1', unique_reference_id: 'order-42' });
+    expect(again.status).toBe(409);
+    expect(again.headers['content-type']).toMatch(/problem\+json/);
+    expect(again.body).toMatchObject({
+      charge_id: c.body.id,
+      invalid_parameters: [expect.objectContaining({ field: 'body.unique_reference_id', rule: 'invalid' })],
+    });
     const all = await h.app.api.get(url).expect(200);
     expect(all.body.data.map((x: any) => x.name)).toEqual(['Onboarding', 'Support']);
 
@@ -436,6 +446,24 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
       ['Onboarding', '12.35'],
       ['Support', '3.00'],
     ]);
+
+    // racing requests with one reference: one charge, the others refused naming it
+    const race = await Promise.all(
+      [1, 2, 3].map(() =>
+        h!.app.api
+          .post(url)
+          .send({ name: 'Race', amount_before_proration: '5', unique_reference_id: 'order-43' }),
+      ),
+    );
+    const made = race.filter((r) => r.status === 201);
+    expect(race.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    for (const r of race.filter((x) => x.status === 409)) expect(r.body.charge_id).toBe(made[0].body.id);
+    // a deleted charge frees its reference
+    await h.app.api.delete(`${url}/${made[0].body.id}`).expect(204);
+    const reused = await h.app.api
+      .post(url)
+      .send({ name: 'Race', amount_before_proration: '5', unique_reference_id: 'order-43' });
+    expect(reused.status).toBe(201);
   });
 
   it('lists a page, sorted, filtered by status; deleted ones only when asked for', async () => {

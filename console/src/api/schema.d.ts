@@ -676,10 +676,11 @@ export interface paths {
          *     string, Tally's earlier form; its currency must be `currency`), `currency`, `service_period` and
          *     `invoice_at`, and is less strict than OpenMeter: only `name` and `amount_before_proration` are
          *     required. It stores `labels`. It stores and shows, without acting on them, `settlement_mode`,
-         *     `payment_term`, `proration_configuration`, `tax_config`, `discounts`, `unique_reference_id`,
-         *     `feature_id`, `full_service_period` and `billing_period`: the charge is invoiced in full at its
-         *     `invoice_at`, without credits, proration, discount or tax, and `unique_reference_id` does not make it
-         *     unique (use an `Idempotency-Key`). A `usage_based` charge is refused (400 naming `body.type`).
+         *     `payment_term`, `proration_configuration`, `tax_config`, `discounts`, `feature_id`,
+         *     `full_service_period` and `billing_period`: the charge is invoiced in full at its `invoice_at`, without
+         *     credits, proration, discount or tax. `unique_reference_id` names at most one live (not deleted)
+         *     charge: a second charge with it is refused (409, with the existing charge's id as `charge_id`), so a
+         *     retried request is never billed twice. A `usage_based` charge is refused (400 naming `body.type`).
          */
         post: operations["createCustomerCharge"];
         delete?: never;
@@ -4916,7 +4917,15 @@ export interface operations {
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
             404: components["responses"]["Problem"];
-            409: components["responses"]["IdempotencyKeyInFlight"];
+            /** @description A live charge has this `unique_reference_id` already (`charge_id` names it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             422: components["responses"]["Problem"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
