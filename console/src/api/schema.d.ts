@@ -1127,8 +1127,11 @@ export interface paths {
         /**
          * List ingested events, newest first
          * @description Cursor pagination: pass `meta.page.next` of a response as `page[after]` to get the following page
-         *     (the cursor is opaque). Sorted by event `time` descending, ties by `source`, `id` descending. Each event
-         *     carries `validation_errors` when its value is not usable by a live meter of its type.
+         *     (the cursor is opaque). Sorted by event `time` descending (`sort=time asc`: ascending), ties by
+         *     `source`, `id` in the same direction. Each event carries `validation_errors` when its value is not
+         *     usable by a live meter of its type. Any query parameter not listed here is a 400 naming it. As
+         *     OpenMeter's own events list, pages go forwards only: `page[before]` is a 400 naming it and
+         *     `meta.page.previous` is always null.
          */
         get: operations["listMeteringEvents"];
         put?: never;
@@ -2649,6 +2652,33 @@ export interface components {
                 /** @description Always null (backward paging is not supported). */
                 previous: string | null;
             };
+        };
+        /** @description OpenMeter's StringFieldFilter; exactly one operator. */
+        MeteringStringFieldFilter: string | {
+            eq?: string;
+            neq?: string;
+            contains?: string;
+            /** @description comma-separated */
+            ocontains?: string;
+            /** @description comma-separated */
+            oeq?: string;
+            gt?: string;
+            gte?: string;
+            lt?: string;
+            lte?: string;
+            exists?: boolean;
+        };
+        MeteringDateTimeRange: string | {
+            /** Format: date-time */
+            gte?: string;
+            /** Format: date-time */
+            gt?: string;
+            /** Format: date-time */
+            lt?: string;
+            /** Format: date-time */
+            lte?: string;
+            /** Format: date-time */
+            eq?: string;
         };
         /** @enum {string} */
         MeterAggregation: "sum" | "count" | "unique_count" | "avg" | "min" | "max" | "latest";
@@ -6012,33 +6042,50 @@ export interface operations {
                 "page[size]"?: number;
                 /** @description Opaque cursor from `meta.page.next`. */
                 "page[after]"?: string;
-                /** @description Exact subject (also `filter[subject][eq]`). */
-                "filter[subject]"?: string;
-                /** @description Exact type (also `[eq]`). */
-                "filter[type]"?: string;
-                /** @description Exact source (also `[eq]`). */
-                "filter[source]"?: string;
-                /** @description Exact event id (also `[eq]`). */
-                "filter[id]"?: string;
+                /** @description Not supported (as OpenMeter's events list): a 400 naming `query.page[before]`. */
+                "page[before]"?: string;
                 /**
-                 * @description Events attributed to this customer (id; live or deleted): events whose subject is a name it owned
-                 *     (its key or a usage-attribution subject) at the event's time, within its ownership window (see
-                 *     createCustomer). Answered by a few index probes per owned name, whatever the table size.
+                 * @description `time` (default), `time desc` or `time asc`. As OpenMeter, a field without a suffix sorts
+                 *     descending. OpenMeter's `ingested_at` and `stored_at` are refused with a 400 naming `query.sort`:
+                 *     no index serves them, and each index on `events` costs ingestion throughput.
                  */
-                "filter[customer_id]"?: string;
-                /** @description `filter[time][gte|gt|lt|lte|eq]=<RFC 3339>`; several operators combine with AND. */
-                "filter[time]"?: {
-                    /** Format: date-time */
-                    gte?: string;
-                    /** Format: date-time */
-                    gt?: string;
-                    /** Format: date-time */
-                    lt?: string;
-                    /** Format: date-time */
-                    lte?: string;
-                    /** Format: date-time */
+                sort?: string;
+                /**
+                 * @description OpenMeter's StringFieldFilter: a bare value (exact) or one of `[eq]`, `[neq]`, `[contains]`,
+                 *     `[ocontains]` (comma-separated), `[oeq]` (comma-separated), `[gt]`, `[gte]`, `[lt]`, `[lte]`,
+                 *     `[exists]`. The same forms for `filter[type]`, `filter[source]` and `filter[id]`.
+                 */
+                "filter[subject]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[type]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[source]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[id]"?: components["schemas"]["MeteringStringFieldFilter"];
+                /**
+                 * @description Events attributed to this customer (id or key; live or deleted): events whose subject is a name it
+                 *     owned (its key or a usage-attribution subject) at the event's time, within its ownership window
+                 *     (see createCustomer). A bare value or `[eq]`; `[oeq]=a,b` for any of up to 100 customers. As
+                 *     OpenMeter, `[neq]` is a 400. Answered by a few index probes per owned name, whatever the table
+                 *     size.
+                 */
+                "filter[customer_id]"?: string | {
                     eq?: string;
+                    /** @description comma-separated */
+                    oeq?: string;
                 };
+                /**
+                 * @description By event time: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[time]"?: components["schemas"]["MeteringDateTimeRange"];
+                /**
+                 * @description By time the event was received: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[ingested_at]"?: components["schemas"]["MeteringDateTimeRange"];
+                /**
+                 * @description By time the event was stored: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[stored_at]"?: components["schemas"]["MeteringDateTimeRange"];
             };
             header?: never;
             path?: never;
