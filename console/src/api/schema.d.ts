@@ -2554,10 +2554,24 @@ export interface components {
             data: {
                 /** @description The requested keys that named this customer. */
                 matched: string[];
+                /**
+                 * @description OpenMeter's BillingCustomer, with its required fields only (the customer's other fields:
+                 *     getCustomer).
+                 */
                 customer: {
                     id: string;
                     key: string;
                     name: string;
+                    /**
+                     * Format: date-time
+                     * @description UTC, milliseconds
+                     */
+                    created_at: string;
+                    /**
+                     * Format: date-time
+                     * @description UTC, milliseconds
+                     */
+                    updated_at: string;
                 };
                 features: {
                     [key: string]: components["schemas"]["EntitlementFeatureAccess"];
