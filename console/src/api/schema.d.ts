@@ -705,7 +705,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List add-on versions (oldest first; deleted ones excluded) */
+        /**
+         * List add-on versions (oldest first; deleted ones excluded)
+         * @description Filters combine with AND. Each `filter[<field>]` takes a bare value (exact) or OpenMeter's deepObject
+         *     operators. `filter[labels.<key>]` (a Tally extension, as on plans: OpenMeter defines none) filters on
+         *     one label with the string operators (`filter[labels.tier]=gold`, `filter[labels.tier][neq]=gold`,
+         *     `filter[labels.tier][exists]=true`, `[contains]`, `[oeq]=a,b`…); several labels combine with AND.
+         *     (`filter[labels.<key>]` is left out of the parameters below: OpenAPI cannot name a parameter
+         *     pattern.)
+         */
         get: operations["listAddons"];
         put?: never;
         /**
