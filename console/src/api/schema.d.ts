@@ -262,7 +262,17 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a Stripe Checkout session (setup mode) for the customer */
+        /**
+         * Create a Stripe Checkout session (setup mode) for the customer
+         * @description Takes every option of OpenMeter's `BillingAppStripeCreateCheckoutSessionRequestOptions` and passes each
+         *     to Stripe's checkout.sessions.create under Stripe's name, except `payment_method_types`, which is
+         *     accepted and ignored (the Stripe API version Tally's SDK pins has no such parameter; Stripe offers
+         *     every payment method enabled in its dashboard). `ui_mode` `hosted`/`embedded` are sent as that API
+         *     version's `hosted_page`/`embedded_page`. `metadata` is set on the session and on its setup intent,
+         *     with Tally's own `tally_customer_id` and `tally_app_id` (reserved: a 400). `currency` defaults to the
+         *     customer's, then USD. `success_url` or `cancel_url` with `ui_mode: embedded` is a 400 (as OpenMeter's
+         *     document says); an option Stripe itself refuses is a 400 naming it when Stripe does.
+         */
         post: operations["createStripeCheckoutSession"];
         delete?: never;
         options?: never;
@@ -1829,6 +1839,77 @@ export interface components {
             minimum?: number;
             maximum?: number;
             choices?: unknown[];
+        };
+        /** @description OpenMeter's BillingAppStripeCreateCheckoutSessionRequestOptions (see createStripeCheckoutSession). */
+        StripeCheckoutOptions: {
+            /** @enum {string} */
+            billing_address_collection?: "auto" | "required";
+            /**
+             * Format: uri
+             * @description Not with ui_mode embedded.
+             */
+            cancel_url?: string;
+            client_reference_id?: string;
+            customer_update?: {
+                /** @enum {string} */
+                address?: "auto" | "never";
+                /** @enum {string} */
+                name?: "auto" | "never";
+                /** @enum {string} */
+                shipping?: "auto" | "never";
+            };
+            consent_collection?: {
+                payment_method_reuse_agreement?: {
+                    /** @enum {string} */
+                    position?: "auto" | "hidden";
+                };
+                /** @enum {string} */
+                promotions?: "auto" | "none";
+                /** @enum {string} */
+                terms_of_service?: "none" | "required";
+            };
+            currency?: string;
+            custom_text?: {
+                after_submit?: components["schemas"]["StripeCheckoutCustomText"];
+                shipping_address?: components["schemas"]["StripeCheckoutCustomText"];
+                submit?: components["schemas"]["StripeCheckoutCustomText"];
+                terms_of_service_acceptance?: components["schemas"]["StripeCheckoutCustomText"];
+            };
+            /**
+             * Format: int64
+             * @description Unix seconds (Stripe: 30 min to 24 h ahead).
+             */
+            expires_at?: number;
+            locale?: string;
+            /** @description At most 48 keys of up to 40 characters, values up to 500; `tally_*` keys of Tally are reserved. */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** Format: uri */
+            return_url?: string;
+            /**
+             * Format: uri
+             * @description Not with ui_mode embedded.
+             */
+            success_url?: string;
+            /**
+             * @default hosted
+             * @enum {string}
+             */
+            ui_mode: "hosted" | "embedded";
+            /** @description Accepted and ignored (the pinned Stripe API version has no such parameter). */
+            payment_method_types?: string[];
+            /** @enum {string} */
+            redirect_on_completion?: "always" | "if_required" | "never";
+            tax_id_collection?: {
+                /** @default false */
+                enabled: boolean;
+                /** @enum {string} */
+                required?: "if_supported" | "never";
+            };
+        };
+        StripeCheckoutCustomText: {
+            message?: string;
         };
         AppCapability: {
             /** @enum {string} */
@@ -3855,14 +3936,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    stripe_options: {
-                        /** Format: uri */
-                        success_url?: string;
-                        /** Format: uri */
-                        cancel_url?: string;
-                        currency?: string;
-                        client_reference_id?: string;
-                    };
+                    stripe_options?: components["schemas"]["StripeCheckoutOptions"];
                 };
             };
         };
@@ -3878,8 +3952,26 @@ export interface operations {
                         stripe_customer_id: string;
                         session_id: string;
                         setup_intent_id: string;
+                        /** @description For embedded sessions (Stripe.js). */
+                        client_secret?: string;
+                        client_reference_id?: string;
+                        customer_email?: string;
+                        /** @description ISO 4217, upper case */
+                        currency?: string;
+                        /** @description The hosted page. */
                         url?: string;
-                        mode: string;
+                        success_url?: string;
+                        cancel_url?: string;
+                        return_url?: string;
+                        status?: string;
+                        /** Format: date-time */
+                        expires_at?: string;
+                        /** @description The caller's metadata as Stripe stored it (without Tally's keys). */
+                        metadata?: {
+                            [key: string]: string;
+                        };
+                        /** @enum {string} */
+                        mode: "setup";
                         /** Format: date-time */
                         created_at: string;
                     };
