@@ -228,6 +228,9 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
       windows.push(...own.map((w) => ({ ...w, customer_id: customerId })));
     }
     if (!windows.length) return null;
+    // one customer (the common case): its id is a constant and the windows carry none, so the statement is
+    // exactly the one events-list measures; several (`oeq`): each window carries its customer's id
+    const one = ids.length === 1 ? ids[0] : undefined;
     // 1. the page's far end: the n first times (in the page's order) over all windows, from narrow
     //    (subject, time) scans (index-only when nothing but subject and time is filtered); 2. the page's
     //    keys: per window, only rows up to that time (most windows: none); 3. those rows read whole
@@ -238,29 +241,30 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
       );
     const q = new Sql().add(
       `with w as materialized (select * from jsonb_to_recordset(?::jsonb)
-         w(subject text, owned_from timestamptz, owned_to timestamptz, customer_id text)),
+         w(subject text, owned_from timestamptz, owned_to timestamptz${one ? '' : ', customer_id text'})),
        bound as (select ${f.asc ? 'max' : 'min'}(x.t) as t from (select u.t from w`,
       JSON.stringify(
         windows.map((w) => ({
           subject: w.subject,
           owned_from: w.from,
           owned_to: w.to,
-          customer_id: w.customer_id,
+          ...(one ? {} : { customer_id: w.customer_id }),
         })),
       ),
     );
     scan(q, 'e.time as t');
     eventFilters(q, f);
     q.add(` order by e.time ${d} limit ?) u order by u.t ${d} limit ?) x),`, n, n);
-    q.add(' page as (select u.t, u.source, u.id, w.customer_id from w');
+    q.add(` page as (select u.t, u.source, u.id${one ? '' : ', w.customer_id'} from w`);
     scan(q, 'e.time as t, e.source, e.id');
     q.add(` and e.time ${f.asc ? '<=' : '>='} (select bound.t from bound)`);
     eventFilters(q, f);
     q.add(`${eventOrder(f)} limit ?) u${eventOrder(f, 'u', 't')} limit ?)`, n, n);
     q.add(
-      ` select ${EVENT_COLS}, page.customer_id from page
+      ` select ${EVENT_COLS}, ${one ? '?::text' : 'page.customer_id'} as customer_id from page
          join events e on e.source = page.source and e.id = page.id
        ${eventOrder(f, 'page', 't')}`,
+      ...(one ? [one] : []),
     );
     return q;
   }
