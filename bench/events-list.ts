@@ -109,6 +109,10 @@ export const eventsList: Benchmark = {
       ['subject/typical', () => list({ subject: `customer-${1 + Math.floor(rand() * CUSTOMERS)}` })],
       ['default', () => list({})],
       ['default-2-pages', () => twoPages({})],
+      // oldest first (sort=time asc): the same indexes, forwards
+      ['customer/typical-asc', () => list({ customer_id: typical(), asc: true })],
+      ['customer/typical-asc-2-pages', () => twoPages({ customer_id: typical(), asc: true })],
+      ['default-asc-2-pages', () => twoPages({ asc: true })],
       // the attribution SQL per event (meter query filtered by customer_id), one month
       ['meter-query-customer/typical', () => byCustomer(typical())],
       ['meter-query-customer/largest', () => byCustomer(cid(1))],

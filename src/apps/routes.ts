@@ -92,16 +92,82 @@ const appDataBody = z.strictObject({
     .optional(),
   external_invoicing: z.unknown().optional(),
 });
-const checkoutBody = z.strictObject({
-  stripe_options: z
-    .strictObject({
-      success_url: z.url().optional(),
-      cancel_url: z.url().optional(),
-      currency: z.string().length(3).optional(),
-      client_reference_id: z.string().max(200).optional(),
-    })
-    .default({}),
-});
+const customText = z.strictObject({ message: z.string().max(1200).optional() }).optional();
+/** metadata keys Tally sets on every session (and its setup intent) */
+export const CHECKOUT_RESERVED_METADATA = ['tally_customer_id', 'tally_app_id'];
+/**
+ * OpenMeter's BillingAppStripeCreateCheckoutSessionRequestOptions, every field. All are passed to Stripe's
+ * checkout.sessions.create (src/apps/stripe/sessions.ts) except `payment_method_types`, accepted and ignored:
+ * the Stripe API version Tally's SDK pins has no such parameter (see the README).
+ */
+const checkoutOptions = z
+  .strictObject({
+    billing_address_collection: z.enum(['auto', 'required']).optional(),
+    cancel_url: z.url().optional(),
+    client_reference_id: z.string().min(1).max(200).optional(),
+    customer_update: z
+      .strictObject({
+        address: z.enum(['auto', 'never']).optional(),
+        name: z.enum(['auto', 'never']).optional(),
+        shipping: z.enum(['auto', 'never']).optional(),
+      })
+      .optional(),
+    consent_collection: z
+      .strictObject({
+        payment_method_reuse_agreement: z
+          .strictObject({ position: z.enum(['auto', 'hidden']).optional() })
+          .optional(),
+        promotions: z.enum(['auto', 'none']).optional(),
+        terms_of_service: z.enum(['none', 'required']).optional(),
+      })
+      .optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Za-z]{3}$/, { message: 'must be a three-letter ISO 4217 code' })
+      .optional(),
+    custom_text: z
+      .strictObject({
+        after_submit: customText,
+        shipping_address: customText,
+        submit: customText,
+        terms_of_service_acceptance: customText,
+      })
+      .optional(),
+    expires_at: z.number().int().positive().optional(),
+    locale: z.string().min(1).max(20).optional(),
+    metadata: z
+      .record(
+        z
+          .string()
+          .min(1)
+          .max(40)
+          .refine((k) => !CHECKOUT_RESERVED_METADATA.includes(k), { message: 'is reserved by Tally' }),
+        z.string().max(500),
+      )
+      .refine((m) => Object.keys(m).length <= 50 - CHECKOUT_RESERVED_METADATA.length, {
+        message: `at most ${50 - CHECKOUT_RESERVED_METADATA.length} keys (Stripe allows 50; Tally sets ${CHECKOUT_RESERVED_METADATA.length})`,
+      })
+      .optional(),
+    return_url: z.url().optional(),
+    success_url: z.url().optional(),
+    ui_mode: z.enum(['hosted', 'embedded']).optional(),
+    payment_method_types: z.array(z.string().min(1).max(100)).max(50).optional(),
+    redirect_on_completion: z.enum(['always', 'if_required', 'never']).optional(),
+    tax_id_collection: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        required: z.enum(['if_supported', 'never']).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    // as OpenMeter's document: an embedded session returns in place, it has no success or cancel page
+    if (o.ui_mode === 'embedded')
+      for (const f of ['success_url', 'cancel_url'] as const)
+        if (o[f] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [f], message: 'is not allowed when ui_mode is embedded' });
+  });
+const checkoutBody = z.strictObject({ stripe_options: checkoutOptions.default({}) });
 const portalBody = z.strictObject({
   stripe_options: z
     .strictObject({

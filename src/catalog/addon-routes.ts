@@ -33,13 +33,16 @@ const updateAddonBody = z.strictObject({
 const ADDON_STATUSES = ['draft', 'active', 'archived'] as const;
 const addonListQuery = z.object({
   page: pageQuery,
-  filter: filterObject({
-    id: fieldFilter('ulid'),
-    key: fieldFilter('string'),
-    name: fieldFilter('string'),
-    status: fieldFilter('exact', ADDON_STATUSES),
-    currency: fieldFilter('exact'),
-  }).optional(),
+  filter: filterObject(
+    {
+      id: fieldFilter('ulid'),
+      key: fieldFilter('string'),
+      name: fieldFilter('string'),
+      status: fieldFilter('exact', ADDON_STATUSES),
+      currency: fieldFilter('exact'),
+    },
+    { labels: true },
+  ).optional(),
   sort: sortQuery(ADDON_SORT_FIELDS),
 });
 

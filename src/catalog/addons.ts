@@ -239,6 +239,8 @@ export interface AddonListQuery {
   name?: FieldFilter;
   status?: FieldFilter;
   currency?: FieldFilter;
+  /** `filter[labels.<key>]`, as on plans */
+  labels?: Record<string, FieldFilter>;
   sort?: SortKey<CatalogSortField>[];
 }
 
@@ -253,7 +255,7 @@ function listAddons(em: EntityManager, q: AddonListQuery): Promise<Page<Addon>> 
       ['status', q.status],
       ['currency', q.currency],
     ],
-    undefined,
+    q.labels,
     q.sort,
     q.page,
     addonView,

@@ -55,6 +55,9 @@ export interface LoadedCustomer {
   id: string;
   key: string;
   name: string;
+  /** the customer row's own instants (OpenMeter's BillingCustomer requires them) */
+  created_at: Date;
+  updated_at: Date;
   /** the input keys that named this customer, in input order */
   matched: string[];
   /** the customer's names with their ownership windows: its usage */
@@ -66,6 +69,8 @@ interface Row {
   id: string;
   key: string;
   name: string;
+  created_at: Date | string;
+  updated_at: Date | string;
   matched: string[];
   subject_windows: Parameters<typeof windowsFromJson>[0];
   subscription_id: string | null;
@@ -124,7 +129,7 @@ export async function loadAccessSources(
   q.add(
     `
     ), cust as (
-      select c.id, c.key, c.name, min(m.ord) as ord, array_agg(m.k order by m.ord) as matched,
+      select c.id, c.key, c.name, c.created_at, c.updated_at, min(m.ord) as ord, array_agg(m.k order by m.ord) as matched,
         (select jsonb_agg(to_jsonb(sw) order by sw.subject, sw.owned_from nulls first)
           from ${subjectWindowsSql('c.id')} sw) as subject_windows
       from m join customers c on c.id = m.customer_id
@@ -154,7 +159,7 @@ export async function loadAccessSources(
   if (featureKeys) q.add(' and f.key in ').list([...new Set(featureKeys)]);
   q.add(`
     )
-    select cust.id, cust.key, cust.name, cust.matched, cust.subject_windows, ent.subscription_id,
+    select cust.id, cust.key, cust.name, cust.created_at, cust.updated_at, cust.matched, cust.subject_windows, ent.subscription_id,
       ent.billing_anchor, ent.active_from, ent.phase_started_at, ent.plan_cadence, ent.rc_cadence, ent.template, ent.feature_key,
       ent.meter_filters, ent.meter_id, ent.meter_key, ent.aggregation, ent.event_type, ent.value_property,
       ent.dimensions, ent.events_from
@@ -170,6 +175,8 @@ export async function loadAccessSources(
         id: r.id,
         key: r.key,
         name: r.name,
+        created_at: new Date(r.created_at),
+        updated_at: new Date(r.updated_at),
         matched: r.matched,
         subjects: windowsFromJson(r.subject_windows),
         sources: [],

@@ -21,7 +21,8 @@ export interface FeatureAccess {
 export interface AccessQueryResult {
   data: {
     matched: string[];
-    customer: { id: string; key: string; name: string };
+    /** OpenMeter's BillingCustomer, its required fields */
+    customer: { id: string; key: string; name: string; created_at: string; updated_at: string };
     features: Record<string, FeatureAccess>;
     updated_at: string;
   }[];
@@ -35,6 +36,8 @@ export interface EvaluatedAccess {
   id: string;
   key: string;
   name: string;
+  created_at: Date;
+  updated_at: Date;
   matched: string[];
   entries: AccessEntry[];
 }
@@ -80,7 +83,14 @@ export function accessQueryView(
           has_access: false,
           reason: { code: 'feature_unavailable', message: `feature ${k} is not in the customer's plan` },
         };
-      return { matched: c.matched, customer: { id: c.id, key: c.key, name: c.name }, features, updated_at };
+      const customer = {
+        id: c.id,
+        key: c.key,
+        name: c.name,
+        created_at: instant(c.created_at),
+        updated_at: instant(c.updated_at),
+      };
+      return { matched: c.matched, customer, features, updated_at };
     }),
     errors: [...new Set(customerKeys)]
       .filter((k) => !matched.has(k))

@@ -158,8 +158,12 @@ export function filterObject<T extends Record<string, z.ZodType>>(
       }
       const r = label.safeParse(v);
       if (!r.success) {
-        for (const i of r.error.issues)
-          ctx.addIssue({ code: 'custom', path: [k, ...i.path], message: i.message });
+        for (const i of r.error.issues) {
+          if (i.code === 'unrecognized_keys')
+            for (const key of i.keys)
+              ctx.addIssue({ code: 'custom', path: [k, ...i.path, key], message: 'unknown_property' });
+          else ctx.addIssue({ code: 'custom', path: [k, ...i.path], message: i.message });
+        }
         continue;
       }
       labels[m[1]] = r.data;
@@ -169,7 +173,7 @@ export function filterObject<T extends Record<string, z.ZodType>>(
       for (const i of r.error.issues) {
         if (i.code === 'unrecognized_keys')
           for (const key of i.keys)
-            ctx.addIssue({ code: 'custom', path: [key], message: 'unknown_property' });
+            ctx.addIssue({ code: 'custom', path: [...i.path, key], message: 'unknown_property' });
         else ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
       }
       return z.NEVER;

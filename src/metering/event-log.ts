@@ -13,6 +13,7 @@ import { logger } from '../lib/logger';
 import { decodeCursor, encodeCursor } from './cursor';
 import { unstorableNumber, type IngestEvent } from './events';
 import { dataTexts, insertBatch } from './ingest';
+import { whereFilter, type FieldFilter } from '../lib/list-query';
 import { tsSql } from './time';
 import { eventValidationErrors } from './validation-errors';
 import { eventView, type EventRow, type IngestedEventDto } from './views';
@@ -99,42 +100,68 @@ async function exactBatch(
 // ---------------------------------------------------------------------------------------------------
 // Listing
 
+/** a time-range filter: any of its bounds (together: all must hold) */
+export interface TimeRange {
+  gte?: string;
+  gt?: string;
+  lt?: string;
+  lte?: string;
+  eq?: string;
+}
+
 export interface EventListQuery {
-  id?: string;
-  source?: string;
-  subject?: string;
-  type?: string;
-  customer_id?: string;
-  time?: { gte?: string; gt?: string; lt?: string; lte?: string; eq?: string };
+  /** OpenMeter's StringFieldFilter on each (a plain string is `eq`) */
+  id?: FieldFilter | string;
+  source?: FieldFilter | string;
+  subject?: FieldFilter | string;
+  type?: FieldFilter | string;
+  /** the events of any of these customers (ids or keys): OpenMeter's `eq` / `oeq` */
+  customer_id?: string | string[];
+  time?: TimeRange;
+  ingested_at?: TimeRange;
+  stored_at?: TimeRange;
   size: number;
   after?: string;
+  /** oldest first (`sort=time asc`); default newest first */
+  asc?: boolean;
 }
+
+const asFilter = (f: FieldFilter | string | undefined): FieldFilter | undefined =>
+  typeof f === 'string' ? { op: 'eq', value: f } : f;
 
 /** Columns of a listed event row (shared by the plain and the per-subject listing). */
 const EVENT_COLS = `e.source, e.id, e.type, e.subject, e.time as t, ${tsSql('e.time')} as time, e.data::text as data,
   e.specversion, e.datacontenttype, e.dataschema, ${tsSql('e.ingested_at')} as ingested_at,
   ${tsSql('e.stored_at')} as stored_at`;
 
-/** `and ...` conditions of every filter but the customer's (subject included unless `withSubject` is false) */
-function eventFilters(q: Sql, f: EventListQuery, withSubject: boolean): void {
-  if (f.id !== undefined) q.add(' and e.id = ?', f.id);
-  if (f.source !== undefined) q.add(' and e.source = ?', f.source);
-  if (withSubject && f.subject !== undefined) q.add(' and e.subject = ?', f.subject);
-  if (f.type !== undefined) q.add(' and e.type = ?', f.type);
-  const ops = { gte: '>=', gt: '>', lt: '<', lte: '<=', eq: '=' } as const;
-  for (const [op, sym] of Object.entries(ops)) {
-    const v = f.time?.[op as keyof typeof ops];
-    if (v !== undefined) q.add(` and e.time ${sym} ?::timestamptz`, v);
+const RANGE_OPS = { gte: '>=', gt: '>', lt: '<', lte: '<=', eq: '=' } as const;
+
+/** `and ...` conditions of every filter but the customer's, and the cursor's position */
+function eventFilters(q: Sql, f: EventListQuery): void {
+  for (const col of ['id', 'source', 'subject', 'type'] as const) {
+    const ff = asFilter(f[col]);
+    if (!ff) continue;
+    q.add(' and ');
+    whereFilter(q, `e.${col}`, ff);
+  }
+  for (const col of ['time', 'ingested_at', 'stored_at'] as const) {
+    for (const [op, sym] of Object.entries(RANGE_OPS)) {
+      const v = f[col]?.[op as keyof typeof RANGE_OPS];
+      if (v !== undefined) q.add(` and e.${col} ${sym} ?::timestamptz`, v);
+    }
   }
   if (f.after !== undefined) {
     const c = decodeCursor(f.after);
     // the first conjunct is implied by the second; it lets the (subject, time) / (time) indexes range-scan
-    q.add(' and e.time <= ?::timestamptz', c.time);
-    q.add(' and (e.time, e.source, e.id) < (?::timestamptz, ?, ?)', c.time, c.source, c.id);
+    const [le, lt] = f.asc ? ['>=', '>'] : ['<=', '<'];
+    q.add(` and e.time ${le} ?::timestamptz`, c.time);
+    q.add(` and (e.time, e.source, e.id) ${lt} (?::timestamptz, ?, ?)`, c.time, c.source, c.id);
   }
 }
 
-const EVENT_ORDER = ' order by e.time desc, e.source desc, e.id desc';
+const dir = (f: EventListQuery) => (f.asc ? 'asc' : 'desc');
+const eventOrder = (f: EventListQuery, alias = 'e', t = 'time') =>
+  ` order by ${alias}.${t} ${dir(f)}, ${alias}.source ${dir(f)}, ${alias}.id ${dir(f)}`;
 
 /** comparable form of `tsSql`/`normalizeTs` text (3 or 6 fractional digits) */
 const tsKey = (s: string): string => s.replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -161,28 +188,52 @@ export function mergeWindows(ws: SubjectWindow[]): SubjectWindow[] {
   return out;
 }
 
+/** at most this many customers in one `filter[customer_id][oeq]` */
+export const MAX_CUSTOMER_FILTER = 100;
+
 /**
- * The SQL of one page (`size + 1` rows, newest first) of `GET /events`.
- * - With a customer filter: the customer's ownership windows are read first (one small statement), then,
- *   per window, an index scan of (subject, time) backwards within the window, limited to `size + 1` rows,
- *   and the merged rows limited again — a few index probes per owned name, whatever the table size or the
- *   customer's volume. Every row is the customer's by construction (its window contains the event time).
- * - Otherwise: the filtered page first (time index backwards), the owning customer computed for its rows only.
- * Returns null when the customer filter names no customer (or none of its names pass the subject filter).
+ * The SQL of one page (`size + 1` rows, newest first, or oldest first with `asc`) of `GET /events`.
+ * - With a customer filter: the customers' ownership windows are read first (one small statement each),
+ *   then, per window, an index scan of (subject, time) within the window, limited to `size + 1` rows, and
+ *   the merged rows limited again — a few index probes per owned name, whatever the table size or the
+ *   customer's volume. Every row is its window's customer's by construction (the window holds its time).
+ * - Otherwise: the filtered page first (time index, backwards or forwards), the owning customer computed for
+ *   its rows only.
+ * Returns null when the customer filter names no customer (or none of its names pass a subject `eq`).
  */
 async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql | null> {
   const n = f.size + 1;
+  const d = dir(f);
   if (f.customer_id !== undefined) {
-    const customerId = looksLikeId(f.customer_id) ? f.customer_id.toUpperCase() : f.customer_id;
-    const windows = mergeWindows(
-      (await subjectWindows(em, customerId)).filter(
-        (w) => f.subject === undefined || w.subject === f.subject,
+    const ids = [
+      ...new Set(
+        (Array.isArray(f.customer_id) ? f.customer_id : [f.customer_id]).map((id) =>
+          looksLikeId(id) ? id.toUpperCase() : id,
+        ),
       ),
-    );
+    ];
+    if (ids.length > MAX_CUSTOMER_FILTER)
+      throw invalid('query parameters are invalid', [
+        { field: 'query.filter[customer_id]', reason: `at most ${MAX_CUSTOMER_FILTER} customers` },
+      ]);
+    const subject = asFilter(f.subject);
+    const windows: (SubjectWindow & { customer_id: string })[] = [];
+    for (const customerId of ids) {
+      // windows merged per customer: adjacent windows of two customers (a transfer) stay apart
+      const own = mergeWindows(
+        (await subjectWindows(em, customerId)).filter(
+          (w) => subject?.op !== 'eq' || w.subject === subject.value,
+        ),
+      );
+      windows.push(...own.map((w) => ({ ...w, customer_id: customerId })));
+    }
     if (!windows.length) return null;
-    // 1. the page's lowest time: the n newest times over all windows, from narrow (subject, time) scans
-    //    (index-only when nothing but subject and time is filtered); 2. the page's keys: per window, only
-    //    rows at or after that time (most windows: none); 3. those rows read whole
+    // one customer (the common case): its id is a constant and the windows carry none, so the statement is
+    // exactly the one events-list measures; several (`oeq`): each window carries its customer's id
+    const one = ids.length === 1 ? ids[0] : undefined;
+    // 1. the page's far end: the n first times (in the page's order) over all windows, from narrow
+    //    (subject, time) scans (index-only when nothing but subject and time is filtered); 2. the page's
+    //    keys: per window, only rows up to that time (most windows: none); 3. those rows read whole
     const scan = (q: Sql, cols: string) =>
       q.add(
         ` cross join lateral (select ${cols} from events e where e.subject = w.subject` +
@@ -190,30 +241,37 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
       );
     const q = new Sql().add(
       `with w as materialized (select * from jsonb_to_recordset(?::jsonb)
-         w(subject text, owned_from timestamptz, owned_to timestamptz)),
-       bound as (select min(x.t) as t from (select u.t from w`,
-      JSON.stringify(windows.map((w) => ({ subject: w.subject, owned_from: w.from, owned_to: w.to }))),
+         w(subject text, owned_from timestamptz, owned_to timestamptz${one ? '' : ', customer_id text'})),
+       bound as (select ${f.asc ? 'max' : 'min'}(x.t) as t from (select u.t from w`,
+      JSON.stringify(
+        windows.map((w) => ({
+          subject: w.subject,
+          owned_from: w.from,
+          owned_to: w.to,
+          ...(one ? {} : { customer_id: w.customer_id }),
+        })),
+      ),
     );
     scan(q, 'e.time as t');
-    eventFilters(q, f, false);
-    q.add(' order by e.time desc limit ?) u order by u.t desc limit ?) x),', n, n);
-    q.add(' page as (select u.t, u.source, u.id from w');
+    eventFilters(q, f);
+    q.add(` order by e.time ${d} limit ?) u order by u.t ${d} limit ?) x),`, n, n);
+    q.add(` page as (select u.t, u.source, u.id${one ? '' : ', w.customer_id'} from w`);
     scan(q, 'e.time as t, e.source, e.id');
-    q.add(' and e.time >= (select bound.t from bound)');
-    eventFilters(q, f, false);
-    q.add(`${EVENT_ORDER} limit ?) u order by u.t desc, u.source desc, u.id desc limit ?)`, n, n);
+    q.add(` and e.time ${f.asc ? '<=' : '>='} (select bound.t from bound)`);
+    eventFilters(q, f);
+    q.add(`${eventOrder(f)} limit ?) u${eventOrder(f, 'u', 't')} limit ?)`, n, n);
     q.add(
-      ` select ${EVENT_COLS}, ?::text as customer_id from page
+      ` select ${EVENT_COLS}, ${one ? '?::text' : 'page.customer_id'} as customer_id from page
          join events e on e.source = page.source and e.id = page.id
-        order by page.t desc, page.source desc, page.id desc`,
-      customerId,
+       ${eventOrder(f, 'page', 't')}`,
+      ...(one ? [one] : []),
     );
     return q;
   }
   const q = new Sql().add(`select p.*, ${customerAtSql('p.subject', 'p.t')} as customer_id
     from (select ${EVENT_COLS} from events e where true`);
-  eventFilters(q, f, true);
-  q.add(`${EVENT_ORDER} limit ?) p order by p.t desc, p.source desc, p.id desc`, n);
+  eventFilters(q, f);
+  q.add(`${eventOrder(f)} limit ?) p${eventOrder(f, 'p', 't')}`, n);
   return q;
 }
 

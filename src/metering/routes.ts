@@ -66,10 +66,6 @@ const updateMeterBody = z.strictObject({
   dimensions: dimensions.optional(),
 });
 
-const stringFilter = z
-  .union([z.string(), z.strictObject({ eq: z.string() })])
-  .transform((v) => (typeof v === 'string' ? v : v.eq));
-
 const listMetersQuery = z.object({
   page: pageQuery,
   filter: filterObject(
@@ -79,34 +75,76 @@ const listMetersQuery = z.object({
   sort: sortQuery(METER_SORT_FIELDS),
 });
 
-const listEventsQuery = z.object({
+const timeRange = z.union([
+  dateTime.transform((eq) => ({ eq })),
+  z.strictObject({
+    eq: dateTime.optional(),
+    gte: dateTime.optional(),
+    gt: dateTime.optional(),
+    lt: dateTime.optional(),
+    lte: dateTime.optional(),
+  }),
+]);
+
+/** OpenMeter's ULIDFieldFilter on customer_id, `eq` and `oeq` only (as OpenMeter: `neq` is refused) */
+const customerFilter = fieldFilter('ulid').transform((f, ctx): string[] => {
+  if (f.op === 'eq') return [f.value];
+  if (f.op === 'oeq') return f.values;
+  ctx.addIssue({ code: 'custom', message: 'only the eq and oeq operators are supported' });
+  return z.NEVER;
+});
+
+/**
+ * `sort=time [asc|desc]`. As OpenMeter, a field without a suffix sorts descending (`sort=time` is the
+ * default, newest first). `ingested_at` and `stored_at` (OpenMeter's other two) are refused by name: no
+ * index serves them (see the README).
+ */
+const eventSort = z
+  .string()
+  .optional()
+  .transform((s, ctx): { asc: boolean } | undefined => {
+    if (s === undefined || s.trim() === '') return undefined;
+    const m = /^\s*([a-z_]+)(?:\s+(asc|desc))?\s*$/i.exec(s);
+    if (!m || !['time', 'ingested_at', 'stored_at'].includes(m[1])) {
+      ctx.addIssue({ code: 'custom', message: 'sort by time [asc|desc]' });
+      return z.NEVER;
+    }
+    if (m[1] !== 'time') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `sorting by ${m[1]} is not supported (no index serves it); sort by time [asc|desc]`,
+      });
+      return z.NEVER;
+    }
+    return { asc: m[2]?.toLowerCase() === 'asc' };
+  });
+
+/** OpenMeter's list-metering-events query; anything else is a 400 naming it */
+const listEventsQuery = z.strictObject({
   page: z
-    .object({
+    .strictObject({
       size: z.coerce.number().int().min(1).max(1000).default(100),
       after: z.string().min(1).optional(),
+      // as OpenMeter's own events list: cursor pages go forwards only
+      before: z
+        .string()
+        .optional()
+        .refine((v) => v === undefined, {
+          message: 'backward pagination is not supported: follow meta.page.next with page[after]',
+        }),
     })
     .default({ size: 100 }),
-  filter: z
-    .object({
-      id: stringFilter.optional(),
-      source: stringFilter.optional(),
-      subject: stringFilter.optional(),
-      type: stringFilter.optional(),
-      customer_id: stringFilter.optional(),
-      time: z
-        .union([
-          dateTime.transform((eq) => ({ eq })),
-          z.strictObject({
-            eq: dateTime.optional(),
-            gte: dateTime.optional(),
-            gt: dateTime.optional(),
-            lt: dateTime.optional(),
-            lte: dateTime.optional(),
-          }),
-        ])
-        .optional(),
-    })
-    .optional(),
+  filter: filterObject({
+    id: fieldFilter('string'),
+    source: fieldFilter('string'),
+    subject: fieldFilter('string'),
+    type: fieldFilter('string'),
+    customer_id: customerFilter,
+    time: timeRange,
+    ingested_at: timeRange,
+    stored_at: timeRange,
+  }).optional(),
+  sort: eventSort,
 });
 
 const valuesList = z.array(z.string()).min(1).max(100);
@@ -195,7 +233,12 @@ export function meteringRoutes(deps: AppDeps): Router {
 
   r.get('/events', async (req, res) => {
     const q = parseQuery(listEventsQuery, req.query);
-    const page = await svc.listEvents({ ...(q.filter ?? {}), size: q.page.size, after: q.page.after });
+    const page = await svc.listEvents({
+      ...(q.filter ?? {}),
+      size: q.page.size,
+      after: q.page.after,
+      asc: q.sort?.asc,
+    });
     // data as stored: numbers exactly as ingested, not rounded through JavaScript numbers
     res.type('application/json').send(stringifyWithRaw(page));
   });

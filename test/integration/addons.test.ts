@@ -147,6 +147,40 @@ describe('add-ons', () => {
     await app.api.get(`/v3/openmeter/addons/${newId()}`).expect(404);
   });
 
+  it('filters the list by labels (filter[labels.<key>]), as plans', async () => {
+    const gold = await app.api
+      .post('/v3/openmeter/addons')
+      .send(seatsAddon({ key: 'lbl-gold', labels: { tier: 'gold', team: 'core' } }))
+      .expect(201);
+    const silver = await app.api
+      .post('/v3/openmeter/addons')
+      .send(seatsAddon({ key: 'lbl-silver', labels: { tier: 'silver' } }))
+      .expect(201);
+    const bare = await app.api
+      .post('/v3/openmeter/addons')
+      .send(seatsAddon({ key: 'lbl-none' }))
+      .expect(201);
+    const ids = async (qs: string) =>
+      (
+        (await app.api.get(`/v3/openmeter/addons?filter[key][contains]=lbl-&${qs}`).expect(200)).body
+          .data as { id: string }[]
+      )
+        .map((a) => a.id)
+        .sort();
+    expect(await ids('filter[labels.tier]=gold')).toEqual([gold.body.id]);
+    expect(await ids('filter[labels.tier][neq]=gold')).toEqual([silver.body.id, bare.body.id].sort());
+    expect(await ids('filter[labels.tier][exists]=true')).toEqual([gold.body.id, silver.body.id].sort());
+    expect(await ids('filter[labels.tier][oeq]=gold,silver&filter[labels.team]=core')).toEqual([
+      gold.body.id,
+    ]);
+    expect(await ids('filter[labels.team][exists]=false')).toEqual([silver.body.id, bare.body.id].sort());
+    const bad = await app.api.get('/v3/openmeter/addons?filter[labels.tier][like]=g');
+    expect(bad.status).toBe(400);
+    expect(fields(bad)).toContain('query.filter[labels.tier][like]');
+    for (const a of [gold, silver, bare])
+      await app.api.delete(`/v3/openmeter/addons/${a.body.id}`).expect(204);
+  });
+
   it('refuses invalid add-ons with every field named, storing nothing', async () => {
     const res = await app.api
       .post('/v3/openmeter/addons')

@@ -248,6 +248,126 @@ describe('the Stripe app (stripe-mock)', () => {
     expect((await app.api.delete(`${P}/apps/${s.id}`)).status).toBe(409);
   });
 
+  stripeIt(
+    "passes OpenMeter's checkout stripe_options to Stripe, refusing contradictions by name",
+    async () => {
+      const s = await installStripe(app, 'Stripe checkout');
+      const profile = await ok(app.api.post(`${P}/profiles`).send(profileBody('stripe', roles(s.id))), 201);
+      const c = await fixtures(app).customer('checkout-customer');
+      await ok(
+        app.api.put(`${P}/customers/${c.id}/billing`).send({ billing_profile: { id: profile.id } }),
+        200,
+      );
+      const url = `${P}/customers/${c.id}/billing/stripe/checkout-sessions`;
+      const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+      rec.requests.length = 0;
+      const embedded = await ok(
+        app.api.post(url).send({
+          stripe_options: {
+            ui_mode: 'embedded',
+            return_url: 'https://example.com/return',
+            redirect_on_completion: 'if_required',
+            billing_address_collection: 'required',
+            client_reference_id: 'cart-7',
+            customer_update: { address: 'auto', name: 'never', shipping: 'auto' },
+            consent_collection: {
+              payment_method_reuse_agreement: { position: 'hidden' },
+              promotions: 'auto',
+              terms_of_service: 'required',
+            },
+            currency: 'EUR',
+            custom_text: {
+              after_submit: { message: 'Thanks' },
+              shipping_address: { message: 'Ship' },
+              submit: { message: 'Save card' },
+              terms_of_service_acceptance: { message: 'I agree' },
+            },
+            expires_at: expiresAt,
+            locale: 'fr',
+            metadata: { order: 'o-1' },
+            payment_method_types: ['card'],
+            tax_id_collection: { enabled: true, required: 'if_supported' },
+          },
+        }),
+        201,
+      );
+      expect(embedded).toMatchObject({ customer_id: c.id, mode: 'setup' });
+      const sent = rec.requests.filter((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions');
+      expect(sent).toHaveLength(1);
+      expect(Object.fromEntries(sent[0].body.entries())).toEqual({
+        mode: 'setup',
+        customer: embedded.stripe_customer_id,
+        currency: 'eur',
+        ui_mode: 'embedded_page',
+        return_url: 'https://example.com/return',
+        redirect_on_completion: 'if_required',
+        billing_address_collection: 'required',
+        client_reference_id: 'cart-7',
+        'customer_update[address]': 'auto',
+        'customer_update[name]': 'never',
+        'customer_update[shipping]': 'auto',
+        'consent_collection[payment_method_reuse_agreement][position]': 'hidden',
+        'consent_collection[promotions]': 'auto',
+        'consent_collection[terms_of_service]': 'required',
+        'custom_text[after_submit][message]': 'Thanks',
+        'custom_text[shipping_address][message]': 'Ship',
+        'custom_text[submit][message]': 'Save card',
+        'custom_text[terms_of_service_acceptance][message]': 'I agree',
+        expires_at: String(expiresAt),
+        locale: 'fr',
+        'metadata[order]': 'o-1',
+        'metadata[tally_customer_id]': c.id,
+        'metadata[tally_app_id]': s.id,
+        'setup_intent_data[metadata][order]': 'o-1',
+        'setup_intent_data[metadata][tally_customer_id]': c.id,
+        'setup_intent_data[metadata][tally_app_id]': s.id,
+        'tax_id_collection[enabled]': 'true',
+        'tax_id_collection[required]': 'if_supported',
+      });
+
+      // hosted (the default)
+      rec.requests.length = 0;
+      await ok(
+        app.api.post(url).send({
+          stripe_options: {
+            ui_mode: 'hosted',
+            success_url: 'https://example.com/ok',
+            cancel_url: 'https://example.com/cancel',
+          },
+        }),
+        201,
+      );
+      const hosted = rec.requests.find((r) => r.path === '/v1/checkout/sessions')!.body;
+      expect(hosted.get('ui_mode')).toBe('hosted_page');
+      expect(hosted.get('success_url')).toBe('https://example.com/ok');
+      expect(hosted.get('cancel_url')).toBe('https://example.com/cancel');
+
+      // refused at the edge, naming the field; nothing reaches Stripe
+      rec.requests.length = 0;
+      const refused: [Record<string, unknown>, string][] = [
+        [{ ui_mode: 'embedded', success_url: 'https://example.com/ok' }, 'body.stripe_options.success_url'],
+        [{ ui_mode: 'embedded', cancel_url: 'https://example.com/no' }, 'body.stripe_options.cancel_url'],
+        [{ ui_mode: 'popup' }, 'body.stripe_options.ui_mode'],
+        [{ metadata: { tally_app_id: 'x' } }, 'body.stripe_options.metadata.tally_app_id'],
+        [
+          { consent_collection: { promotions: 'always' } },
+          'body.stripe_options.consent_collection.promotions',
+        ],
+        [{ line_items: [] }, 'body.stripe_options.line_items'],
+      ];
+      for (const [stripe_options, field] of refused) {
+        const res = await app.api.post(url).send({ stripe_options });
+        expect({ field, status: res.status }).toEqual({ field, status: 400 });
+        expect(res.body.invalid_parameters.map((p: { field: string }) => p.field)).toContain(field);
+      }
+      expect(rec.requests.filter((r) => r.path === '/v1/checkout/sessions')).toHaveLength(0);
+      // what Stripe itself refuses is a 400 too, not a 500
+      const stripeRefused = await app.api.post(url).send({ stripe_options: { locale: 'klingon' } });
+      expect(stripeRefused.status).toBe(400);
+      expect(stripeRefused.body.invalid_parameters[0].field).toMatch(/^body\.stripe_options/);
+    },
+  );
+
   stripeIt('refuses a webhook whose signature does not verify (no bearer token needed)', async () => {
     const s = await installStripe(app, 'Stripe hooks');
     const { payload } = signedStripeEvent(WEBHOOK_SECRET, {

@@ -26,10 +26,7 @@ const opKey = (method: string, p: string) => `${method.toUpperCase()} ${p.replac
  * Operations whose OpenMeter body is known to be refused today, each with who fixes it: their case is skipped.
  * Remove the entry with the fix.
  */
-const KNOWN_REFUSED: Record<string, string> = {
-  // H5 fixes checkoutBody (src/apps/routes.ts: all of OpenMeter's stripe_options)
-  'create-customer-stripe-checkout-session': 'stripe_options beyond the 4 Tally passes to Stripe',
-};
+const KNOWN_REFUSED: Record<string, string> = {};
 
 /** rules that say "the schema does not allow this", as opposed to a value Tally cannot act on */
 const SCHEMA_RULES = new Set([

@@ -409,6 +409,16 @@ describe('HTTP API', () => {
       customer: { id: ids['q-3'], key: 'q-3', name: 'Customer q-3' },
       updated_at: expect.any(String),
     });
+    // OpenMeter's BillingCustomer requires created_at and updated_at: the customer's own
+    const q3Customer = (await app.api.get(`${P}/customers/${ids['q-3']}`).expect(200)).body;
+    expect(byCustomer['q-3'].customer).toEqual({
+      id: ids['q-3'],
+      key: 'q-3',
+      name: 'Customer q-3',
+      created_at: q3Customer.created_at,
+      updated_at: q3Customer.updated_at,
+    });
+    expect(q3Customer.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(byCustomer['q-3'].features['api-calls']).toEqual({
       has_access: false,
       type: 'metered',

@@ -328,6 +328,127 @@ describe('metering events: listing', () => {
     expect(combined.map((e) => e.id).sort()).toEqual(['l-00', 'l-03', 'l-06']);
   });
 
+  const listed = async (qs: string) =>
+    (
+      (await app.api.get(`/v3/openmeter/events?page[size]=1000&${qs}`).expect(200)).body.data as {
+        event: { id: string; subject: string; source: string; type: string; time: string };
+        customer?: { id: string };
+        ingested_at: string;
+      }[]
+    ).map((r) => r.event);
+
+  it("takes OpenMeter's string filter operators on id, source, subject and type", async () => {
+    const notOther = await listed('filter[subject][neq]=other');
+    expect(notOther).toHaveLength(20);
+    expect(notOther.every((e) => e.subject !== 'other')).toBe(true);
+    const acmeLike = await listed('filter[subject][contains]=ACME');
+    expect(acmeLike).toHaveLength(20);
+    const two = await listed('filter[id][oeq]=l-01,l-02');
+    expect(two.map((e) => e.id).sort()).toEqual(['l-01', 'l-02']);
+    const srcB = await listed('filter[source][eq]=src-b&filter[type][neq]=read');
+    expect(srcB.map((e) => e.id).sort()).toEqual(['l-04', 'l-08', 'l-16', 'l-20', 'l-28']);
+    const gt = await listed('filter[id][gte]=l-27');
+    expect(gt.map((e) => e.id).sort()).toEqual(['l-27', 'l-28', 'l-29']);
+    // with a customer filter, a subject operator other than eq still applies
+    const acmeNot2 = await listed(`filter[customer_id]=${acme}&filter[subject][neq]=acme-2`);
+    expect(acmeNot2).toHaveLength(10);
+    expect(acmeNot2.every((e) => e.subject === 'acme')).toBe(true);
+  });
+
+  it('filters by customer_id [eq] and [oeq] (any of several customers), refuses [neq]', async () => {
+    const eq = await listed(`filter[customer_id][eq]=${acme}`);
+    expect(eq).toHaveLength(20);
+    const c = await app.api
+      .post('/v3/openmeter/customers')
+      .send({ name: 'Other', key: 'other-cust', usage_attribution: { subject_keys: ['other'] } });
+    expect(c.status).toBe(201);
+    const res = await app.api
+      .get(`/v3/openmeter/events?page[size]=1000&filter[customer_id][oeq]=${acme},${c.body.id}`)
+      .expect(200);
+    expect(res.body.data).toHaveLength(30);
+    for (const row of res.body.data as { event: { subject: string }; customer: { id: string } }[])
+      expect(row.customer.id).toBe(row.event.subject === 'other' ? c.body.id : acme);
+    const only = await listed(`filter[customer_id][oeq]=${c.body.id}`);
+    expect(only).toHaveLength(10);
+    const neq = await app.api.get(`/v3/openmeter/events?filter[customer_id][neq]=${acme}`);
+    expect(neq.status).toBe(400);
+    expect(neq.body.invalid_parameters).toEqual([
+      expect.objectContaining({ field: 'query.filter[customer_id]' }),
+    ]);
+  });
+
+  it('filters by ingested_at and stored_at', async () => {
+    const all = await app.api.get('/v3/openmeter/events?page[size]=1').expect(200);
+    const at = all.body.data[0].ingested_at as string;
+    const storedAt = all.body.data[0].stored_at as string;
+    expect(await listed(`filter[ingested_at][lte]=${at}`)).toHaveLength(30);
+    expect(await listed(`filter[ingested_at][gt]=${at}`)).toHaveLength(0);
+    expect(await listed(`filter[stored_at][gte]=2026-01-01T00:00:00Z`)).toHaveLength(30);
+    expect(await listed(`filter[stored_at][lt]=2026-01-01T00:00:00Z`)).toHaveLength(0);
+    await app.api
+      .post('/v3/openmeter/events')
+      .send([{ id: 'late-1', source: 'src-late', type: 'write', subject: 'nobody', time: t(0) }])
+      .expect(202);
+    // received after the first batch: only it is past that batch's instant
+    expect((await listed(`filter[ingested_at][gt]=${at}`)).map((e) => e.id)).toEqual(['late-1']);
+    expect((await listed(`filter[stored_at][gt]=${storedAt}`)).map((e) => e.id)).toEqual(['late-1']);
+    expect(await listed(`filter[stored_at][lte]=${storedAt}`)).toHaveLength(30);
+    expect(await listed(`filter[ingested_at]=${at}`)).toHaveLength(30);
+  });
+
+  it('sorts by time ascending with sort=time asc, and walks its pages', async () => {
+    const seen: { id: string; time: string }[] = [];
+    let url = '/v3/openmeter/events?page[size]=4&sort=time%20asc&filter[source]=src-a';
+    for (let guard = 0; guard < 20; guard++) {
+      const res = await app.api.get(url).expect(200);
+      seen.push(...res.body.data.map((r: { event: { id: string; time: string } }) => r.event));
+      const next = res.body.meta.page.next as string | null;
+      expect(res.body.meta.page.previous).toBeNull();
+      if (!next) break;
+      url = `/v3/openmeter/events?page[size]=4&sort=time%20asc&filter[source]=src-a&page[after]=${encodeURIComponent(next)}`;
+    }
+    const desc = await listed('filter[source]=src-a');
+    expect(seen.map((e) => e.id)).toEqual(desc.map((e) => e.id).reverse());
+    // bare `time` sorts descending, as OpenMeter
+    expect((await listed('sort=time&filter[source]=src-a')).map((e) => e.id)).toEqual(desc.map((e) => e.id));
+    expect((await listed('sort=time%20desc&filter[source]=src-a')).map((e) => e.id)).toEqual(
+      desc.map((e) => e.id),
+    );
+    // the customer path (per-window scans) in both directions
+    const mine = await listed(`filter[customer_id]=${acme}`);
+    const mineAsc: string[] = [];
+    url = `/v3/openmeter/events?page[size]=3&sort=time+asc&filter[customer_id]=${acme}`;
+    for (let guard = 0; guard < 20; guard++) {
+      const res = await app.api.get(url).expect(200);
+      mineAsc.push(...res.body.data.map((r: { event: { id: string } }) => r.event.id));
+      const next = res.body.meta.page.next as string | null;
+      if (!next) break;
+      url = `/v3/openmeter/events?page[size]=3&sort=time+asc&filter[customer_id]=${acme}&page[after]=${encodeURIComponent(next)}`;
+    }
+    expect(mineAsc).toEqual(mine.map((e) => e.id).reverse());
+  });
+
+  it('refuses, naming them, page[before], unsupported sorts and unknown parameters', async () => {
+    const cases: [string, string][] = [
+      ['page[before]=abc', 'query.page[before]'],
+      ['sort=ingested_at', 'query.sort'],
+      ['sort=stored_at%20asc', 'query.sort'],
+      ['sort=subject', 'query.sort'],
+      ['foo=1', 'query.foo'],
+      ['page[number]=2', 'query.page[number]'],
+      ['filter[data]=x', 'query.filter[data]'],
+      ['filter[subject][like]=x', 'query.filter[subject][like]'],
+    ];
+    for (const [qs, field] of cases) {
+      const res = await app.api.get(`/v3/openmeter/events?${qs}`);
+      expect({ qs, status: res.status }).toEqual({ qs, status: 400 });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.invalid_parameters).toEqual(
+        expect.arrayContaining([expect.objectContaining({ field, source: 'query' })]),
+      );
+    }
+  });
+
   it('rejects a bad cursor, page size or time filter with 400', async () => {
     for (const qs of [
       'page[after]=garbage',

@@ -3,6 +3,7 @@ import { currencyExponent, toMinorUnits } from '../../src/apps/stripe/amounts';
 import { sandboxOutcome } from '../../src/apps/sandbox';
 import { apply, type LifecycleState, type PaymentResult } from '../../src/billing/lifecycle';
 import { maskKey } from '../../src/apps/views';
+import { checkoutParams } from '../../src/apps/stripe/sessions';
 
 describe('toMinorUnits', () => {
   it.each([
@@ -103,5 +104,47 @@ describe('maskKey', () => {
   ])('%s → %s', (key, masked) => {
     expect(maskKey(key)).toBe(masked);
     expect(maskKey(key)).not.toContain(key.slice(0, -4).slice(8) || '\u0000');
+  });
+});
+
+describe('checkoutParams (OpenMeter stripe_options → Stripe checkout.sessions.create)', () => {
+  const ctx = { stripeCustomerId: 'cus_1', customerId: 'C1', appId: 'A1', currency: 'EUR' };
+  const tally = { tally_customer_id: 'C1', tally_app_id: 'A1' };
+
+  it('without options: setup mode, the customer currency, Tally metadata on session and setup intent', () => {
+    expect(checkoutParams({}, ctx)).toEqual({
+      mode: 'setup',
+      customer: 'cus_1',
+      currency: 'eur',
+      metadata: tally,
+      setup_intent_data: { metadata: tally },
+    });
+    expect(checkoutParams({}, { ...ctx, currency: undefined }).currency).toBe('usd');
+  });
+
+  it("renames ui_mode to the pinned API's values and drops payment_method_types", () => {
+    expect(checkoutParams({ ui_mode: 'hosted' }, ctx).ui_mode).toBe('hosted_page');
+    expect(checkoutParams({ ui_mode: 'embedded' }, ctx).ui_mode).toBe('embedded_page');
+    expect(checkoutParams({ payment_method_types: ['card'] }, ctx)).not.toHaveProperty(
+      'payment_method_types',
+    );
+  });
+
+  it("keeps Tally's metadata keys over the caller's and drops empty nested options", () => {
+    const p = checkoutParams(
+      {
+        metadata: { order: 'o-1', tally_app_id: 'forged' },
+        consent_collection: { payment_method_reuse_agreement: {} },
+        custom_text: { submit: {}, after_submit: { message: 'hi' } },
+        customer_update: { name: 'auto' },
+        tax_id_collection: { enabled: true },
+      },
+      ctx,
+    );
+    expect(p.metadata).toEqual({ order: 'o-1', ...tally });
+    expect(p.consent_collection).toEqual({});
+    expect(p.custom_text).toEqual({ after_submit: { message: 'hi' } });
+    expect(p.customer_update).toEqual({ name: 'auto' });
+    expect(p.tax_id_collection).toEqual({ enabled: true });
   });
 });

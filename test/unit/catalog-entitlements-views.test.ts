@@ -140,7 +140,17 @@ describe('entitlement access views', () => {
   it('the query answer: requested features not in the plan, unknown keys as errors (each once)', () => {
     const now = new Date('2026-01-15T12:00:00.123Z');
     const answer = accessQueryView(
-      [{ id: 'C1', key: 'acme', name: 'ACME', matched: ['acme', 'gw-1'], entries: [sso] }],
+      [
+        {
+          id: 'C1',
+          key: 'acme',
+          name: 'ACME',
+          created_at: new Date('2025-12-01T08:00:00.5Z'),
+          updated_at: new Date('2026-01-02T09:30:00Z'),
+          matched: ['acme', 'gw-1'],
+          entries: [sso],
+        },
+      ],
       ['acme', 'gw-1', 'nobody', 'nobody'],
       ['sso', 'api-calls'],
       now,
@@ -149,7 +159,13 @@ describe('entitlement access views', () => {
       data: [
         {
           matched: ['acme', 'gw-1'],
-          customer: { id: 'C1', key: 'acme', name: 'ACME' },
+          customer: {
+            id: 'C1',
+            key: 'acme',
+            name: 'ACME',
+            created_at: '2025-12-01T08:00:00.500Z',
+            updated_at: '2026-01-02T09:30:00.000Z',
+          },
           features: {
             sso: { has_access: true, type: 'boolean' },
             'api-calls': {
@@ -176,7 +192,17 @@ describe('entitlement access views', () => {
 
   it('without requested features, every entitled feature and nothing else', () => {
     const answer = accessQueryView(
-      [{ id: 'C1', key: 'acme', name: 'ACME', matched: ['acme'], entries: [sso, metered] }],
+      [
+        {
+          id: 'C1',
+          key: 'acme',
+          name: 'ACME',
+          created_at: new Date(0),
+          updated_at: new Date(0),
+          matched: ['acme'],
+          entries: [sso, metered],
+        },
+      ],
       ['acme'],
       undefined,
       new Date(0),

@@ -262,7 +262,17 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a Stripe Checkout session (setup mode) for the customer */
+        /**
+         * Create a Stripe Checkout session (setup mode) for the customer
+         * @description Takes every option of OpenMeter's `BillingAppStripeCreateCheckoutSessionRequestOptions` and passes each
+         *     to Stripe's checkout.sessions.create under Stripe's name, except `payment_method_types`, which is
+         *     accepted and ignored (the Stripe API version Tally's SDK pins has no such parameter; Stripe offers
+         *     every payment method enabled in its dashboard). `ui_mode` `hosted`/`embedded` are sent as that API
+         *     version's `hosted_page`/`embedded_page`. `metadata` is set on the session and on its setup intent,
+         *     with Tally's own `tally_customer_id` and `tally_app_id` (reserved: a 400). `currency` defaults to the
+         *     customer's, then USD. `success_url` or `cancel_url` with `ui_mode: embedded` is a 400 (as OpenMeter's
+         *     document says); an option Stripe itself refuses is a 400 naming it when Stripe does.
+         */
         post: operations["createStripeCheckoutSession"];
         delete?: never;
         options?: never;
@@ -718,7 +728,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List add-on versions (oldest first; deleted ones excluded) */
+        /**
+         * List add-on versions (oldest first; deleted ones excluded)
+         * @description Filters combine with AND. Each `filter[<field>]` takes a bare value (exact) or OpenMeter's deepObject
+         *     operators. `filter[labels.<key>]` (a Tally extension, as on plans: OpenMeter defines none) filters on
+         *     one label with the string operators (`filter[labels.tier]=gold`, `filter[labels.tier][neq]=gold`,
+         *     `filter[labels.tier][exists]=true`, `[contains]`, `[oeq]=a,b`…); several labels combine with AND.
+         *     (`filter[labels.<key>]` is left out of the parameters below: OpenAPI cannot name a parameter
+         *     pattern.)
+         */
         get: operations["listAddons"];
         put?: never;
         /**
@@ -1145,8 +1163,11 @@ export interface paths {
         /**
          * List ingested events, newest first
          * @description Cursor pagination: pass `meta.page.next` of a response as `page[after]` to get the following page
-         *     (the cursor is opaque). Sorted by event `time` descending, ties by `source`, `id` descending. Each event
-         *     carries `validation_errors` when its value is not usable by a live meter of its type.
+         *     (the cursor is opaque). Sorted by event `time` descending (`sort=time asc`: ascending), ties by
+         *     `source`, `id` in the same direction. Each event carries `validation_errors` when its value is not
+         *     usable by a live meter of its type. Any query parameter not listed here is a 400 naming it. As
+         *     OpenMeter's own events list, pages go forwards only: `page[before]` is a 400 naming it and
+         *     `meta.page.previous` is always null.
          */
         get: operations["listMeteringEvents"];
         put?: never;
@@ -1836,6 +1857,77 @@ export interface components {
             minimum?: number;
             maximum?: number;
             choices?: unknown[];
+        };
+        /** @description OpenMeter's BillingAppStripeCreateCheckoutSessionRequestOptions (see createStripeCheckoutSession). */
+        StripeCheckoutOptions: {
+            /** @enum {string} */
+            billing_address_collection?: "auto" | "required";
+            /**
+             * Format: uri
+             * @description Not with ui_mode embedded.
+             */
+            cancel_url?: string;
+            client_reference_id?: string;
+            customer_update?: {
+                /** @enum {string} */
+                address?: "auto" | "never";
+                /** @enum {string} */
+                name?: "auto" | "never";
+                /** @enum {string} */
+                shipping?: "auto" | "never";
+            };
+            consent_collection?: {
+                payment_method_reuse_agreement?: {
+                    /** @enum {string} */
+                    position?: "auto" | "hidden";
+                };
+                /** @enum {string} */
+                promotions?: "auto" | "none";
+                /** @enum {string} */
+                terms_of_service?: "none" | "required";
+            };
+            currency?: string;
+            custom_text?: {
+                after_submit?: components["schemas"]["StripeCheckoutCustomText"];
+                shipping_address?: components["schemas"]["StripeCheckoutCustomText"];
+                submit?: components["schemas"]["StripeCheckoutCustomText"];
+                terms_of_service_acceptance?: components["schemas"]["StripeCheckoutCustomText"];
+            };
+            /**
+             * Format: int64
+             * @description Unix seconds (Stripe: 30 min to 24 h ahead).
+             */
+            expires_at?: number;
+            locale?: string;
+            /** @description At most 48 keys of up to 40 characters, values up to 500; `tally_*` keys of Tally are reserved. */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** Format: uri */
+            return_url?: string;
+            /**
+             * Format: uri
+             * @description Not with ui_mode embedded.
+             */
+            success_url?: string;
+            /**
+             * @default hosted
+             * @enum {string}
+             */
+            ui_mode: "hosted" | "embedded";
+            /** @description Accepted and ignored (the pinned Stripe API version has no such parameter). */
+            payment_method_types?: string[];
+            /** @enum {string} */
+            redirect_on_completion?: "always" | "if_required" | "never";
+            tax_id_collection?: {
+                /** @default false */
+                enabled: boolean;
+                /** @enum {string} */
+                required?: "if_supported" | "never";
+            };
+        };
+        StripeCheckoutCustomText: {
+            message?: string;
         };
         AppCapability: {
             /** @enum {string} */
@@ -2607,10 +2699,24 @@ export interface components {
             data: {
                 /** @description The requested keys that named this customer. */
                 matched: string[];
+                /**
+                 * @description OpenMeter's BillingCustomer, with its required fields only (the customer's other fields:
+                 *     getCustomer).
+                 */
                 customer: {
                     id: string;
                     key: string;
                     name: string;
+                    /**
+                     * Format: date-time
+                     * @description UTC, milliseconds
+                     */
+                    created_at: string;
+                    /**
+                     * Format: date-time
+                     * @description UTC, milliseconds
+                     */
+                    updated_at: string;
                 };
                 features: {
                     [key: string]: components["schemas"]["EntitlementFeatureAccess"];
@@ -2705,6 +2811,33 @@ export interface components {
                 /** @description Always null (backward paging is not supported). */
                 previous: string | null;
             };
+        };
+        /** @description OpenMeter's StringFieldFilter; exactly one operator. */
+        MeteringStringFieldFilter: string | {
+            eq?: string;
+            neq?: string;
+            contains?: string;
+            /** @description comma-separated */
+            ocontains?: string;
+            /** @description comma-separated */
+            oeq?: string;
+            gt?: string;
+            gte?: string;
+            lt?: string;
+            lte?: string;
+            exists?: boolean;
+        };
+        MeteringDateTimeRange: string | {
+            /** Format: date-time */
+            gte?: string;
+            /** Format: date-time */
+            gt?: string;
+            /** Format: date-time */
+            lt?: string;
+            /** Format: date-time */
+            lte?: string;
+            /** Format: date-time */
+            eq?: string;
         };
         /** @enum {string} */
         MeterAggregation: "sum" | "count" | "unique_count" | "avg" | "min" | "max" | "latest";
@@ -3859,14 +3992,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    stripe_options: {
-                        /** Format: uri */
-                        success_url?: string;
-                        /** Format: uri */
-                        cancel_url?: string;
-                        currency?: string;
-                        client_reference_id?: string;
-                    };
+                    stripe_options?: components["schemas"]["StripeCheckoutOptions"];
                 };
             };
         };
@@ -3882,8 +4008,26 @@ export interface operations {
                         stripe_customer_id: string;
                         session_id: string;
                         setup_intent_id: string;
+                        /** @description For embedded sessions (Stripe.js). */
+                        client_secret?: string;
+                        client_reference_id?: string;
+                        customer_email?: string;
+                        /** @description ISO 4217, upper case */
+                        currency?: string;
+                        /** @description The hosted page. */
                         url?: string;
-                        mode: string;
+                        success_url?: string;
+                        cancel_url?: string;
+                        return_url?: string;
+                        status?: string;
+                        /** Format: date-time */
+                        expires_at?: string;
+                        /** @description The caller's metadata as Stripe stored it (without Tally's keys). */
+                        metadata?: {
+                            [key: string]: string;
+                        };
+                        /** @enum {string} */
+                        mode: "setup";
                         /** Format: date-time */
                         created_at: string;
                     };
@@ -6155,33 +6299,50 @@ export interface operations {
                 "page[size]"?: number;
                 /** @description Opaque cursor from `meta.page.next`. */
                 "page[after]"?: string;
-                /** @description Exact subject (also `filter[subject][eq]`). */
-                "filter[subject]"?: string;
-                /** @description Exact type (also `[eq]`). */
-                "filter[type]"?: string;
-                /** @description Exact source (also `[eq]`). */
-                "filter[source]"?: string;
-                /** @description Exact event id (also `[eq]`). */
-                "filter[id]"?: string;
+                /** @description Not supported (as OpenMeter's events list): a 400 naming `query.page[before]`. */
+                "page[before]"?: string;
                 /**
-                 * @description Events attributed to this customer (id; live or deleted): events whose subject is a name it owned
-                 *     (its key or a usage-attribution subject) at the event's time, within its ownership window (see
-                 *     createCustomer). Answered by a few index probes per owned name, whatever the table size.
+                 * @description `time` (default), `time desc` or `time asc`. As OpenMeter, a field without a suffix sorts
+                 *     descending. OpenMeter's `ingested_at` and `stored_at` are refused with a 400 naming `query.sort`:
+                 *     no index serves them, and each index on `events` costs ingestion throughput.
                  */
-                "filter[customer_id]"?: string;
-                /** @description `filter[time][gte|gt|lt|lte|eq]=<RFC 3339>`; several operators combine with AND. */
-                "filter[time]"?: {
-                    /** Format: date-time */
-                    gte?: string;
-                    /** Format: date-time */
-                    gt?: string;
-                    /** Format: date-time */
-                    lt?: string;
-                    /** Format: date-time */
-                    lte?: string;
-                    /** Format: date-time */
+                sort?: string;
+                /**
+                 * @description OpenMeter's StringFieldFilter: a bare value (exact) or one of `[eq]`, `[neq]`, `[contains]`,
+                 *     `[ocontains]` (comma-separated), `[oeq]` (comma-separated), `[gt]`, `[gte]`, `[lt]`, `[lte]`,
+                 *     `[exists]`. The same forms for `filter[type]`, `filter[source]` and `filter[id]`.
+                 */
+                "filter[subject]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[type]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[source]"?: components["schemas"]["MeteringStringFieldFilter"];
+                "filter[id]"?: components["schemas"]["MeteringStringFieldFilter"];
+                /**
+                 * @description Events attributed to this customer (id or key; live or deleted): events whose subject is a name it
+                 *     owned (its key or a usage-attribution subject) at the event's time, within its ownership window
+                 *     (see createCustomer). A bare value or `[eq]`; `[oeq]=a,b` for any of up to 100 customers. As
+                 *     OpenMeter, `[neq]` is a 400. Answered by a few index probes per owned name, whatever the table
+                 *     size.
+                 */
+                "filter[customer_id]"?: string | {
                     eq?: string;
+                    /** @description comma-separated */
+                    oeq?: string;
                 };
+                /**
+                 * @description By event time: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[time]"?: components["schemas"]["MeteringDateTimeRange"];
+                /**
+                 * @description By time the event was received: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[ingested_at]"?: components["schemas"]["MeteringDateTimeRange"];
+                /**
+                 * @description By time the event was stored: a bare RFC 3339 value (`eq`) or `[gte|gt|lt|lte|eq]=<RFC 3339>`; several operators
+                 *     combine with AND (OpenMeter's DateTimeFieldFilter takes one).
+                 */
+                "filter[stored_at]"?: components["schemas"]["MeteringDateTimeRange"];
             };
             header?: never;
             path?: never;
