@@ -1840,6 +1840,19 @@ export interface components {
             /** @description comma-separated values */
             oeq?: string;
         };
+        /** @description OpenMeter's StringFieldFilter (a bare value is `eq`; exactly one operator; `oeq` and `ocontains` take comma-separated values). */
+        StringFieldFilter: string | {
+            eq?: string;
+            neq?: string;
+            contains?: string;
+            ocontains?: string;
+            oeq?: string;
+            gt?: string;
+            gte?: string;
+            lt?: string;
+            lte?: string;
+            exists?: boolean;
+        };
         /** @description OpenMeter's Labels (keys of 1-63 characters of letters, digits, `-`, `.`, `_`). */
         Labels: {
             [key: string]: string;
@@ -5147,14 +5160,15 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                "filter[id]"?: string;
-                "filter[key]"?: string;
-                "filter[name]"?: string;
-                /** @description `draft`, `active` or `archived`; several with `filter[status][oeq]=draft,active` */
-                "filter[status]"?: string;
-                "filter[currency]"?: string;
-                /** @description `id`, `key`, `version`, `name`, `created_at` (default), `updated_at`; `asc`/`desc` suffix */
+                /** @description OpenMeter's SortQuery: `id`, `key`, `version`, `name`, `created_at`, `updated_at` (default `created_at`), each optionally followed by ` asc` (default) or ` desc`; comma-separated. */
                 sort?: string;
+                filter?: {
+                    id?: components["schemas"]["ExactFieldFilter"];
+                    key?: components["schemas"]["StringFieldFilter"];
+                    name?: components["schemas"]["StringFieldFilter"];
+                    status?: components["schemas"]["ExactFieldFilter"];
+                    currency?: components["schemas"]["ExactFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
@@ -5579,10 +5593,13 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                /** @description exact key; also `filter[key][eq]=k` or `filter[key][oeq]=a,b` */
-                "filter[key]"?: string;
-                "filter[meter_id]"?: string;
-                "filter[name]"?: string;
+                /** @description OpenMeter's SortQuery: `key`, `name`, `created_at`, `updated_at` (default `created_at`), each optionally followed by ` asc` (default) or ` desc`; comma-separated. */
+                sort?: string;
+                filter?: {
+                    key?: components["schemas"]["StringFieldFilter"];
+                    meter_id?: components["schemas"]["ExactFieldFilter"];
+                    name?: components["schemas"]["StringFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
@@ -5772,11 +5789,14 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                "filter[key]"?: string;
-                "filter[name]"?: string;
-                /** @description `draft`, `active` or `archived`; several with `filter[status][oeq]=draft,active` */
-                "filter[status]"?: string;
-                "filter[currency]"?: string;
+                /** @description OpenMeter's SortQuery: `id`, `key`, `version`, `name`, `created_at`, `updated_at` (default `created_at`), each optionally followed by ` asc` (default) or ` desc`; comma-separated. */
+                sort?: string;
+                filter?: {
+                    key?: components["schemas"]["StringFieldFilter"];
+                    name?: components["schemas"]["StringFieldFilter"];
+                    status?: components["schemas"]["ExactFieldFilter"];
+                    currency?: components["schemas"]["ExactFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
@@ -6029,16 +6049,15 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                /** @description `id`, `name` (default) or `created_at`, optionally followed by ` asc` / ` desc`; comma-separated. */
+                /** @description OpenMeter's SortQuery: `id`, `name`, `created_at` (default `name`), each optionally followed by ` asc` (default) or ` desc`; comma-separated. */
                 sort?: string;
-                /** @description Exact key, or `filter[key][op]` with op one of eq, neq, contains, ocontains, oeq, gt, gte, lt, lte, exists. */
-                "filter[key]"?: string;
-                /** @description As filter[key]. */
-                "filter[name]"?: string;
-                /** @description As filter[key]. */
-                "filter[primary_email]"?: string;
-                /** @description Customers with a usage-attribution subject matching the filter (as filter[key]). */
-                "filter[usage_attribution_subject_key]"?: string;
+                filter?: {
+                    key?: components["schemas"]["StringFieldFilter"];
+                    name?: components["schemas"]["StringFieldFilter"];
+                    primary_email?: components["schemas"]["StringFieldFilter"];
+                    usage_attribution_subject_key?: components["schemas"]["StringFieldFilter"];
+                    plan_key?: components["schemas"]["StringFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
@@ -6418,10 +6437,12 @@ export interface operations {
             query?: {
                 "page[size]"?: number;
                 "page[number]"?: number;
-                /** @description Exact key (also `[eq]`). */
-                "filter[key]"?: string;
-                /** @description Exact name (also `[eq]`). */
-                "filter[name]"?: string;
+                /** @description OpenMeter's SortQuery: `key`, `name`, `aggregation`, `created_at`, `updated_at` (default `created_at`), each optionally followed by ` asc` (default) or ` desc`; comma-separated. */
+                sort?: string;
+                filter?: {
+                    key?: components["schemas"]["StringFieldFilter"];
+                    name?: components["schemas"]["StringFieldFilter"];
+                };
             };
             header?: never;
             path?: never;
