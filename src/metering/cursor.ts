@@ -36,7 +36,7 @@ const isCursorText = (x: string): boolean => x.length <= CURSOR_PART_MAX && text
  * The position `encodeCursor` wrote. Anything else, including a forged cursor of the right shape that
  * carries an impossible date, NUL or non-canonical base64, is a 400 naming `query.page[after]`.
  */
-export function decodeCursor(s: string): Cursor {
+export function decodeCursor(s: string, field = 'query.page[after]'): Cursor {
   try {
     const buf = Buffer.from(s, 'base64url');
     // Buffer.from ignores characters outside the alphabet: accept only the canonical spelling
@@ -50,7 +50,5 @@ export function decodeCursor(s: string): Cursor {
   } catch {
     // fall through
   }
-  throw invalid('query parameters are invalid', [
-    { field: 'query.page[after]', reason: 'is not a valid cursor' },
-  ]);
+  throw invalid('query parameters are invalid', [{ field, reason: 'is not a valid cursor' }]);
 }

@@ -122,8 +122,12 @@ export interface EventListQuery {
   stored_at?: TimeRange;
   size: number;
   after?: string;
+  /** the page that ends just before this cursor (`meta.page.previous`); not with `after` */
+  before?: string;
   /** oldest first (`sort=time asc`); default newest first */
   asc?: boolean;
+  /** internal: the query parameter a bad cursor is reported as */
+  cursorField?: string;
 }
 
 const asFilter = (f: FieldFilter | string | undefined): FieldFilter | undefined =>
@@ -151,7 +155,7 @@ function eventFilters(q: Sql, f: EventListQuery): void {
     }
   }
   if (f.after !== undefined) {
-    const c = decodeCursor(f.after);
+    const c = decodeCursor(f.after, f.cursorField);
     // the first conjunct is implied by the second; it lets the (subject, time) / (time) indexes range-scan
     const [le, lt] = f.asc ? ['>=', '>'] : ['<=', '<'];
     q.add(` and e.time ${le} ?::timestamptz`, c.time);
@@ -275,26 +279,42 @@ async function eventPageSql(em: EntityManager, f: EventListQuery): Promise<Sql |
   return q;
 }
 
+/**
+ * One page of `GET /events`. `next` is the cursor of its last event when more follow; `previous` that of
+ * its first when a page precedes it (for `page[before]`). A `before` page is read as the `after` page of
+ * the opposite order from the cursor (the same statement and indexes), then put back in the list's order.
+ */
 export async function listEvents(
   em: EntityManager,
   f: EventListQuery,
 ): Promise<{
   data: IngestedEventDto[];
-  meta: { page: { size: number; next: string | null; previous: null } };
+  meta: { page: { size: number; next: string | null; previous: string | null } };
 }> {
-  const q = await eventPageSql(em, f);
+  const backwards = f.before !== undefined;
+  const sql = backwards
+    ? { ...f, asc: !f.asc, after: f.before, before: undefined, cursorField: 'query.page[before]' }
+    : f;
+  const q = await eventPageSql(em, sql);
   const rows = !q ? [] : await exec<EventRow>(em, q);
   const more = rows.length > f.size;
   const page = more ? rows.slice(0, f.size) : rows;
+  if (backwards) page.reverse();
+  const first = page[0];
   const last = page[page.length - 1];
+  const cursor = (r: EventRow) => encodeCursor({ time: r.time, source: r.source, id: r.id });
+  // forwards: more after it when the statement found one more row; something before it when it started at
+  // a cursor. Backwards: the reverse.
+  const hasNext = backwards ? true : more;
+  const hasPrevious = backwards ? more : f.after !== undefined;
   const problems = await eventValidationErrors(em, page);
   return {
     data: page.map((r, i) => eventView(r, problems[i])),
     meta: {
       page: {
         size: f.size,
-        next: more && last ? encodeCursor({ time: last.time, source: last.source, id: last.id }) : null,
-        previous: null,
+        next: hasNext && last ? cursor(last) : null,
+        previous: hasPrevious && first ? cursor(first) : null,
       },
     },
   };

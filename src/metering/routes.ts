@@ -125,13 +125,12 @@ const listEventsQuery = z.strictObject({
     .strictObject({
       size: z.coerce.number().int().min(1).max(1000).default(100),
       after: z.string().min(1).optional(),
-      // as OpenMeter's own events list: cursor pages go forwards only
-      before: z
-        .string()
-        .optional()
-        .refine((v) => v === undefined, {
-          message: 'backward pagination is not supported: follow meta.page.next with page[after]',
-        }),
+      // the page before a cursor (`meta.page.previous`)
+      before: z.string().min(1).optional(),
+    })
+    .refine((p) => p.after === undefined || p.before === undefined, {
+      message: 'page[after] and page[before] cannot be combined',
+      path: ['before'],
     })
     .default({ size: 100 }),
   filter: filterObject({
@@ -237,6 +236,7 @@ export function meteringRoutes(deps: AppDeps): Router {
       ...(q.filter ?? {}),
       size: q.page.size,
       after: q.page.after,
+      before: q.page.before,
       asc: q.sort?.asc,
     });
     // data as stored: numbers exactly as ingested, not rounded through JavaScript numbers

@@ -1162,12 +1162,10 @@ export interface paths {
         };
         /**
          * List ingested events, newest first
-         * @description Cursor pagination: pass `meta.page.next` of a response as `page[after]` to get the following page
-         *     (the cursor is opaque). Sorted by event `time` descending (`sort=time asc`: ascending), ties by
+         * @description Cursor pagination: pass `meta.page.next` of a response as `page[after]` to get the following page,
+         *     `meta.page.previous` as `page[before]` to get the page before (cursors are opaque). Sorted by event `time` descending (`sort=time asc`: ascending), ties by
          *     `source`, `id` in the same direction. Each event carries `validation_errors` when its value is not
-         *     usable by a live meter of its type. Any query parameter not listed here is a 400 naming it. As
-         *     OpenMeter's own events list, pages go forwards only: `page[before]` is a 400 naming it and
-         *     `meta.page.previous` is always null.
+         *     usable by a live meter of its type. Any query parameter not listed here is a 400 naming it.
          */
         get: operations["listMeteringEvents"];
         put?: never;
@@ -2821,7 +2819,7 @@ export interface components {
                 size: number;
                 /** @description Cursor for `page[after]`; null on the last page. */
                 next: string | null;
-                /** @description Always null (backward paging is not supported). */
+                /** @description Cursor for `page[before]`; null on the first page. */
                 previous: string | null;
             };
         };
@@ -6318,7 +6316,7 @@ export interface operations {
                 "page[size]"?: number;
                 /** @description Opaque cursor from `meta.page.next`. */
                 "page[after]"?: string;
-                /** @description Not supported (as OpenMeter's events list): a 400 naming `query.page[before]`. */
+                /** @description Opaque cursor from `meta.page.previous` (not with `page[after]`). */
                 "page[before]"?: string;
                 /**
                  * @description `time` (default), `time desc` or `time asc`. As OpenMeter, a field without a suffix sorts
