@@ -52,6 +52,7 @@ import type { BillingActivities, SubscriptionActivities } from '../activities/co
 import {
   applyRequest,
   describeState,
+  editPhaseEndIssue,
   failingInvoice,
   invoiceFailed,
   invoiceIssued,
@@ -145,7 +146,10 @@ export async function subscriptionWorkflow(state: SubscriptionState): Promise<Su
   setHandler(getStateQuery, () => describeState(state));
   const handle = (kind: ChangeRequest['kind']) => ({
     validator: (args?: CancelArgs | ChangeArgs) => {
-      const r = validateRequest(state, { kind, timing: 'immediate', ...args }, Date.now());
+      const req = { kind, timing: 'immediate', ...args };
+      // validators do not run on replay (a rejected Update leaves no history): a new check here changes
+      // no recorded decision
+      const r = validateRequest(state, req, Date.now()) ?? editPhaseEndIssue(state, req, Date.now());
       if (r) throw reject(r);
     },
     handler: async (args?: CancelArgs | ChangeArgs) => {

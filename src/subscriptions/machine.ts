@@ -405,6 +405,49 @@ export function failingInvoice(
   return worst ? { invoiceKey: worst.invoiceKey, ...worst.failure! } : undefined;
 }
 
+/**
+ * Whether a phase that an edit makes end at `end` (ms) fits an edit that takes effect at `effective` (ms):
+ * the phase must not end before the edit takes effect. Ending exactly there is a phase switch at that
+ * instant, which the machine makes only at a period end (`periodEnd`, ms: closePeriod switches phases at
+ * period ends, an edit at the period end included); an edit that cuts the period elsewhere keeps the phase
+ * until the next period end, so ending exactly at such a cut is refused too. Undefined when it fits, else
+ * the reason.
+ */
+export function stretchedEndIssue(
+  end: number,
+  effective: number,
+  periodEnd: number | undefined,
+): 'before' | 'at_cut' | undefined {
+  if (end < effective) return 'before';
+  if (end === effective && effective !== periodEnd) return 'at_cut';
+  return undefined;
+}
+
+/**
+ * An edit's check against the workflow's own state (its validator; the API checks the same on the row):
+ * the current phase, when the edited version gives it a new end, must still fit (`stretchedEndIssue`).
+ */
+export function editPhaseEndIssue(
+  state: SubscriptionState,
+  req: ChangeRequest,
+  now: number,
+): Rejection | undefined {
+  if (req.kind !== 'edit' || !req.plan || state.status !== 'active' || !state.period) return undefined;
+  const key = phaseOf(state).key;
+  const i = req.plan.phases.findIndex((p) => p.key === key);
+  const phase = req.plan.phases[i];
+  if (i < 0 || i === req.plan.phases.length - 1 || !phase.duration) return undefined;
+  if (phase.duration === phaseOf(state).duration) return undefined;
+  const end = addDuration(new Date(state.phaseStartedAt), phase.duration).getTime();
+  const effective = effectiveAt(state, req.timing, now);
+  const issue = stretchedEndIssue(end, effective, ms(state.period.to));
+  if (!issue) return undefined;
+  return {
+    type: 'conflict',
+    message: `phase ${key} would end at ${iso(end)}, ${issue === 'before' ? 'before' : 'exactly when, but not at a period end,'} the edit takes effect (${iso(effective)})`,
+  };
+}
+
 /** Why a request cannot be accepted now: `bad_request` (malformed for this state) or `conflict`. */
 export interface Rejection {
   type: 'bad_request' | 'conflict';

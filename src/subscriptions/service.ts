@@ -65,7 +65,14 @@ import {
 } from '../../workflows/definitions';
 import { liveAddonCount } from './addon-queries';
 import type { InvoiceFailureRecord, PeriodRecord } from './records';
-import { initialState, phaseOf, plainNextPeriod, toPlanSchedule, type Timing } from './machine';
+import {
+  initialState,
+  phaseOf,
+  plainNextPeriod,
+  stretchedEndIssue,
+  toPlanSchedule,
+  type Timing,
+} from './machine';
 import { nextBillingAt } from './operator-details';
 import { currentPeriodOf } from './row-period';
 import { apiStatusSql } from './status';
@@ -764,16 +771,18 @@ export function createSubscriptionsService(deps: Pick<AppDeps, 'orm' | 'config' 
       phaseStarts: starts,
       frozenPhases: base.phases.slice(0, Math.max(index, 0)).map((p) => p.key),
     });
-    // a stretched phase must still end after the edit takes effect (else it would end in the past)
+    // a stretched phase must not end before the edit takes effect (else it would end in the past); ending
+    // exactly there is a phase switch, made at a period end only (machine's stretchedEndIssue)
     const bad: InvalidParam[] = [];
     changes.forEach((c, i) => {
       if (c.op !== 'stretch_phase' || !starts[c.phase_key]) return;
       const phase = version.phases.find((p) => p.key === c.phase_key)!;
       const end = addDuration(new Date(starts[c.phase_key]), phase.duration!).getTime();
-      if (end <= effective)
+      const issue = stretchedEndIssue(end, effective, period?.to.getTime());
+      if (issue)
         bad.push({
           field: `${opts.fieldOf(i)}.extend_by`,
-          reason: `phase ${c.phase_key} would end at ${instant(new Date(end))}, before the edit takes effect (${instant(new Date(effective))})`,
+          reason: `phase ${c.phase_key} would end at ${instant(new Date(end))}, ${issue === 'before' ? 'before' : 'exactly when, but not at a period end,'} the edit takes effect (${instant(new Date(effective))})`,
         });
     });
     if (bad.length) {

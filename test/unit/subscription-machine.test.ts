@@ -1,6 +1,7 @@
 /** The pure subscription state machine, driven with explicit instants. */
 import {
   applyRequest,
+  editPhaseEndIssue,
   failingInvoice,
   initialState,
   INVOICE_ERROR_MAX,
@@ -9,6 +10,7 @@ import {
   nextWakeAt,
   plainNextPeriod,
   step,
+  stretchedEndIssue,
   validateRequest,
   type PendingInvoice,
   type PlanSchedule,
@@ -538,6 +540,47 @@ describe('edits (the subscription’s own plan version)', () => {
       1,
       '2026-02-28T10:00:00.000Z',
     ]);
+  });
+
+  it('a stretched phase may end where the edit takes effect when that is a period end, never before', () => {
+    const periodEnd = t('2026-02-28T10:00:00.000Z');
+    // next_billing_cycle: the edit lands at the period end; a phase ending exactly there switches there
+    expect(stretchedEndIssue(periodEnd, periodEnd, periodEnd)).toBeUndefined();
+    expect(stretchedEndIssue(periodEnd + 1, periodEnd, periodEnd)).toBeUndefined();
+    expect(stretchedEndIssue(periodEnd - 1, periodEnd, periodEnd)).toBe('before');
+    // a cut inside the period (immediate, a timestamp): the machine switches phases at period ends only
+    const cut = t('2026-02-15T10:00:00.000Z');
+    expect(stretchedEndIssue(cut, cut, periodEnd)).toBe('at_cut');
+    expect(stretchedEndIssue(cut + 1, cut, periodEnd)).toBeUndefined();
+    expect(stretchedEndIssue(cut - 1, cut, periodEnd)).toBe('before');
+    expect(stretchedEndIssue(cut, cut, undefined)).toBe('at_cut');
+  });
+
+  it("the workflow's own check: the current phase's new end against the edit's effect, on its clock", () => {
+    const s = start({ plan: phased('v1', 'P2M') });
+    const now = t('2026-02-10T10:00:00.000Z');
+    const edit = (timing: string, trial: string) =>
+      editPhaseEndIssue(s, { kind: 'edit', timing, plan: phased('own-1', trial) }, now);
+    // P2M → P1M: the trial ends 2026-02-28T10:00, the period end
+    expect(edit('next_billing_cycle', 'P1M')).toBeUndefined();
+    expect(edit('immediate', 'P1M')).toBeUndefined();
+    expect(edit('2026-02-20T10:00:00.000Z', 'P1M')).toBeUndefined();
+    // P2M → P5D: it would have ended on 2026-02-05, before now
+    expect(edit('immediate', 'P5D')).toMatchObject({ type: 'conflict' });
+    expect(edit('next_billing_cycle', 'P20D')).toMatchObject({ type: 'conflict' });
+    // ending exactly at a timestamp inside the period
+    expect(edit('2026-02-20T10:00:00.000Z', 'P20D')).toMatchObject({
+      type: 'conflict',
+      message: expect.stringContaining('not at a period end'),
+    });
+    // the trial's duration untouched: nothing to check
+    expect(edit('immediate', 'P2M')).toBeUndefined();
+    // the phase ran its course: in the last phase there is no end
+    runUntil(s, t('2026-03-31T10:00:00.000Z'));
+    expect(s.phaseIndex).toBe(1);
+    expect(
+      editPhaseEndIssue(s, { kind: 'edit', timing: 'immediate', plan: phased('own-2', 'P5D') }, now),
+    ).toBeUndefined();
   });
 
   it('unschedule_edit withdraws a scheduled edit only; an edit without the current phase is refused', () => {
