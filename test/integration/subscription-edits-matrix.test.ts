@@ -856,10 +856,11 @@ function more(timing: Timing): Case[] {
         [30, 60, [['platform', '30.00']], '30.00'],
         [60, 90, [['platform', '30.00']], '30.00'],
       ],
-      // the timeline then drops the trial (views.ts phaseTimeline shows earlier phases only when walking
-      // their durations from active_from lands on the current phase's start: 20 days ≠ 30); checked here:
-      // the current phase and its start
-      current: ['default', 30],
+      // the timeline (timeline.ts, from the recorded plan segments) shows the trial to day 30 as billed
+      phases: [
+        ['trial', 0],
+        ['default', 30],
+      ],
     },
     {
       // a timestamp on the period end (day 30) is the period's end: the 60-day trial made 30 ends there, as
