@@ -27,6 +27,7 @@ import { logger } from '../lib/logger';
 import { instant } from '../lib/time';
 import type { InvoicingSnapshot } from '../profiles/types';
 import { billedCustomer, computeLines, oneTimeFeesBilled } from './calculator';
+import { amountAfterProration } from './charge-proration';
 import { collectionInstant } from './collection';
 import { oneTimeKey, totalsOf, type ComposedLine } from './compose';
 import type { IssueInvoiceInput } from './contract';
@@ -128,8 +129,9 @@ export interface IsoPeriod {
 }
 
 /**
- * OpenMeter's charge fields that Tally stores and shows but does not act on (issue 13): every charge is
- * invoiced in full, at its `invoice_at`, without credits, discounts, proration or tax. Only those given.
+ * OpenMeter's charge fields that Tally stores and shows (issue 13). It acts only on `proration_configuration`
+ * `prorate_prices` with a `full_service_period` (the service period's share is billed: `charge-proration.ts`);
+ * otherwise a charge is invoiced in full, at its `invoice_at`, without credits, discounts or tax.
  */
 export interface ChargeTerms {
   settlement_mode?: 'credit_then_invoice' | 'credit_only';
@@ -235,8 +237,7 @@ function chargeView(r: PendingRow): ChargeView {
     ...(t.unique_reference_id !== undefined ? { unique_reference_id: t.unique_reference_id } : {}),
     ...(t.feature_id !== undefined ? { feature_id: t.feature_id } : {}),
     amount_before_proration: money,
-    // Tally does not prorate a charge (`proration_configuration` is stored only)
-    amount_after_proration: { ...money },
+    amount_after_proration: { amount: billedAmount(r), currency: r.currency },
     price: { type: 'flat', amount },
     ...(r.invoice_id ? { invoice: { id: r.invoice_id } } : {}),
     created_at: instant(r.created_at),
@@ -446,8 +447,20 @@ export interface GatherResult {
   nextCollectAt: string | null;
 }
 
+/** What a charge bills: its amount, prorated by its service period when it asks (`charge-proration.ts`). */
+function billedAmount(r: PendingRow): string {
+  const t = r.charge_terms ?? {};
+  return amountAfterProration(new Decimal(r.amount!).toFixed(), r.currency, t.proration_configuration?.mode, {
+    service: {
+      from: instant(r.service_period_from ?? r.invoice_at),
+      to: instant(r.service_period_to ?? r.invoice_at),
+    },
+    ...(t.full_service_period ? { full: t.full_service_period } : {}),
+  });
+}
+
 function chargeLine(r: PendingRow): DraftLine {
-  const amount = roundMoney(r.amount!, r.currency);
+  const amount = roundMoney(billedAmount(r), r.currency);
   const from = r.service_period_from ?? r.invoice_at;
   const to = r.service_period_to ?? r.invoice_at;
   return {
@@ -457,7 +470,7 @@ function chargeLine(r: PendingRow): DraftLine {
     kind: 'flat',
     quantity: '1',
     unitPrice: amount,
-    price: { type: 'flat', amount: new Decimal(r.amount!).toFixed() },
+    price: { type: 'flat', amount: billedAmount(r) },
     periodFrom: instant(from),
     periodTo: instant(to),
     amount,

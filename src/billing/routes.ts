@@ -2,6 +2,7 @@
  * REST: invoices (`/billing/invoices`), their lifecycle actions (sent to the invoice's workflow) and the
  * customer's invoice preview.
  */
+import { prorationProblem } from './charge-proration';
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
@@ -143,7 +144,7 @@ const chargeBody = z
     amount_before_proration: chargeAmount,
     service_period: closedPeriod.optional(),
     invoice_at: instantBody.optional(),
-    // stored and shown, not acted on
+    // stored and shown, not acted on (but proration_configuration with full_service_period: see below)
     settlement_mode: z.enum(['credit_then_invoice', 'credit_only']).optional(),
     payment_term: z.enum(['in_advance', 'in_arrears']).optional(),
     proration_configuration: z.strictObject({ mode: z.enum(['no_proration', 'prorate_prices']) }).optional(),
@@ -162,6 +163,22 @@ const chargeBody = z
         path: ['amount_before_proration', 'currency'],
         message: `must be the charge's currency (${b.currency})`,
       });
+    // prorate_prices bills the service period's share of the full one: both must be given and fit
+    if (b.proration_configuration?.mode === 'prorate_prices' && b.full_service_period) {
+      if (!b.service_period)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['service_period'],
+          message: 'is required to prorate over full_service_period',
+        });
+      else {
+        const problem = prorationProblem({
+          service: { from: b.service_period.from.toISOString(), to: b.service_period.to.toISOString() },
+          full: b.full_service_period,
+        });
+        if (problem) ctx.addIssue({ code: 'custom', path: ['service_period'], message: problem });
+      }
+    }
   })
   .transform((b): ChargeInput => ({
     name: b.name,

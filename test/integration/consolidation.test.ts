@@ -351,8 +351,9 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
       service_period: period,
       ...terms,
       amount_before_proration: { amount: '12.345', currency: 'USD' },
-      // not prorated, not discounted: stored terms are not acted on
-      amount_after_proration: { amount: '12.345', currency: 'USD' },
+      // prorate_prices: January's share of January–February, 12.345 × 31 / 59 = 6.4862… (not discounted:
+      // discounts are stored only)
+      amount_after_proration: { amount: '6.49', currency: 'USD' },
       price: { type: 'flat', amount: '12.345' },
     };
     expect(c.body).toMatchObject(expected);
@@ -388,6 +389,26 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
 
     // refused, each by name, and nothing stored
     const refusals: [object, string, RegExp][] = [
+      // prorating needs a service period inside the full one
+      [
+        {
+          amount_before_proration: '1',
+          proration_configuration: { mode: 'prorate_prices' },
+          full_service_period: period,
+        },
+        'body.service_period',
+        /required to prorate/,
+      ],
+      [
+        {
+          amount_before_proration: '1',
+          proration_configuration: { mode: 'prorate_prices' },
+          service_period: terms.full_service_period,
+          full_service_period: period,
+        },
+        'body.service_period',
+        /inside the full service period/,
+      ],
       [
         { currency: 'USD', amount_before_proration: { amount: '1', currency: 'EUR' } },
         'body.amount_before_proration.currency',
@@ -437,13 +458,13 @@ describe("charges: OpenMeter's CreateChargeFlatFeeRequest and list (issue 13)", 
     const all = await h.app.api.get(url).expect(200);
     expect(all.body.data.map((x: any) => x.name)).toEqual(['Onboarding', 'Support']);
 
-    // invoiced as given: the whole amount (rounded to cents), no discount, no proration
+    // invoiced: the prorated amount, no discount; the plain one in full
     const inv = await h.app.api
       .post(`${P}/billing/invoices/invoice`)
       .send({ customer_id: customer.id, as_of: period.to });
     expect(inv.status).toBe(201);
     expect(inv.body[0].lines.map((l: any) => [l.name, l.totals.total]).sort()).toEqual([
-      ['Onboarding', '12.35'],
+      ['Onboarding', '6.49'],
       ['Support', '3.00'],
     ]);
 

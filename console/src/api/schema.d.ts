@@ -685,10 +685,12 @@ export interface paths {
          *     Tally bills `name`, `amount_before_proration` (OpenMeter's `{amount, currency}`, or a bare decimal
          *     string, Tally's earlier form; its currency must be `currency`), `currency`, `service_period` and
          *     `invoice_at`, and is less strict than OpenMeter: only `name` and `amount_before_proration` are
-         *     required. It stores `labels`. It stores and shows, without acting on them, `settlement_mode`,
-         *     `payment_term`, `proration_configuration`, `tax_config`, `discounts`, `feature_id`,
-         *     `full_service_period` and `billing_period`: the charge is invoiced in full at its `invoice_at`, without
-         *     credits, proration, discount or tax. `unique_reference_id` names at most one live (not deleted)
+         *     required. It stores `labels`. With `proration_configuration` `prorate_prices` and a
+         *     `full_service_period`, the amount is for the full period and the charge bills its `service_period`'s
+         *     share by time (`amount_after_proration`, rounded to the currency; the service period must lie inside
+         *     the full one, 400 otherwise). It stores and shows, without acting on them, `settlement_mode`,
+         *     `payment_term`, `tax_config`, `discounts`, `feature_id` and `billing_period`: the charge is invoiced
+         *     at its `invoice_at`, without credits, discount or tax. `unique_reference_id` names at most one live (not deleted)
          *     charge: a second charge with it is refused (409, with the existing charge's id as `charge_id`), so a
          *     retried request is never billed twice. A `usage_based` charge is refused (400 naming `body.type`).
          */
