@@ -2,6 +2,7 @@
 /** API helpers shared by every test: the status-checking `ok()` and catalog/customer fixtures built through the API. */
 import { newId } from '../../src/lib/ids';
 import type { TestApp } from './app';
+import { expectServedSchema } from './served-schema';
 
 export const P = '/v3/openmeter';
 
@@ -126,7 +127,12 @@ export function fixtures(app: TestApp) {
       );
     },
     subscribe: (body: Record<string, unknown>) => ok(app.api.post(`${P}/subscriptions`).send(body), 201),
-    get: (id: string) => ok(app.api.get(`${P}/subscriptions/${id}`), 200),
+    /** a subscription, checked against the served document's `Subscription` schema */
+    get: async (id: string) => {
+      const body = await ok(app.api.get(`${P}/subscriptions/${id}`), 200);
+      expectServedSchema('Subscription', body);
+      return body;
+    },
   };
   return f;
 }

@@ -3434,8 +3434,7 @@ export interface components {
                 active_from: string;
                 /** Format: date-time */
                 active_to?: string;
-                /** @description The plan's rate card, concrete */
-                rate_card: Record<string, never>;
+                rate_card: components["schemas"]["RateCard"];
             }[];
         };
         Subscription: {
