@@ -18,8 +18,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import { Pool, types as pgTypes } from 'pg';
-import { logger } from '../lib/logger';
+import { types as pgTypes } from 'pg';
+import { closeSidePools, sidePool } from './side-pools';
 import { exec, type Sql } from './sql';
 
 type OrmConfig = EntityManager['config'];
@@ -31,7 +31,6 @@ export const MAX_STATEMENTS = 256;
  */
 export const MAX_BIND_PARAMS = 2_000;
 
-const pools = new Map<OrmConfig, Pool>();
 const names = new Map<string, string>();
 
 /** MikroORM's PostgreSQL type parsers (PostgreSqlConnection): these types stay text. */
@@ -41,31 +40,17 @@ type TypeId = Parameters<typeof pgTypes.getTypeParser>[0];
 /** text[]'s parser: the elements as text (as postgres-array, which MikroORM uses) */
 const arrayParser = pgTypes.getTypeParser(1009 as TypeId) as (s: string) => unknown;
 
-function poolFor(config: OrmConfig): Pool {
-  let pool = pools.get(config);
-  if (!pool) {
-    const url = config.get('clientUrl');
-    if (!url) throw new Error('prepared statements need the ORM clientUrl');
-    pool = new Pool({
-      connectionString: url,
-      max: config.get('pool')?.max ?? 10,
-      connectionTimeoutMillis: config.get('pool')?.acquireTimeoutMillis ?? 5000,
-      idleTimeoutMillis: 10_000,
-      allowExitOnIdle: true,
-      application_name: 'tally-read',
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-          if (RAW_TEXT.includes(oid)) return (s: string) => s;
-          if (RAW_TEXT_ARRAYS.includes(oid)) return arrayParser;
-          return pgTypes.getTypeParser(oid, format) as (s: string) => unknown;
-        }) as typeof pgTypes.getTypeParser,
-      },
-    });
-    pool.on('error', (err) => logger.warn({ err }, 'read pool: idle connection lost'));
-    pools.set(config, pool);
-  }
-  return pool;
-}
+/** the read pool: rows parsed as MikroORM's `execute` parses them */
+const poolFor = (config: OrmConfig) =>
+  sidePool(config, 'read', {
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (RAW_TEXT.includes(oid)) return (s: string) => s;
+        if (RAW_TEXT_ARRAYS.includes(oid)) return arrayParser;
+        return pgTypes.getTypeParser(oid, format) as (s: string) => unknown;
+      }) as typeof pgTypes.getTypeParser,
+    },
+  });
 
 /** `?` placeholders (the `Sql` builder's: every `?` is one) as PostgreSQL's `$1`, `$2`, … */
 export function positional(text: string): string {
@@ -97,8 +82,4 @@ export async function execPrepared<T = Record<string, unknown>>(em: EntityManage
 }
 
 /** Closes every read pool (process shutdown, end of a benchmark). */
-export async function closePreparedPools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.all(all.map((p) => p.end()));
-}
+export const closePreparedPools = (): Promise<void> => closeSidePools('read');

@@ -6,44 +6,18 @@
  * parsed events), as a binary `jsonb` parameter (PostgreSQL's binary `jsonb` format is a version byte and
  * the UTF-8 text).
  *
- * The pool belongs to the MikroORM configuration (one per database URL an app uses), is created on first
- * use, lets the process exit while idle, and is closed by `closeIngestPools()` on shutdown.
+ * The pool (`src/db/side-pools.ts`) belongs to the MikroORM configuration (one per database URL an app
+ * uses), is created on first use, lets the process exit while idle, and is closed by `closeIngestPools()`.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { Pool } from 'pg';
-import { logger } from '../lib/logger';
+import { closeSidePools, sidePool } from '../db/side-pools';
 
 type OrmConfig = EntityManager['config'];
 
-const pools = new Map<OrmConfig, Pool>();
-
-function poolFor(config: OrmConfig): Pool {
-  let pool = pools.get(config);
-  if (!pool) {
-    const url = config.get('clientUrl');
-    if (!url) throw new Error('ingestion needs the ORM clientUrl');
-    pool = new Pool({
-      connectionString: url,
-      max: config.get('pool')?.max ?? 10,
-      // waiting for a free client or a new connection is bounded like the ORM's (the API answers 503)
-      connectionTimeoutMillis: config.get('pool')?.acquireTimeoutMillis ?? 5000,
-      idleTimeoutMillis: 10_000,
-      allowExitOnIdle: true,
-      application_name: 'tally-ingest',
-    });
-    // an idle connection that the server closes (restart, dropped test database) must not crash the process
-    pool.on('error', (err) => logger.warn({ err }, 'ingestion pool: idle connection lost'));
-    pools.set(config, pool);
-  }
-  return pool;
-}
+const poolFor = (config: OrmConfig) => sidePool(config, 'ingest');
 
 /** Closes every ingestion pool (process shutdown, end of a benchmark). */
-export async function closeIngestPools(): Promise<void> {
-  const all = [...pools.values()];
-  pools.clear();
-  await Promise.all(all.map((p) => p.end()));
-}
+export const closeIngestPools = (): Promise<void> => closeSidePools('ingest');
 
 /**
  * One statement per batch. `jsonb_to_recordset` parses the batch once, straight into typed columns (`data`
