@@ -1111,10 +1111,12 @@ async function runRetryingHang(timing: Timing) {
 describe('every edit, billed exactly', () => {
   const LIMIT = 2 * HANG_MS + 40_000;
   it('immediate', () => runRetryingHang('immediate'), LIMIT);
-  // SKIPPED: this run hangs the time-skipping test server ("invalid history builder state for action", see
-  // runRetryingHang) in about one run in three, twice in a row in CI; it passes when it runs. Whether the
-  // workflow's command sequence at a boundary where a scheduled edit lands is at fault, or only the test
-  // server, is not known yet: the open item of issue 13. `MATRIX_NEXT_CYCLE=1` runs it.
+  // SKIPPED: this run strands the time-skipping test server in about one run in three (twice in a row in
+  // a clean CI run): when an edit's Update wakes a workflow whose timer fires meanwhile, the workflow task
+  // cancels a timer that has fired, and the test server refuses that completion ("invalid history builder
+  // state for action": its processCancelTimer finds no timer) and never retries
+  // the task: a fault of the test server (its `processCancelTimer`), not a decision of the workflow. To do:
+  // send each edit only when no timer is due within a guard. `MATRIX_NEXT_CYCLE=1` runs it.
   (process.env.MATRIX_NEXT_CYCLE === '1' ? it : it.skip)(
     'next_billing_cycle',
     () => runRetryingHang('next_billing_cycle'),
