@@ -460,7 +460,8 @@ function billedAmount(r: PendingRow): string {
 }
 
 function chargeLine(r: PendingRow): DraftLine {
-  const amount = roundMoney(billedAmount(r), r.currency);
+  const billed = billedAmount(r);
+  const amount = roundMoney(billed, r.currency);
   const from = r.service_period_from ?? r.invoice_at;
   const to = r.service_period_to ?? r.invoice_at;
   return {
@@ -470,7 +471,7 @@ function chargeLine(r: PendingRow): DraftLine {
     kind: 'flat',
     quantity: '1',
     unitPrice: amount,
-    price: { type: 'flat', amount: billedAmount(r) },
+    price: { type: 'flat', amount: billed },
     periodFrom: instant(from),
     periodTo: instant(to),
     amount,
