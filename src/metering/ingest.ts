@@ -11,6 +11,7 @@
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { closeSidePools, sidePool } from '../db/side-pools';
+import { INGEST_ROLLUP_CTES } from './rollups';
 
 type OrmConfig = EntityManager['config'];
 
@@ -28,6 +29,8 @@ export const closeIngestPools = (): Promise<void> => closeSidePools('ingest');
  * (keeping the first occurrence) and gives the insert order: concurrent batches that share ids take their
  * unique-index waits in one global order and cannot deadlock. `on conflict do nothing` skips ids already
  * stored, so resends are idempotent. `wide` says which partial (type, subject, time) index takes the row.
+ * The stored rows older than their meters' `roll_to` are added to the rollups in the same statement
+ * (`INGEST_ROLLUP_CTES`, see `rollups.ts`).
  */
 const JSONB_V1 = Buffer.from([1]);
 
@@ -39,6 +42,7 @@ const JSONB_V1 = Buffer.from([1]);
 export const WIDE_BYTES = 2600;
 
 const INSERT_BATCH = `
+  with ins as (
   insert into events (source, id, type, subject, time, data, specversion, datacontenttype, dataschema,
     ingested_at, seq, wide)
   overriding system value
@@ -52,7 +56,10 @@ const INSERT_BATCH = `
       data jsonb, specversion text, datacontenttype text, dataschema text)
   ) s
   order by s.source, s.id, s.seq
-  on conflict (source, id) do nothing`;
+  on conflict (source, id) do nothing
+  returning type, subject, time, data, seq),
+  ${INGEST_ROLLUP_CTES}
+  select count(*)::int as n from ins`;
 
 /**
  * Stores a batch already validated by `validateEvents`: `batch` is either the JSON text of the validated
@@ -66,8 +73,8 @@ export async function insertBatch(
 ): Promise<number> {
   // a Buffer goes as a binary parameter: jsonb's binary format is a version byte (1), then the JSON text
   const param = typeof batch === 'string' ? batch : Buffer.concat([JSONB_V1, batch]);
-  const res = await poolFor(em.config).query(INSERT_BATCH, [receivedAt.toISOString(), param]);
-  return res.rowCount ?? 0;
+  const res = await poolFor(em.config).query<{ n: number }>(INSERT_BATCH, [receivedAt.toISOString(), param]);
+  return res.rows[0]?.n ?? 0;
 }
 
 /**

@@ -124,8 +124,63 @@ export class MeteringWideEvents extends Migration {
   }
 }
 
+/**
+ * Exact rollups (`rollups.ts`): per meter, subject, hour (UTC) and the values of the meter's dimensions,
+ * what every aggregation but `unique_count` needs to merge buckets exactly: the number of counted events
+ * (`n`), their sum, minimum and maximum (`numeric`, exact), the earliest counted event's time (a query's
+ * default `from`) and the latest one's value with its (time, seq). A meter query reads rollups for the
+ * whole hours of its window that are covered, and raw events for the rest (`query.ts`).
+ *
+ * `meter_rollup_state` holds, per meter, the dimensions the rollup rows were built with (`dims_key`; a
+ * meter whose dimensions changed is rebuilt, and until then queries read raw events), `roll_to` (an
+ * ingested event older than this is added to the rollups by the ingest statement itself) and `covered_to`
+ * (queries may use rollup hours before it). See `rollups.ts` for the protocol that makes them exact.
+ */
+export class MeteringRollups extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table meter_rollup_state (
+        meter_id text primary key,
+        event_type text not null,
+        aggregation text not null,
+        value_path text[],
+        dim_paths text[] not null,
+        dims_key text not null,
+        events_from timestamptz,
+        roll_to timestamptz not null default '-infinity',
+        covered_to timestamptz not null default '-infinity',
+        pending_seq bigint,
+        purge boolean not null default false,
+        updated_at timestamptz not null default now()
+      )`);
+    this.addSql('create index meter_rollup_state_type_idx on meter_rollup_state (event_type)');
+    this.addSql(`
+      create table meter_rollups (
+        meter_id text not null,
+        subject text not null,
+        hour timestamptz not null,
+        dims text[] not null,
+        n bigint not null,
+        s numeric,
+        mn numeric,
+        mx numeric,
+        t_min timestamptz not null,
+        l_time timestamptz,
+        l_seq bigint,
+        l_val numeric,
+        primary key (meter_id, subject, hour, dims)
+      ) with (fillfactor = 90)`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists meter_rollups');
+    this.addSql('drop table if exists meter_rollup_state');
+  }
+}
+
 export const meteringMigrations: MigrationEntry[] = [
   { name: 'm2026112120_metering_init', class: MeteringInit },
   { name: 'm2026112121_metering_covering_index', class: MeteringCoveringIndex },
   { name: 'm2026120201_metering_wide_events', class: MeteringWideEvents },
+  { name: 'm2026120320_metering_rollups', class: MeteringRollups },
 ];

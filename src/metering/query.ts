@@ -14,6 +14,8 @@ import { looksLikeId } from '../lib/ids';
 import type { Aggregation } from './entities';
 import { jsonPathToPg } from './jsonpath';
 import { getMeter } from './meters';
+import { buildRolledQuery } from './rolled-query';
+import { isRolled } from './rollups';
 import { tsSql } from './time';
 import { inRangeSql, rawValueSql } from './values';
 import { queryRowView, type MeterDto, type MeterQueryRow } from './views';
@@ -125,7 +127,11 @@ function addFilter(q: Sql, col: string, f: DimensionFilter): void {
  * (type, subject, time) index, read the value and dimensions from `data` (text-array paths), attribute
  * customers only when asked for, then aggregate exactly in `numeric` per (bucket, group).
  */
-export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
+export function buildMeterQuery(
+  meter: MeterDto,
+  mq: MeterQuery,
+  opts: { rollups?: boolean } = {},
+): Sql {
   const dims = meter.dimensions ?? {};
   const groupBy = mq.group_by_dimensions ?? [];
   const filters = mq.filters?.dimensions ?? {};
@@ -151,6 +157,23 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
   const unit = mq.granularity ? UNITS[mq.granularity] : undefined;
   const tz = mq.time_zone ?? 'UTC';
   const agg = aggregateSql(meter.aggregation);
+  const groupCols = groupBy.map((g) => dimColumn(g, idx));
+
+  // over rollups (rolled-query.ts) when they can answer: not unique_count, no customer attribution, hours
+  if (opts.rollups !== false && isRolled(meter.aggregation) && !needCustomer && mq.granularity !== 'PT1M')
+    return buildRolledQuery({
+      meter,
+      dimNames,
+      unit: unit as 'hour' | 'day' | 'month' | undefined,
+      tz,
+      from: mq.from,
+      to: mq.to,
+      subjects: mq.subjects,
+      groupCols,
+      addFilters: (q) => {
+        for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+      },
+    });
 
   // the events' select, run on both halves of the (type, subject, time) index (narrow rows: covering,
   // index-only; wide rows: see MeteringWideEvents), built once
@@ -183,7 +206,6 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery): Sql {
       `, ev as (select *, case when ${inRangeSql('vr')} then vr end as vn from evr)`,
   );
 
-  const groupCols = groupBy.map((g) => dimColumn(g, idx));
   q.add(` select trim_scale((${agg.expr})::numeric)::text as value`);
   if (unit) {
     const start = `b at time zone ?`;
@@ -223,9 +245,10 @@ export async function queryMeter(
   em: EntityManager,
   meter: MeterDto,
   mq: MeterQuery,
+  opts: { rollups?: boolean } = {},
 ): Promise<{ from?: string; to?: string; data: MeterQueryRow[] }> {
   const groupBy = mq.group_by_dimensions ?? [];
-  const q = buildMeterQuery(meter, mq);
+  const q = buildMeterQuery(meter, mq, opts);
   let rows: Record<string, string | null>[];
   try {
     rows = await exec<Record<string, string | null>>(em, q);

@@ -1,0 +1,325 @@
+/**
+ * Exact rollups: per meter, subject, UTC hour and dimension values, what every aggregation but
+ * `unique_count` needs to merge whole hours exactly (`meter_rollups`, see MeteringRollups). Meter queries
+ * read them for the whole, covered hours of a window and raw events for the rest (`query.ts`); a query
+ * over a meter without rollups, or with rollups built for other dimensions, reads raw events only.
+ *
+ * ## The protocol (why the numbers are exact)
+ * Per meter (`meter_rollup_state`): `roll_to` and `covered_to`, both on the hour, `covered_to <= roll_to`.
+ * - **Ingestion** adds every newly stored event (duplicates are not stored, so never counted twice) with
+ *   `time < roll_to` to the rollups in the same statement as its insert (`INGEST_ROLLUP_CTES`): late
+ *   events, resends and backdated corrections keep the rollups exact.
+ * - **Rolling forward** (`rollForward`, run by the worker every `TALLY_ROLLUP_INTERVAL_S`, and by
+ *   `npm run rollups`) moves both bounds to a later hour W in two transactions:
+ *   1. with `events` locked in SHARE mode (no insert in flight, new ones wait: milliseconds), set
+ *      `roll_to = W` and remember the sequence's last value S. Every event with `seq <= S` is committed
+ *      and was stored while `roll_to` was lower (no ingest added it); every later insert starts after this
+ *      commit, sees the new `roll_to` and adds itself.
+ *   2. add the events of [covered_to, W) with `seq <= S` and set `covered_to = W`, atomically.
+ *   Until step 2 commits, queries read raw events past `covered_to`; a crash between the steps is
+ *   finished by the next roll (step 2 is one transaction).
+ * - **Dimensions changed** (a meter update): the rows no longer match; queries see `dims_key` differ and
+ *   read raw events. The next roll resets the meter (under the same lock: `roll_to = covered_to =
+ *   -infinity`, `purge`), deletes its rows, then rebuilds from the events. `npm run rollups -- rebuild`
+ *   does the same on demand; `npm run rollups -- check` compares every covered row with the events.
+ * Every writer of a meter's rows holds its state row (`for update`, or the update in step 1), so rolls of
+ * one meter never overlap; ingestion and rolls add in one key order (`order by` the primary key), so they
+ * cannot deadlock; addition commutes, so their order does not matter.
+ */
+import type { EntityManager } from '@mikro-orm/core';
+import { exec, Sql } from '../db/sql';
+import { logger } from '../lib/logger';
+import type { Aggregation } from './entities';
+import { jsonPathToPg } from './jsonpath';
+import { inRangeSql, rawValueSql } from './values';
+import type { MeterDto } from './views';
+
+/** Aggregations that rollups serve (`unique_count` needs sets: it reads raw events). */
+export const ROLLED_AGGREGATIONS: readonly Aggregation[] = ['sum', 'count', 'avg', 'min', 'max', 'latest'];
+export const isRolled = (a: Aggregation): boolean => ROLLED_AGGREGATIONS.includes(a);
+
+/** The meter's dimensions in the rollups' order (by name), and the key that names them. */
+export function rollupDims(meter: Pick<MeterDto, 'dimensions'>): {
+  names: string[];
+  paths: string[];
+  key: string;
+} {
+  const entries = Object.entries(meter.dimensions ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    names: entries.map(([n]) => n),
+    paths: entries.map(([, p]) => jsonPathToPg(p)),
+    key: JSON.stringify(entries),
+  };
+}
+
+/**
+ * The rollup upsert, as CTEs over `rolled_src` (columns type, subject, time, data, seq: the events to
+ * add) and `rolled_meters` (`meter_rollup_state` rows: the meters to add them to). The value rule is
+ * `values.ts`'s; rows are added in primary-key order.
+ */
+export const ROLLUP_ROWS_CTES = `
+  rolled_x as (
+    select m.meter_id, i.subject, date_trunc('hour', i.time) as hour, i.time, i.seq, m.aggregation,
+      array(select i.data #>> u.p::text[] from unnest(m.dim_paths) with ordinality u(p, o) order by u.o)
+        as dims,
+      case when m.aggregation <> 'count' then i.data #> m.value_path end as vj
+    from rolled_src i join rolled_meters m on m.event_type = i.type
+      and (m.events_from is null or i.time >= m.events_from)),
+  rolled_v as (select *, ${rawValueSql('vj')} as vr from rolled_x),
+  rolled_n as (select *, case when ${inRangeSql('vr')} then vr end as vn from rolled_v),
+  rolled_rows as (
+    select meter_id, subject, hour, dims, count(*) as n, sum(vn) as s, min(vn) as mn, max(vn) as mx,
+      min(time) as t_min,
+      (array_agg(time order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_time,
+      (array_agg(seq order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_seq,
+      (array_agg(vn order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_val
+    from rolled_n where aggregation = 'count' or vn is not null
+    group by meter_id, subject, hour, dims)`;
+
+/** The rollup rows of ROLLUP_ROWS_CTES added to `meter_rollups`, in primary-key order (no deadlock). */
+export const ROLLUP_UPSERT_CTES = `${ROLLUP_ROWS_CTES},
+  rolled_up as (
+    insert into meter_rollups as r (meter_id, subject, hour, dims, n, s, mn, mx, t_min, l_time, l_seq, l_val)
+    select * from rolled_rows order by meter_id, subject, hour, dims
+    on conflict (meter_id, subject, hour, dims) do update set
+      n = r.n + excluded.n,
+      s = r.s + excluded.s,
+      mn = least(r.mn, excluded.mn),
+      mx = greatest(r.mx, excluded.mx),
+      t_min = least(r.t_min, excluded.t_min),
+      l_time = case when r.l_time is null or (excluded.l_time, excluded.l_seq) > (r.l_time, r.l_seq)
+        then excluded.l_time else r.l_time end,
+      l_seq = case when r.l_time is null or (excluded.l_time, excluded.l_seq) > (r.l_time, r.l_seq)
+        then excluded.l_seq else r.l_seq end,
+      l_val = case when r.l_time is null or (excluded.l_time, excluded.l_seq) > (r.l_time, r.l_seq)
+        then excluded.l_val else r.l_val end
+    returning 1)`;
+
+/**
+ * What the ingest statement adds after its insert CTE `ins` (returning type, subject, time, data, seq):
+ * the stored events older than their meters' `roll_to`.
+ */
+export const INGEST_ROLLUP_CTES = `
+  rolled_meters as (
+    select * from meter_rollup_state where event_type in (select distinct type from ins)
+      and roll_to > '-infinity'),
+  rolled_src as (
+    select i.type, i.subject, i.time, i.data, i.seq from ins i
+    where i.time < (select max(m.roll_to) from rolled_meters m where m.event_type = i.type)),
+  ${ROLLUP_UPSERT_CTES}`;
+
+export interface RollupState {
+  meter_id: string;
+  dims_key: string;
+  roll_to: string;
+  covered_to: string;
+  pending_seq: string | null;
+  purge: boolean;
+}
+
+const STATE_COLS = `meter_id, dims_key, roll_to::text as roll_to, covered_to::text as covered_to,
+  pending_seq::text as pending_seq, purge`;
+
+export interface RollOptions {
+  /** roll up to this instant (floored to the hour); default: now minus `lagMs` */
+  until?: Date;
+  /** how far behind now rolling stops (late events are added by ingestion anyway); default 5 minutes */
+  lagMs?: number;
+  /** hours of events per transaction (step 2); default 24 */
+  chunkHours?: number;
+  /** called after each step */
+  onProgress?: (p: { meter: string; coveredTo: string }) => void;
+}
+
+const HOUR = 3_600_000;
+const floorHour = (d: Date) => new Date(Math.floor(d.getTime() / HOUR) * HOUR);
+
+/** Creates the meter's state row (nothing covered yet) when missing. */
+async function ensureState(em: EntityManager, meter: MeterDto): Promise<void> {
+  const dims = rollupDims(meter);
+  await exec(
+    em,
+    new Sql().add(
+      `insert into meter_rollup_state (meter_id, event_type, aggregation, value_path, dim_paths, dims_key,
+         events_from)
+       values (?, ?, ?, ?::text[], ?::text[], ?, ?::timestamptz) on conflict (meter_id) do nothing`,
+      meter.id,
+      meter.event_type,
+      meter.aggregation,
+      meter.value_property ? jsonPathToPg(meter.value_property) : null,
+      dims.paths,
+      dims.key,
+      meter.events_from ?? null,
+    ),
+  );
+}
+
+/** `lock table events in share mode`: waits for inserts in flight, holds new ones until commit. */
+async function lockEvents(tx: EntityManager): Promise<void> {
+  await exec(tx, new Sql().add(`set local lock_timeout = '10s'`));
+  await exec(tx, new Sql().add('lock table events in share mode'));
+}
+
+/**
+ * Resets a meter's rollups (rebuilt by the next rolls): nothing covered, nothing added at ingestion, rows
+ * purged, dimensions taken from `meter`.
+ */
+export async function resetRollups(em: EntityManager, meter: MeterDto): Promise<void> {
+  await ensureState(em, meter);
+  const dims = rollupDims(meter);
+  await em.transactional(async (tx) => {
+    await lockEvents(tx);
+    await exec(
+      tx,
+      new Sql().add(
+        `update meter_rollup_state set roll_to = '-infinity', covered_to = '-infinity', pending_seq = null,
+           purge = true, dim_paths = ?::text[], dims_key = ?, updated_at = now() where meter_id = ?`,
+        dims.paths,
+        dims.key,
+        meter.id,
+      ),
+    );
+  });
+}
+
+/**
+ * Moves the meter's rollups forward to `until` (default: the last whole hour `lagMs` ago), a chunk of
+ * hours per transaction; resumes whatever a crash left. Returns the hour covered to.
+ */
+export async function rollForward(em: EntityManager, meter: MeterDto, opts: RollOptions = {}): Promise<string> {
+  if (!isRolled(meter.aggregation)) return '-infinity';
+  await ensureState(em, meter);
+  const horizon = floorHour(opts.until ?? new Date(Date.now() - (opts.lagMs ?? 5 * 60_000)));
+  const chunk = (opts.chunkHours ?? 24) * HOUR;
+  const dims = rollupDims(meter);
+  for (;;) {
+    const [st] = await exec<RollupState>(
+      em,
+      new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ?`, meter.id),
+    );
+    if (st.dims_key !== dims.key) {
+      logger.info({ meter: meter.key }, 'meter dimensions changed: rebuilding its rollups');
+      await resetRollups(em, meter);
+      continue;
+    }
+    if (st.purge) {
+      await em.transactional(async (tx) => {
+        const [s] = await exec<RollupState>(
+          tx,
+          new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`, meter.id),
+        );
+        if (!s.purge) return;
+        await exec(tx, new Sql().add('delete from meter_rollups where meter_id = ?', meter.id));
+        await exec(tx, new Sql().add('update meter_rollup_state set purge = false where meter_id = ?', meter.id));
+      });
+      continue;
+    }
+    if (st.pending_seq !== null) {
+      await addPending(em, meter.id);
+      opts.onProgress?.({ meter: meter.key, coveredTo: st.roll_to });
+      continue;
+    }
+    const rollTo = st.roll_to === '-infinity' ? undefined : new Date(st.roll_to);
+    if (rollTo && rollTo >= horizon) return st.covered_to;
+    let start = rollTo;
+    if (!start) {
+      const [first] = await exec<{ t: string | null }>(
+        em,
+        new Sql().add(
+          'select min(time)::text as t from events where type = ? and time >= coalesce(?::timestamptz, \'-infinity\')',
+          meter.event_type,
+          meter.events_from ?? null,
+        ),
+      );
+      start = first.t ? floorHour(new Date(first.t)) : horizon;
+    }
+    const target = new Date(Math.min(horizon.getTime(), start.getTime() + chunk));
+    await em.transactional(async (tx) => {
+      await lockEvents(tx);
+      await exec(
+        tx,
+        new Sql().add(
+          `update meter_rollup_state set roll_to = ?::timestamptz, updated_at = now(),
+             pending_seq = coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')::regclass), 0)
+           where meter_id = ? and roll_to = ?::timestamptz and pending_seq is null and not purge`,
+          target.toISOString(),
+          meter.id,
+          st.roll_to,
+        ),
+      );
+    });
+  }
+}
+
+/** Step 2: adds the events of [covered_to, roll_to) stored up to `pending_seq`, then covers to roll_to. */
+async function addPending(em: EntityManager, meterId: string): Promise<void> {
+  await em.transactional(async (tx) => {
+    const [s] = await exec<RollupState>(
+      tx,
+      new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`, meterId),
+    );
+    if (s.pending_seq === null || s.purge) return;
+    await exec(
+      tx,
+      new Sql().add(
+        `with rolled_meters as (select * from meter_rollup_state where meter_id = ?),
+         rolled_src as (
+           select e.type, e.subject, e.time, e.data, e.seq from events e
+           where e.type = (select event_type from rolled_meters) and e.time >= ?::timestamptz
+             and e.time < ?::timestamptz and e.seq <= ?::bigint),
+         ${ROLLUP_UPSERT_CTES}
+         select count(*) from rolled_up`,
+        meterId,
+        s.covered_to,
+        s.roll_to,
+        s.pending_seq,
+      ),
+    );
+    await exec(
+      tx,
+      new Sql().add(
+        `update meter_rollup_state set covered_to = roll_to, pending_seq = null, updated_at = now()
+         where meter_id = ?`,
+        meterId,
+      ),
+    );
+  });
+}
+
+/** The state of a meter's rollups, or undefined when it has none. */
+export async function rollupState(em: EntityManager, meterId: string): Promise<RollupState | undefined> {
+  const [st] = await exec<RollupState>(
+    em,
+    new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ?`, meterId),
+  );
+  return st;
+}
+
+/**
+ * Compares the meter's covered rollup rows with the events they stand for: returns how many rows differ
+ * (missing, extra or with another value). Reads every covered event of the meter.
+ */
+export async function checkRollups(em: EntityManager, meterId: string): Promise<{ rows: number; differing: number }> {
+  const [r] = await exec<{ rows: string; differing: string }>(
+    em,
+    new Sql().add(
+      `with rolled_meters as (select * from meter_rollup_state where meter_id = ?),
+       rolled_src as (
+         select e.type, e.subject, e.time, e.data, e.seq from events e
+         where e.type = (select event_type from rolled_meters)
+           and e.time < (select covered_to from rolled_meters)),
+       ${ROLLUP_ROWS_CTES},
+       have as (
+         select subject, hour, dims, n, s, mn, mx, t_min, l_time, l_seq, l_val from meter_rollups
+         where meter_id = ? and hour < (select covered_to from rolled_meters))
+       select (select count(*) from have)::text as rows, count(*)::text as differing
+       from rolled_rows want full join have using (subject, hour, dims)
+       where want.n is distinct from have.n or want.s is distinct from have.s or want.mn is distinct from have.mn
+         or want.mx is distinct from have.mx or want.t_min is distinct from have.t_min
+         or (want.l_time, want.l_seq, want.l_val) is distinct from (have.l_time, have.l_seq, have.l_val)`,
+      meterId,
+      meterId,
+    ),
+  );
+  return { rows: Number(r.rows), differing: Number(r.differing) };
+}
