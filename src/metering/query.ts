@@ -127,11 +127,7 @@ function addFilter(q: Sql, col: string, f: DimensionFilter): void {
  * (type, subject, time) index, read the value and dimensions from `data` (text-array paths), attribute
  * customers only when asked for, then aggregate exactly in `numeric` per (bucket, group).
  */
-export function buildMeterQuery(
-  meter: MeterDto,
-  mq: MeterQuery,
-  opts: { rollups?: boolean } = {},
-): Sql {
+export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups?: boolean } = {}): Sql {
   const dims = meter.dimensions ?? {};
   const groupBy = mq.group_by_dimensions ?? [];
   const filters = mq.filters?.dimensions ?? {};

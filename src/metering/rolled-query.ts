@@ -69,7 +69,8 @@ function rangesOf(subjects: (string | SubjectWindow)[] | undefined): Range[] {
   const plain = ws.filter((w) => w.from === undefined && w.to === undefined).map((w) => w.subject);
   const out: Range[] = plain.length ? [{ subjects: plain }] : [];
   for (const w of ws)
-    if (w.from !== undefined || w.to !== undefined) out.push({ subjects: [w.subject], from: w.from, to: w.to });
+    if (w.from !== undefined || w.to !== undefined)
+      out.push({ subjects: [w.subject], from: w.from, to: w.to });
   return out;
 }
 
@@ -90,7 +91,9 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     dims.key,
   );
   // per range: lo, hi, a (lo up to the hour), u (the covered hours' end)
-  q.add(', rg as materialized (select i, lo, hi, a, greatest(a, least(date_trunc(\'hour\', hi), st.w)) as u from (');
+  q.add(
+    ", rg as materialized (select i, lo, hi, a, greatest(a, least(date_trunc('hour', hi), st.w)) as u from (",
+  );
   ranges.forEach((r, i) => {
     const lows = [p.from, meter.events_from, r.from].filter((x): x is string => x !== undefined);
     const highs = [p.to, r.to].filter((x): x is string => x !== undefined);
@@ -118,11 +121,7 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
       meter.id,
     );
     if (r.subjects) q.add(' and r.subject in ').list(r.subjects);
-    q.add(
-      ' and r.hour >= (select a from rg where i = ?) and r.hour < (select u from rg where i = ?)',
-      i,
-      i,
-    );
+    q.add(' and r.hour >= (select a from rg where i = ?) and r.hour < (select u from rg where i = ?)', i, i);
   });
   q.add(')');
 
@@ -140,7 +139,9 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     const path = jsonPathToPg(meter.value_property);
     cols.add(', e.data #> ?::text[] as vj', path);
   } else cols.add(', null::jsonb as vj');
-  p.dimNames.forEach((d, i) => cols.add(`, e.data #>> ?::text[] as d${i}`, jsonPathToPg(meter.dimensions![d])));
+  p.dimNames.forEach((d, i) =>
+    cols.add(`, e.data #>> ?::text[] as d${i}`, jsonPathToPg(meter.dimensions![d])),
+  );
   cols.add(' from events e');
   const parts: Sql[] = [];
   ranges.forEach((r, i) => {
@@ -155,13 +156,11 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     }
   });
   if (cutSql) {
-    const s = new Sql()
-      .add(cols.text, ...cols.params)
-      .add(
-        ` join cut on e.subject = cut.subject and e.time >= cut.hour and e.time < cut.hour + interval '1 hour'
+    const s = new Sql().add(cols.text, ...cols.params).add(
+      ` join cut on e.subject = cut.subject and e.time >= cut.hour and e.time < cut.hour + interval '1 hour'
          where e.type = ?`,
-        meter.event_type,
-      );
+      meter.event_type,
+    );
     if (meter.events_from !== undefined) s.add(' and e.time >= ?::timestamptz', meter.events_from);
     parts.push(s);
   }

@@ -142,12 +142,13 @@ async function ensureState(em: EntityManager, meter: MeterDto): Promise<void> {
     new Sql().add(
       `insert into meter_rollup_state (meter_id, event_type, aggregation, value_path, dim_paths, dims_key,
          events_from)
-       values (?, ?, ?, ?::text[], ?::text[], ?, ?::timestamptz) on conflict (meter_id) do nothing`,
+       values (?, ?, ?, ?::text[], array(select jsonb_array_elements_text(?::jsonb)), ?, ?::timestamptz)
+       on conflict (meter_id) do nothing`,
       meter.id,
       meter.event_type,
       meter.aggregation,
       meter.value_property ? jsonPathToPg(meter.value_property) : null,
-      dims.paths,
+      JSON.stringify(dims.paths),
       dims.key,
       meter.events_from ?? null,
     ),
@@ -173,8 +174,8 @@ export async function resetRollups(em: EntityManager, meter: MeterDto): Promise<
       tx,
       new Sql().add(
         `update meter_rollup_state set roll_to = '-infinity', covered_to = '-infinity', pending_seq = null,
-           purge = true, dim_paths = ?::text[], dims_key = ?, updated_at = now() where meter_id = ?`,
-        dims.paths,
+           purge = true, dim_paths = array(select jsonb_array_elements_text(?::jsonb)), dims_key = ?, updated_at = now() where meter_id = ?`,
+        JSON.stringify(dims.paths),
         dims.key,
         meter.id,
       ),
@@ -186,7 +187,11 @@ export async function resetRollups(em: EntityManager, meter: MeterDto): Promise<
  * Moves the meter's rollups forward to `until` (default: the last whole hour `lagMs` ago), a chunk of
  * hours per transaction; resumes whatever a crash left. Returns the hour covered to.
  */
-export async function rollForward(em: EntityManager, meter: MeterDto, opts: RollOptions = {}): Promise<string> {
+export async function rollForward(
+  em: EntityManager,
+  meter: MeterDto,
+  opts: RollOptions = {},
+): Promise<string> {
   if (!isRolled(meter.aggregation)) return '-infinity';
   await ensureState(em, meter);
   const horizon = floorHour(opts.until ?? new Date(Date.now() - (opts.lagMs ?? 5 * 60_000)));
@@ -206,11 +211,17 @@ export async function rollForward(em: EntityManager, meter: MeterDto, opts: Roll
       await em.transactional(async (tx) => {
         const [s] = await exec<RollupState>(
           tx,
-          new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`, meter.id),
+          new Sql().add(
+            `select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`,
+            meter.id,
+          ),
         );
         if (!s.purge) return;
         await exec(tx, new Sql().add('delete from meter_rollups where meter_id = ?', meter.id));
-        await exec(tx, new Sql().add('update meter_rollup_state set purge = false where meter_id = ?', meter.id));
+        await exec(
+          tx,
+          new Sql().add('update meter_rollup_state set purge = false where meter_id = ?', meter.id),
+        );
       });
       continue;
     }
@@ -226,7 +237,7 @@ export async function rollForward(em: EntityManager, meter: MeterDto, opts: Roll
       const [first] = await exec<{ t: string | null }>(
         em,
         new Sql().add(
-          'select min(time)::text as t from events where type = ? and time >= coalesce(?::timestamptz, \'-infinity\')',
+          "select min(time)::text as t from events where type = ? and time >= coalesce(?::timestamptz, '-infinity')",
           meter.event_type,
           meter.events_from ?? null,
         ),
@@ -299,7 +310,10 @@ export async function rollupState(em: EntityManager, meterId: string): Promise<R
  * Compares the meter's covered rollup rows with the events they stand for: returns how many rows differ
  * (missing, extra or with another value). Reads every covered event of the meter.
  */
-export async function checkRollups(em: EntityManager, meterId: string): Promise<{ rows: number; differing: number }> {
+export async function checkRollups(
+  em: EntityManager,
+  meterId: string,
+): Promise<{ rows: number; differing: number }> {
   const [r] = await exec<{ rows: string; differing: string }>(
     em,
     new Sql().add(
