@@ -20,7 +20,14 @@ import { createCatalogService } from '../src/catalog/service';
 import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
-import { createMeter, queryMeter, type MeterDto, type MeterQuery } from '../src/metering/service';
+import {
+  checkRollups,
+  createMeter,
+  queryMeter,
+  rollForward,
+  type MeterDto,
+  type MeterQuery,
+} from '../src/metering/service';
 import { fmtInt, progress } from './lib/progress';
 import { seedCustomersWithSubscriptions } from './lib/seed';
 import { fmtLatency, measure, rng, type Latency } from './lib/stats';
@@ -163,12 +170,24 @@ export const query: Benchmark = {
     const subjectsOf = (k: string) => [k, k.replace('customer-', 'subject-')];
     const month: MeterQuery = { from: MONTH_FROM, to: MONTH_TO };
 
-    const q = (m: MeterDto, extra: Partial<MeterQuery>) => (k: string) =>
-      queryMeter(em(), m, { ...month, ...extra, subjects: subjectsOf(k) });
-    const cases: [string, (k: string) => Promise<unknown>][] = [
-      ['unique_count', q(users, {})],
-      ['sum', q(tokens, {})],
-      ['sum-P1D', q(tokens, { granularity: 'P1D' })],
+    const q = (m: MeterDto, extra: Partial<MeterQuery>, rollups: boolean) => (k: string) =>
+      queryMeter(em(), m, { ...month, ...extra, subjects: subjectsOf(k) }, { rollups });
+    // the seeded customers' ids (bench/lib/seed.ts)
+    const customerIdOf = (k: string) => `BENCHC${k.replace('customer-', '').padStart(20, '0')}`;
+    const cases = (rollups: boolean): [string, (k: string) => Promise<unknown>][] => [
+      ['unique_count', q(users, {}, rollups)],
+      ['sum', q(tokens, {}, rollups)],
+      ['sum-P1D', q(tokens, { granularity: 'P1D' }, rollups)],
+      [
+        'sum-customer_id',
+        (k) =>
+          queryMeter(
+            em(),
+            tokens,
+            { ...month, filters: { dimensions: { customer_id: { eq: customerIdOf(k) } } } },
+            { rollups },
+          ),
+      ],
       ['preview', (k) => previewInvoice(em(), k, PREVIEW_NOW)],
     ];
 
@@ -178,19 +197,52 @@ export const query: Benchmark = {
         sample.lines?.map((l) => `${l.rate_card_key}=${l.quantity}`).join(' '),
     );
 
-    const results: string[] = [];
-    for (const [name, fn] of cases) {
-      progress(`measuring ${name}, typical customer (${ITERATIONS} runs)`);
-      const t: Latency = await measure(() => fn(typical()), { iterations: ITERATIONS });
-      progress(`  ${fmtLatency(`${name}/typical`, t)}`);
-      progress(`measuring ${name}, largest customer (${ITERATIONS_LARGEST} runs)`);
-      const l: Latency = await measure(() => fn(largest()), {
-        iterations: ITERATIONS_LARGEST,
-        warmup: 5,
-      });
-      progress(`  ${fmtLatency(`${name}/largest`, l)}`);
-      results.push(`${fmtLatency(`${name}/typical`, t)} ${fmtLatency(`${name}/largest`, l)}`);
-    }
+    const measureAll = async (label: string, rollups: boolean): Promise<string> => {
+      const out: string[] = [];
+      for (const [name, fn] of cases(rollups)) {
+        progress(`[${label}] measuring ${name}, typical customer (${ITERATIONS} runs)`);
+        const t: Latency = await measure(() => fn(typical()), { iterations: ITERATIONS });
+        progress(`  ${fmtLatency(`${name}/typical`, t)}`);
+        progress(`[${label}] measuring ${name}, largest customer (${ITERATIONS_LARGEST} runs)`);
+        const l: Latency = await measure(() => fn(largest()), {
+          iterations: ITERATIONS_LARGEST,
+          warmup: 5,
+        });
+        progress(`  ${fmtLatency(`${name}/largest`, l)}`);
+        out.push(`${fmtLatency(`${name}/typical`, t)} ${fmtLatency(`${name}/largest`, l)}`);
+      }
+      return `${label}: ${out.join(' | ')}`;
+    };
+
+    // the baseline: the raw statement (no rollups built yet; the preview reads raw events through them)
+    const results: string[] = [await measureAll('raw', false)];
+
+    // rollups built from the seeded events, as `npm run rollups -- roll` does
+    progress('building rollups (sum meter, one day of events per transaction)');
+    const buildStart = Date.now();
+    await rollForward(em(), tokens, {
+      until: new Date(SEED_TO),
+      onProgress: (p) => {
+        if (p.coveredTo.endsWith('00:00:00+00') && p.coveredTo.slice(8, 10) === '01')
+          progress(`  covered to ${p.coveredTo} (${((Date.now() - buildStart) / 1000).toFixed(0)} s)`);
+      },
+    });
+    const buildS = (Date.now() - buildStart) / 1000;
+    const [{ n: rollupRows }] = await conn.execute<{ n: string }[]>(
+      `select count(*)::text as n from meter_rollups where meter_id = ?`,
+      [tokens.id],
+    );
+    const check = await checkRollups(em(), tokens.id);
+    progress(
+      `rollups built in ${buildS.toFixed(1)} s: ${fmtInt(Number(rollupRows))} rows; check: ${check.differing} differ`,
+    );
+    const checkSample = await previewInvoice(em(), 'customer-1', PREVIEW_NOW);
+    if (checkSample.totals.total !== sample.totals.total)
+      throw new Error(`preview over rollups ${checkSample.totals.total} != raw ${sample.totals.total}`);
+    results.push(
+      `rollups (built in ${buildS.toFixed(0)} s, ${fmtInt(Number(rollupRows))} rows, ${check.differing} differing)`,
+    );
+    results.push(await measureAll('rolled', true));
 
     progress('measuring the HTTP overhead (POST /meters/{id}/query, sum, typical customer)');
     const token = 'bench-token-0123456789abcdefghijklmn';

@@ -93,6 +93,9 @@ const schema = z.object({
       }
     }),
   // how often the notification sweeper starts deliveries left behind (seconds)
+  // meter rollups (src/metering/rollups.ts): how often the worker rolls them forward, and how far behind now
+  TALLY_ROLLUP_INTERVAL_S: z.coerce.number().int().min(1).max(86_400).default(60),
+  TALLY_ROLLUP_LAG_S: z.coerce.number().int().min(0).max(86_400).default(300),
   TALLY_NOTIFICATION_SWEEP_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

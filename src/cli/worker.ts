@@ -5,6 +5,7 @@ import { createOrm } from '../db/orm';
 import { closePreparedPools } from '../db/prepared';
 import { logger } from '../lib/logger';
 import { ensureBillingSetup } from '../billing/settings';
+import { startRollups } from '../metering/service';
 import { startNotificationDispatch } from '../notifications/dispatch';
 import { connectTemporal, retryConnect } from '../temporal/client';
 import { createWorker, installTemporalLogging, workerTuningFromEnv } from '../temporal/worker';
@@ -28,12 +29,18 @@ async function main(): Promise<void> {
   // webhook deliveries recorded by the activities: started after their commits (and by the sweeper)
   const temporal = await connectTemporal(config);
   const dispatch = startNotificationDispatch({ config, orm, logger, temporal: temporal.client });
+  // meter rollups rolled forward (src/metering/rollups.ts)
+  const rollups = startRollups(
+    { orm, logger },
+    { intervalMs: config.TALLY_ROLLUP_INTERVAL_S * 1000, lagMs: config.TALLY_ROLLUP_LAG_S * 1000 },
+  );
 
   const running = (async () => {
     try {
       await worker.run();
     } finally {
       await dispatch.stop();
+      await rollups.stop();
       await temporal.connection.close();
       await connection.close();
       await closePreparedPools();

@@ -7,7 +7,12 @@
  * `subjectsOfCustomersSql`) embedded in the statement, so that the query stays one statement.
  */
 import type { EntityManager } from '@mikro-orm/core';
-import { attributionJoinSql, subjectsOfCustomersSql, type SubjectWindow } from '../customers/service';
+import {
+  attributionJoinSql,
+  subjectsOfCustomersSql,
+  subjectWindows,
+  type SubjectWindow,
+} from '../customers/service';
 import { exec, Sql } from '../db/sql';
 import { invalid } from '../lib/errors';
 import { looksLikeId } from '../lib/ids';
@@ -236,6 +241,35 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
   return q;
 }
 
+/**
+ * A customer filter (`customer_id` eq / in, no group-by on it, no subjects) as the customers' ownership
+ * windows, which is what it means (an event counts when its subject belonged to one of them at its time),
+ * so that the statement can read rollups; other queries are returned as they are.
+ */
+async function customerFilterAsWindows(
+  em: EntityManager,
+  meter: MeterDto,
+  mq: MeterQuery,
+  opts: { rollups?: boolean },
+): Promise<MeterQuery> {
+  const { customer_id: cf, ...rest } = mq.filters?.dimensions ?? {};
+  if (
+    opts.rollups === false ||
+    !cf ||
+    !('eq' in cf || 'in' in cf) ||
+    mq.subjects !== undefined ||
+    (mq.group_by_dimensions ?? []).includes('customer_id') ||
+    !isRolled(meter.aggregation) ||
+    mq.granularity === 'PT1M'
+  )
+    return mq;
+  const ids = [...new Set('eq' in cf ? [cf.eq] : cf.in)].map((id) =>
+    looksLikeId(id) ? id.toUpperCase() : id,
+  );
+  const windows = (await Promise.all(ids.map((id) => subjectWindows(em, id)))).flat();
+  return { ...mq, subjects: windows, filters: { ...mq.filters, dimensions: rest } };
+}
+
 /** Runs a meter query (the API's POST /meters/{meterId}/query). */
 export async function queryMeter(
   em: EntityManager,
@@ -244,7 +278,7 @@ export async function queryMeter(
   opts: { rollups?: boolean } = {},
 ): Promise<{ from?: string; to?: string; data: MeterQueryRow[] }> {
   const groupBy = mq.group_by_dimensions ?? [];
-  const q = buildMeterQuery(meter, mq, opts);
+  const q = buildMeterQuery(meter, await customerFilterAsWindows(em, meter, mq, opts), opts);
   let rows: Record<string, string | null>[];
   try {
     rows = await exec<Record<string, string | null>>(em, q);

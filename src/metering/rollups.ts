@@ -32,7 +32,7 @@ import { logger } from '../lib/logger';
 import type { Aggregation } from './entities';
 import { jsonPathToPg } from './jsonpath';
 import { inRangeSql, rawValueSql } from './values';
-import type { MeterDto } from './views';
+import { METER_COLS, meterView, type MeterDto, type MeterRow } from './views';
 
 /** Aggregations that rollups serve (`unique_count` needs sets: it reads raw events). */
 export const ROLLED_AGGREGATIONS: readonly Aggregation[] = ['sum', 'count', 'avg', 'min', 'max', 'latest'];
@@ -336,4 +336,53 @@ export async function checkRollups(
     ),
   );
   return { rows: Number(r.rows), differing: Number(r.differing) };
+}
+
+/** Every meter rollups serve (deleted ones too: billing still reads them by id). */
+export async function rolledMeters(em: EntityManager, idOrKey?: string): Promise<MeterDto[]> {
+  const q = new Sql().add(`select ${METER_COLS} from meters where aggregation in `).list(ROLLED_AGGREGATIONS);
+  if (idOrKey !== undefined)
+    q.add(' and (id = ? or (key = ? and deleted_at is null))', idOrKey.toUpperCase(), idOrKey);
+  q.add(' order by created_at, id');
+  return (await exec<MeterRow>(em, q)).map(meterView);
+}
+
+/**
+ * The roller the worker runs: every `intervalMs`, rolls every meter forward (one at a time, one roll at a
+ * time per process; several processes are safe, see the protocol above). A failure is logged and retried
+ * at the next tick.
+ */
+export function startRollups(
+  deps: { orm: { em: EntityManager }; logger: typeof logger },
+  opts: { intervalMs: number; lagMs?: number },
+): { tick(): Promise<void>; stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const tick = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    running ??= (async () => {
+      try {
+        for (const m of await rolledMeters(deps.orm.em.fork())) {
+          if (stopped) break;
+          await rollForward(deps.orm.em.fork(), m, { lagMs: opts.lagMs });
+        }
+      } catch (err) {
+        deps.logger.warn({ err }, 'rolling meter rollups forward failed; the next tick retries');
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void tick(), opts.intervalMs);
+  timer.unref();
+  void tick();
+  return {
+    tick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -45,6 +45,15 @@ export {
 } from './query';
 export { eventValidationErrors } from './validation-errors';
 export {
+  checkRollups,
+  resetRollups,
+  rollForward,
+  rolledMeters,
+  rollupState,
+  startRollups,
+  type RollupState,
+} from './rollups';
+export {
   billableUsage,
   inRangeSql,
   rawValueSql,

@@ -314,4 +314,36 @@ describe('exact rollups', () => {
       ),
     ).toBeGreaterThan(300);
   }, 300_000);
+
+  it("a customer filter reads the customers' ownership windows over rollups, as the raw attribution does", async () => {
+    const rand = rng(555);
+    const ms = await meters('rk', {});
+    await ingest(randomEvents(rand, 1500, 'k', 'rk'));
+    for (const m of Object.values(ms)) await rollForward(em(), m, { until: new Date(T0 + 7 * DAY) });
+    const a = await app.api
+      .post('/v3/openmeter/customers')
+      .send({ key: 's-1', name: 'A', usage_attribution: { subject_keys: ['s-2'] } });
+    const b = await app.api
+      .post('/v3/openmeter/customers')
+      .send({ key: 'cust-b', name: 'B', usage_attribution: { subject_keys: ['s-3'] } });
+    expect([a.status, b.status]).toEqual([201, 201]);
+    let compared = 0;
+    for (let i = 0; i < 120; i++) {
+      const meter = ms[AGGS[i % AGGS.length]];
+      const mq = randomQuery(rand);
+      delete mq.subjects;
+      const ids = [a.body.id as string, b.body.id as string];
+      mq.filters = {
+        dimensions: {
+          ...mq.filters?.dimensions,
+          customer_id: i % 2 ? { eq: ids[i % 4 === 1 ? 0 : 1] } : { in: ids },
+        },
+      };
+      const rolled = await queryMeter(em(), meter, mq);
+      const raw = await queryMeter(em(), meter, mq, { rollups: false });
+      expect({ mq, rows: rolled.data }).toEqual({ mq, rows: raw.data });
+      compared += raw.data.length;
+    }
+    expect(compared).toBeGreaterThan(200);
+  }, 300_000);
 });
