@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { badRequest } from '../api/problem';
 import Decimal from 'decimal.js';
 import { dateTime, labels, postalAddress } from '../api/schemas';
-import { isValidDuration } from '../catalog/periods';
+import { addDuration, isValidDuration } from '../catalog/periods';
 import { price } from '../catalog/routes';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
@@ -111,11 +111,21 @@ const editBody = z
     message: 'nothing to change: give description and/or lines',
   });
 
-/** An ISO-8601 duration of zero or more (`P0D`, `P30D`) */
+/** An ISO-8601 duration of zero or more (`P0D`, `P30D`), whose end a date can hold */
 const settingsDuration = z.string().superRefine((s, ctx) => {
   if (s.startsWith('-')) ctx.addIssue({ code: 'custom', message: 'must not be negative' });
   else if (!isValidDuration(s))
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 duration such as P1D or PT1H' });
+  else {
+    let end: Date | undefined;
+    try {
+      end = addDuration(new Date(), s);
+    } catch {
+      end = undefined;
+    }
+    if (!end || end.getUTCFullYear() > 9000)
+      ctx.addIssue({ code: 'custom', message: 'is too long (at most a few thousand years)' });
+  }
 });
 
 /** OpenMeter's price tiers: each with a flat or unit price, only the last one open, bounds ascending */

@@ -8,6 +8,8 @@
  * the updated settings (auto advance after the new draft period, sent with the new due date), and the
  * issued invoice refuses an update (409, unchanged).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ok, P } from '../support/api';
 import {
   advanceTo,
@@ -79,6 +81,50 @@ const required = (inv: any) => ({
   supplier: { name: inv.supplier.name },
   customer: { id: inv.customer.id, key: inv.customer.key, name: inv.customer.name },
   workflow: { workflow: {} },
+});
+
+it("OpenMeter's maximal example body (the conformance fixture) is taken by a draft, every field in it", async () => {
+  const fixture = JSON.parse(
+    readFileSync(path.join(__dirname, '..', 'fixtures', 'openmeter-requests.json'), 'utf8'),
+  ) as { requests: { operation: string; body: any }[] };
+  const body = structuredClone(fixture.requests.find((r) => r.operation === 'update-invoice')!.body);
+  // as is, but for auto_advance (the example's default would issue the draft at once)
+  body.workflow.workflow.invoicing = { auto_advance: false, draft_period: 'P1D' };
+  const before = await get();
+  const usage = before.lines.find((l: any) => l.kind === 'usage');
+  body.lines = [echo(usage), ...body.lines];
+  const inv = await ok(put(body), 200);
+  expect(inv).toMatchObject({
+    description: 'example',
+    labels: { example: 'example' },
+    supplier: { name: 'example', tax_id: { code: 'example' } },
+    customer: {
+      id: before.customer.id,
+      key: 'acme-inc',
+      name: 'example',
+      billing_address: { country: 'US' },
+    },
+    workflow: { payment: { collection_method: 'charge_automatically' } },
+    totals: { total: '0.30' },
+  });
+  // the example's line names an id the invoice does not have: a new line (as OpenMeter), free
+  expect(inv.lines).toHaveLength(2);
+  expect(inv.lines[1]).toMatchObject({
+    name: 'example',
+    description: 'example',
+    labels: { example: 'example' },
+    lifecycle_controller: 'manual',
+    feature_key: 'resource_key',
+    totals: { total: '0.00' },
+    rate_card: {
+      price: { type: 'free' },
+      tax_config: body.lines[1].rate_card.tax_config,
+      discounts: { percentage: 1, usage: '1' },
+    },
+  });
+  expect(inv.lines[1].id).not.toBe(body.lines[1].id);
+  // the supplier's id in the body is ignored
+  expect(inv.supplier.id).toBe(before.supplier.id);
 });
 
 it('a full replace: snapshots, labels, settings; a flat line and a usage line added, totals recomputed', async () => {
@@ -287,6 +333,10 @@ it('bad input: 400 naming the field, nothing changed', async () => {
         workflow: { workflow: { payment: { collection_method: 'send_invoice', due_after: 'soon' } } },
       },
       'body.workflow.workflow.payment.due_after',
+    ],
+    [
+      { ...required(before), workflow: { workflow: { invoicing: { draft_period: 'P999999Y' } } } },
+      'body.workflow.workflow.invoicing.draft_period',
     ],
     [
       {
