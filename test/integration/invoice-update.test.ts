@@ -175,6 +175,21 @@ it('a full replace: snapshots, labels, settings; a flat line and a usage line ad
           service_period: usage.service_period,
           rate_card: { price: { type: 'unit', amount: '0.25' }, feature_key: 'calls' },
         },
+        {
+          type: 'standard_line',
+          name: 'Tiered calls',
+          service_period: usage.service_period,
+          rate_card: {
+            price: {
+              type: 'graduated',
+              tiers: [
+                { up_to_amount: '2', unit_price: { type: 'unit', amount: '1' } },
+                { unit_price: { type: 'unit', amount: '0.5' }, flat_price: { type: 'flat', amount: '3' } },
+              ],
+            },
+            feature_key: 'calls',
+          },
+        },
       ],
     }),
     200,
@@ -203,7 +218,8 @@ it('a full replace: snapshots, labels, settings; a flat line and a usage line ad
     },
     status_details: { extended_status: 'draft.manual_approval_needed' },
     // 0.30 (3 calls at 0.1, unchanged) + 120.46 (120.456 rounded half up) + 0.75 (3 calls at 0.25)
-    totals: { amount: '121.51', total: '121.51' },
+    // + 5.50 (2 calls at 1, the third at 0.5, plus the second tier's flat 3)
+    totals: { amount: '127.01', total: '127.01' },
   });
   expect(inv.supplier.id).toBe(before.supplier.id);
   // the new draft period counts from the collection
@@ -214,7 +230,16 @@ it('a full replace: snapshots, labels, settings; a flat line and a usage line ad
     ['Calls', 'system', 'usage', '3', '0.30'],
     ['Onboarding', 'manual', 'flat', '1', '120.46'],
     ['Extra calls', 'manual', 'usage', '3', '0.75'],
+    ['Tiered calls', 'manual', 'usage', '3', '5.50'],
   ]);
+  expect(inv.lines[3]).toMatchObject({
+    unit_price: null,
+    detailed_lines: [
+      { quantity: '2', unit_price: '1', tier_index: 0, totals: { total: '2.00' } },
+      { quantity: '1', unit_price: '0.5', tier_index: 1, totals: { total: '0.50' } },
+      { quantity: '1', unit_price: '3', tier_index: 1, totals: { total: '3.00' } },
+    ],
+  });
   expect(inv.lines[0]).toMatchObject({ id: usage.id, updated_at: expect.any(String) });
   expect(inv.lines[1]).toMatchObject({
     description: 'one-off setup',
