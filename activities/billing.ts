@@ -142,7 +142,7 @@ export function createBillingActivities(
       await recordAppSync(em(), invoiceId, step, references, when(at));
     },
     async editDraftInvoice({ invoiceId, edit, at }) {
-      await editDraftInvoice(em(), invoiceId, edit, when(at));
+      return editDraftInvoice(em(), invoiceId, edit, when(at));
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import type {
   DraftEdit,
+  DraftEditResult,
   HandOverRef,
   HandOverResult,
   IssueInvoiceInput,
@@ -92,7 +93,7 @@ export interface InvoiceActivities {
     input: { invoiceId: string; step: 'draft' | 'issuing'; references: Record<string, string> } & At,
   ): Promise<void>;
   /** Applies a user's edit to the draft. */
-  editDraftInvoice(input: { invoiceId: string; edit: DraftEdit } & At): Promise<void>;
+  editDraftInvoice(input: { invoiceId: string; edit: DraftEdit } & At): Promise<DraftEditResult>;
 }
 
 /** The notification delivery workflow's one step (src/notifications/delivery.ts). */

@@ -1,7 +1,7 @@
 /**
  * Builds, from OpenMeter's v3 OpenAPI document, one maximal conformant request body for every operation
- * Tally implements outside `/billing/invoices*` (every optional property present, the first variant of each
- * oneOf/anyOf, the first enum value), and writes them to `test/fixtures/openmeter-requests.json`, which
+ * Tally implements (every optional property present, the first variant of each oneOf/anyOf, the first enum
+ * value), and writes them to `test/fixtures/openmeter-requests.json`, which
  * `test/integration/conformance-requests.test.ts` sends to Tally. Run it again when the contract changes:
  *
  *   npx tsx scripts/openmeter-bodies.ts /path/to/openmeter-v3.yaml [out.json]
@@ -118,7 +118,7 @@ function stringExample(s: Schema): string {
   return 'example';
 }
 
-// the operations Tally mounts (its own document), outside /billing/invoices
+// the operations Tally mounts (its own document)
 const ours = buildOpenApiDocument().paths as Record<string, Record<string, unknown>>;
 const norm = (p: string) => p.replace(/\{[^}]+\}/g, '{}');
 const mounted = new Set(
@@ -139,7 +139,7 @@ for (const [p, item] of Object.entries(spec.paths)) {
     if (!media) continue;
     const key = `${method.toUpperCase()} ${norm(p)}`;
     withBody.push(`${method.toUpperCase()} /v3${norm(p)}`);
-    if (p.startsWith('/openmeter/billing/invoices') || !mounted.has(key)) continue;
+    if (!mounted.has(key)) continue;
     requests.push({
       operation: op.operationId ?? key,
       method: method.toUpperCase(),

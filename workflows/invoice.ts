@@ -119,7 +119,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
   let persisted: InvoiceStatus = s.status;
   let number = input.number ?? null;
   let dueAt = input.dueAt ? Date.parse(input.dueAt) : undefined;
-  const draftUntil = Date.parse(input.draftUntil);
+  let draftUntil = Date.parse(input.draftUntil);
   let draftPeriodOver = false;
   let handedOver = input.handedOver ?? false;
   /** the payment app's issuing steps, as the issuing activity answered them (this run only) */
@@ -245,8 +245,16 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
     while (work.length) {
       const w = work.shift()!;
       try {
-        if (w.action === 'edit') await writes.editDraftInvoice({ invoiceId, edit: w.edit ?? {}, at: now() });
-        else await writes.rerateDraftInvoice({ invoiceId, at: now() });
+        if (w.action === 'edit') {
+          const r = await writes.editDraftInvoice({ invoiceId, edit: w.edit ?? {}, at: now() });
+          // an update may change what the draft runs by (absent: a history from before it answered)
+          if (r && (r.autoAdvance !== s.autoAdvance || r.draftUntil !== undefined)) {
+            s = { ...s, autoAdvance: r.autoAdvance };
+            if (r.draftUntil !== undefined) draftUntil = Date.parse(r.draftUntil);
+            draftPeriodOver = false;
+          }
+          if (r) s = { ...s, collectionMethod: r.collectionMethod };
+        } else await writes.rerateDraftInvoice({ invoiceId, at: now() });
       } catch (err) {
         errors.set(w.ticket, errorMessage(err));
       }
@@ -353,7 +361,7 @@ export async function invoiceWorkflow(input: InvoiceWorkflowInput): Promise<Life
         synced,
         dueAt: dueAt === undefined ? null : new Date(dueAt).toISOString(),
         // the draft period was over (or never mattered) when this run ended
-        draftUntil: draftPeriodOver ? new Date(0).toISOString() : input.draftUntil,
+        draftUntil: new Date(draftPeriodOver ? 0 : draftUntil).toISOString(),
       });
     }
     await condition(woken);

@@ -27,6 +27,7 @@ import Decimal from 'decimal.js';
 import { prorate, rateUsage, roundMoney } from '../catalog/pricing';
 import { isOneTime, isUsagePrice, paymentTermOf as paymentTerm } from '../catalog/rate-cards';
 import type { Price, RateCard } from '../catalog/types';
+import type { DetailedLine } from './entities';
 
 /** v3 `BillingTotals`: decimal strings. */
 export interface BillingTotals {
@@ -297,4 +298,43 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       to: new Date(Math.max(...tos.map((d) => d.getTime()))).toISOString(),
     },
   };
+}
+
+/** One detailed line per tier part (unit and flat price of a tier apart) or per flat fee. */
+export function detailedLinesOf(l: ComposedLine, currency: string): DetailedLine[] {
+  const tiers = l.detail.tiers as
+    | { tier_index: number; quantity: string; unit_price?: string; flat_price?: string; amount: string }[]
+    | undefined;
+  if (tiers) {
+    const out: DetailedLine[] = [];
+    for (const t of tiers) {
+      if (t.unit_price !== undefined && new Decimal(t.quantity).gt(0))
+        out.push({
+          name: `${l.name}: tier ${t.tier_index + 1} usage`,
+          quantity: new Decimal(t.quantity).toFixed(),
+          unit_price: t.unit_price,
+          amount: roundMoney(new Decimal(t.quantity).times(t.unit_price), currency),
+          tier_index: t.tier_index,
+        });
+      if (t.flat_price !== undefined)
+        out.push({
+          name: `${l.name}: tier ${t.tier_index + 1} flat price`,
+          quantity: '1',
+          unit_price: t.flat_price,
+          amount: roundMoney(t.flat_price, currency),
+          tier_index: t.tier_index,
+        });
+    }
+    return out;
+  }
+  if (l.kind === 'usage' && l.unitPrice !== null)
+    return [
+      {
+        name: l.name,
+        quantity: new Decimal(l.quantity).toFixed(),
+        unit_price: l.unitPrice,
+        amount: l.amount,
+      },
+    ];
+  return [{ name: l.name, quantity: '1', unit_price: l.amount, amount: l.amount }];
 }

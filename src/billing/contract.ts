@@ -44,7 +44,8 @@ export interface IssuedInvoiceRef {
 // ---------------------------------------------------------------------------------------------------
 // the invoice workflow's activities (issue 11): plain JSON in and out
 
-import type { InvoiceStatus, LifecycleState } from './lifecycle';
+import type { Price } from '../catalog/types';
+import type { CollectionMethod, InvoiceStatus, LifecycleState } from './lifecycle';
 
 /** The draft the subscription handed over (or found again: `created: false`). */
 export interface DraftRef {
@@ -88,8 +89,15 @@ export interface HandOverResult {
 /** The statuses the workflow writes after a user action or a timer (absolute writes: idempotent). */
 export type RecordedStatus = 'overdue' | 'paid' | 'uncollectible' | 'voided' | 'deleted';
 
-/** What `PUT /billing/invoices/{id}` may change on a draft. */
-export interface DraftEdit {
+/**
+ * What `PUT /billing/invoices/{id}` may change on a draft: Tally's partial edit (`ManualLinesEdit`) or
+ * OpenMeter's `UpdateInvoiceRequest`, a full replace (`DraftReplace`, `kind: 'replace'`).
+ */
+export type DraftEdit = ManualLinesEdit | DraftReplace;
+
+/** Tally's own edit: the description and the manual lines, each part only when given. */
+export interface ManualLinesEdit {
+  kind?: undefined;
   description?: string | null;
   /**
    * The manual lines wanted: a line with `id` updates that manual line (name, quantity, unit price), one
@@ -103,6 +111,74 @@ export interface DraftEdit {
     unit_price: string;
     service_period?: { from: string; to: string };
   }[];
+}
+
+/**
+ * OpenMeter's `UpdateInvoiceStandardRequest`, as the API read it: everything editable on a draft, replaced
+ * (a part left out is cleared, but `workflow.invoicing`/`workflow.payment` and `lines`, which are then left
+ * as they are). The customer's and supplier's identity (`id`, `key`) and `usage_attribution` are kept.
+ */
+/** OpenMeter's `Address` (as `PostalAddress` of src/profiles/types.ts, which the workflow bundle may not load) */
+export interface ReplaceAddress {
+  country?: string;
+  postal_code?: string;
+  state?: string;
+  city?: string;
+  line1?: string;
+  line2?: string;
+  phone_number?: string;
+}
+
+export interface DraftReplace {
+  kind: 'replace';
+  description: string | null;
+  labels: Record<string, string>;
+  supplier: {
+    name?: string;
+    /** Tally's addition: kept when not given */
+    email?: string;
+    tax_id?: { code?: string };
+    addresses?: { billing_address: ReplaceAddress };
+  };
+  customer: {
+    name: string;
+    billing_address?: ReplaceAddress;
+    /** Tally's addition: kept when not given, removed by null */
+    primary_email?: string | null;
+  };
+  workflow: {
+    invoicing?: { auto_advance: boolean; draft_period: string };
+    payment?:
+      | { collection_method: 'charge_automatically' }
+      | { collection_method: 'send_invoice'; due_after: string };
+  };
+  /** every line wanted (matched by `id`; lines left out are removed); absent: the lines stay */
+  lines?: ReplaceLine[];
+}
+
+/** OpenMeter's `UpdateInvoiceStandardLine`: a line priced by its rate card. */
+export interface ReplaceLine {
+  /** an existing line's id; absent (or naming no line of the invoice): a new line */
+  id?: string;
+  name: string;
+  description?: string;
+  labels?: Record<string, string>;
+  service_period: { from: string; to: string };
+  rate_card: {
+    price: Price;
+    feature_key?: string;
+    /** stored and shown, not acted on (no tax, no discounts yet) */
+    tax_config?: Record<string, unknown>;
+    discounts?: Record<string, unknown>;
+  };
+}
+
+/** What the workflow must know after an edit: the settings it runs by, and a moved draft period. */
+export interface DraftEditResult {
+  autoAdvance: boolean;
+  collectionMethod: CollectionMethod;
+  /** ISO: the new `draft_until`, when the edit moved it */
+  draftUntil?: string;
 }
 
 /** Which sync hooks an invoice's workflow waits for (custom invoicing's settings, src/apps/state.ts). */

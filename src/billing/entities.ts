@@ -121,6 +121,9 @@ export const InvoiceLine = defineEntity({
     sourceKey: p.string().columnType('text').nullable(),
     /** the subscription that billed it (a gathered invoice holds several) */
     subscriptionId: p.string().columnType('text').nullable(),
+    /** OpenMeter's line `description` and `labels` (set by an update; stored and shown) */
+    description: p.string().columnType('text').nullable(),
+    labels: p.json<Record<string, string>>().columnType('jsonb'),
     ...timestamps(),
   },
 });

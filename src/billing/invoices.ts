@@ -23,12 +23,18 @@ import { conflict, invalid, notFound } from '../lib/errors';
 import { newId } from '../lib/ids';
 import { instant } from '../lib/time';
 import { logger } from '../lib/logger';
-import type { InvoicingSnapshot } from '../profiles/types';
+import type { InvoicingSnapshot, Supplier } from '../profiles/types';
+import type { Price } from '../catalog/types';
+import { findFeatures } from '../catalog/service';
+import { subjectWindows } from '../customers/service';
 import { computeLines, type ComputedInvoice } from './calculator';
-import type { ComposedLine } from './compose';
+import { detailedLinesOf, type ComposedLine } from './compose';
 import type {
   DraftEdit,
+  DraftEditResult,
   DraftRef,
+  DraftReplace,
+  ManualLinesEdit,
   HandOverResult,
   IssueInvoiceInput,
   IssuedInvoiceRef,
@@ -40,6 +46,16 @@ import type { HandOverStatus, InvoiceStatus, LifecycleState } from './lifecycle'
 import type { BillingCustomer } from '../customers/service';
 import { recordEvent } from '../notifications/outbox';
 import { Invoice, InvoiceLine } from './entities';
+import {
+  mergedCustomer,
+  mergedSupplier,
+  mergedWorkflow,
+  planLines,
+  priceLine,
+  storedLines,
+  validateReplace,
+  type PlannedLine,
+} from './invoice-update';
 import { lifecycleOf } from './invoice-state';
 import { invoiceView } from './views';
 
@@ -70,44 +86,7 @@ const snapshotOf = (c: BillingCustomer): CustomerSnapshot => ({
   ...(c.billing_address ? { billing_address: c.billing_address } : {}),
 });
 
-/** One detailed line per tier part (unit and flat price of a tier apart) or per flat fee. */
-export function detailedLinesOf(l: ComposedLine, currency: string): DetailedLine[] {
-  const tiers = l.detail.tiers as
-    | { tier_index: number; quantity: string; unit_price?: string; flat_price?: string; amount: string }[]
-    | undefined;
-  if (tiers) {
-    const out: DetailedLine[] = [];
-    for (const t of tiers) {
-      if (t.unit_price !== undefined && new Decimal(t.quantity).gt(0))
-        out.push({
-          name: `${l.name}: tier ${t.tier_index + 1} usage`,
-          quantity: new Decimal(t.quantity).toFixed(),
-          unit_price: t.unit_price,
-          amount: roundMoney(new Decimal(t.quantity).times(t.unit_price), currency),
-          tier_index: t.tier_index,
-        });
-      if (t.flat_price !== undefined)
-        out.push({
-          name: `${l.name}: tier ${t.tier_index + 1} flat price`,
-          quantity: '1',
-          unit_price: t.flat_price,
-          amount: roundMoney(t.flat_price, currency),
-          tier_index: t.tier_index,
-        });
-    }
-    return out;
-  }
-  if (l.kind === 'usage' && l.unitPrice !== null)
-    return [
-      {
-        name: l.name,
-        quantity: new Decimal(l.quantity).toFixed(),
-        unit_price: l.unitPrice,
-        amount: l.amount,
-      },
-    ];
-  return [{ name: l.name, quantity: '1', unit_price: l.amount, amount: l.amount }];
-}
+export { detailedLinesOf };
 
 const rateCardOf = (l: ComposedLine) => ({
   price: l.price,
@@ -356,7 +335,11 @@ interface LineRow {
   rate_card_key: string;
   kind: string;
   manual: boolean;
+  name: string;
+  feature_key: string | null;
+  price: Price;
   service_period_from: Date;
+  service_period_to: Date;
   quantity: string;
   amount: string;
 }
@@ -385,21 +368,21 @@ async function retotal(em: EntityManager, id: string, currency: string, now: Dat
  * events), inside the caller's transaction; manual and flat lines stay. Returns the lines that changed.
  */
 async function rerateLines(em: EntityManager, r: StoredRow, now: Date): Promise<number> {
+  const lines = await exec<LineRow>(
+    em,
+    new Sql().add(
+      `select id, source_key, rate_card_key, kind, manual, name, feature_key, price, service_period_from,
+         service_period_to, quantity::text as quantity, amount::text as amount
+         from invoice_lines where invoice_id = ? order by position`,
+      r.id,
+    ),
+  );
   const sources = sourcesOf(r.source);
-  if (!sources.length) return 0;
   const computedBySource = new Map<string, ComposedLine[]>();
   for (const src of sources) computedBySource.set(src.invoiceKey, (await computeLines(em, src)).lines);
   // lines from before consolidation name no source: their invoice had one
   const single = sources.length === 1 ? sources[0].invoiceKey : undefined;
-  const lines = await exec<LineRow>(
-    em,
-    new Sql().add(
-      `select id, source_key, rate_card_key, kind, manual, service_period_from, quantity::text as quantity,
-         amount::text as amount from invoice_lines where invoice_id = ? order by position`,
-      r.id,
-    ),
-  );
-  let changed = 0;
+  let changed = await rerateManualUsage(em, r, lines, now);
   for (const l of lines) {
     if (l.manual || l.kind !== 'usage') continue;
     const computed = computedBySource.get(l.source_key ?? single ?? '') ?? [];
@@ -428,6 +411,52 @@ async function rerateLines(em: EntityManager, r: StoredRow, now: Date): Promise<
     );
   }
   if (changed) await retotal(em, r.id, r.currency, now);
+  return changed;
+}
+
+/**
+ * Measures again the manual usage lines (added or changed by an update, priced by their rate card) over
+ * their service periods; a line whose feature is gone since keeps what it billed. Returns the lines changed.
+ */
+async function rerateManualUsage(em: EntityManager, r: StoredRow, lines: LineRow[], now: Date) {
+  const usage = lines.filter((l) => l.manual && l.kind === 'usage' && l.feature_key);
+  if (!usage.length) return 0;
+  const features = await findFeatures(em, [...new Set(usage.map((l) => l.feature_key!))]);
+  const subjects = await subjectWindows(em, r.customer.id);
+  let changed = 0;
+  for (const l of usage) {
+    const feature = features.get(l.feature_key!);
+    if (!feature?.meter) continue;
+    const p = await priceLine(
+      em,
+      { customerId: r.customer.id, currency: r.currency },
+      {
+        name: l.name,
+        price: l.price,
+        feature,
+        from: instant(l.service_period_from),
+        to: instant(l.service_period_to),
+      },
+      subjects,
+    );
+    if (new Decimal(p.quantity).eq(l.quantity) && new Decimal(p.amount).eq(l.amount)) continue;
+    changed++;
+    await exec(
+      em,
+      new Sql().add(
+        `update invoice_lines set quantity = ?, unit_price = ?, amount = ?, total = ?, detail = ?::jsonb,
+           detailed_lines = ?::jsonb, updated_at = ? where id = ?`,
+        p.quantity,
+        p.unitPrice,
+        p.amount,
+        p.amount,
+        JSON.stringify(p.detail),
+        JSON.stringify(p.detailed),
+        now,
+        l.id,
+      ),
+    );
+  }
   return changed;
 }
 
@@ -828,116 +857,299 @@ export async function recordInvoiceFailure(
   });
 }
 
-/** Applies an edit to a draft (refused once it is not a draft). */
+/**
+ * Tally's edit: a line with an id must be a manual line of the invoice (400 naming the line otherwise).
+ */
+function checkManualLineIds(
+  id: string,
+  existing: { id: string; manual: boolean }[],
+  lines: NonNullable<ManualLinesEdit['lines']>,
+): void {
+  const byId = new Map(existing.map((l) => [l.id, l]));
+  lines.forEach((l, i) => {
+    if (l.id === undefined) return;
+    const found = byId.get(l.id);
+    if (!found)
+      throw invalid(`invoice ${id} has no line ${l.id}`, [
+        { field: `body.lines[${i}].id`, rule: 'invalid', reason: 'no such line' },
+      ]);
+    if (!found.manual)
+      throw invalid(`line ${l.id} is billed from the subscription: only manual lines can be edited`, [
+        { field: `body.lines[${i}].id`, rule: 'invalid', reason: 'not a manual line' },
+      ]);
+  });
+}
+
+/**
+ * Refuses (400 naming the fields) an edit the invoice's lines or the catalog cannot take, before it is sent
+ * to the invoice's workflow (whose write checks it again, in its transaction).
+ */
+export async function validateDraftEdit(em: EntityManager, id: string, edit: DraftEdit): Promise<void> {
+  if (edit.kind === 'replace') return validateReplace(em, edit);
+  if (!edit.lines) return;
+  const existing = await exec<{ id: string; manual: boolean }>(
+    em,
+    new Sql().add('select id, manual from invoice_lines where invoice_id = ?', id),
+  );
+  checkManualLineIds(id, existing, edit.lines);
+}
+
+/** Tally's edit: the description and/or the manual lines (inside the caller's transaction). */
+async function editManualLines(
+  tem: EntityManager,
+  r: StoredRow,
+  edit: ManualLinesEdit,
+  now: Date,
+): Promise<void> {
+  const id = r.id;
+  if (edit.description !== undefined)
+    await exec(
+      tem,
+      new Sql().add(
+        'update invoices set description = ?, updated_at = ? where id = ?',
+        edit.description,
+        now,
+        id,
+      ),
+    );
+  if (!edit.lines) return;
+  const existing = await exec<{ id: string; manual: boolean; position: number }>(
+    tem,
+    new Sql().add('select id, manual, position from invoice_lines where invoice_id = ?', id),
+  );
+  checkManualLineIds(id, existing, edit.lines);
+  const keep = new Set(edit.lines.map((l) => l.id).filter((x): x is string => !!x));
+  const gone = existing.filter((l) => l.manual && !keep.has(l.id)).map((l) => l.id);
+  if (gone.length) await exec(tem, new Sql().add('delete from invoice_lines where id in ').list(gone));
+  let position = Math.max(0, ...existing.map((l) => l.position));
+  const period = await exec<{ from: Date; to: Date }>(
+    tem,
+    new Sql().add(
+      'select service_period_from as from, service_period_to as to from invoices where id = ?',
+      id,
+    ),
+  );
+  for (const l of edit.lines) {
+    const amount = roundMoney(new Decimal(l.quantity).times(l.unit_price), r.currency);
+    const from = l.service_period?.from ?? period[0].from;
+    const to = l.service_period?.to ?? period[0].to;
+    const price = { type: 'flat', amount: l.unit_price };
+    const detailed: DetailedLine[] = [
+      { name: l.name, quantity: new Decimal(l.quantity).toFixed(), unit_price: l.unit_price, amount },
+    ];
+    if (l.id)
+      await exec(
+        tem,
+        new Sql().add(
+          `update invoice_lines set name = ?, quantity = ?, unit_price = ?, price = ?::jsonb, rate_card = ?::jsonb,
+             amount = ?, total = ?, service_period_from = ?, service_period_to = ?, detailed_lines = ?::jsonb,
+             updated_at = ? where id = ?`,
+          l.name,
+          l.quantity,
+          l.unit_price,
+          JSON.stringify(price),
+          JSON.stringify({ price }),
+          amount,
+          amount,
+          from,
+          to,
+          JSON.stringify(detailed),
+          now,
+          l.id,
+        ),
+      );
+    else
+      await exec(
+        tem,
+        new Sql().add(
+          `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
+             unit_price, price, service_period_from, service_period_to, amount, total, detail, rate_card,
+             detailed_lines, manual, created_at, updated_at)
+           values (?, ?, ?, ?, null, 'manual', 'flat', ?, ?, ?::jsonb, ?, ?, ?, ?, '{}'::jsonb, ?::jsonb, ?::jsonb,
+             true, ?, ?)`,
+          newId(),
+          id,
+          ++position,
+          l.name,
+          l.quantity,
+          l.unit_price,
+          JSON.stringify(price),
+          from,
+          to,
+          amount,
+          amount,
+          JSON.stringify({ price }),
+          JSON.stringify(detailed),
+          now,
+          now,
+        ),
+      );
+  }
+  await retotal(tem, id, r.currency, now);
+}
+
+/**
+ * OpenMeter's update (inside the caller's transaction): description, labels, supplier, customer and workflow
+ * snapshots replaced, the lines matched, priced and written in the order given (`invoice-update.ts`).
+ * Returns the new `draft_until` when the draft period changed.
+ */
+async function replaceDraft(
+  tem: EntityManager,
+  r: StoredRow,
+  edit: DraftReplace,
+  now: Date,
+): Promise<string | undefined> {
+  const [row] = await exec<{ supplier: Supplier | null; collection_at: Date | null; created_at: Date }>(
+    tem,
+    new Sql().add('select supplier, collection_at, created_at from invoices where id = ?', r.id),
+  );
+  const workflow = mergedWorkflow(r.workflow, edit.workflow);
+  const draftUntil =
+    r.workflow?.invoicing.draft_period !== workflow.invoicing.draft_period
+      ? addDuration(new Date(row.collection_at ?? row.created_at), workflow.invoicing.draft_period)
+      : undefined;
+  await exec(
+    tem,
+    new Sql().add(
+      `update invoices set description = ?, labels = ?::jsonb, supplier = ?::jsonb, customer = ?::jsonb,
+         workflow = ?::jsonb, draft_until = coalesce(?, draft_until), updated_at = ? where id = ?`,
+      edit.description,
+      JSON.stringify(edit.labels),
+      JSON.stringify(mergedSupplier(row.supplier, edit.supplier)),
+      JSON.stringify(mergedCustomer(r.customer, edit.customer)),
+      JSON.stringify(workflow),
+      draftUntil ?? null,
+      now,
+      r.id,
+    ),
+  );
+  if (edit.lines) {
+    const plan = await planLines(
+      tem,
+      { customerId: r.customer.id, currency: r.currency },
+      await storedLines(tem, r.id),
+      edit.lines,
+    );
+    if (plan.remove.length)
+      await exec(tem, new Sql().add('delete from invoice_lines where id in ').list(plan.remove));
+    // positions are unique per invoice: out of the way first, then in the order given
+    await exec(
+      tem,
+      new Sql().add('update invoice_lines set position = -position where invoice_id = ?', r.id),
+    );
+    for (const [i, w] of plan.write.entries()) await writeLine(tem, r.id, i + 1, w, now);
+    await retotal(tem, r.id, r.currency, now);
+  }
+  return draftUntil && draftUntil.getTime() !== new Date(r.draft_until ?? 0).getTime()
+    ? draftUntil.toISOString()
+    : undefined;
+}
+
+/** Writes one line of an update: its own fields only (unchanged), all of it (changed: manual), or a new one. */
+async function writeLine(tem: EntityManager, invoiceId: string, position: number, w: PlannedLine, now: Date) {
+  const labels = JSON.stringify(w.labels);
+  if (w.id && (w.unchanged || !w.priced)) {
+    await exec(
+      tem,
+      new Sql().add(
+        `update invoice_lines set position = ?, description = ?, labels = ?::jsonb, rate_card = ?::jsonb,
+           updated_at = ? where id = ?`,
+        position,
+        w.description,
+        labels,
+        JSON.stringify(w.rateCard),
+        now,
+        w.id,
+      ),
+    );
+    return;
+  }
+  const p = w.priced!;
+  if (w.id) {
+    await exec(
+      tem,
+      new Sql().add(
+        `update invoice_lines set position = ?, name = ?, description = ?, labels = ?::jsonb, feature_key = ?,
+           kind = ?, quantity = ?, unit_price = ?, price = ?::jsonb, service_period_from = ?,
+           service_period_to = ?, amount = ?, total = ?, detail = ?::jsonb, rate_card = ?::jsonb,
+           detailed_lines = ?::jsonb, manual = true, updated_at = ? where id = ?`,
+        position,
+        w.name,
+        w.description,
+        labels,
+        w.featureKey,
+        p.kind,
+        p.quantity,
+        p.unitPrice,
+        JSON.stringify(w.price),
+        w.from,
+        w.to,
+        p.amount,
+        p.amount,
+        JSON.stringify(p.detail),
+        JSON.stringify(w.rateCard),
+        JSON.stringify(p.detailed),
+        now,
+        w.id,
+      ),
+    );
+    return;
+  }
+  await exec(
+    tem,
+    new Sql().add(
+      `insert into invoice_lines (id, invoice_id, position, name, description, labels, feature_key, rate_card_key,
+         kind, quantity, unit_price, price, service_period_from, service_period_to, amount, total, detail,
+         rate_card, detailed_lines, manual, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?::jsonb, ?, 'manual', ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,
+         true, ?, ?)`,
+      newId(),
+      invoiceId,
+      position,
+      w.name,
+      w.description,
+      labels,
+      w.featureKey,
+      p.kind,
+      p.quantity,
+      p.unitPrice,
+      JSON.stringify(w.price),
+      w.from,
+      w.to,
+      p.amount,
+      p.amount,
+      JSON.stringify(p.detail),
+      JSON.stringify(w.rateCard),
+      JSON.stringify(p.detailed),
+      now,
+      now,
+    ),
+  );
+}
+
+/**
+ * Applies an edit to a draft (refused once it is not a draft), in one transaction: all of it or nothing.
+ * Returns what the invoice's workflow runs by afterwards.
+ */
 export async function editDraftInvoice(
   em: EntityManager,
   id: string,
   edit: DraftEdit,
   now: Date = new Date(),
-): Promise<void> {
-  await em.transactional(async (tem) => {
+): Promise<DraftEditResult> {
+  return em.transactional(async (tem) => {
     const r = await rowById(tem, id, true);
     if (r.status !== 'draft') throw conflict(`invoice ${id} is ${r.status}: only a draft can be edited`);
-    if (edit.description !== undefined)
-      await exec(
-        tem,
-        new Sql().add(
-          'update invoices set description = ?, updated_at = ? where id = ?',
-          edit.description,
-          now,
-          id,
-        ),
-      );
-    if (!edit.lines) {
-      await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
-      return;
-    }
-    const existing = await exec<{ id: string; manual: boolean; position: number }>(
-      tem,
-      new Sql().add('select id, manual, position from invoice_lines where invoice_id = ?', id),
-    );
-    const byId = new Map(existing.map((l) => [l.id, l]));
-    edit.lines.forEach((l, i) => {
-      if (l.id === undefined) return;
-      const found = byId.get(l.id);
-      if (!found)
-        throw invalid(`invoice ${id} has no line ${l.id}`, [
-          { field: `body.lines[${i}].id`, reason: 'no such line' },
-        ]);
-      if (!found.manual)
-        throw invalid(`line ${l.id} is billed from the subscription: only manual lines can be edited`, [
-          { field: `body.lines[${i}].id`, reason: 'not a manual line' },
-        ]);
-    });
-    const keep = new Set(edit.lines.map((l) => l.id).filter((x): x is string => !!x));
-    const gone = existing.filter((l) => l.manual && !keep.has(l.id)).map((l) => l.id);
-    if (gone.length) await exec(tem, new Sql().add('delete from invoice_lines where id in ').list(gone));
-    let position = Math.max(0, ...existing.map((l) => l.position));
-    const period = await exec<{ from: Date; to: Date }>(
-      tem,
-      new Sql().add(
-        'select service_period_from as from, service_period_to as to from invoices where id = ?',
-        id,
-      ),
-    );
-    for (const l of edit.lines) {
-      const amount = roundMoney(new Decimal(l.quantity).times(l.unit_price), r.currency);
-      const from = l.service_period?.from ?? period[0].from;
-      const to = l.service_period?.to ?? period[0].to;
-      const price = { type: 'flat', amount: l.unit_price };
-      const detailed: DetailedLine[] = [
-        { name: l.name, quantity: new Decimal(l.quantity).toFixed(), unit_price: l.unit_price, amount },
-      ];
-      if (l.id)
-        await exec(
-          tem,
-          new Sql().add(
-            `update invoice_lines set name = ?, quantity = ?, unit_price = ?, price = ?::jsonb, rate_card = ?::jsonb,
-               amount = ?, total = ?, service_period_from = ?, service_period_to = ?, detailed_lines = ?::jsonb,
-               updated_at = ? where id = ?`,
-            l.name,
-            l.quantity,
-            l.unit_price,
-            JSON.stringify(price),
-            JSON.stringify({ price }),
-            amount,
-            amount,
-            from,
-            to,
-            JSON.stringify(detailed),
-            now,
-            l.id,
-          ),
-        );
-      else
-        await exec(
-          tem,
-          new Sql().add(
-            `insert into invoice_lines (id, invoice_id, position, name, feature_key, rate_card_key, kind, quantity,
-               unit_price, price, service_period_from, service_period_to, amount, total, detail, rate_card,
-               detailed_lines, manual, created_at, updated_at)
-             values (?, ?, ?, ?, null, 'manual', 'flat', ?, ?, ?::jsonb, ?, ?, ?, ?, '{}'::jsonb, ?::jsonb, ?::jsonb,
-               true, ?, ?)`,
-            newId(),
-            id,
-            ++position,
-            l.name,
-            l.quantity,
-            l.unit_price,
-            JSON.stringify(price),
-            from,
-            to,
-            amount,
-            amount,
-            JSON.stringify({ price }),
-            JSON.stringify(detailed),
-            now,
-            now,
-          ),
-        );
-    }
-    await retotal(tem, id, r.currency, now);
+    let draftUntil: string | undefined;
+    if (edit.kind === 'replace') draftUntil = await replaceDraft(tem, r, edit, now);
+    else await editManualLines(tem, r, edit, now);
     await notifyInvoice(tem, 'invoice.updated', id); // notifications (issue 12)
+    const state = lifecycleOf(await rowById(tem, id));
+    return {
+      autoAdvance: state.autoAdvance,
+      collectionMethod: state.collectionMethod,
+      ...(draftUntil ? { draftUntil } : {}),
+    };
   });
 }
 

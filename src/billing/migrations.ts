@@ -297,6 +297,22 @@ export class BillingChargeUniqueReference extends Migration {
   }
 }
 
+/**
+ * A line's `description` and `labels` (OpenMeter's `UpdateInvoiceStandardLine`): stored and shown. A line
+ * priced by the rate card an update gave keeps its `tax_config` and `discounts` in `rate_card`.
+ */
+export class BillingLineLabels extends Migration {
+  override up(): void {
+    this.addSql(
+      "alter table invoice_lines add column description text, add column labels jsonb not null default '{}'::jsonb",
+    );
+  }
+
+  override down(): void {
+    this.addSql('alter table invoice_lines drop column description, drop column labels');
+  }
+}
+
 export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026112150_billing_init', class: BillingInit },
   { name: 'm2026120203_billing_invoice_number_counter', class: BillingInvoiceNumberCounter },
@@ -305,4 +321,5 @@ export const billingMigrations: MigrationEntry[] = [
   { name: 'm2026120220_billing_pending_lines', class: BillingPendingLines },
   { name: 'm2026120310_billing_charge_terms', class: BillingChargeTerms },
   { name: 'm2026120311_billing_charge_unique_reference', class: BillingChargeUniqueReference },
+  { name: 'm2026120312_billing_line_labels', class: BillingLineLabels },
 ];

@@ -6,11 +6,15 @@ import { prorationProblem } from './charge-proration';
 import { Router } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../api/problem';
-import { dateTime, labels } from '../api/schemas';
+import Decimal from 'decimal.js';
+import { dateTime, labels, postalAddress } from '../api/schemas';
+import { addDuration, isValidDuration } from '../catalog/periods';
+import { price } from '../catalog/routes';
 import { parseBody, parseQuery } from '../api/validate';
 import type { AppDeps } from '../deps';
 import { fieldFilter, filterObject, sortQuery } from '../lib/list-query';
 import { pageQuery } from '../lib/pagination';
+import type { DraftEdit, DraftReplace } from './contract';
 import { INVOICE_STATUSES, type InvoiceAction } from './lifecycle';
 import { CHARGE_SORT_FIELDS, CHARGE_STATUSES, type ChargeInput } from './pending';
 import {
@@ -97,6 +101,7 @@ const manualLine = z.strictObject({
     .optional(),
 });
 
+/** Tally's own edit: the description and/or the manual lines (told apart from OpenMeter's by its `type`) */
 const editBody = z
   .strictObject({
     description: z.string().max(1024).nullable().optional(),
@@ -105,6 +110,171 @@ const editBody = z
   .refine((b) => b.description !== undefined || b.lines !== undefined, {
     message: 'nothing to change: give description and/or lines',
   });
+
+/** An ISO-8601 duration of zero or more (`P0D`, `P30D`), whose end a date can hold */
+const settingsDuration = z.string().superRefine((s, ctx) => {
+  if (s.startsWith('-')) ctx.addIssue({ code: 'custom', message: 'must not be negative' });
+  else if (!isValidDuration(s))
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 duration such as P1D or PT1H' });
+  else {
+    let end: Date | undefined;
+    try {
+      end = addDuration(new Date(), s);
+    } catch {
+      end = undefined;
+    }
+    if (!end || end.getUTCFullYear() > 9000)
+      ctx.addIssue({ code: 'custom', message: 'is too long (at most a few thousand years)' });
+  }
+});
+
+/** OpenMeter's price tiers: each with a flat or unit price, only the last one open, bounds ascending */
+const linePrice = price.superRefine((p, ctx) => {
+  if (p.type !== 'graduated' && p.type !== 'volume') return;
+  let prev: Decimal | undefined;
+  p.tiers.forEach((t, i) => {
+    if (!t.flat_price && !t.unit_price)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tiers', i],
+        message: 'a tier needs a flat_price or a unit_price',
+      });
+    if (t.up_to_amount === undefined) {
+      if (i < p.tiers.length - 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tiers', i, 'up_to_amount'],
+          message: 'only the last tier may be open',
+        });
+      return;
+    }
+    const bound = new Decimal(t.up_to_amount);
+    if (bound.lte(0) || (prev && bound.lte(prev)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tiers', i, 'up_to_amount'],
+        message: prev
+          ? `must be greater than the previous tier's ${prev.toFixed()}`
+          : 'must be greater than 0',
+      });
+    prev = bound;
+  });
+});
+
+/** OpenMeter's `UpdateInvoiceStandardLine` */
+const replaceLine = z.strictObject({
+  type: z.literal('standard_line'),
+  id: z.string().min(1).max(64).optional(),
+  name: z.string().min(1).max(256),
+  description: z.string().max(1024).optional(),
+  labels: labels.optional(),
+  service_period: z
+    .strictObject({ from: dateTime, to: dateTime })
+    .refine((p) => Date.parse(p.to) >= Date.parse(p.from), { message: 'ends before it starts' }),
+  rate_card: z.strictObject({
+    price: linePrice,
+    feature_key: z.string().min(1).max(64).optional(),
+    // stored and shown, not acted on (no tax, no discounts on invoices yet)
+    tax_config: z
+      .strictObject({
+        behavior: z.enum(['inclusive', 'exclusive']).optional(),
+        code: z.strictObject({ id: z.string().min(1) }),
+      })
+      .optional(),
+    discounts: z
+      .strictObject({
+        percentage: z.number().min(0).max(100).optional(),
+        usage: z
+          .string()
+          .regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string')
+          .optional(),
+      })
+      .optional(),
+  }),
+});
+
+/**
+ * OpenMeter's `UpdateInvoiceRequest` (`type: standard`): a full replace of what a draft may change. The
+ * customer's `id`, `key` and `usage_attribution` and the supplier's `id` (and Tally's `key`) are taken and
+ * ignored (the invoice's own stay); the supplier's `email` and the customer's `primary_email` are Tally's.
+ */
+const replaceBody = z
+  .strictObject({
+    type: z.literal('standard'),
+    description: z.string().max(1024).optional(),
+    labels: labels.optional(),
+    supplier: z.strictObject({
+      id: z.string().optional(),
+      key: z.string().optional(),
+      name: z.string().max(256).optional(),
+      email: z.email().optional(),
+      tax_id: z.strictObject({ code: z.string().min(1).max(32).optional() }).optional(),
+      addresses: z.strictObject({ billing_address: postalAddress }).optional(),
+    }),
+    customer: z.strictObject({
+      id: z.string().min(1),
+      key: z.string().min(1).max(256).optional(),
+      name: z.string().min(1).max(256),
+      usage_attribution: z.strictObject({ subject_keys: z.array(z.string().min(1)) }).optional(),
+      billing_address: postalAddress.optional(),
+      primary_email: z.email().nullable().optional(),
+    }),
+    workflow: z.strictObject({
+      workflow: z.strictObject({
+        invoicing: z
+          .strictObject({
+            auto_advance: z.boolean().default(true),
+            draft_period: settingsDuration.default('P0D'),
+          })
+          .optional(),
+        payment: z
+          .discriminatedUnion('collection_method', [
+            z.strictObject({ collection_method: z.literal('charge_automatically') }),
+            z.strictObject({
+              collection_method: z.literal('send_invoice'),
+              due_after: settingsDuration.default('P30D'),
+            }),
+          ])
+          .optional(),
+      }),
+    }),
+    lines: z.array(replaceLine).max(500).optional(),
+  })
+  .transform((b): DraftReplace => ({
+    kind: 'replace',
+    description: b.description ?? null,
+    labels: b.labels ?? {},
+    supplier: {
+      ...(b.supplier.name !== undefined ? { name: b.supplier.name } : {}),
+      ...(b.supplier.email !== undefined ? { email: b.supplier.email } : {}),
+      ...(b.supplier.tax_id ? { tax_id: b.supplier.tax_id } : {}),
+      ...(b.supplier.addresses ? { addresses: b.supplier.addresses } : {}),
+    },
+    customer: {
+      name: b.customer.name,
+      ...(b.customer.billing_address ? { billing_address: b.customer.billing_address } : {}),
+      ...(b.customer.primary_email !== undefined ? { primary_email: b.customer.primary_email } : {}),
+    },
+    workflow: b.workflow.workflow,
+    ...(b.lines
+      ? {
+          lines: b.lines.map((l) => ({
+            ...(l.id !== undefined ? { id: l.id } : {}),
+            name: l.name,
+            ...(l.description !== undefined ? { description: l.description } : {}),
+            ...(l.labels ? { labels: l.labels } : {}),
+            service_period: l.service_period,
+            rate_card: l.rate_card,
+          })),
+        }
+      : {}),
+  }));
+
+/** OpenMeter's body (it has the discriminator `type`, Tally's edit has none), else Tally's */
+const updateBody = (body: unknown): DraftEdit =>
+  body !== null && typeof body === 'object' && 'type' in body
+    ? parseBody(replaceBody, body)
+    : parseBody(editBody, body);
 
 const instantBody = z.iso
   .datetime({ offset: true, message: 'must be an RFC 3339 date-time' })
@@ -301,8 +471,7 @@ export function billingRoutes(deps: AppDeps): Router {
   });
 
   r.put('/billing/invoices/:invoiceId', async (req, res) => {
-    const edit = parseBody(editBody, req.body);
-    res.json(await svc.act(req.params.invoiceId, 'edit', edit));
+    res.json(await svc.act(req.params.invoiceId, 'edit', updateBody(req.body)));
   });
 
   r.delete('/billing/invoices/:invoiceId', async (req, res) => {

@@ -30,7 +30,7 @@ import {
 import { computeLines } from './calculator';
 import type { DraftEdit, IssueInvoiceInput, IssuedInvoiceRef } from './contract';
 import { Invoice, InvoiceLine } from './entities';
-import { invoiceLifecycle, issueInvoice as issueNow, type IssueOptions } from './invoices';
+import { invoiceLifecycle, issueInvoice as issueNow, validateDraftEdit, type IssueOptions } from './invoices';
 import { apply, type AvailableActions, type InvoiceAction } from './lifecycle';
 import { customerInvoicingSnapshot } from './settings';
 import {
@@ -313,6 +313,8 @@ export function createBillingService(deps: Pick<AppDeps, 'orm' | 'config' | 'tem
     const stored = await invoiceLifecycle(em(), id);
     const pre = apply(stored.lifecycle, action);
     if (!pre.ok) throw refusedAction(pre.refusal.message, pre.refusal.available_actions);
+    // an edit the lines or the catalog refuse: 400 naming the fields, before the workflow is asked
+    if (edit) await validateDraftEdit(em(), id, edit);
     const client = temporal();
     const send = () =>
       withTemporalDeadline(client, TEMPORAL_UPDATE_TIMEOUT_MS, () =>

@@ -24,6 +24,8 @@ export interface InvoiceLineView {
   id: string | null;
   type: 'standard_line';
   name: string;
+  description?: string;
+  labels?: Record<string, string>;
   /** `manual`: added by a user on a draft; `system`: billed from the subscription */
   lifecycle_controller: 'system' | 'manual';
   feature_key: string | null;
@@ -153,6 +155,8 @@ export function lineView(
     id: l.id,
     type: 'standard_line',
     name: l.name,
+    ...(l.description ? { description: l.description } : {}),
+    ...(l.labels && Object.keys(l.labels).length ? { labels: l.labels } : {}),
     lifecycle_controller: l.manual ? 'manual' : 'system',
     feature_key: l.featureKey ?? null,
     rate_card_key: l.rateCardKey,

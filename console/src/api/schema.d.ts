@@ -445,11 +445,29 @@ export interface paths {
         /** Get an invoice with its lines */
         get: operations["getInvoice"];
         /**
-         * Edit a draft (description, manual lines)
-         * @description Only a draft can be edited (else 409 with `available_actions`). `lines` lists the manual lines wanted:
-         *     a line with `id` updates that manual line, one without adds a manual line (a flat charge of
-         *     `quantity` × `unit_price`), manual lines left out are removed; lines billed from the subscription
-         *     cannot be edited (they are re-rated from the events). Totals are recomputed.
+         * Update a draft (OpenMeter's full replace, or Tally's edit of its manual lines)
+         * @description Only a draft can be updated (else 409 with `available_actions`); the update is applied whole or not at
+         *     all, and the totals are recomputed. Two bodies, told apart by `type`:
+         *
+         *     - OpenMeter's `UpdateInvoiceRequest` (`type: standard`): a full replace of `description`, `labels`,
+         *       `supplier`, `customer` (name, billing address), `workflow` and the lines. A part left out is cleared
+         *       (`description`, `labels`, the supplier's `name`, `tax_id`, `addresses`, the customer's
+         *       `billing_address`); `workflow.workflow.invoicing` and `.payment` left out stay, given they replace
+         *       the invoice's (defaults `auto_advance: true`, `draft_period: P0D`, `due_after: P30D`) and the draft
+         *       runs by them (a new draft period counts from the collection). `lines` left out: the lines stay;
+         *       given, it is every line wanted: one with the `id` of a line of the invoice updates it, any other
+         *       (no id, or an id the invoice does not have) is a new manual line, and the invoice's lines left out
+         *       are removed. A line is priced by its rate card: `free` and `flat` bill their amount once; a usage
+         *       price (`unit`, `graduated`, `volume`) needs the `feature_key` of a metered feature and bills the
+         *       customer's usage of it in the line's service period (measured again when the draft is re-rated).
+         *       A subscription's line sent back unchanged (name, service period, price, feature) stays the
+         *       subscription's (re-rated from the events); changed, it becomes a manual line. Taken and ignored:
+         *       the customer's `id`, `key`, `usage_attribution`, the supplier's `id` and `key` (the invoice's
+         *       own stay). Stored and shown, not acted on: the lines' `description`, `labels`, and the rate cards'
+         *       `tax_config` and `discounts` (in the line's `rate_card`).
+         *     - Tally's edit (no `type`): `description` and/or the manual lines wanted: a line with `id` updates
+         *       that manual line, one without adds a manual line (a flat charge of `quantity` × `unit_price`),
+         *       manual lines left out are removed; lines billed from the subscription cannot be edited (400).
          */
         put: operations["updateInvoice"];
         post?: never;
@@ -2106,6 +2124,12 @@ export interface components {
             /** @enum {string} */
             type: "standard_line";
             name: string;
+            /** @description As an update gave it */
+            description?: string;
+            /** @description As an update gave them */
+            labels?: {
+                [key: string]: string;
+            };
             feature_key?: string | null;
             rate_card_key?: string;
             /** @enum {string} */
@@ -2121,6 +2145,10 @@ export interface components {
             rate_card?: {
                 price?: Record<string, never>;
                 feature_key?: string;
+                /** @description As an update gave it (not acted on) */
+                tax_config?: Record<string, never>;
+                /** @description As an update gave them (not acted on) */
+                discounts?: Record<string, never>;
             };
             subscription?: {
                 id?: string;
@@ -2155,6 +2183,123 @@ export interface components {
             updated_at?: string | null;
             /** @description Tier breakdown (tiered prices), proration factor and full amount (flat fees), plan version and phase. */
             detail?: Record<string, never>;
+        };
+        /** @description Tally's edit of a draft (no `type`); at least one of `description`, `lines`. */
+        InvoiceManualLinesEdit: {
+            description?: string | null;
+            /** @description The manual lines wanted (the subscription's lines stay) */
+            lines?: {
+                /** @description A manual line's id (omit to add a line) */
+                id?: string;
+                name: string;
+                /** @description Decimal */
+                quantity: string;
+                /** @description Decimal */
+                unit_price: string;
+                service_period?: components["schemas"]["InvoicePeriod"];
+            }[];
+        };
+        InvoiceUpdateAddress: {
+            country?: string;
+            postal_code?: string;
+            state?: string;
+            city?: string;
+            line1?: string;
+            line2?: string;
+            phone_number?: string;
+        };
+        /** @description OpenMeter's `UpdateInvoiceStandardRequest`, a full replace of what a draft may change. */
+        InvoiceUpdateRequest: {
+            /** @enum {string} */
+            type: "standard";
+            /** @description Left out it is cleared */
+            description?: string;
+            labels?: components["schemas"]["Labels"];
+            /** @description The supplier snapshot: `name`, `tax_id`, `addresses` replaced (left out: cleared); `id` and `key` ignored; `email` (Tally's) kept when left out. */
+            supplier: {
+                id?: string;
+                key?: string;
+                name?: string;
+                /** Format: email */
+                email?: string;
+                tax_id?: {
+                    code?: string;
+                };
+                addresses?: {
+                    billing_address: components["schemas"]["InvoiceUpdateAddress"];
+                };
+            };
+            /** @description The customer snapshot: `name` and `billing_address` replaced (left out: cleared); `id`, `key`, `usage_attribution` ignored; `primary_email` (Tally's) kept when left out, removed by null. */
+            customer: {
+                id: string;
+                key?: string;
+                name: string;
+                usage_attribution?: {
+                    subject_keys: string[];
+                };
+                billing_address?: components["schemas"]["InvoiceUpdateAddress"];
+                /** Format: email */
+                primary_email?: string | null;
+            };
+            workflow: {
+                workflow: {
+                    /** @description Given, replaces the invoice's (the draft runs by it); left out, stays */
+                    invoicing?: {
+                        /** @default true */
+                        auto_advance: boolean;
+                        /** @default P0D */
+                        draft_period: components["schemas"]["BillingDuration"];
+                    };
+                    /** @description Given, replaces the invoice's; left out, stays */
+                    payment?: {
+                        /** @enum {string} */
+                        collection_method: "charge_automatically";
+                    } | {
+                        /** @enum {string} */
+                        collection_method: "send_invoice";
+                        /** @default P30D */
+                        due_after: components["schemas"]["BillingDuration"];
+                    };
+                };
+            };
+            /** @description Every line wanted (left out: the lines stay); the invoice's lines not listed are removed */
+            lines?: components["schemas"]["InvoiceUpdateLine"][];
+        };
+        /** @description OpenMeter's `UpdateInvoiceStandardLine`, priced by its rate card. */
+        InvoiceUpdateLine: {
+            /** @enum {string} */
+            type: "standard_line";
+            /** @description A line of the invoice to update; absent (or naming no line of the invoice), a new line */
+            id?: string;
+            name: string;
+            /** @description Stored and shown */
+            description?: string;
+            labels?: components["schemas"]["Labels"];
+            /** @description [from, to); `to` not before `from` */
+            service_period: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            };
+            rate_card: {
+                price: components["schemas"]["Price"];
+                /** @description Required by a usage price (a metered feature's key); stored with a flat or free one */
+                feature_key?: string;
+                /** @description Stored and shown, not acted on (no tax yet) */
+                tax_config?: {
+                    /** @enum {string} */
+                    behavior?: "inclusive" | "exclusive";
+                    code: {
+                        id: string;
+                    };
+                };
+                /** @description Stored and shown, not acted on (no discounts yet) */
+                discounts?: {
+                    percentage?: number;
+                    usage?: components["schemas"]["CatalogNumeric"];
+                };
+            };
         };
         /** @description A problem (RFC 9457) naming the actions the invoice allows now. */
         InvoiceActionRefused: {
@@ -4421,23 +4566,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    description?: string | null;
-                    lines?: {
-                        /** @description A manual line's id (omit to add a line) */
-                        id?: string;
-                        name: string;
-                        /** @description Decimal */
-                        quantity: string;
-                        /** @description Decimal */
-                        unit_price: string;
-                        service_period?: components["schemas"]["InvoicePeriod"];
-                    }[];
-                };
+                "application/json": components["schemas"]["InvoiceUpdateRequest"] | components["schemas"]["InvoiceManualLinesEdit"];
             };
         };
         responses: {
-            /** @description The edited draft */
+            /** @description The updated draft, with its lines */
             200: {
                 headers: {
                     [name: string]: unknown;
