@@ -195,7 +195,9 @@ export async function rollForward(
   if (!isRolled(meter.aggregation)) return '-infinity';
   await ensureState(em, meter);
   const horizon = floorHour(opts.until ?? new Date(Date.now() - (opts.lagMs ?? 5 * 60_000)));
-  const chunk = (opts.chunkHours ?? 24) * HOUR;
+  const baseChunk = (opts.chunkHours ?? 24) * HOUR;
+  // doubled after each step that found no event (a meter's quiet months), back to the base after one that did
+  let chunk = baseChunk;
   const dims = rollupDims(meter);
   for (;;) {
     const [st] = await exec<RollupState>(
@@ -226,7 +228,8 @@ export async function rollForward(
       continue;
     }
     if (st.pending_seq !== null) {
-      await addPending(em, meter.id);
+      const added = await addPending(em, meter.id);
+      chunk = added ? baseChunk : Math.min(chunk * 2, 366 * 24 * HOUR);
       opts.onProgress?.({ meter: meter.key, coveredTo: st.roll_to });
       continue;
     }
@@ -263,14 +266,14 @@ export async function rollForward(
 }
 
 /** Step 2: adds the events of [covered_to, roll_to) stored up to `pending_seq`, then covers to roll_to. */
-async function addPending(em: EntityManager, meterId: string): Promise<void> {
-  await em.transactional(async (tx) => {
+async function addPending(em: EntityManager, meterId: string): Promise<number> {
+  return em.transactional(async (tx) => {
     const [s] = await exec<RollupState>(
       tx,
       new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`, meterId),
     );
-    if (s.pending_seq === null || s.purge) return;
-    await exec(
+    if (s.pending_seq === null || s.purge) return 0;
+    const [{ n }] = await exec<{ n: string }>(
       tx,
       new Sql().add(
         `with rolled_meters as (select * from meter_rollup_state where meter_id = ?),
@@ -279,7 +282,7 @@ async function addPending(em: EntityManager, meterId: string): Promise<void> {
            where e.type = (select event_type from rolled_meters) and e.time >= ?::timestamptz
              and e.time < ?::timestamptz and e.seq <= ?::bigint),
          ${ROLLUP_UPSERT_CTES}
-         select count(*) from rolled_up`,
+         select count(*)::text as n from rolled_up`,
         meterId,
         s.covered_to,
         s.roll_to,
@@ -294,6 +297,7 @@ async function addPending(em: EntityManager, meterId: string): Promise<void> {
         meterId,
       ),
     );
+    return Number(n);
   });
 }
 

@@ -20,7 +20,14 @@ import {
   type MeterDto,
   type MeterQuery,
 } from '../../src/metering/service';
-import { checkRollups, resetRollups, rollForward, rollupState } from '../../src/metering/rollups';
+import { logger } from '../../src/lib/logger';
+import {
+  checkRollups,
+  resetRollups,
+  rollForward,
+  rollupState,
+  startRollups,
+} from '../../src/metering/rollups';
 import { createTestApp, type TestApp } from '../support/app';
 
 /** deterministic PRNG (mulberry32) */
@@ -346,4 +353,22 @@ describe('exact rollups', () => {
     }
     expect(compared).toBeGreaterThan(200);
   }, 300_000);
+
+  it("the worker's roller rolls every meter forward to the last whole hour before the lag", async () => {
+    const rand = rng(31);
+    const ms = await meters('rw', {});
+    await ingest(randomEvents(rand, 300, 'w', 'rw'));
+    const roller = startRollups({ orm: app.db.orm, logger }, { intervalMs: 3_600_000, lagMs: 0 });
+    await roller.tick();
+    await roller.stop();
+    const hour = new Date(Math.floor(Date.now() / HOUR) * HOUR);
+    for (const m of Object.values(ms)) {
+      const st = await rollupState(em(), m.id);
+      expect(Date.parse(st!.covered_to.replace(' ', 'T').replace(/\+00$/, 'Z'))).toBeGreaterThanOrEqual(
+        hour.getTime() - HOUR,
+      );
+      expect(await checkRollups(em(), m.id)).toEqual({ rows: expect.any(Number), differing: 0 });
+      expect(await rows(m.id)).toBeGreaterThan(10);
+    }
+  }, 120_000);
 });
