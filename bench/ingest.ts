@@ -17,6 +17,7 @@ import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { closeIngestPools } from '../src/metering/ingest';
+import { createMeter, rollForward, checkRollups } from '../src/metering/service';
 import { fmtInt, progress } from './lib/progress';
 import { rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
@@ -25,6 +26,8 @@ const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 2_000_000);
 /** experiments only: comma-separated indexes of `events` to drop before the run (e.g. to price each one) */
 const DROP_INDEXES = (process.env.BENCH_INGEST_DROP_INDEXES ?? '').split(',').filter(Boolean);
 const CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 6);
+/** `1`: two meters on the events, whose rollups every ingested event is added to */
+const ROLLUPS = process.env.BENCH_INGEST_ROLLUPS === '1';
 const NEW_PER_BATCH = 900; // + 100 resends = 10% of each batch
 const SOURCE = 'bench-ingest';
 const BASE_MS = Date.parse('2026-10-01T00:00:00Z');
@@ -159,6 +162,47 @@ export const ingest: Benchmark = {
       rmSync(tmp, { recursive: true, force: true });
     }
     await conn.execute('drop table events_copy_baseline');
+    // --- second baseline: COPY into a table with the same columns and indexes as `events`
+    let copyIndexedRate: number;
+    const tmp2 = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-copy-'));
+    chmodSync(tmp2, 0o755);
+    const file2 = path.join(tmp2, 'events.tsv');
+    try {
+      await writeCopyFile(file2, new Date().toISOString());
+      chmodSync(file2, 0o644);
+      await conn.execute('create table events_copy_indexed (like events including all)');
+      await conn.execute('checkpoint');
+      progress('COPY into a table with the indexes of events');
+      const t = process.hrtime.bigint();
+      await conn.execute(`copy events_copy_indexed (${cols}) from '${file2}'`);
+      const s2 = Number(process.hrtime.bigint() - t) / 1e9;
+      copyIndexedRate = EVENTS / s2;
+      progress(
+        `  COPY (indexed): ${fmtInt(EVENTS)} rows in ${s2.toFixed(1)} s = ${fmtInt(Math.round(copyIndexedRate))} rows/s`,
+      );
+    } finally {
+      rmSync(tmp2, { recursive: true, force: true });
+    }
+    await conn.execute('drop table events_copy_indexed');
+    if (ROLLUPS) {
+      // the worst case for rollups: every event is added at ingestion (roll_to = infinity), as a backfill of
+      // late events would be; live traffic (newer than roll_to) adds nothing
+      progress('rollups: a sum meter (tokens by model) and a count meter, every event added at ingestion');
+      const em = orm.em.fork();
+      for (const m of [
+        { key: 'tokens', aggregation: 'sum' as const, value_property: '$.tokens' },
+        { key: 'calls', aggregation: 'count' as const },
+      ]) {
+        const meter = await createMeter(em, {
+          ...m,
+          name: m.key,
+          event_type: 'llm_call',
+          dimensions: { model: '$.model' },
+        });
+        await rollForward(em, meter, { until: new Date(BASE_MS) });
+      }
+      await conn.execute(`update meter_rollup_state set roll_to = 'infinity', covered_to = 'infinity'`);
+    }
     for (const idx of DROP_INDEXES) {
       progress(`experiment: dropping index ${idx}`);
       await conn.execute(`drop index ${idx.replace(/[^a-z0-9_]/gi, '')}`);
@@ -248,10 +292,23 @@ export const ingest: Benchmark = {
           `expected ${EVENTS} events, tokens ${expectedTokens}`,
       );
     progress(`  exact: ${fmtInt(EVENTS)} events, tokens checksum ${expectedTokens}`);
+    if (ROLLUPS) {
+      await conn.execute(`update meter_rollup_state set covered_to = '2100-01-01', roll_to = '2100-01-01'`);
+      const [r] = await conn.execute<{ s: string }[]>(
+        `select coalesce(sum(s), 0)::text as s from meter_rollups r join meters m on m.id = r.meter_id where m.key = 'tokens'`,
+      );
+      for (const m of await conn.execute<{ id: string; key: string }[]>('select id, key from meters')) {
+        const c = await checkRollups(orm.em.fork(), m.id);
+        if (c.differing) throw new Error(`rollups of ${m.key}: ${c.differing} rows differ from the events`);
+      }
+      if (r.s !== String(expectedTokens)) throw new Error(`rollup tokens ${r.s} != ${expectedTokens}`);
+      progress(`  rollups exact: tokens ${r.s}, check 0 differing`);
+    }
 
     return (
       `ingest: ${fmtInt(Math.round(rate))} events/s, copy baseline ${fmtInt(Math.round(copyRate))} rows/s, ` +
-      `ratio ${(rate / copyRate).toFixed(2)} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
+      `ratio ${(rate / copyRate).toFixed(2)}, copy into an indexed table ${fmtInt(Math.round(copyIndexedRate))} rows/s, ` +
+      `ratio ${(rate / copyIndexedRate).toFixed(2)}${ROLLUPS ? ', rollups added at ingestion' : ''} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
       `posted in ${fmtInt(batches.length)} batches by ${CLIENTS} clients` +
       `${DROP_INDEXES.length ? `; without ${DROP_INDEXES.join(', ')}` : ''})`
     );
