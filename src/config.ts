@@ -92,10 +92,10 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: (e as Error).message });
       }
     }),
-  // how often the notification sweeper starts deliveries left behind (seconds)
   // meter rollups (src/metering/rollups.ts): how often the worker rolls them forward, and how far behind now
   TALLY_ROLLUP_INTERVAL_S: z.coerce.number().int().min(1).max(86_400).default(60),
   TALLY_ROLLUP_LAG_S: z.coerce.number().int().min(0).max(86_400).default(300),
+  // how often the notification sweeper starts deliveries left behind (seconds)
   TALLY_NOTIFICATION_SWEEP_S: z.coerce.number().int().min(1).max(3600).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -1065,30 +1065,34 @@ async function writeLine(tem: EntityManager, invoiceId: string, position: number
     return;
   }
   const p = w.priced!;
+  // a changed line and a new one are written with the same fields: [column, value, cast]
+  const fields: [string, unknown, string?][] = [
+    ['position', position],
+    ['name', w.name],
+    ['description', w.description],
+    ['labels', labels, 'jsonb'],
+    ['feature_key', w.featureKey],
+    ['kind', p.kind],
+    ['quantity', p.quantity],
+    ['unit_price', p.unitPrice],
+    ['price', JSON.stringify(w.price), 'jsonb'],
+    ['service_period_from', w.from],
+    ['service_period_to', w.to],
+    ['amount', p.amount],
+    ['total', p.amount],
+    ['detail', JSON.stringify(p.detail), 'jsonb'],
+    ['rate_card', JSON.stringify(w.rateCard), 'jsonb'],
+    ['detailed_lines', JSON.stringify(p.detailed), 'jsonb'],
+  ];
+  const slot = ([, , cast]: [string, unknown, string?]) => (cast ? `?::${cast}` : '?');
+  const values = fields.map(([, v]) => v);
   if (w.id) {
     await exec(
       tem,
       new Sql().add(
-        `update invoice_lines set position = ?, name = ?, description = ?, labels = ?::jsonb, feature_key = ?,
-           kind = ?, quantity = ?, unit_price = ?, price = ?::jsonb, service_period_from = ?,
-           service_period_to = ?, amount = ?, total = ?, detail = ?::jsonb, rate_card = ?::jsonb,
-           detailed_lines = ?::jsonb, manual = true, updated_at = ? where id = ?`,
-        position,
-        w.name,
-        w.description,
-        labels,
-        w.featureKey,
-        p.kind,
-        p.quantity,
-        p.unitPrice,
-        JSON.stringify(w.price),
-        w.from,
-        w.to,
-        p.amount,
-        p.amount,
-        JSON.stringify(p.detail),
-        JSON.stringify(w.rateCard),
-        JSON.stringify(p.detailed),
+        `update invoice_lines set ${fields.map((f) => `${f[0]} = ${slot(f)}`).join(', ')}, manual = true,
+           updated_at = ? where id = ?`,
+        ...values,
         now,
         w.id,
       ),
@@ -1098,31 +1102,14 @@ async function writeLine(tem: EntityManager, invoiceId: string, position: number
   await exec(
     tem,
     new Sql().add(
-      `insert into invoice_lines (id, invoice_id, position, name, description, labels, feature_key, rate_card_key,
-         kind, quantity, unit_price, price, service_period_from, service_period_to, amount, total, detail,
-         rate_card, detailed_lines, manual, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?::jsonb, ?, 'manual', ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb,
-         true, ?, ?)`,
+      `insert into invoice_lines (id, invoice_id, rate_card_key, manual, created_at, updated_at,
+         ${fields.map(([c]) => c).join(', ')})
+       values (?, ?, 'manual', true, ?, ?, ${fields.map(slot).join(', ')})`,
       newId(),
       invoiceId,
-      position,
-      w.name,
-      w.description,
-      labels,
-      w.featureKey,
-      p.kind,
-      p.quantity,
-      p.unitPrice,
-      JSON.stringify(w.price),
-      w.from,
-      w.to,
-      p.amount,
-      p.amount,
-      JSON.stringify(p.detail),
-      JSON.stringify(w.rateCard),
-      JSON.stringify(p.detailed),
       now,
       now,
+      ...values,
     ),
   );
 }

@@ -21,7 +21,7 @@ import { jsonPathToPg } from './jsonpath';
 import { getMeter } from './meters';
 import { buildRolledQuery } from './rolled-query';
 import { isRolled } from './rollups';
-import { tsSql } from './time';
+import { addRowBounds } from './time';
 import { inRangeSql, rawValueSql } from './values';
 import { queryRowView, type MeterDto, type MeterQueryRow } from './views';
 
@@ -127,6 +127,11 @@ function addFilter(q: Sql, col: string, f: DimensionFilter): void {
   else q.add(` and (${col} is null or ${col} not in `).list(f.nin).add(')');
 }
 
+/** Whether rollups can answer the meter at the query's buckets (rolled-query.ts), attribution aside. */
+function rollupsServe(meter: MeterDto, mq: MeterQuery, opts: { rollups?: boolean }): boolean {
+  return opts.rollups !== false && isRolled(meter.aggregation) && mq.granularity !== 'PT1M';
+}
+
 /**
  * Builds the single SQL statement for a meter query: filter events by type / time / subjects on the
  * (type, subject, time) index, read the value and dimensions from `data` (text-array paths), attribute
@@ -161,7 +166,7 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
   const groupCols = groupBy.map((g) => dimColumn(g, idx));
 
   // over rollups (rolled-query.ts) when they can answer: not unique_count, no customer attribution, hours
-  if (opts.rollups !== false && isRolled(meter.aggregation) && !needCustomer && mq.granularity !== 'PT1M')
+  if (rollupsServe(meter, mq, opts) && !needCustomer)
     return buildRolledQuery({
       meter,
       dimNames,
@@ -208,20 +213,7 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
   );
 
   q.add(` select trim_scale((${agg.expr})::numeric)::text as value`);
-  if (unit) {
-    const start = `b at time zone ?`;
-    const end = `(b + interval '1 ${unit}') at time zone ?`;
-    if (mq.from !== undefined)
-      q.add(`, ${tsSql(`greatest(${start}, ?::timestamptz)`)} as "from"`, tz, mq.from);
-    else q.add(`, ${tsSql(start)} as "from"`, tz);
-    if (mq.to !== undefined) q.add(`, ${tsSql(`least(${end}, ?::timestamptz)`)} as "to"`, tz, mq.to);
-    else q.add(`, ${tsSql(end)} as "to"`, tz);
-  } else {
-    if (mq.from !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "from"`, mq.from);
-    else q.add(`, ${tsSql('min(time)')} as "from"`);
-    if (mq.to !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "to"`, mq.to);
-    else q.add(`, ${tsSql('now()')} as "to"`);
-  }
+  addRowBounds(q, { unit, tz, from: mq.from, to: mq.to }, 'min(time)');
   groupCols.forEach((c, i) => q.add(`, ${c} as g${i}`));
   const keys = [...(unit ? ['b'] : []), ...groupCols];
   if (meter.aggregation === 'unique_count') {
@@ -254,13 +246,11 @@ async function customerFilterAsWindows(
 ): Promise<MeterQuery> {
   const { customer_id: cf, ...rest } = mq.filters?.dimensions ?? {};
   if (
-    opts.rollups === false ||
+    !rollupsServe(meter, mq, opts) ||
     !cf ||
     !('eq' in cf || 'in' in cf) ||
     mq.subjects !== undefined ||
-    (mq.group_by_dimensions ?? []).includes('customer_id') ||
-    !isRolled(meter.aggregation) ||
-    mq.granularity === 'PT1M'
+    (mq.group_by_dimensions ?? []).includes('customer_id')
   )
     return mq;
   const ids = [...new Set('eq' in cf ? [cf.eq] : cf.in)].map((id) =>

@@ -17,7 +17,7 @@ import type { Aggregation } from './entities';
 import { mergeWindows } from './event-log';
 import { jsonPathToPg } from './jsonpath';
 import { rollupDims } from './rollups';
-import { tsSql } from './time';
+import { addRowBounds } from './time';
 import { inRangeSql, rawValueSql } from './values';
 import type { MeterDto } from './views';
 
@@ -190,19 +190,7 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
   q.add(')');
 
   q.add(` select trim_scale((${mergeExpr(agg)})::numeric)::text as value`);
-  if (unit) {
-    const start = `b at time zone ?`;
-    const end = `(b + interval '1 ${unit}') at time zone ?`;
-    if (p.from !== undefined) q.add(`, ${tsSql(`greatest(${start}, ?::timestamptz)`)} as "from"`, tz, p.from);
-    else q.add(`, ${tsSql(start)} as "from"`, tz);
-    if (p.to !== undefined) q.add(`, ${tsSql(`least(${end}, ?::timestamptz)`)} as "to"`, tz, p.to);
-    else q.add(`, ${tsSql(end)} as "to"`, tz);
-  } else {
-    if (p.from !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "from"`, p.from);
-    else q.add(`, ${tsSql('min(t_min)')} as "from"`);
-    if (p.to !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "to"`, p.to);
-    else q.add(`, ${tsSql('now()')} as "to"`);
-  }
+  addRowBounds(q, { unit, tz, from: p.from, to: p.to }, 'min(t_min)');
   p.groupCols.forEach((c, i) => q.add(`, ${c} as g${i}`));
   q.add(' from pr where true');
   p.addFilters(q);

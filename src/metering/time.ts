@@ -1,10 +1,37 @@
 /** RFC 3339 timestamps as the API accepts them, and the SQL that prints them back. */
 
+import type { Sql } from '../db/sql';
+
 export { isRfc3339 } from '../lib/time';
 
 /** SQL printing a timestamptz column as RFC 3339 UTC with microseconds (see `normalizeTs`). */
 export const tsSql = (col: string): string =>
   `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * Adds a meter query row's `"from"` and `"to"` columns: the bucket `b` (local time in `tz`) clipped to the
+ * query's bounds; without buckets, the bounds, or `firstTime` (the earliest counted event) and now().
+ */
+export function addRowBounds(
+  q: Sql,
+  p: { unit?: string; tz: string; from?: string; to?: string },
+  firstTime: string,
+): void {
+  if (p.unit) {
+    const start = `b at time zone ?`;
+    const end = `(b + interval '1 ${p.unit}') at time zone ?`;
+    if (p.from !== undefined)
+      q.add(`, ${tsSql(`greatest(${start}, ?::timestamptz)`)} as "from"`, p.tz, p.from);
+    else q.add(`, ${tsSql(start)} as "from"`, p.tz);
+    if (p.to !== undefined) q.add(`, ${tsSql(`least(${end}, ?::timestamptz)`)} as "to"`, p.tz, p.to);
+    else q.add(`, ${tsSql(end)} as "to"`, p.tz);
+  } else {
+    if (p.from !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "from"`, p.from);
+    else q.add(`, ${tsSql(firstTime)} as "from"`);
+    if (p.to !== undefined) q.add(`, ${tsSql('?::timestamptz')} as "to"`, p.to);
+    else q.add(`, ${tsSql('now()')} as "to"`);
+  }
+}
 
 /** `2026-01-01T00:00:00.123000Z` → `2026-01-01T00:00:00.123Z` (as Date#toISOString); keeps real microseconds. */
 export const normalizeTs = (s: string): string => s.replace(/\.(\d{3})000Z$/, '.$1Z');

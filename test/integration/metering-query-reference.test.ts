@@ -7,18 +7,7 @@
 import Decimal from 'decimal.js';
 import { createMeter, queryMeter, type MeterDto, type MeterQuery } from '../../src/metering/service';
 import { createTestApp, type TestApp } from '../support/app';
-
-/** deterministic PRNG (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/rng';
 
 let app: TestApp;
 beforeAll(async () => {
