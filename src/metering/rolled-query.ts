@@ -57,21 +57,18 @@ function mergeExpr(agg: Aggregation): string {
 
 interface Range {
   /** undefined: every subject */
-  subjects?: string[];
+  subject?: string;
   from?: string;
   to?: string;
 }
 
-/** The windows merged per subject (overlaps would count twice), unbounded ones as one range. */
+/**
+ * The windows merged per subject (overlaps would count twice), one range each; no subject list is one
+ * range over every subject.
+ */
 function rangesOf(subjects: (string | SubjectWindow)[] | undefined): Range[] {
   if (subjects === undefined) return [{}];
-  const ws = mergeWindows(subjects.map((s): SubjectWindow => (typeof s === 'string' ? { subject: s } : s)));
-  const plain = ws.filter((w) => w.from === undefined && w.to === undefined).map((w) => w.subject);
-  const out: Range[] = plain.length ? [{ subjects: plain }] : [];
-  for (const w of ws)
-    if (w.from !== undefined || w.to !== undefined)
-      out.push({ subjects: [w.subject], from: w.from, to: w.to });
-  return out;
+  return mergeWindows(subjects.map((s): SubjectWindow => (typeof s === 'string' ? { subject: s } : s)));
 }
 
 export function buildRolledQuery(p: RolledQueryParts): Sql {
@@ -84,46 +81,36 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     // no subject at all: no row
     return q.add(`select null::text as value where false`);
   }
+  // a range's subject matches a row's (omitted when the one range is every subject)
+  const bySubject = (alias: string) => (p.subjects === undefined ? '' : ` and ${alias}.subject = rg.subject`);
   q.add(
     `with st as materialized (select coalesce((select covered_to from meter_rollup_state
        where meter_id = ? and dims_key = ?), '-infinity'::timestamptz) as w)`,
     meter.id,
     dims.key,
   );
-  // per range: lo, hi, a (lo up to the hour), u (the covered hours' end)
+  // per range, as one table (a customer may have a thousand windows; a statement per range would not
+  // plan): lo, hi, a (lo up to the hour), u (the covered hours' end)
   q.add(
-    ", rg as materialized (select i, lo, hi, a, greatest(a, least(date_trunc('hour', hi), st.w)) as u from (",
-  );
-  ranges.forEach((r, i) => {
-    const lows = [p.from, meter.events_from, r.from].filter((x): x is string => x !== undefined);
-    const highs = [p.to, r.to].filter((x): x is string => x !== undefined);
-    q.add(i ? ' union all select ' : 'select ');
-    q.add('?::int as i, ', i);
-    if (lows.length) q.add(`greatest(${lows.map(() => '?::timestamptz').join(', ')})`, ...lows);
-    else q.add(`'-infinity'::timestamptz`);
-    q.add(' as lo, ');
-    if (highs.length) q.add(`least(${highs.map(() => '?::timestamptz').join(', ')})`, ...highs);
-    else q.add('now()');
-    q.add(' as hi');
-  });
-  q.add(
-    `) r0, lateral (select date_trunc('hour', r0.lo) + case when date_trunc('hour', r0.lo) = r0.lo
-       then interval '0' else interval '1 hour' end as a) ra, st)`,
+    `, rg as materialized (select subject, lo, hi, a, greatest(a, least(date_trunc('hour', hi), st.w)) as u
+       from (select t.subject,
+         coalesce(greatest(?::timestamptz, ?::timestamptz, t.f), '-infinity'::timestamptz) as lo,
+         coalesce(least(?::timestamptz, t.t), now()) as hi
+       from jsonb_to_recordset(?::jsonb) as t(subject text, f timestamptz, t timestamptz)) r0,
+       lateral (select date_trunc('hour', r0.lo) + case when date_trunc('hour', r0.lo) = r0.lo
+         then interval '0' else interval '1 hour' end as a) ra, st)`,
+    p.from ?? null,
+    meter.events_from ?? null,
+    p.to ?? null,
+    JSON.stringify(ranges.map((r) => ({ subject: r.subject ?? null, f: r.from ?? null, t: r.to ?? null }))),
   );
 
   // rollup rows of the covered whole hours
-  q.add(', ru as (');
-  ranges.forEach((r, i) => {
-    q.add(i ? ' union all ' : '');
-    q.add(
-      `select r.subject, r.hour, r.dims, r.n, r.s, r.mn, r.mx, r.t_min, r.l_time, r.l_seq, r.l_val
-       from meter_rollups r where r.meter_id = ?`,
-      meter.id,
-    );
-    if (r.subjects) q.add(' and r.subject in ').list(r.subjects);
-    q.add(' and r.hour >= (select a from rg where i = ?) and r.hour < (select u from rg where i = ?)', i, i);
-  });
-  q.add(')');
+  q.add(
+    `, ru as (select r.subject, r.hour, r.dims, r.n, r.s, r.mn, r.mx, r.t_min, r.l_time, r.l_seq, r.l_val
+       from rg join meter_rollups r on r.meter_id = ?${bySubject('r')} and r.hour >= rg.a and r.hour < rg.u)`,
+    meter.id,
+  );
 
   // an hour cut by a bucket boundary of the query's time zone is read from the events
   const cut = (h: string) =>
@@ -143,18 +130,16 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     cols.add(`, e.data #>> ?::text[] as d${i}`, jsonPathToPg(meter.dimensions![d])),
   );
   cols.add(' from events e');
+  // each range's partial hours at its edges and what rollups do not cover: [lo, min(a, hi)) and [u, hi)
   const parts: Sql[] = [];
-  ranges.forEach((r, i) => {
-    for (const [lo, hi] of [
-      [`(select lo from rg where i = ${i})`, `(select least(a, hi) from rg where i = ${i})`],
-      [`(select u from rg where i = ${i})`, `(select hi from rg where i = ${i})`],
-    ]) {
-      const s = new Sql().add(cols.text, ...cols.params).add(' where e.type = ?', meter.event_type);
-      if (r.subjects) s.add(' and e.subject in ').list(r.subjects);
-      s.add(` and e.time >= ${lo} and e.time < ${hi}`);
-      parts.push(s);
-    }
-  });
+  for (const [lo, hi] of [
+    ['rg.lo', 'least(rg.a, rg.hi)'],
+    ['rg.u', 'rg.hi'],
+  ]) {
+    const s = new Sql().add(cols.text, ...cols.params);
+    s.add(` join rg on e.type = ?${bySubject('e')} and e.time >= ${lo} and e.time < ${hi}`, meter.event_type);
+    parts.push(s.add(' where true'));
+  }
   if (cutSql) {
     const s = new Sql().add(cols.text, ...cols.params).add(
       ` join cut on e.subject = cut.subject and e.time >= cut.hour and e.time < cut.hour + interval '1 hour'
