@@ -81,8 +81,19 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     // no subject at all: no row
     return q.add(`select null::text as value where false`);
   }
-  // a range's subject matches a row's (omitted when the one range is every subject)
-  const bySubject = (alias: string) => (p.subjects === undefined ? '' : ` and ${alias}.subject = rg.subject`);
+  // a table's rows within each range: `t.col` in [rg.lo, rg.hi) (bounds as expressions over `rg`) and
+  // `t.subject` the range's; every subject is one range, whose bounds are then the statement's constants
+  // (the index range on time the raw statement has)
+  const inRanges = (t: string, col: string, lo: string, hi: string): { join: string; where: string } =>
+    p.subjects === undefined
+      ? {
+          join: '',
+          where: ` and ${t}.${col} >= (select ${lo} from rg) and ${t}.${col} < (select ${hi} from rg)`,
+        }
+      : {
+          join: ` join rg on ${t}.subject = rg.subject and ${t}.${col} >= ${lo} and ${t}.${col} < ${hi}`,
+          where: '',
+        };
   q.add(
     `with st as materialized (select coalesce((select covered_to from meter_rollup_state
        where meter_id = ? and dims_key = ?), '-infinity'::timestamptz) as w)`,
@@ -106,9 +117,10 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
   );
 
   // rollup rows of the covered whole hours
+  const rr = inRanges('r', 'hour', 'rg.a', 'rg.u');
   q.add(
     `, ru as (select r.subject, r.hour, r.dims, r.n, r.s, r.mn, r.mx, r.t_min, r.l_time, r.l_seq, r.l_val
-       from rg join meter_rollups r on r.meter_id = ?${bySubject('r')} and r.hour >= rg.a and r.hour < rg.u)`,
+       from meter_rollups r${rr.join} where r.meter_id = ?${rr.where})`,
     meter.id,
   );
 
@@ -136,9 +148,12 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     ['rg.lo', 'least(rg.a, rg.hi)'],
     ['rg.u', 'rg.hi'],
   ]) {
-    const s = new Sql().add(cols.text, ...cols.params);
-    s.add(` join rg on e.type = ?${bySubject('e')} and e.time >= ${lo} and e.time < ${hi}`, meter.event_type);
-    parts.push(s.add(' where true'));
+    const er = inRanges('e', 'time', lo, hi);
+    parts.push(
+      new Sql()
+        .add(cols.text, ...cols.params)
+        .add(`${er.join} where e.type = ?${er.where}`, meter.event_type),
+    );
   }
   if (cutSql) {
     const s = new Sql().add(cols.text, ...cols.params).add(
