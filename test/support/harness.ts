@@ -39,7 +39,11 @@ export interface Harness {
   app: TestApp;
   /** the running worker; replace it with `restartWorker()` */
   worker: Worker;
-  restartWorker(activities?: Activities): Promise<void>;
+  /**
+   * `maxCachedWorkflows` overrides the harness option for this worker (undefined: the SDK default); the
+   * option otherwise stays the one `createHarness` was given
+   */
+  restartWorker(activities?: Activities, worker?: { maxCachedWorkflows?: number }): Promise<void>;
   stopWorker(): Promise<void>;
   close(): Promise<void>;
 }
@@ -75,7 +79,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
     env,
     app,
     worker: undefined as unknown as Worker,
-    async restartWorker(acts = activities) {
+    async restartWorker(acts = activities, w = { maxCachedWorkflows: opts.maxCachedWorkflows }) {
       await h.stopWorker();
       h.worker = await Worker.create({
         connection: env.nativeConnection,
@@ -83,7 +87,7 @@ export async function createHarness(opts: HarnessOptions = {}): Promise<Harness>
         workflowBundle: await workflowBundle(),
         activities: acts,
         shutdownGraceTime: '1s',
-        ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+        ...(w.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: w.maxCachedWorkflows } : {}),
         shutdownForceTime: '3s',
       });
       running = h.worker.run();
