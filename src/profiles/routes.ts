@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { badRequest } from '../api/problem';
 import { dateTime, labels, postalAddress } from '../api/schemas';
 import { parseBody, parseQuery } from '../api/validate';
-import { isValidDuration, minDurationMs } from '../catalog/periods';
+import { isValidDuration, minDurationMs, nominalDurationMs } from '../catalog/periods';
 import type { AppDeps } from '../deps';
 import { looksLikeId } from '../lib/ids';
 import { pageQuery } from '../lib/pagination';
@@ -16,11 +16,16 @@ import { createProfilesService } from './service';
 // ---------------------------------------------------------------------------------------------------
 // field schemas (additionalProperties: false everywhere)
 
-/** An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`). */
+/** The longest duration a profile takes: a draft period or due date past it is no date an invoice can carry. */
+const MAX_PROFILE_DURATION = 'P100Y';
+
+/** An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`), at most 100 years. */
 const duration = z.string().superRefine((s, ctx) => {
   if (s.startsWith('-')) ctx.addIssue({ code: 'custom', message: 'must not be negative' });
   else if (!isValidDuration(s))
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 duration such as P30D or PT1H' });
+  else if (!(nominalDurationMs(s) <= nominalDurationMs(MAX_PROFILE_DURATION)))
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PROFILE_DURATION} (100 years)` });
 });
 
 /** A duration longer than zero (a recurring period). */

@@ -264,6 +264,21 @@ describe('POST /profiles', () => {
       { 'body.workflow.invoicing.draft_period': /negative/ },
     ],
     [
+      'draft period longer than a century',
+      { workflow: { invoicing: { draft_period: 'P1000000Y' } } },
+      { 'body.workflow.invoicing.draft_period': /at most P100Y/ },
+    ],
+    [
+      'interval beyond what a number holds',
+      { workflow: { collection: { interval: `PT${'9'.repeat(400)}H` } } },
+      { 'body.workflow.collection.interval': /at most P100Y|ISO-8601/ },
+    ],
+    [
+      'due_after past a century by a day',
+      { workflow: { payment: { collection_method: 'send_invoice', due_after: 'P100Y1D' } } },
+      { 'body.workflow.payment.due_after': /at most P100Y/ },
+    ],
+    [
       'auto_advance not a boolean',
       { workflow: { invoicing: { auto_advance: 'yes' } } },
       { 'body.workflow.invoicing.auto_advance': /./ },

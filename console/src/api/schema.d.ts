@@ -1515,7 +1515,7 @@ export interface paths {
          *     and with which apps. Settings left out take OpenMeter's defaults: alignment `subscription`, interval
          *     `PT1H`, `auto_advance` true, `draft_period` `P0D`, `charge_automatically` (`send_invoice` without
          *     `due_after`: `P30D`), and the sandbox app in every role. ISO-8601 durations must parse and may not be
-         *     negative; every invalid field is named in the 400 problem.
+         *     negative or longer than `P100Y`; every invalid field is named in the 400 problem.
          *
          *     With `default: true` the new profile becomes the default one and the previous default stops being it,
          *     in one transaction: there is always exactly one default profile (the first is created when the API or
@@ -3289,7 +3289,7 @@ export interface components {
             meta: components["schemas"]["NotificationPageMeta"];
         };
         /**
-         * @description An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`, `P1M`).
+         * @description An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`, `P1M`), at most `P100Y`.
          * @example P30D
          */
         BillingDuration: string;
