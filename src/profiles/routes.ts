@@ -18,13 +18,14 @@ import { createProfilesService } from './service';
 
 /** The longest duration a profile takes: a draft period or due date past it is no date an invoice can carry. */
 const MAX_PROFILE_DURATION = 'P100Y';
+const MAX_PROFILE_DURATION_MS = nominalDurationMs(MAX_PROFILE_DURATION);
 
 /** An ISO-8601 duration of zero or more (`P0D`, `PT1H`, `P30D`), at most 100 years. */
 const duration = z.string().superRefine((s, ctx) => {
   if (s.startsWith('-')) ctx.addIssue({ code: 'custom', message: 'must not be negative' });
   else if (!isValidDuration(s))
     ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 duration such as P30D or PT1H' });
-  else if (!(nominalDurationMs(s) <= nominalDurationMs(MAX_PROFILE_DURATION)))
+  else if (!(nominalDurationMs(s) <= MAX_PROFILE_DURATION_MS))
     ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PROFILE_DURATION} (100 years)` });
 });
 

@@ -558,8 +558,7 @@ describe('entitlements.reset', () => {
       at: isoOf(a + DAY + 60_000),
     });
     expect(retry).toEqual({ recorded: 0, nextResetAt: isoOf(a + 2 * DAY) });
-    // the new worker caches (the SDK default): with no cache a local activity is dropped at each eviction
-    await h.restartWorker(undefined, {});
+    await h.restartWorker();
     await advanceTo(h, a + 3 * DAY + 60_000, [sub.id], DAY);
     await until(() => receiver.of('entitlements.reset').length === 3);
     await new Promise((r) => setTimeout(r, 1500));

@@ -35,7 +35,7 @@ it('a worker killed mid-period is replaced; the new one resumes the sleeping wor
   // a fresh Worker: no cached workflow state, it replays the history. It caches again (the SDK default): its
   // sticky queue stays served, and with no cache the invoice's local activity is dropped at each eviction
   // (the SDK warns so), every workflow task timing out after 10 s (a minute alone, past 5 under load)
-  await h.restartWorker(undefined, {});
+  await h.restartWorker(undefined, { maxCachedWorkflows: undefined });
   await advanceTo(h, month(a, 1) + 3600_000, [sub.id]);
   const invs = await waitFor(async () => {
     const l = await invoicesOf(h!.app, sub.id);
