@@ -17,7 +17,7 @@ import { createApp } from '../src/api/app';
 import { loadConfig } from '../src/config';
 import { logger } from '../src/lib/logger';
 import { closeIngestPools } from '../src/metering/ingest';
-import { createMeter, rollForward, checkRollups } from '../src/metering/service';
+import { createMeter, rollForward, checkRollups, type MeterDto } from '../src/metering/service';
 import { fmtInt, progress } from './lib/progress';
 import { rng } from './lib/stats';
 import type { Benchmark } from './lib/types';
@@ -26,8 +26,15 @@ const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 2_000_000);
 /** experiments only: comma-separated indexes of `events` to drop before the run (e.g. to price each one) */
 const DROP_INDEXES = (process.env.BENCH_INGEST_DROP_INDEXES ?? '').split(',').filter(Boolean);
 const CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? 6);
-/** `1`: two meters on the events, whose rollups every ingested event is added to */
-const ROLLUPS = process.env.BENCH_INGEST_ROLLUPS === '1';
+/**
+ * `1`: three meters on the events (sum, count, unique_count), whose rollups every ingested event is added
+ * to by the ingest statement (the worst case: a backfill of late events). `live`: the same meters rolled
+ * up to the first event, and a roller rolling them forward while the events arrive (live traffic: each
+ * event is newer than `roll_to` when it arrives, the roller adds it a little later, as the worker's does).
+ */
+const ROLLUPS_MODE = process.env.BENCH_INGEST_ROLLUPS ?? '';
+const ROLLUPS = ROLLUPS_MODE === '1' || ROLLUPS_MODE === 'live';
+const LIVE = ROLLUPS_MODE === 'live';
 const NEW_PER_BATCH = 900; // + 100 resends = 10% of each batch
 const SOURCE = 'bench-ingest';
 const BASE_MS = Date.parse('2026-10-01T00:00:00Z');
@@ -133,6 +140,7 @@ export const ingest: Benchmark = {
 
     // --- baseline: COPY the same rows into an unindexed table with the same columns
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-copy-'));
+    const rolled: MeterDto[] = [];
     chmodSync(tmp, 0o755);
     const file = path.join(tmp, 'events.tsv');
     let copyRate: number;
@@ -187,11 +195,16 @@ export const ingest: Benchmark = {
     if (ROLLUPS) {
       // the worst case for rollups: every event is added at ingestion (roll_to = infinity), as a backfill of
       // late events would be; live traffic (newer than roll_to) adds nothing
-      progress('rollups: a sum meter (tokens by model) and a count meter, every event added at ingestion');
+      progress(
+        `rollups: sum (tokens by model), count and unique_count (users) meters, ${
+          LIVE ? 'rolled forward while the events arrive' : 'every event added at ingestion'
+        }`,
+      );
       const em = orm.em.fork();
       for (const m of [
         { key: 'tokens', aggregation: 'sum' as const, value_property: '$.tokens' },
         { key: 'calls', aggregation: 'count' as const },
+        { key: 'users', aggregation: 'unique_count' as const, value_property: '$.user_id' },
       ]) {
         const meter = await createMeter(em, {
           ...m,
@@ -200,8 +213,10 @@ export const ingest: Benchmark = {
           dimensions: { model: '$.model' },
         });
         await rollForward(em, meter, { until: new Date(BASE_MS) });
+        rolled.push(meter);
       }
-      await conn.execute(`update meter_rollup_state set roll_to = 'infinity', covered_to = 'infinity'`);
+      if (!LIVE)
+        await conn.execute(`update meter_rollup_state set roll_to = 'infinity', covered_to = 'infinity'`);
     }
     for (const idx of DROP_INDEXES) {
       progress(`experiment: dropping index ${idx}`);
@@ -258,13 +273,28 @@ export const ingest: Benchmark = {
         }
       }
     };
+    // live: the roller, as the worker runs it, up to 5 minutes (of event time) behind the last answered batch
+    let ingesting = true;
+    let rolls = 0;
+    const roller = async () => {
+      while (ingesting) {
+        const until = new Date(BASE_MS + (done * NEW_PER_BATCH - 300) * 1000);
+        for (const m of rolled) await rollForward(orm.em.fork(), m, { until });
+        rolls++;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    const rolling = LIVE ? roller() : Promise.resolve();
     try {
       await Promise.all(Array.from({ length: CLIENTS }, client));
+      ingesting = false;
+      await rolling;
       s = Number(process.hrtime.bigint() - t0) / 1e9;
       // before the pools close: a closed backend's CPU time is gone from /proc
       serverCpu = (await serverCpuSeconds(conn)) - serverCpu0;
       nodeCpu = cpuSeconds(process.cpuUsage(nodeCpu0));
     } finally {
+      ingesting = false;
       await new Promise<void>((r) => server.close(() => r()));
       await closeIngestPools();
     }
@@ -292,8 +322,18 @@ export const ingest: Benchmark = {
           `expected ${EVENTS} events, tokens ${expectedTokens}`,
       );
     progress(`  exact: ${fmtInt(EVENTS)} events, tokens checksum ${expectedTokens}`);
+    let catchUp = '';
+    if (LIVE) {
+      // what the roller still had to add (the last 5 minutes of event time and the last tick)
+      const c0 = Date.now();
+      for (const m of rolled)
+        await rollForward(orm.em.fork(), m, { until: new Date(BASE_MS + EVENTS * 1000 + 3_600_000) });
+      catchUp = `, ${rolls} rolls during ingestion, catch-up ${((Date.now() - c0) / 1000).toFixed(1)} s`;
+      progress(`  rollups: ${rolls} rolls during ingestion${catchUp}`);
+    }
     if (ROLLUPS) {
-      await conn.execute(`update meter_rollup_state set covered_to = '2100-01-01', roll_to = '2100-01-01'`);
+      if (!LIVE)
+        await conn.execute(`update meter_rollup_state set covered_to = '2100-01-01', roll_to = '2100-01-01'`);
       const [r] = await conn.execute<{ s: string }[]>(
         `select coalesce(sum(s), 0)::text as s from meter_rollups r join meters m on m.id = r.meter_id where m.key = 'tokens'`,
       );
@@ -308,7 +348,7 @@ export const ingest: Benchmark = {
     return (
       `ingest: ${fmtInt(Math.round(rate))} events/s, copy baseline ${fmtInt(Math.round(copyRate))} rows/s, ` +
       `ratio ${(rate / copyRate).toFixed(2)}, copy into an indexed table ${fmtInt(Math.round(copyIndexedRate))} rows/s, ` +
-      `ratio ${(rate / copyIndexedRate).toFixed(2)}${ROLLUPS ? ', rollups added at ingestion' : ''} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
+      `ratio ${(rate / copyIndexedRate).toFixed(2)}${ROLLUPS ? (LIVE ? `, rollups rolled live${catchUp}` : ', rollups added at ingestion') : ''} (${fmtInt(EVENTS)} distinct events, ${fmtInt(posted)} ` +
       `posted in ${fmtInt(batches.length)} batches by ${CLIENTS} clients` +
       `${DROP_INDEXES.length ? `; without ${DROP_INDEXES.join(', ')}` : ''})`
     );

@@ -178,9 +178,38 @@ export class MeteringRollups extends Migration {
   }
 }
 
+/**
+ * Exact `unique_count` rollups (`rollups.ts`): per meter, UTC calendar month, subject, dimension values and
+ * distinct value (`data #>> value_property`, as the raw statement counts it), the hours of the month in
+ * which at least one event carried that value (`hours`, bit i = hour i of the month, 744 bits: 31 days) and
+ * the earliest such event's time. A window's distinct count is then the number of distinct values whose
+ * bits meet the window's whole covered hours, plus the values of the raw events at its edges. The key
+ * starts with the month so that a query over every subject seeks as well as one over a customer's.
+ */
+export class MeteringUniqueRollups extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table meter_rollup_values (
+        meter_id text not null,
+        month timestamptz not null,
+        subject text not null,
+        dims text[] not null,
+        value text not null,
+        hours bit(744) not null,
+        t_min timestamptz not null,
+        primary key (meter_id, month, subject, dims, value)
+      ) with (fillfactor = 90)`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists meter_rollup_values');
+  }
+}
+
 export const meteringMigrations: MigrationEntry[] = [
   { name: 'm2026112120_metering_init', class: MeteringInit },
   { name: 'm2026112121_metering_covering_index', class: MeteringCoveringIndex },
   { name: 'm2026120201_metering_wide_events', class: MeteringWideEvents },
   { name: 'm2026120320_metering_rollups', class: MeteringRollups },
+  { name: 'm2026120402_metering_unique_rollups', class: MeteringUniqueRollups },
 ];

@@ -20,6 +20,7 @@ import type { Aggregation } from './entities';
 import { jsonPathToPg } from './jsonpath';
 import { getMeter } from './meters';
 import { buildRolledQuery } from './rolled-query';
+import { buildRolledUniqueQuery } from './rolled-unique';
 import { isRolled } from './rollups';
 import { addRowBounds } from './time';
 import { inRangeSql, rawValueSql } from './values';
@@ -127,9 +128,18 @@ function addFilter(q: Sql, col: string, f: DimensionFilter): void {
   else q.add(` and (${col} is null or ${col} not in `).list(f.nin).add(')');
 }
 
-/** Whether rollups can answer the meter at the query's buckets (rolled-query.ts), attribution aside. */
+/**
+ * Whether rollups can answer the meter at the query's buckets (rolled-query.ts), attribution aside.
+ * `unique_count` (rolled-unique.ts): one window only (no buckets), and a default `from` (the earliest
+ * counted event) only when no subject window starts inside the query.
+ */
 function rollupsServe(meter: MeterDto, mq: MeterQuery, opts: { rollups?: boolean }): boolean {
-  return opts.rollups !== false && isRolled(meter.aggregation) && mq.granularity !== 'PT1M';
+  if (opts.rollups === false || !isRolled(meter.aggregation) || mq.granularity === 'PT1M') return false;
+  if (meter.aggregation !== 'unique_count') return true;
+  return (
+    mq.granularity === undefined &&
+    (mq.from !== undefined || (mq.subjects ?? []).every((s) => typeof s === 'string' || s.from === undefined))
+  );
 }
 
 /**
@@ -165,7 +175,20 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
   const agg = aggregateSql(meter.aggregation);
   const groupCols = groupBy.map((g) => dimColumn(g, idx));
 
-  // over rollups (rolled-query.ts) when they can answer: not unique_count, no customer attribution, hours
+  const filtersOn = (q: Sql) => {
+    for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+  };
+  // over rollups (rolled-query.ts, rolled-unique.ts) when they can answer: no customer attribution, hours
+  if (rollupsServe(meter, mq, opts) && !needCustomer && meter.aggregation === 'unique_count')
+    return buildRolledUniqueQuery({
+      meter,
+      dimNames,
+      from: mq.from,
+      to: mq.to,
+      subjects: mq.subjects,
+      groupCols,
+      addFilters: filtersOn,
+    });
   if (rollupsServe(meter, mq, opts) && !needCustomer)
     return buildRolledQuery({
       meter,
@@ -176,9 +199,7 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
       to: mq.to,
       subjects: mq.subjects,
       groupCols,
-      addFilters: (q) => {
-        for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
-      },
+      addFilters: filtersOn,
     });
 
   // the events' select, run on both halves of the (type, subject, time) index (narrow rows: covering,

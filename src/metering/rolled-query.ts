@@ -71,37 +71,30 @@ function rangesOf(subjects: (string | SubjectWindow)[] | undefined): Range[] {
   return mergeWindows(subjects.map((s): SubjectWindow => (typeof s === 'string' ? { subject: s } : s)));
 }
 
-export function buildRolledQuery(p: RolledQueryParts): Sql {
-  const { meter, unit, tz } = p;
-  const agg = meter.aggregation;
-  const dims = rollupDims(meter);
+/** A table's rows within each range (see `rangeCtes`): the join and the condition to add. */
+export type InRanges = (t: string, col: string, lo: string, hi: string) => { join: string; where: string };
+
+/**
+ * Starts the statement with `st` (the meter's `covered_to`, or -infinity without matching rollups) and
+ * `rg`, the ranges as one table (a customer may have a thousand windows; a statement per range would not
+ * plan): subject (null: every subject), lo, hi, a (lo up to the hour), u (the covered whole hours' end).
+ * Returns `inRanges`: `t.col` in [lo, hi) (expressions over `rg`) and `t.subject` the range's; every
+ * subject is one range, whose bounds are then the statement's constants (the index range on time the raw
+ * statement has). Undefined when there is no range at all (no row).
+ */
+export function rangeCtes(
+  q: Sql,
+  p: Pick<RolledQueryParts, 'meter' | 'from' | 'to' | 'subjects'>,
+): InRanges | undefined {
+  const { meter } = p;
   const ranges = rangesOf(p.subjects);
-  const q = new Sql();
-  if (!ranges.length) {
-    // no subject at all: no row
-    return q.add(`select null::text as value where false`);
-  }
-  // a table's rows within each range: `t.col` in [rg.lo, rg.hi) (bounds as expressions over `rg`) and
-  // `t.subject` the range's; every subject is one range, whose bounds are then the statement's constants
-  // (the index range on time the raw statement has)
-  const inRanges = (t: string, col: string, lo: string, hi: string): { join: string; where: string } =>
-    p.subjects === undefined
-      ? {
-          join: '',
-          where: ` and ${t}.${col} >= (select ${lo} from rg) and ${t}.${col} < (select ${hi} from rg)`,
-        }
-      : {
-          join: ` join rg on ${t}.subject = rg.subject and ${t}.${col} >= ${lo} and ${t}.${col} < ${hi}`,
-          where: '',
-        };
+  if (!ranges.length) return undefined;
   q.add(
     `with st as materialized (select coalesce((select covered_to from meter_rollup_state
        where meter_id = ? and dims_key = ?), '-infinity'::timestamptz) as w)`,
     meter.id,
-    dims.key,
+    rollupDims(meter).key,
   );
-  // per range, as one table (a customer may have a thousand windows; a statement per range would not
-  // plan): lo, hi, a (lo up to the hour), u (the covered hours' end)
   q.add(
     `, rg as materialized (select subject, lo, hi, a, greatest(a, least(date_trunc('hour', hi), st.w)) as u
        from (select t.subject,
@@ -115,6 +108,49 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     p.to ?? null,
     JSON.stringify(ranges.map((r) => ({ subject: r.subject ?? null, f: r.from ?? null, t: r.to ?? null }))),
   );
+  return (t, col, lo, hi) =>
+    p.subjects === undefined
+      ? {
+          join: '',
+          where: ` and ${t}.${col} >= (select ${lo} from rg) and ${t}.${col} < (select ${hi} from rg)`,
+        }
+      : {
+          join: ` join rg on ${t}.subject = rg.subject and ${t}.${col} >= ${lo} and ${t}.${col} < ${hi}`,
+          where: '',
+        };
+}
+
+/**
+ * The raw events of each range's partial hours at its edges and of what rollups do not cover, [lo,
+ * min(a, hi)) and [u, hi), on both halves of the (type, subject, time) index: `cols` is the select list
+ * (`select … from events e`).
+ */
+export function edgeEventsSql(cols: Sql, type: string, inRanges: InRanges, extra: Sql[] = []): Sql {
+  const parts: Sql[] = [];
+  for (const [lo, hi] of [
+    ['rg.lo', 'least(rg.a, rg.hi)'],
+    ['rg.u', 'rg.hi'],
+  ]) {
+    const er = inRanges('e', 'time', lo, hi);
+    parts.push(new Sql().add(cols.text, ...cols.params).add(`${er.join} where e.type = ?${er.where}`, type));
+  }
+  parts.push(...extra);
+  const q = new Sql();
+  parts.forEach((s, i) => {
+    q.add(i ? ' union all ' : '').add(`${s.text} and not e.wide`, ...s.params);
+    q.add(' union all ').add(`${s.text} and e.wide`, ...s.params);
+  });
+  return q;
+}
+
+export function buildRolledQuery(p: RolledQueryParts): Sql {
+  const { meter, unit, tz } = p;
+  const agg = meter.aggregation;
+  const dims = rollupDims(meter);
+  const q = new Sql();
+  const inRanges = rangeCtes(q, p);
+  // no subject at all: no row
+  if (!inRanges) return new Sql().add(`select null::text as value where false`);
 
   // rollup rows of the covered whole hours
   const rr = inRanges('r', 'hour', 'rg.a', 'rg.u');
@@ -142,19 +178,7 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
     cols.add(`, e.data #>> ?::text[] as d${i}`, jsonPathToPg(meter.dimensions![d])),
   );
   cols.add(' from events e');
-  // each range's partial hours at its edges and what rollups do not cover: [lo, min(a, hi)) and [u, hi)
-  const parts: Sql[] = [];
-  for (const [lo, hi] of [
-    ['rg.lo', 'least(rg.a, rg.hi)'],
-    ['rg.u', 'rg.hi'],
-  ]) {
-    const er = inRanges('e', 'time', lo, hi);
-    parts.push(
-      new Sql()
-        .add(cols.text, ...cols.params)
-        .add(`${er.join} where e.type = ?${er.where}`, meter.event_type),
-    );
-  }
+  const cutParts: Sql[] = [];
   if (cutSql) {
     const s = new Sql().add(cols.text, ...cols.params).add(
       ` join cut on e.subject = cut.subject and e.time >= cut.hour and e.time < cut.hour + interval '1 hour'
@@ -162,13 +186,10 @@ export function buildRolledQuery(p: RolledQueryParts): Sql {
       meter.event_type,
     );
     if (meter.events_from !== undefined) s.add(' and e.time >= ?::timestamptz', meter.events_from);
-    parts.push(s);
+    cutParts.push(s);
   }
-  q.add(', ev0 as (');
-  parts.forEach((s, i) => {
-    q.add(i ? ' union all ' : '').add(`${s.text} and not e.wide`, ...s.params);
-    q.add(' union all ').add(`${s.text} and e.wide`, ...s.params);
-  });
+  const edges = edgeEventsSql(cols, meter.event_type, inRanges, cutParts);
+  q.add(', ev0 as (').add(edges.text, ...edges.params);
   q.add(
     `), ev as (select *, case when ${inRangeSql('vr')} then vr end as vn from (select *, ${rawValueSql('vj')} as vr from ev0) x)`,
   );

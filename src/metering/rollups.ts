@@ -1,8 +1,11 @@
 /**
  * Exact rollups: per meter, subject, UTC hour and dimension values, what every aggregation but
- * `unique_count` needs to merge whole hours exactly (`meter_rollups`, see MeteringRollups). Meter queries
- * read them for the whole, covered hours of a window and raw events for the rest (`query.ts`); a query
- * over a meter without rollups, or with rollups built for other dimensions, reads raw events only.
+ * `unique_count` needs to merge whole hours exactly (`meter_rollups`, see MeteringRollups); for
+ * `unique_count`, per meter, UTC month, subject and dimension values, each distinct value with the hours
+ * of the month it was seen in (`meter_rollup_values`, see MeteringUniqueRollups: sets merge by union, the
+ * hour bits by `|`). Meter queries read them for the whole, covered hours of a window and raw events for
+ * the rest (`query.ts`); a query over a meter without rollups, or with rollups built for other dimensions,
+ * reads raw events only.
  *
  * ## The protocol (why the numbers are exact)
  * Per meter (`meter_rollup_state`): `roll_to` and `covered_to`, both on the hour, `covered_to <= roll_to`.
@@ -24,7 +27,7 @@
  *   does the same on demand; `npm run rollups -- check` compares every covered row with the events.
  * Every writer of a meter's rows holds its state row (`for update`, or the update in step 1), so rolls of
  * one meter never overlap; ingestion and rolls add in one key order (`order by` the primary key), so they
- * cannot deadlock; addition commutes, so their order does not matter.
+ * cannot deadlock; addition (and union) commutes, so their order does not matter.
  */
 import type { EntityManager } from '@mikro-orm/core';
 import { exec, Sql } from '../db/sql';
@@ -34,9 +37,27 @@ import { jsonPathToPg } from './jsonpath';
 import { inRangeSql, rawValueSql } from './values';
 import { METER_COLS, meterView, type MeterDto, type MeterRow } from './views';
 
-/** Aggregations that rollups serve (`unique_count` needs sets: it reads raw events). */
-export const ROLLED_AGGREGATIONS: readonly Aggregation[] = ['sum', 'count', 'avg', 'min', 'max', 'latest'];
+/**
+ * Aggregations that rollups serve: every one; `unique_count` through its own table (`meter_rollup_values`,
+ * sets of values per month with the hours each was seen in), the others through `meter_rollups`.
+ */
+export const ROLLED_AGGREGATIONS: readonly Aggregation[] = [
+  'sum',
+  'count',
+  'avg',
+  'min',
+  'max',
+  'latest',
+  'unique_count',
+];
 export const isRolled = (a: Aggregation): boolean => ROLLED_AGGREGATIONS.includes(a);
+
+/** Bits per month in `meter_rollup_values.hours`: the hours of 31 days. */
+export const MONTH_HOURS = 744;
+/** SQL: `bit(744)` of zeros. */
+export const NO_HOURS = `repeat('0', ${MONTH_HOURS})::bit(${MONTH_HOURS})`;
+/** SQL: the UTC calendar month of a timestamptz expression. */
+export const monthOf = (t: string): string => `date_trunc('month', ${t}, 'UTC')`;
 
 /** The meter's dimensions in the rollups' order (by name), and the key that names them. */
 export function rollupDims(meter: Pick<MeterDto, 'dimensions'>): {
@@ -62,7 +83,8 @@ export const ROLLUP_ROWS_CTES = `
     select m.meter_id, i.subject, date_trunc('hour', i.time) as hour, i.time, i.seq, m.aggregation,
       array(select i.data #>> u.p::text[] from unnest(m.dim_paths) with ordinality u(p, o) order by u.o)
         as dims,
-      case when m.aggregation <> 'count' then i.data #> m.value_path end as vj
+      case when m.aggregation <> 'count' then i.data #> m.value_path end as vj,
+      case when m.aggregation = 'unique_count' then i.data #>> m.value_path end as vt
     from rolled_src i join rolled_meters m on m.event_type = i.type
       and (m.events_from is null or i.time >= m.events_from)),
   rolled_v as (select *, ${rawValueSql('vj')} as vr from rolled_x),
@@ -73,8 +95,16 @@ export const ROLLUP_ROWS_CTES = `
       (array_agg(time order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_time,
       (array_agg(seq order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_seq,
       (array_agg(vn order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_val
-    from rolled_n where aggregation = 'count' or vn is not null
-    group by meter_id, subject, hour, dims)`;
+    from rolled_n where aggregation = 'count' or (aggregation <> 'unique_count' and vn is not null)
+    group by meter_id, subject, hour, dims),
+  rolled_uv as (
+    select meter_id, month, subject, dims, vt as value,
+      bit_or(set_bit(${NO_HOURS}, floor((extract(epoch from time) - extract(epoch from month)) / 3600)::int, 1))
+        as hours,
+      min(time) as t_min
+    from (select *, ${monthOf('time')} as month from rolled_x
+      where aggregation = 'unique_count' and vt is not null) x
+    group by meter_id, month, subject, dims, vt)`;
 
 /** The rollup rows of ROLLUP_ROWS_CTES added to `meter_rollups`, in primary-key order (no deadlock). */
 export const ROLLUP_UPSERT_CTES = `${ROLLUP_ROWS_CTES},
@@ -93,6 +123,13 @@ export const ROLLUP_UPSERT_CTES = `${ROLLUP_ROWS_CTES},
         then excluded.l_seq else r.l_seq end,
       l_val = case when r.l_time is null or (excluded.l_time, excluded.l_seq) > (r.l_time, r.l_seq)
         then excluded.l_val else r.l_val end
+    returning 1),
+  rolled_uq as (
+    insert into meter_rollup_values as r (meter_id, month, subject, dims, value, hours, t_min)
+    select * from rolled_uv order by meter_id, month, subject, dims, value
+    on conflict (meter_id, month, subject, dims, value) do update set
+      hours = r.hours | excluded.hours,
+      t_min = least(r.t_min, excluded.t_min)
     returning 1)`;
 
 /**
@@ -220,6 +257,7 @@ export async function rollForward(
         );
         if (!s.purge) return;
         await exec(tx, new Sql().add('delete from meter_rollups where meter_id = ?', meter.id));
+        await exec(tx, new Sql().add('delete from meter_rollup_values where meter_id = ?', meter.id));
         await exec(
           tx,
           new Sql().add('update meter_rollup_state set purge = false where meter_id = ?', meter.id),
@@ -282,7 +320,7 @@ async function addPending(em: EntityManager, meterId: string): Promise<number> {
            where e.type = (select event_type from rolled_meters) and e.time >= ?::timestamptz
              and e.time < ?::timestamptz and e.seq <= ?::bigint),
          ${ROLLUP_UPSERT_CTES}
-         select count(*)::text as n from rolled_up`,
+         select ((select count(*) from rolled_up) + (select count(*) from rolled_uq))::text as n`,
         meterId,
         s.covered_to,
         s.roll_to,
@@ -312,21 +350,23 @@ export async function rollupState(em: EntityManager, meterId: string): Promise<R
 
 /**
  * Compares the meter's covered rollup rows with the events they stand for: returns how many rows differ
- * (missing, extra or with another value). Reads every covered event of the meter.
+ * (missing, extra or with another value). Reads every covered event of the meter. A `unique_count` row is
+ * compared on the hours before `covered_to` (later bits may already hold late events of the pending hours).
  */
 export async function checkRollups(
   em: EntityManager,
   meterId: string,
 ): Promise<{ rows: number; differing: number }> {
-  const [r] = await exec<{ rows: string; differing: string }>(
-    em,
-    new Sql().add(
-      `with rolled_meters as (select * from meter_rollup_state where meter_id = ?),
+  const src = `with rolled_meters as (select * from meter_rollup_state where meter_id = ?),
        rolled_src as (
          select e.type, e.subject, e.time, e.data, e.seq from events e
          where e.type = (select event_type from rolled_meters)
            and e.time < (select covered_to from rolled_meters)),
-       ${ROLLUP_ROWS_CTES},
+       ${ROLLUP_ROWS_CTES}`;
+  const [r] = await exec<{ rows: string; differing: string }>(
+    em,
+    new Sql().add(
+      `${src},
        have as (
          select subject, hour, dims, n, s, mn, mx, t_min, l_time, l_seq, l_val from meter_rollups
          where meter_id = ? and hour < (select covered_to from rolled_meters))
@@ -339,7 +379,27 @@ export async function checkRollups(
       meterId,
     ),
   );
-  return { rows: Number(r.rows), differing: Number(r.differing) };
+  // the bits of the hours before covered_to, per month: hour i of the month is bit i
+  const [u] = await exec<{ rows: string; differing: string }>(
+    em,
+    new Sql().add(
+      `${src},
+       have0 as (
+         select v.month, v.subject, v.dims, v.value, v.t_min,
+           v.hours & (repeat('1', k.k) || repeat('0', ${MONTH_HOURS} - k.k))::bit(${MONTH_HOURS}) as hours
+         from meter_rollup_values v, rolled_meters c,
+           lateral (select least(${MONTH_HOURS}, greatest(0, floor((extract(epoch from least(greatest(c.covered_to,
+             v.month), v.month + interval '32 days')) - extract(epoch from v.month)) / 3600)::int)) as k) k
+         where v.meter_id = ? and v.month < c.covered_to),
+       have as (select * from have0 where hours <> ${NO_HOURS})
+       select (select count(*) from have)::text as rows, count(*)::text as differing
+       from rolled_uv want full join have using (month, subject, dims, value)
+       where want.hours is distinct from have.hours or want.t_min is distinct from have.t_min`,
+      meterId,
+      meterId,
+    ),
+  );
+  return { rows: Number(r.rows) + Number(u.rows), differing: Number(r.differing) + Number(u.differing) };
 }
 
 /** Every meter rollups serve (deleted ones too: billing still reads them by id). */

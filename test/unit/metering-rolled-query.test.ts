@@ -64,13 +64,37 @@ describe('rolled meter query', () => {
     expect(q.text).toContain('e.time >= (select rg.lo from rg)');
   });
 
-  it('no subject at all is no row; unique_count, minute buckets and rollups:false read the events', () => {
+  it('no subject at all is no row; minute buckets and rollups:false read the events', () => {
     expect(buildMeterQuery(meter, { ...month, subjects: [] }).text).toContain('where false');
     for (const q of [
-      buildMeterQuery({ ...meter, aggregation: 'unique_count' }, { ...month, subjects: windows(3) }),
       buildMeterQuery(meter, { ...month, granularity: 'PT1M', subjects: windows(3) }),
       buildMeterQuery(meter, { ...month, subjects: windows(3) }, { rollups: false }),
     ])
       expect(q.text).not.toContain('meter_rollups');
+  });
+
+  const users: MeterDto = { ...meter, key: 'users', aggregation: 'unique_count', value_property: '$.user' };
+  it.each([1, 1000, 20_000])(
+    'unique_count, %i windowed subjects: its month rows, the same statement text and parameter count',
+    (n) => {
+      const one = buildMeterQuery(users, { ...month, subjects: windows(1) });
+      const q = buildMeterQuery(users, { ...month, subjects: windows(n) });
+      expect(q.text).toBe(one.text);
+      expect(q.params.length).toBe(one.params.length);
+      expect(q.text).toContain('meter_rollup_values');
+      expect(ranges(q.params)).toHaveLength(n);
+    },
+  );
+
+  it('unique_count reads the events when bucketed, or without a start while a window starts inside', () => {
+    const read = (mq: Parameters<typeof buildMeterQuery>[1]) => buildMeterQuery(users, mq).text;
+    expect(read({ ...month, granularity: 'P1D', subjects: windows(3) })).not.toContain('meter_rollup');
+    expect(read({ to: month.to, subjects: windows(3) })).not.toContain('meter_rollup');
+    // no start, but windows that start unbounded (plain subjects): the month rows' earliest times serve
+    expect(read({ to: month.to, subjects: ['a', { subject: 'b', to: month.to }] })).toContain(
+      'meter_rollup_values',
+    );
+    expect(read({ ...month })).toContain('meter_rollup_values');
+    expect(buildMeterQuery(users, month, { rollups: false }).text).not.toContain('meter_rollup');
   });
 });
