@@ -16,6 +16,8 @@
  *     While the access load runs, a probe asks `GET /customers/{id}` every 100 ms on its own connection.
  * Printed per level: requests/s, p50/p99, non-2xx and errors (must be 0), CPU ms per request of the API
  * process and of PostgreSQL (the postmaster and all its backends, from /proc), and the probe's p50/p99/max.
+ * Both measured twice in one run: `raw` (no rollups: the events are read), then, after the meter's rollups
+ * are built (`rollForward`, as the worker's roller does; `checkRollups` 0 differing), `rolled`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { seedCustomersWithSubscriptions, seedZipfEvents } from './lib/seed';
 import { fmtLatency, measure, rng, summarize, type Latency } from './lib/stats';
 import type { Benchmark } from './lib/types';
 import { seedAccessCatalog } from './lib/access-catalog';
+import { checkRollups, rollForward } from '../src/metering/service';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -113,7 +116,7 @@ export const accessLoad: Benchmark = {
     const now = new Date();
     const anchor = new Date(now.getTime() - 10 * DAY);
 
-    const { plan } = await seedAccessCatalog(orm, LIMIT);
+    const { meter, plan } = await seedAccessCatalog(orm, LIMIT);
 
     const conn = orm.em.getConnection();
     progress(`seeding ${fmtInt(CUSTOMERS)} customers with subjects and subscriptions`);
@@ -183,15 +186,18 @@ export const accessLoad: Benchmark = {
         throw new Error(`customer-1 usage ${f['api-calls'].usage}, expected ${period}`);
       progress(`sample: customer-1 usage=${f['api-calls'].usage} has_access=${f['api-calls'].has_access}`);
 
-      progress(`one request at a time: the largest customer (${ITERATIONS} runs)`);
-      const largest = await measure(() => post('customer-1'), { iterations: ITERATIONS });
-      progress(`  ${fmtLatency('largest', largest)}`);
-      const r1 = rng(5);
-      progress(`one request at a time: a typical customer (${ITERATIONS} runs)`);
-      const typical = await measure(() => post(`customer-${1 + Math.floor(r1() * CUSTOMERS)}`), {
-        iterations: ITERATIONS,
-      });
-      progress(`  ${fmtLatency('typical', typical)}`);
+      const sequential = async (label: string) => {
+        progress(`[${label}] one request at a time: the largest customer (${ITERATIONS} runs)`);
+        const largest = await measure(() => post('customer-1'), { iterations: ITERATIONS });
+        progress(`  ${fmtLatency('largest', largest)}`);
+        const r1 = rng(5);
+        progress(`[${label}] one request at a time: a typical customer (${ITERATIONS} runs)`);
+        const typical = await measure(() => post(`customer-${1 + Math.floor(r1() * CUSTOMERS)}`), {
+          iterations: ITERATIONS,
+        });
+        progress(`  ${fmtLatency('typical', typical)}`);
+        return `sequential ${fmtLatency('largest', largest)} ${fmtLatency('typical', typical)}`;
+      };
 
       // a customer per request, drawn like the events: rank = floor((N+1)^u)
       const r2 = rng(9);
@@ -235,37 +241,57 @@ export const accessLoad: Benchmark = {
         setupRequest: (req) => ({ ...req, body: body(`customer-${zipf()}`) }),
       };
 
-      const lines: string[] = [];
-      for (const c of LEVELS) {
-        progress(`${c} connections: baseline GET /customers/{id} for ${DURATION_S} s`);
-        const b = await load(c, baselineRequest);
-        progress(`  ${fmtLoad('baseline', b)}`);
-        progress(
-          `${c} connections: access query for ${DURATION_S} s, probe GET /customers/{id} every 100 ms`,
-        );
-        const p = probe(async () => {
-          const res = await fetch(`${base}/v3/openmeter/customers/${cid(uniform())}`, {
-            headers: readHeaders,
-          });
-          await res.arrayBuffer();
-          if (res.status !== 200) throw new Error(`probe: HTTP ${res.status}`);
-        }, 100);
-        const a = await load(c, accessRequest);
-        const pr = await p.stop();
-        const probeText =
-          `probe p50=${ms(pr.latency.p50)}ms p99=${ms(pr.latency.p99)}ms max=${ms(pr.latency.max)}ms ` +
-          `failed=${pr.failures}/${pr.latency.n}`;
-        progress(`  ${fmtLoad('access', a)} | ${probeText}`);
-        if (a.non2xx || a.errors || b.non2xx || b.errors || pr.failures)
-          progress(`  WARNING: failed requests at ${c} connections (see ${logFile})`);
-        lines.push(`c=${c}: ${fmtLoad('access', a)}; ${probeText}; ${fmtLoad('baseline', b)}`);
-      }
+      const levels = async (label: string) => {
+        const lines: string[] = [];
+        for (const c of LEVELS) {
+          progress(`[${label}] ${c} connections: baseline GET /customers/{id} for ${DURATION_S} s`);
+          const b = await load(c, baselineRequest);
+          progress(`  ${fmtLoad('baseline', b)}`);
+          progress(
+            `[${label}] ${c} connections: access query for ${DURATION_S} s, probe GET /customers/{id} every 100 ms`,
+          );
+          const p = probe(async () => {
+            const res = await fetch(`${base}/v3/openmeter/customers/${cid(uniform())}`, {
+              headers: readHeaders,
+            });
+            await res.arrayBuffer();
+            if (res.status !== 200) throw new Error(`probe: HTTP ${res.status}`);
+          }, 100);
+          const a = await load(c, accessRequest);
+          const pr = await p.stop();
+          const probeText =
+            `probe p50=${ms(pr.latency.p50)}ms p99=${ms(pr.latency.p99)}ms max=${ms(pr.latency.max)}ms ` +
+            `failed=${pr.failures}/${pr.latency.n}`;
+          progress(`  ${fmtLoad('access', a)} | ${probeText}`);
+          if (a.non2xx || a.errors || b.non2xx || b.errors || pr.failures)
+            progress(`  WARNING: failed requests at ${c} connections (see ${logFile})`);
+          lines.push(`c=${c}: ${fmtLoad('access', a)}; ${probeText}; ${fmtLoad('baseline', b)}`);
+        }
+        return lines.join(' | ');
+      };
+
+      // the baseline: no rollups yet (the access query reads the events)
+      const raw = `raw: ${await sequential('raw')} | ${await levels('raw')}`;
+
+      // the meter's rollups built as the worker's roller builds them (up to the last whole hour 5 minutes
+      // ago); the API reads them from the next request on
+      progress('building the meter rollups (rollForward, one day per transaction)');
+      const t0 = Date.now();
+      await rollForward(orm.em.fork(), meter);
+      const check = await checkRollups(orm.em.fork(), meter.id);
+      const rolledSample = await post('customer-1');
+      if (rolledSample.data[0]?.features['api-calls']?.usage !== period)
+        throw new Error(`customer-1 usage over rollups: ${JSON.stringify(rolledSample)}`);
+      const built = `rollups built in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${check.rows} rows, ${check.differing} differing`;
+      progress(`  ${built}`);
+      const rolled = `rolled: ${await sequential('rolled')} | ${await levels('rolled')}`;
 
       return [
         `access-load (${fmtInt(CUSTOMERS)} customers, ${fmtInt(EVENTS)} events, largest ${share}% = ` +
           `${fmtInt(Number(period))} in period, ${DURATION_S} s per run):`,
-        `sequential ${fmtLatency('largest', largest)} ${fmtLatency('typical', typical)} |`,
-        lines.join(' | '),
+        raw,
+        `| ${built} |`,
+        rolled,
       ].join(' ');
     } finally {
       await stopProcess(api.child);

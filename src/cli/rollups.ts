@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   try {
     const meters = await rolledMeters(orm.em.fork(), meterRef);
     if (meterRef !== undefined && meters.length === 0) {
-      process.stderr.write(`no meter ${meterRef} with rollups (unique_count meters have none)\n`);
+      process.stderr.write(`no meter ${meterRef} with rollups\n`);
       return 1;
     }
     let bad = 0;

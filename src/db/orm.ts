@@ -7,6 +7,7 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { allEntities, allMigrations } from './schema';
+import { SESSION_OPTIONS } from './session';
 
 export type Orm = MikroORM;
 
@@ -24,7 +25,7 @@ export function ormOptions(url: string, poolMax = 20, acquireTimeoutMs = 5000): 
     pool: { min: 0, max: poolMax, acquireTimeoutMillis: acquireTimeoutMs },
     driverOptions: {
       acquireConnectionTimeout: acquireTimeoutMs,
-      connection: { connectionTimeoutMillis: acquireTimeoutMs },
+      connection: { connectionTimeoutMillis: acquireTimeoutMs, options: SESSION_OPTIONS },
     },
     debug: process.env.TALLY_SQL_DEBUG === '1',
     allowGlobalContext: false,

@@ -8,6 +8,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Pool, type PoolConfig } from 'pg';
 import { logger } from '../lib/logger';
+import { SESSION_OPTIONS } from './session';
 
 type OrmConfig = EntityManager['config'];
 export type SidePoolPurpose = 'ingest' | 'read';
@@ -29,6 +30,7 @@ export function sidePool(config: OrmConfig, purpose: SidePoolPurpose, extra: Par
       idleTimeoutMillis: 10_000,
       allowExitOnIdle: true,
       application_name: `tally-${purpose}`,
+      options: SESSION_OPTIONS,
       ...extra,
     });
     // an idle connection that the server closes (restart, dropped test database) must not crash the process

@@ -33,22 +33,32 @@ export function buildRolledUniqueQuery(p: Omit<RolledQueryParts, 'unit' | 'tz'>)
   q.add(
     `, rm as materialized (select rg.subject, m.month,
        (repeat('0', m.i0) || repeat('1', m.i1 - m.i0) || repeat('0', ${MONTH_HOURS} - m.i1))::bit(${MONTH_HOURS})
-         as mask
-     from rg, lateral (select mo.month,
+         as mask,
+       ${p.from === undefined ? 'false' : `m.i0 = 0 and m.i1 = ${hourIn('m.next', 'm.month')}`} as whole
+     from rg, lateral (select mo.month, mo.next,
          ${hourIn('greatest(rg.a, mo.month)', 'mo.month')} as i0,
-         ${hourIn(`least(rg.u, ((mo.month at time zone 'UTC') + interval '1 month') at time zone 'UTC')`, 'mo.month')}
-           as i1
-       from (select s at time zone 'UTC' as month from generate_series(
+         ${hourIn('least(rg.u, mo.next)', 'mo.month')} as i1
+       from (select mo0.month, ((mo0.month at time zone 'UTC') + interval '1 month') at time zone 'UTC' as next
+         from (select s at time zone 'UTC' as month from generate_series(
          date_trunc('month', greatest(rg.a, coalesce((select min(v.month) from meter_rollup_values v
            where v.meter_id = ?), rg.u)) at time zone 'UTC'),
-         (rg.u at time zone 'UTC') - interval '1 hour', interval '1 month') s) mo) m
+         (rg.u at time zone 'UTC') - interval '1 hour', interval '1 month') s) mo0) mo) m
      where rg.a < rg.u)`,
     meter.id,
   );
+  // one index range per (range, month): a lateral read kept as such (`offset 0`: not flattened into a join,
+  // which the planner would run as one scan of the meter's every row). A whole month (a start is given)
+  // needs no hours: its values come from the primary key alone (an index-only scan)
+  const sameSubject = p.subjects === undefined ? '' : ' and r.subject = rm.subject';
   q.add(
-    `, ru as (select r.subject, r.dims, r.value, r.t_min from meter_rollup_values r
-       join rm on r.month = rm.month${p.subjects === undefined ? '' : ' and r.subject = rm.subject'}
-       where r.meter_id = ? and (r.hours & rm.mask) <> ${NO_HOURS})`,
+    `, ru as (select r.subject, r.dims, r.value, r.t_min from rm cross join lateral (
+       select r.subject, r.dims, r.value, r.t_min from meter_rollup_values r
+       where not rm.whole and r.meter_id = ? and r.month = rm.month${sameSubject}
+         and (r.hours & rm.mask) <> ${NO_HOURS} offset 0) r
+     union all select r.subject, r.dims, r.value, null::timestamptz from rm cross join lateral (
+       select r.subject, r.dims, r.value from meter_rollup_values r
+       where rm.whole and r.meter_id = ? and r.month = rm.month${sameSubject} offset 0) r)`,
+    meter.id,
     meter.id,
   );
 
@@ -77,7 +87,8 @@ export function buildRolledUniqueQuery(p: Omit<RolledQueryParts, 'unit' | 'tz'>)
   q.add(` select trim_scale((count(*))::numeric)::text as value`);
   addRowBounds(q, { tz: 'UTC', from: p.from, to: p.to }, 'min(t)');
   p.groupCols.forEach((c, i) => q.add(`, ${c} as g${i}`));
-  q.add(` from (select ${inner}, min(t) as t from pu where true`);
+  // the earliest time only when it is the row's `from`
+  q.add(` from (select ${inner}${p.from === undefined ? ', min(t) as t' : ''} from pu where true`);
   p.addFilters(q);
   q.add(` group by ${inner}) x`);
   if (p.groupCols.length) q.add(` group by ${p.groupCols.join(', ')}`);

@@ -363,10 +363,16 @@ export async function checkRollups(
          where e.type = (select event_type from rolled_meters)
            and e.time < (select covered_to from rolled_meters)),
        ${ROLLUP_ROWS_CTES}`;
-  const [r] = await exec<{ rows: string; differing: string }>(
+  const [st] = await exec<{ aggregation: string }>(
     em,
-    new Sql().add(
-      `${src},
+    new Sql().add('select aggregation from meter_rollup_state where meter_id = ?', meterId),
+  );
+  if (!st) return { rows: 0, differing: 0 };
+  if (st.aggregation !== 'unique_count') {
+    const [r] = await exec<{ rows: string; differing: string }>(
+      em,
+      new Sql().add(
+        `${src},
        have as (
          select subject, hour, dims, n, s, mn, mx, t_min, l_time, l_seq, l_val from meter_rollups
          where meter_id = ? and hour < (select covered_to from rolled_meters))
@@ -375,10 +381,12 @@ export async function checkRollups(
        where want.n is distinct from have.n or want.s is distinct from have.s or want.mn is distinct from have.mn
          or want.mx is distinct from have.mx or want.t_min is distinct from have.t_min
          or (want.l_time, want.l_seq, want.l_val) is distinct from (have.l_time, have.l_seq, have.l_val)`,
-      meterId,
-      meterId,
-    ),
-  );
+        meterId,
+        meterId,
+      ),
+    );
+    return { rows: Number(r.rows), differing: Number(r.differing) };
+  }
   // the bits of the hours before covered_to, per month: hour i of the month is bit i
   const [u] = await exec<{ rows: string; differing: string }>(
     em,
@@ -399,7 +407,7 @@ export async function checkRollups(
       meterId,
     ),
   );
-  return { rows: Number(r.rows) + Number(u.rows), differing: Number(r.differing) + Number(u.differing) };
+  return { rows: Number(u.rows), differing: Number(u.differing) };
 }
 
 /** Every meter rollups serve (deleted ones too: billing still reads them by id). */
