@@ -73,21 +73,44 @@ export function rollupDims(meter: Pick<MeterDto, 'dimensions'>): {
   };
 }
 
+/** An event's dimension values, for any meter in `rolled_meters` (its `dim_paths`, in order). */
+const ANY_METER_DIMS = `array(select i.data #>> u.p::text[] from unnest(m.dim_paths) with ordinality u(p, o)
+  order by u.o)`;
+
+/**
+ * The same for one meter whose paths are known (a roll, a check): no subquery per event, which was a
+ * large part of a roll's time. The paths are `jsonPathToPg` texts, quoted as SQL literals.
+ */
+export const dimsOfPaths = (paths: readonly string[]): string =>
+  `array[${paths.map((p) => `i.data #>> '${p.replace(/'/g, "''")}'::text[]`).join(', ')}]::text[]`;
+
 /**
  * The rollup upsert, as CTEs over `rolled_src` (columns type, subject, time, data, seq: the events to
  * add) and `rolled_meters` (`meter_rollup_state` rows: the meters to add them to). The value rule is
  * `values.ts`'s; rows are added in primary-key order.
  */
-export const ROLLUP_ROWS_CTES = `
+export interface RollupCteOptions {
+  /** the dimension expression (default: any meter's, `ANY_METER_DIMS`) */
+  dims?: string;
+  /**
+   * only one meter's kind of rows (a roll of one meter): the other CTE is empty, so that `rolled_x`,
+   * read once, is not materialised (with both, every event's row was written to a tuplestore first)
+   */
+  only?: 'sums' | 'values';
+}
+
+export const rollupRowsCtes = ({ dims = ANY_METER_DIMS, only }: RollupCteOptions = {}): string => `
   rolled_x as (
     select m.meter_id, i.subject, date_trunc('hour', i.time) as hour, i.time, i.seq, m.aggregation,
-      array(select i.data #>> u.p::text[] from unnest(m.dim_paths) with ordinality u(p, o) order by u.o)
-        as dims,
+      ${dims} as dims,
       case when m.aggregation <> 'count' then i.data #> m.value_path end as vj,
       case when m.aggregation = 'unique_count' then i.data #>> m.value_path end as vt
     from rolled_src i join rolled_meters m on m.event_type = i.type
       and (m.events_from is null or i.time >= m.events_from)),
-  rolled_v as (select *, ${rawValueSql('vj')} as vr from rolled_x),
+  ${
+    only === 'values'
+      ? 'rolled_rows as (select * from meter_rollups where false)'
+      : `rolled_v as (select *, ${rawValueSql('vj')} as vr from rolled_x),
   rolled_n as (select *, case when ${inRangeSql('vr')} then vr end as vn from rolled_v),
   rolled_rows as (
     select meter_id, subject, hour, dims, count(*) as n, sum(vn) as s, min(vn) as mn, max(vn) as mx,
@@ -96,18 +119,24 @@ export const ROLLUP_ROWS_CTES = `
       (array_agg(seq order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_seq,
       (array_agg(vn order by time desc, seq desc) filter (where aggregation = 'latest'))[1] as l_val
     from rolled_n where aggregation = 'count' or (aggregation <> 'unique_count' and vn is not null)
-    group by meter_id, subject, hour, dims),
-  rolled_uv as (
+    group by meter_id, subject, hour, dims)`
+  },
+  ${
+    only === 'sums'
+      ? 'rolled_uv as (select * from meter_rollup_values where false)'
+      : `rolled_uv as (
     select meter_id, month, subject, dims, vt as value,
       bit_or(set_bit(${NO_HOURS}, floor((extract(epoch from time) - extract(epoch from month)) / 3600)::int, 1))
         as hours,
       min(time) as t_min
     from (select *, ${monthOf('time')} as month from rolled_x
       where aggregation = 'unique_count' and vt is not null) x
-    group by meter_id, month, subject, dims, vt)`;
+    group by meter_id, month, subject, dims, vt)`
+  }`;
+export const ROLLUP_ROWS_CTES = rollupRowsCtes();
 
 /** The rollup rows of ROLLUP_ROWS_CTES added to `meter_rollups`, in primary-key order (no deadlock). */
-export const ROLLUP_UPSERT_CTES = `${ROLLUP_ROWS_CTES},
+export const rollupUpsertCtes = (o?: RollupCteOptions): string => `${rollupRowsCtes(o)},
   rolled_up as (
     insert into meter_rollups as r (meter_id, subject, hour, dims, n, s, mn, mx, t_min, l_time, l_seq, l_val)
     select * from rolled_rows order by meter_id, subject, hour, dims
@@ -131,6 +160,7 @@ export const ROLLUP_UPSERT_CTES = `${ROLLUP_ROWS_CTES},
       hours = r.hours | excluded.hours,
       t_min = least(r.t_min, excluded.t_min)
     returning 1)`;
+export const ROLLUP_UPSERT_CTES = rollupUpsertCtes();
 
 /**
  * What the ingest statement adds after its insert CTE `ins` (returning type, subject, time, data, seq):
@@ -306,9 +336,12 @@ export async function rollForward(
 /** Step 2: adds the events of [covered_to, roll_to) stored up to `pending_seq`, then covers to roll_to. */
 async function addPending(em: EntityManager, meterId: string): Promise<number> {
   return em.transactional(async (tx) => {
-    const [s] = await exec<RollupState>(
+    const [s] = await exec<RollupState & { dim_paths: string[]; aggregation: string }>(
       tx,
-      new Sql().add(`select ${STATE_COLS} from meter_rollup_state where meter_id = ? for update`, meterId),
+      new Sql().add(
+        `select ${STATE_COLS}, dim_paths, aggregation from meter_rollup_state where meter_id = ? for update`,
+        meterId,
+      ),
     );
     if (s.pending_seq === null || s.purge) return 0;
     const [{ n }] = await exec<{ n: string }>(
@@ -319,7 +352,10 @@ async function addPending(em: EntityManager, meterId: string): Promise<number> {
            select e.type, e.subject, e.time, e.data, e.seq from events e
            where e.type = (select event_type from rolled_meters) and e.time >= ?::timestamptz
              and e.time < ?::timestamptz and e.seq <= ?::bigint),
-         ${ROLLUP_UPSERT_CTES}
+         ${rollupUpsertCtes({
+           dims: dimsOfPaths(s.dim_paths),
+           only: s.aggregation === 'unique_count' ? 'values' : 'sums',
+         })}
          select ((select count(*) from rolled_up) + (select count(*) from rolled_uq))::text as n`,
         meterId,
         s.covered_to,
@@ -363,6 +399,7 @@ export async function checkRollups(
          where e.type = (select event_type from rolled_meters)
            and e.time < (select covered_to from rolled_meters)),
        ${ROLLUP_ROWS_CTES}`;
+  // the events' rows computed with the generic dimension expression: independent of the roll's
   const [st] = await exec<{ aggregation: string }>(
     em,
     new Sql().add('select aggregation from meter_rollup_state where meter_id = ?', meterId),
