@@ -93,8 +93,9 @@ export interface RollupCteOptions {
   /** the dimension expression (default: any meter's, `ANY_METER_DIMS`) */
   dims?: string;
   /**
-   * only one meter's kind of rows (a roll of one meter): the other CTE is empty, so that `rolled_x`,
-   * read once, is not materialised (with both, every event's row was written to a tuplestore first)
+   * only one kind of rows (a roll of one meter): the other CTE is empty, so that `rolled_x`, read once,
+   * is not materialised. Right for `values` (1.4 → 0.35 s per day of the 10M set); for `sums` it is
+   * slower (the value rule's expression is then inlined into every aggregate): not used
    */
   only?: 'sums' | 'values';
 }
@@ -354,7 +355,9 @@ async function addPending(em: EntityManager, meterId: string): Promise<number> {
              and e.time < ?::timestamptz and e.seq <= ?::bigint),
          ${rollupUpsertCtes({
            dims: dimsOfPaths(s.dim_paths),
-           only: s.aggregation === 'unique_count' ? 'values' : 'sums',
+           // a unique_count meter's roll skips the sums' CTEs; a sum-like meter's keeps the (empty)
+           // values CTE, so that rolled_x stays materialised and the value rule is computed once per event
+           only: s.aggregation === 'unique_count' ? 'values' : undefined,
          })}
          select ((select count(*) from rolled_up) + (select count(*) from rolled_uq))::text as n`,
         meterId,
