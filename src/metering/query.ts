@@ -175,32 +175,23 @@ export function buildMeterQuery(meter: MeterDto, mq: MeterQuery, opts: { rollups
   const agg = aggregateSql(meter.aggregation);
   const groupCols = groupBy.map((g) => dimColumn(g, idx));
 
-  const filtersOn = (q: Sql) => {
-    for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
-  };
   // over rollups (rolled-query.ts, rolled-unique.ts) when they can answer: no customer attribution, hours
-  if (rollupsServe(meter, mq, opts) && !needCustomer && meter.aggregation === 'unique_count')
-    return buildRolledUniqueQuery({
+  if (rollupsServe(meter, mq, opts) && !needCustomer) {
+    const parts = {
       meter,
       dimNames,
       from: mq.from,
       to: mq.to,
       subjects: mq.subjects,
       groupCols,
-      addFilters: filtersOn,
-    });
-  if (rollupsServe(meter, mq, opts) && !needCustomer)
-    return buildRolledQuery({
-      meter,
-      dimNames,
-      unit: unit as 'hour' | 'day' | 'month' | undefined,
-      tz,
-      from: mq.from,
-      to: mq.to,
-      subjects: mq.subjects,
-      groupCols,
-      addFilters: filtersOn,
-    });
+      addFilters: (q: Sql) => {
+        for (const [name, f] of Object.entries(filters)) addFilter(q, dimColumn(name, idx), f);
+      },
+    };
+    return meter.aggregation === 'unique_count'
+      ? buildRolledUniqueQuery(parts)
+      : buildRolledQuery({ ...parts, unit: unit as 'hour' | 'day' | 'month' | undefined, tz });
+  }
 
   // the events' select, run on both halves of the (type, subject, time) index (narrow rows: covering,
   // index-only; wide rows: see MeteringWideEvents), built once

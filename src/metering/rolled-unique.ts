@@ -13,12 +13,8 @@
 import { Sql } from '../db/sql';
 import { jsonPathToPg } from './jsonpath';
 import { edgeEventsSql, rangeCtes, type RolledQueryParts } from './rolled-query';
-import { MONTH_HOURS, NO_HOURS, rollupDims } from './rollups';
+import { hourOfMonth, hoursMask, NO_HOURS, rollupDims } from './rollups';
 import { addRowBounds } from './time';
-
-/** SQL: the hour index (0-based) of instant `t` in the UTC month starting at `m`. */
-const hourIn = (t: string, m: string) =>
-  `floor((extract(epoch from ${t}) - extract(epoch from ${m})) / 3600)::int`;
 
 export function buildRolledUniqueQuery(p: Omit<RolledQueryParts, 'unit' | 'tz'>): Sql {
   const { meter } = p;
@@ -32,12 +28,11 @@ export function buildRolledUniqueQuery(p: Omit<RolledQueryParts, 'unit' | 'tz'>)
   // at the meter's first month
   q.add(
     `, rm as materialized (select rg.subject, m.month,
-       (repeat('0', m.i0) || repeat('1', m.i1 - m.i0) || repeat('0', ${MONTH_HOURS} - m.i1))::bit(${MONTH_HOURS})
-         as mask,
-       ${p.from === undefined ? 'false' : `m.i0 = 0 and m.i1 = ${hourIn('m.next', 'm.month')}`} as whole
+       ${hoursMask('m.i0', 'm.i1')} as mask,
+       ${p.from === undefined ? 'false' : `m.i0 = 0 and m.i1 = ${hourOfMonth('m.next', 'm.month')}`} as whole
      from rg, lateral (select mo.month, mo.next,
-         ${hourIn('greatest(rg.a, mo.month)', 'mo.month')} as i0,
-         ${hourIn('least(rg.u, mo.next)', 'mo.month')} as i1
+         ${hourOfMonth('greatest(rg.a, mo.month)', 'mo.month')} as i0,
+         ${hourOfMonth('least(rg.u, mo.next)', 'mo.month')} as i1
        from (select mo0.month, ((mo0.month at time zone 'UTC') + interval '1 month') at time zone 'UTC' as next
          from (select s at time zone 'UTC' as month from generate_series(
          date_trunc('month', greatest(rg.a, coalesce((select min(v.month) from meter_rollup_values v

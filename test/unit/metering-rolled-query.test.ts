@@ -29,15 +29,23 @@ const ranges = (params: unknown[]) => {
   return JSON.parse(json[0]) as { subject: string | null; f: string | null; t: string | null }[];
 };
 
+const users: MeterDto = { ...meter, key: 'users', aggregation: 'unique_count', value_property: '$.user' };
+
 describe('rolled meter query', () => {
-  it.each([1, 10, 1000, 20_000])('%i windowed subjects: the same statement text and parameter count', (n) => {
-    const one = buildMeterQuery(meter, { ...month, subjects: windows(1) });
-    const q = buildMeterQuery(meter, { ...month, subjects: windows(n) });
-    expect(q.text).toBe(one.text);
-    expect(q.params.length).toBe(one.params.length);
-    expect(q.text).toContain('meter_rollups');
-    expect(ranges(q.params)).toHaveLength(n);
-  });
+  it.each([
+    ...[1, 10, 1000, 20_000].map((n) => ['sum', n, 'meter_rollups', meter] as const),
+    ...[1, 1000, 20_000].map((n) => ['unique_count', n, 'meter_rollup_values', users] as const),
+  ])(
+    '%s, %i windowed subjects: reads %s, the same statement text and parameter count',
+    (_agg, n, table, m) => {
+      const one = buildMeterQuery(m, { ...month, subjects: windows(1) });
+      const q = buildMeterQuery(m, { ...month, subjects: windows(n) });
+      expect(q.text).toBe(one.text);
+      expect(q.params.length).toBe(one.params.length);
+      expect(q.text).toContain(table);
+      expect(ranges(q.params)).toHaveLength(n);
+    },
+  );
 
   it('a subject owned in overlapping windows is read once, over their union; plain subjects are unbounded', () => {
     const q = buildMeterQuery(meter, {
@@ -72,19 +80,6 @@ describe('rolled meter query', () => {
     ])
       expect(q.text).not.toContain('meter_rollups');
   });
-
-  const users: MeterDto = { ...meter, key: 'users', aggregation: 'unique_count', value_property: '$.user' };
-  it.each([1, 1000, 20_000])(
-    'unique_count, %i windowed subjects: its month rows, the same statement text and parameter count',
-    (n) => {
-      const one = buildMeterQuery(users, { ...month, subjects: windows(1) });
-      const q = buildMeterQuery(users, { ...month, subjects: windows(n) });
-      expect(q.text).toBe(one.text);
-      expect(q.params.length).toBe(one.params.length);
-      expect(q.text).toContain('meter_rollup_values');
-      expect(ranges(q.params)).toHaveLength(n);
-    },
-  );
 
   it('unique_count reads the events when bucketed, or without a start while a window starts inside', () => {
     const read = (mq: Parameters<typeof buildMeterQuery>[1]) => buildMeterQuery(users, mq).text;
